@@ -1,0 +1,461 @@
+//! The race engine for one entry: its reads → accepted points → splits, status and net time.
+//!
+//! The engine keeps, per timing point, the earliest read of the entry (a `Timeline`). Merging a
+//! read is a per-point minimum, so it is commutative, associative and idempotent: the outcome
+//! never depends on arrival order or on duplicates. Everything else is a pure function of the
+//! timeline (`evaluate`).
+
+use crate::course::Course;
+use crate::division::string_enum;
+use crate::error::InvalidInput;
+use crate::timing::{DurationMs, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::cmp::Reverse;
+
+string_enum!(
+    /// Where an entry stands in the race.
+    EntryStatus, "status" {
+        Registered => "REGISTERED",
+        Racing => "RACING",
+        Finished => "FINISHED",
+        Dnf => "DNF",
+        Dns => "DNS",
+        Dsq => "DSQ",
+    }
+);
+
+impl EntryStatus {
+    /// Whether the status was set by an official rather than derived from reads.
+    pub fn is_official_decision(self) -> bool {
+        matches!(self, EntryStatus::Dnf | EntryStatus::Dns | EntryStatus::Dsq)
+    }
+}
+
+/// The earliest read of one entry at each timing point of its course.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeline {
+    times: Vec<Option<Timestamp>>,
+}
+
+impl Timeline {
+    pub fn new(course: &Course) -> Self {
+        Self {
+            times: vec![None; course.points().len()],
+        }
+    }
+
+    /// Rebuilds a timeline from stored per-point milliseconds.
+    pub fn from_millis(course: &Course, stored: &[Option<i64>]) -> Result<Self, InvalidInput> {
+        if stored.len() != course.points().len() {
+            return Err(InvalidInput::new(
+                "timeline",
+                format!(
+                    "has {} points, the course {}",
+                    stored.len(),
+                    course.points().len()
+                ),
+            ));
+        }
+        Ok(Self {
+            times: stored.iter().map(|t| t.map(Timestamp)).collect(),
+        })
+    }
+
+    pub fn to_millis(&self) -> Vec<Option<i64>> {
+        self.times.iter().map(|t| t.map(|t| t.0)).collect()
+    }
+
+    /// Records a read at point `index`; returns whether the timeline changed.
+    pub fn record(&mut self, index: usize, at: Timestamp) -> bool {
+        match self.times.get_mut(index) {
+            Some(slot @ None) => {
+                *slot = Some(at);
+                true
+            }
+            Some(Some(current)) if at < *current => {
+                *current = at;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn at(&self, index: usize) -> Option<Timestamp> {
+        self.times.get(index).copied().flatten()
+    }
+
+    pub fn has_reads(&self) -> bool {
+        self.times.iter().any(Option::is_some)
+    }
+}
+
+/// Decisions by officials that change an entry's outcome (see the officiating issue).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Adjustments {
+    pub status: Option<EntryStatus>,
+    pub penalty: DurationMs,
+}
+
+/// A known duration between two accepted timing points. When mats in between were missed it
+/// spans several segments: the duration is known, how it splits is not, and nothing is invented.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Split {
+    pub from_point: usize,
+    pub to_point: usize,
+    pub duration: DurationMs,
+}
+
+impl Split {
+    /// Indices of the course segments this split covers (segment `k` runs from point `k`).
+    pub fn segments(&self) -> std::ops::Range<usize> {
+        self.from_point..self.to_point
+    }
+
+    pub fn is_merged(&self) -> bool {
+        self.to_point - self.from_point > 1
+    }
+}
+
+/// The evaluated state of one entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub status: EntryStatus,
+    /// The instant the entry's clock starts: its `START` read, else its wave start.
+    pub start: Option<Timestamp>,
+    /// True when `START` was not read and the wave start was used instead.
+    pub start_from_wave: bool,
+    /// Accepted timing points in course order, with their times.
+    pub passed: Vec<(usize, Timestamp)>,
+    /// Points that were read but contradict the course order; they are not used.
+    pub out_of_order: Vec<usize>,
+    pub splits: Vec<Split>,
+    /// Furthest accepted point reached by a real read.
+    pub last_point: Option<usize>,
+    /// Elapsed time from the start to `last_point`.
+    pub elapsed: Option<DurationMs>,
+    /// `FINISH − start + penalties`, for finished entries.
+    pub net_time: Option<DurationMs>,
+    pub penalty: DurationMs,
+}
+
+/// Evaluates an entry from its timeline.
+///
+/// Accepted points are the longest chain of reads that respects the course order in time (a
+/// read that would make the athlete go back in time is set aside, not trusted). A missing
+/// `START` read falls back to `wave_start` and is flagged by `start_from_wave`.
+pub fn evaluate(
+    course: &Course,
+    timeline: &Timeline,
+    wave_start: Option<Timestamp>,
+    adjustments: &Adjustments,
+) -> Progress {
+    let start_read = timeline.at(0);
+    let start_from_wave = start_read.is_none() && wave_start.is_some();
+    let mut candidates: Vec<(usize, Timestamp)> = Vec::new();
+    if let Some(start) = start_read.or(wave_start) {
+        candidates.push((0, start));
+    }
+    candidates.extend((1..course.points().len()).filter_map(|i| timeline.at(i).map(|t| (i, t))));
+
+    let anchored = candidates.first().is_some_and(|(i, _)| *i == 0);
+    let passed = longest_ordered_chain(&candidates, anchored);
+    let out_of_order = candidates
+        .iter()
+        .map(|(i, _)| *i)
+        .filter(|i| !passed.iter().any(|(p, _)| p == i))
+        .collect();
+    let start = passed.first().filter(|(i, _)| *i == 0).map(|(_, t)| *t);
+
+    let splits = passed
+        .windows(2)
+        .map(|w| Split {
+            from_point: w[0].0,
+            to_point: w[1].0,
+            duration: w[1].1.since(w[0].1),
+        })
+        .collect();
+
+    let real_reads: Vec<&(usize, Timestamp)> = passed
+        .iter()
+        .filter(|(i, _)| *i != 0 || start_read.is_some())
+        .collect();
+    let last = real_reads.last().map(|(i, t)| (*i, *t));
+    let last_point = last.map(|(i, _)| i);
+    let elapsed = match (last, start) {
+        (Some((_, t)), Some(s)) => Some(t.since(s)),
+        _ => None,
+    };
+    let finished_at = passed
+        .last()
+        .filter(|(i, _)| *i == course.finish_index())
+        .map(|(_, t)| *t);
+    let net_time = match (finished_at, start) {
+        (Some(f), Some(s)) => Some(f.since(s) + adjustments.penalty),
+        _ => None,
+    };
+
+    let status = match adjustments.status {
+        Some(decided) => decided,
+        None if finished_at.is_some() => EntryStatus::Finished,
+        None if timeline.has_reads() => EntryStatus::Racing,
+        None => EntryStatus::Registered,
+    };
+
+    Progress {
+        status,
+        start,
+        start_from_wave,
+        passed,
+        out_of_order,
+        splits,
+        last_point,
+        elapsed,
+        net_time: if status == EntryStatus::Finished {
+            net_time
+        } else {
+            None
+        },
+        penalty: adjustments.penalty,
+    }
+}
+
+/// The longest subsequence of `candidates` (sorted by point index) whose times never decrease.
+/// With `anchored`, the chain must begin at the first candidate (the start). Ties prefer the
+/// chain reaching the furthest point, then the later predecessor; all choices depend only on
+/// the candidates, never on arrival order.
+fn longest_ordered_chain(
+    candidates: &[(usize, Timestamp)],
+    anchored: bool,
+) -> Vec<(usize, Timestamp)> {
+    let n = candidates.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    // length[j]: longest valid chain ending at j (0 = unreachable); prev[j]: predecessor.
+    let mut length = vec![0usize; n];
+    let mut prev = vec![None; n];
+    for j in 0..n {
+        if !anchored || j == 0 {
+            length[j] = 1;
+        }
+        for i in 0..j {
+            if length[i] > 0 && candidates[i].1 <= candidates[j].1 && length[i] + 1 >= length[j] {
+                length[j] = length[i] + 1;
+                prev[j] = Some(i);
+            }
+        }
+    }
+    let Some(end) = (0..n)
+        .filter(|&j| length[j] > 0)
+        .max_by_key(|&j| (length[j], j))
+    else {
+        return Vec::new();
+    };
+    let mut chain = vec![candidates[end]];
+    let mut cursor = prev[end];
+    while let Some(i) = cursor {
+        chain.push(candidates[i]);
+        cursor = prev[i];
+    }
+    chain.reverse();
+    chain
+}
+
+/// How an entry sorts in live standings: finished by net time, then racing entries by the
+/// furthest point reached and the earliest elapsed time there. Entries without a key (not
+/// started, DNF, DNS, DSQ) are unranked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RankKey {
+    Finished {
+        net_ms: i64,
+    },
+    Racing {
+        furthest: Reverse<usize>,
+        elapsed_ms: i64,
+    },
+}
+
+impl Progress {
+    pub fn rank_key(&self) -> Option<RankKey> {
+        rank_key(
+            self.status,
+            self.last_point,
+            self.elapsed.map(|d| d.0),
+            self.net_time.map(|d| d.0),
+        )
+    }
+}
+
+/// The rank key from an entry's summarised state (as stored for fast reads).
+pub fn rank_key(
+    status: EntryStatus,
+    last_point: Option<usize>,
+    elapsed_ms: Option<i64>,
+    net_ms: Option<i64>,
+) -> Option<RankKey> {
+    match status {
+        EntryStatus::Finished => Some(RankKey::Finished {
+            net_ms: net_ms.unwrap_or(i64::MAX),
+        }),
+        EntryStatus::Racing => last_point.map(|p| RankKey::Racing {
+            furthest: Reverse(p),
+            elapsed_ms: elapsed_ms.unwrap_or(i64::MAX),
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_773_478_800_000; // 2026-03-14T09:00:00Z
+
+    fn course() -> Course {
+        Course::hyrox_standard()
+    }
+
+    fn timeline(reads: &[(&str, i64)]) -> Timeline {
+        let course = course();
+        let mut t = Timeline::new(&course);
+        for (point, offset_s) in reads {
+            t.record(
+                course.index_of(point).unwrap(),
+                Timestamp(T0 + offset_s * 1000),
+            );
+        }
+        t
+    }
+
+    fn full_race() -> Vec<(String, i64)> {
+        course()
+            .points()
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.to_string(), i as i64 * 100))
+            .collect()
+    }
+
+    #[test]
+    fn an_entry_without_reads_is_registered() {
+        let p = evaluate(
+            &course(),
+            &timeline(&[]),
+            Some(Timestamp(T0)),
+            &Adjustments::default(),
+        );
+        assert_eq!(p.status, EntryStatus::Registered);
+        assert_eq!(p.last_point, None);
+        assert_eq!(p.rank_key(), None);
+    }
+
+    #[test]
+    fn net_time_is_finish_minus_start_plus_penalties() {
+        let reads = full_race();
+        let reads: Vec<(&str, i64)> = reads.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+        let adj = Adjustments {
+            status: None,
+            penalty: DurationMs(30_000),
+        };
+        let p = evaluate(&course(), &timeline(&reads), None, &adj);
+        assert_eq!(p.status, EntryStatus::Finished);
+        assert_eq!(p.net_time, Some(DurationMs(2_400_000 + 30_000)));
+        assert_eq!(p.splits.len(), 24);
+        assert!(p
+            .splits
+            .iter()
+            .all(|s| s.duration == DurationMs(100_000) && !s.is_merged()));
+    }
+
+    #[test]
+    fn a_missed_mat_merges_the_neighbouring_splits() {
+        let p = evaluate(
+            &course(),
+            &timeline(&[
+                ("START", 0),
+                ("RUN1", 300),
+                ("SKIERG_OUT", 600),
+                ("RUN2", 900),
+            ]),
+            None,
+            &Adjustments::default(),
+        );
+        assert_eq!(p.status, EntryStatus::Racing);
+        assert_eq!(p.splits.len(), 3);
+        let merged = &p.splits[1];
+        assert!(merged.is_merged());
+        assert_eq!(merged.segments(), 1..3); // ROXZONE_1 + SKIERG
+        assert_eq!(merged.duration, DurationMs(300_000));
+        assert_eq!(p.last_point, Some(4));
+        assert_eq!(p.elapsed, Some(DurationMs(900_000)));
+    }
+
+    #[test]
+    fn a_missing_start_falls_back_to_the_wave_start_and_is_flagged() {
+        let p = evaluate(
+            &course(),
+            &timeline(&[("RUN1", 300)]),
+            Some(Timestamp(T0 - 10_000)),
+            &Adjustments::default(),
+        );
+        assert!(p.start_from_wave);
+        assert_eq!(p.elapsed, Some(DurationMs(310_000)));
+        assert_eq!(p.splits[0].duration, DurationMs(310_000));
+    }
+
+    #[test]
+    fn a_read_that_goes_back_in_time_is_set_aside() {
+        // RUN2 read before SKIERG_OUT: one of them is wrong; the longest consistent chain wins.
+        let p = evaluate(
+            &course(),
+            &timeline(&[
+                ("START", 0),
+                ("RUN1", 300),
+                ("SKIERG_IN", 320),
+                ("SKIERG_OUT", 600),
+                ("RUN2", 50),
+                ("SLED_PUSH_IN", 950),
+            ]),
+            None,
+            &Adjustments::default(),
+        );
+        assert_eq!(p.out_of_order, vec![4]);
+        assert_eq!(p.last_point, Some(5));
+    }
+
+    #[test]
+    fn the_earliest_read_at_a_point_counts() {
+        let mut t = timeline(&[("START", 0), ("RUN1", 310)]);
+        assert!(t.record(1, Timestamp(T0 + 300_000)));
+        assert!(!t.record(1, Timestamp(T0 + 305_000)));
+        assert_eq!(t.at(1), Some(Timestamp(T0 + 300_000)));
+    }
+
+    #[test]
+    fn an_official_decision_overrides_the_derived_status_and_unranks() {
+        let reads = full_race();
+        let reads: Vec<(&str, i64)> = reads.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+        let adj = Adjustments {
+            status: Some(EntryStatus::Dsq),
+            penalty: DurationMs(0),
+        };
+        let p = evaluate(&course(), &timeline(&reads), None, &adj);
+        assert_eq!(p.status, EntryStatus::Dsq);
+        assert_eq!(p.net_time, None);
+        assert_eq!(p.rank_key(), None);
+    }
+
+    #[test]
+    fn finished_sorts_ahead_of_racing_and_further_ahead_of_earlier() {
+        let finished = rank_key(
+            EntryStatus::Finished,
+            Some(24),
+            Some(5_000_000),
+            Some(5_000_000),
+        );
+        let far = rank_key(EntryStatus::Racing, Some(20), Some(1_000), None);
+        let near_fast = rank_key(EntryStatus::Racing, Some(10), Some(10), None);
+        let near_slow = rank_key(EntryStatus::Racing, Some(10), Some(20), None);
+        assert!(finished < far && far < near_fast && near_fast < near_slow);
+    }
+}

@@ -1,0 +1,14 @@
+//! podium's pure core: courses, timing, the race engine, standings and the ports adapters
+//! implement. No I/O here: no database, HTTP, Redis or async runtime.
+
+pub mod course;
+pub mod division;
+pub mod engine;
+pub mod error;
+pub mod model;
+pub mod ports;
+pub mod simulation;
+pub mod standings;
+pub mod timing;
+
+pub use error::InvalidInput;

@@ -1,0 +1,338 @@
+//! Rankings: competition ranking (1, 2, 2, 4) over rank keys, and an event's standings with
+//! the rank of every entry in its division, gender and age group.
+
+use crate::division::{AgeGroup, Category, Gender};
+use crate::engine::{EntryStatus, RankKey};
+use crate::timing::Bib;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// Sorts `items` into standings order and gives each its competition rank: equal keys share a
+/// rank and the next rank skips (1, 2, 2, 4). Unranked items (`key` is `None`) come last with no
+/// rank. Ties and unranked items are ordered by `tiebreak` so the order is total.
+pub fn rank_by<T, K: Ord + Copy, B: Ord>(
+    items: &[T],
+    key: impl Fn(&T) -> Option<K>,
+    tiebreak: impl Fn(&T) -> B,
+) -> Vec<(usize, Option<u32>)> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (ka, kb) = (key(&items[a]), key(&items[b]));
+        // `None` sorts after every `Some`.
+        (ka.is_none(), ka)
+            .cmp(&(kb.is_none(), kb))
+            .then_with(|| tiebreak(&items[a]).cmp(&tiebreak(&items[b])))
+    });
+    let mut ranked = Vec::with_capacity(order.len());
+    let mut previous: Option<(K, u32)> = None;
+    for (position, index) in order.into_iter().enumerate() {
+        let rank = key(&items[index]).map(|k| match previous {
+            Some((pk, pr)) if pk == k => pr,
+            _ => {
+                let r = position as u32 + 1;
+                previous = Some((k, r));
+                r
+            }
+        });
+        ranked.push((index, rank));
+    }
+    ranked
+}
+
+/// One entry as the standings need it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StandingRow {
+    pub entry_id: Uuid,
+    pub bib: Bib,
+    pub athlete_id: Uuid,
+    pub athlete_name: String,
+    pub athlete_private: bool,
+    pub category: Category,
+    pub gender: Gender,
+    pub age_group: Option<AgeGroup>,
+    pub status: EntryStatus,
+    pub last_point: Option<usize>,
+    pub elapsed_ms: Option<i64>,
+    pub net_time_ms: Option<i64>,
+    pub start_from_wave: bool,
+}
+
+impl StandingRow {
+    pub fn rank_key(&self) -> Option<RankKey> {
+        crate::engine::rank_key(
+            self.status,
+            self.last_point,
+            self.elapsed_ms,
+            self.net_time_ms,
+        )
+    }
+}
+
+/// An entry's ranks: in its division (category × gender), among all entries of its gender,
+/// and in its division's age group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ranks {
+    pub overall: Option<u32>,
+    pub gender: Option<u32>,
+    pub age_group: Option<u32>,
+}
+
+/// Which entries a leaderboard shows; `None` means all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeaderboardFilter {
+    pub category: Option<Category>,
+    pub gender: Option<Gender>,
+    pub age_group: Option<AgeGroup>,
+}
+
+impl LeaderboardFilter {
+    pub fn matches(&self, row: &StandingRow) -> bool {
+        self.category.is_none_or(|c| c == row.category)
+            && self.gender.is_none_or(|g| g == row.gender)
+            && self.age_group.is_none_or(|a| Some(a) == row.age_group)
+    }
+}
+
+/// A page of a leaderboard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderboardPage<'a> {
+    /// `(position in the filtered board, rank, row)`.
+    pub rows: Vec<(usize, Option<u32>, &'a StandingRow)>,
+    pub total: usize,
+    pub has_next: bool,
+}
+
+/// All entries of one event in standings order, with their ranks.
+#[derive(Debug, Clone, Default)]
+pub struct EventStandings {
+    /// Rows sorted by rank key, then bib.
+    rows: Vec<StandingRow>,
+    ranks: Vec<Ranks>,
+    by_bib: HashMap<Bib, usize>,
+}
+
+impl EventStandings {
+    pub fn build(rows: Vec<StandingRow>) -> Self {
+        let order = rank_by(&rows, StandingRow::rank_key, |r| r.bib.clone());
+        let mut slots: Vec<Option<StandingRow>> = rows.into_iter().map(Some).collect();
+        let rows: Vec<StandingRow> = order.iter().filter_map(|(i, _)| slots[*i].take()).collect();
+        let mut ranks = vec![Ranks::default(); rows.len()];
+
+        let mut assign =
+            |group: &dyn Fn(
+                &StandingRow,
+            )
+                -> Option<(Category, Option<Gender>, Option<AgeGroup>)>,
+             set: &dyn Fn(&mut Ranks, Option<u32>)| {
+                let mut counters: HashMap<_, (u32, Option<(RankKey, u32)>)> = HashMap::new();
+                for (i, row) in rows.iter().enumerate() {
+                    let Some(g) = group(row) else { continue };
+                    let (seen, previous) = counters.entry(g).or_insert((0, None));
+                    *seen += 1;
+                    let rank = row.rank_key().map(|k| match *previous {
+                        Some((pk, pr)) if pk == k => pr,
+                        _ => {
+                            *previous = Some((k, *seen));
+                            *seen
+                        }
+                    });
+                    set(&mut ranks[i], rank);
+                }
+            };
+        assign(&|r| Some((r.category, Some(r.gender), None)), &|k, v| {
+            k.overall = v
+        });
+        // Gender ranks span categories; the category slot is fixed so the key only varies by gender.
+        assign(
+            &|r| Some((Category::Open, Some(r.gender), None)),
+            &|k, v| k.gender = v,
+        );
+        assign(
+            &|r| r.age_group.map(|a| (r.category, Some(r.gender), Some(a))),
+            &|k, v| k.age_group = v,
+        );
+
+        let by_bib = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.bib.clone(), i))
+            .collect();
+        Self {
+            rows,
+            ranks,
+            by_bib,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn rows(&self) -> &[StandingRow] {
+        &self.rows
+    }
+
+    pub fn entry(&self, bib: &Bib) -> Option<(&StandingRow, Ranks)> {
+        self.by_bib
+            .get(bib)
+            .map(|&i| (&self.rows[i], self.ranks[i]))
+    }
+
+    /// The filtered leaderboard from position `offset`, at most `limit` rows. Ranks are within
+    /// the filtered population (the leaderboard's own ranking), competition style.
+    pub fn leaderboard(
+        &self,
+        filter: LeaderboardFilter,
+        offset: usize,
+        limit: usize,
+    ) -> LeaderboardPage<'_> {
+        let mut rows = Vec::with_capacity(limit.min(256));
+        let mut total = 0usize;
+        let mut previous: Option<(RankKey, u32)> = None;
+        for row in self.rows.iter().filter(|r| filter.matches(r)) {
+            let position = total;
+            total += 1;
+            let rank = row.rank_key().map(|k| match previous {
+                Some((pk, pr)) if pk == k => pr,
+                _ => {
+                    previous = Some((k, total as u32));
+                    total as u32
+                }
+            });
+            if position >= offset && rows.len() < limit {
+                rows.push((position, rank, row));
+            }
+        }
+        let has_next = offset + rows.len() < total;
+        LeaderboardPage {
+            rows,
+            total,
+            has_next,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EntryStatus::*;
+
+    fn row(
+        bib: &str,
+        gender: Gender,
+        status: EntryStatus,
+        point: Option<usize>,
+        elapsed: Option<i64>,
+        net: Option<i64>,
+    ) -> StandingRow {
+        StandingRow {
+            entry_id: Uuid::new_v4(),
+            bib: Bib::parse(bib).unwrap(),
+            athlete_id: Uuid::new_v4(),
+            athlete_name: format!("Athlete {bib}"),
+            athlete_private: false,
+            category: Category::Open,
+            gender,
+            age_group: AgeGroup::for_age(30),
+            status,
+            last_point: point,
+            elapsed_ms: elapsed,
+            net_time_ms: net,
+            start_from_wave: false,
+        }
+    }
+
+    #[test]
+    fn a_tie_on_time_shares_the_rank() {
+        let times = [10, 20, 20, 30];
+        let ranked = rank_by(&times, |t| Some(*t), |t| *t);
+        let ranks: Vec<_> = ranked.iter().map(|(_, r)| r.unwrap()).collect();
+        assert_eq!(ranks, [1, 2, 2, 4]);
+    }
+
+    #[test]
+    fn unranked_entries_come_last_without_a_rank() {
+        let items = [Some(5), None, Some(1)];
+        let ranked = rank_by(&items, |t| *t, |_| 0);
+        assert_eq!(ranked, vec![(2, Some(1)), (0, Some(2)), (1, None)]);
+    }
+
+    #[test]
+    fn standings_put_finished_first_then_racing_by_progress_and_leave_dnf_unranked() {
+        let standings = EventStandings::build(vec![
+            row("1", Gender::Men, Racing, Some(10), Some(1_000), None),
+            row(
+                "2",
+                Gender::Men,
+                Finished,
+                Some(24),
+                Some(4_000),
+                Some(4_000),
+            ),
+            row("3", Gender::Men, Dnf, Some(12), Some(900), None),
+            row("4", Gender::Men, Racing, Some(12), Some(2_000), None),
+            row(
+                "5",
+                Gender::Men,
+                Finished,
+                Some(24),
+                Some(3_000),
+                Some(3_000),
+            ),
+            row("6", Gender::Men, Registered, None, None, None),
+        ]);
+        let page = standings.leaderboard(LeaderboardFilter::default(), 0, 10);
+        let order: Vec<_> = page
+            .rows
+            .iter()
+            .map(|(_, r, row)| (row.bib.as_str(), *r))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("5", Some(1)),
+                ("2", Some(2)),
+                ("4", Some(3)),
+                ("1", Some(4)),
+                ("3", None),
+                ("6", None)
+            ]
+        );
+        assert_eq!(page.total, 6);
+        assert!(!page.has_next);
+    }
+
+    #[test]
+    fn filtered_leaderboards_rank_within_the_filter_and_page() {
+        let standings = EventStandings::build(vec![
+            row("1", Gender::Men, Finished, Some(24), None, Some(100)),
+            row("2", Gender::Women, Finished, Some(24), None, Some(200)),
+            row("3", Gender::Women, Finished, Some(24), None, Some(300)),
+            row("4", Gender::Women, Finished, Some(24), None, Some(300)),
+        ]);
+        let women = LeaderboardFilter {
+            gender: Some(Gender::Women),
+            ..Default::default()
+        };
+        let page = standings.leaderboard(women, 1, 1);
+        assert_eq!(page.total, 3);
+        assert_eq!(page.rows.len(), 1);
+        assert_eq!(page.rows[0].1, Some(2));
+        assert_eq!(page.rows[0].2.bib.as_str(), "3");
+        assert!(page.has_next);
+        let (_, ranks) = standings.entry(&Bib::parse("4").unwrap()).unwrap();
+        assert_eq!(
+            ranks,
+            Ranks {
+                overall: Some(2),
+                gender: Some(2),
+                age_group: Some(2)
+            }
+        );
+    }
+}
