@@ -1,7 +1,7 @@
 //! Ports: what the race engine needs from storage. Adapters (in `persistence`) implement them;
 //! the API holds them as `Arc<dyn RaceRepository>`.
 
-use crate::engine::Timeline;
+use crate::engine::{Adjustments, Timeline};
 use crate::model::{Entry, Event, EventStatus, NewEntry, NewEvent, NewVenue, Venue, Wave};
 use crate::standings::StandingRow;
 use crate::timing::{Bib, Detection};
@@ -50,6 +50,7 @@ pub struct IngestOutcome {
 pub struct EntryRecord {
     pub entry: Entry,
     pub timeline: Timeline,
+    pub adjustments: Adjustments,
 }
 
 #[async_trait]

@@ -1,0 +1,88 @@
+//! Conversions between SeaORM models and domain types, and database error mapping.
+
+use crate::entities::{athletes, entries, entry_states, events};
+use anyhow::{anyhow, Context};
+use podium_domain::course::Course;
+use podium_domain::engine::{EntryStatus, Timeline};
+use podium_domain::model::{Entry, Event, EventStatus};
+use podium_domain::ports::RepoError;
+use podium_domain::timing::{Bib, Timestamp};
+use sea_orm::{DbErr, SqlErr};
+
+pub(crate) fn unexpected(e: DbErr) -> RepoError {
+    RepoError::Unexpected(anyhow!(e).context("database error"))
+}
+
+/// Maps a unique violation to `Duplicate(what)`, anything else to `Unexpected`.
+pub(crate) fn on_unique(e: DbErr, what: impl FnOnce() -> String) -> RepoError {
+    match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => RepoError::Duplicate(what()),
+        _ => unexpected(e),
+    }
+}
+
+fn corrupt(e: impl std::fmt::Display, what: &str) -> RepoError {
+    RepoError::Unexpected(anyhow!("stored {what} is invalid: {e}"))
+}
+
+impl TryFrom<events::Model> for Event {
+    type Error = RepoError;
+    fn try_from(m: events::Model) -> Result<Self, Self::Error> {
+        let points: Vec<String> = serde_json::from_str(&m.course_points)
+            .context("course points")
+            .map_err(RepoError::Unexpected)?;
+        Ok(Event {
+            id: m.id,
+            venue_id: m.venue_id,
+            name: m.name,
+            starts_at: Timestamp::from_chrono(m.starts_at),
+            timezone: m.timezone,
+            course: Course::restore(&m.course_code, &points).map_err(|e| corrupt(e, "course"))?,
+            status: m
+                .status
+                .parse::<EventStatus>()
+                .map_err(|e| corrupt(e, "event status"))?,
+            seq: m.seq,
+        })
+    }
+}
+
+pub(crate) fn entry_from(
+    e: &entries::Model,
+    athlete: &athletes::Model,
+    state: &entry_states::Model,
+) -> Result<Entry, RepoError> {
+    Ok(Entry {
+        id: e.id,
+        event_id: e.event_id,
+        athlete_id: e.athlete_id,
+        bib: Bib::parse(&e.bib).map_err(|x| corrupt(x, "bib"))?,
+        first_name: athlete.first_name.clone(),
+        last_name: athlete.last_name.clone(),
+        category: e.category.parse().map_err(|x| corrupt(x, "category"))?,
+        gender: e.gender.parse().map_err(|x| corrupt(x, "gender"))?,
+        age_group: e
+            .age_group
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|x| corrupt(x, "age group"))?,
+        birth_year: athlete.birth_year,
+        wave_start: Timestamp(state.wave_start_ms),
+        athlete_private: athlete.is_private,
+    })
+}
+
+pub(crate) fn timeline_from(
+    course: &Course,
+    state: &entry_states::Model,
+) -> Result<Timeline, RepoError> {
+    let stored: Vec<Option<i64>> = serde_json::from_str(&state.point_times)
+        .context("entry timeline")
+        .map_err(RepoError::Unexpected)?;
+    Timeline::from_millis(course, &stored).map_err(|e| corrupt(e, "timeline"))
+}
+
+pub(crate) fn status_from(raw: &str) -> Result<EntryStatus, RepoError> {
+    raw.parse().map_err(|e| corrupt(e, "entry status"))
+}

@@ -1,0 +1,9 @@
+//! SeaORM entities: the storage shape of podium's data. They never leave this crate.
+
+pub mod athletes;
+pub mod detections;
+pub mod entries;
+pub mod entry_states;
+pub mod events;
+pub mod venues;
+pub mod waves;

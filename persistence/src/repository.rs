@@ -1,0 +1,739 @@
+//! `SeaRepository`: the SeaORM implementation of the race repository port.
+
+use crate::convert::{entry_from, on_unique, status_from, timeline_from, unexpected};
+use crate::entities::{athletes, detections, entries, entry_states, events, venues, waves};
+use async_trait::async_trait;
+use chrono::Utc;
+use podium_domain::course::TimingPointCode;
+use podium_domain::engine::{evaluate, Adjustments, Timeline};
+use podium_domain::model::{Entry, Event, EventStatus, NewEntry, NewEvent, NewVenue, Venue, Wave};
+use podium_domain::ports::{
+    EntryRecord, IndexedDetection, IngestOutcome, RaceRepository, RepoError,
+};
+use podium_domain::standings::StandingRow;
+use podium_domain::timing::{Bib, Detection, DurationMs, ReadId, Timestamp};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use std::collections::{HashMap, HashSet};
+use tracing::instrument;
+use uuid::Uuid;
+
+/// Rows per multi-row INSERT: stays far below SQLite's and PostgreSQL's bind-parameter limits.
+const INSERT_CHUNK: usize = 500;
+
+#[derive(Clone)]
+pub struct SeaRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaRepository {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// How many raw detections an event has stored.
+    pub async fn detection_count(&self, event_id: Uuid) -> Result<u64, RepoError> {
+        detections::Entity::find()
+            .filter(detections::Column::EventId.eq(event_id))
+            .count(&self.db)
+            .await
+            .map_err(unexpected)
+    }
+}
+
+/// Takes the event's write lock for the rest of the transaction (a row lock on PostgreSQL, the
+/// database write lock on SQLite) and returns its current `seq`. Every write path starts here so
+/// concurrent writers to one event serialise instead of losing updates.
+async fn lock_event(txn: &DatabaseTransaction, event_id: Uuid) -> Result<i64, RepoError> {
+    let updated = events::Entity::update_many()
+        .col_expr(events::Column::Seq, Expr::col(events::Column::Seq).into())
+        .filter(events::Column::Id.eq(event_id))
+        .exec(txn)
+        .await
+        .map_err(unexpected)?;
+    if updated.rows_affected == 0 {
+        return Err(RepoError::NotFound(format!("event {event_id}")));
+    }
+    events::Entity::find_by_id(event_id)
+        .select_only()
+        .column(events::Column::Seq)
+        .into_tuple::<i64>()
+        .one(txn)
+        .await
+        .map_err(unexpected)?
+        .ok_or_else(|| RepoError::NotFound(format!("event {event_id}")))
+}
+
+async fn set_seq(
+    txn: &DatabaseTransaction,
+    event_id: Uuid,
+    seq: i64,
+    status: Option<EventStatus>,
+) -> Result<(), RepoError> {
+    let mut update = events::Entity::update_many()
+        .col_expr(events::Column::Seq, Expr::value(seq))
+        .filter(events::Column::Id.eq(event_id));
+    if let Some(status) = status {
+        update = update.col_expr(events::Column::Status, Expr::value(status.as_str()));
+    }
+    update.exec(txn).await.map_err(unexpected)?;
+    Ok(())
+}
+
+fn state_model(
+    event: &Event,
+    entry_id: Uuid,
+    bib: &str,
+    wave_start: Timestamp,
+    timeline: &Timeline,
+    adjustments: &Adjustments,
+    seq: i64,
+) -> entry_states::ActiveModel {
+    let progress = evaluate(&event.course, timeline, Some(wave_start), adjustments);
+    entry_states::ActiveModel {
+        entry_id: Set(entry_id),
+        event_id: Set(event.id),
+        bib: Set(bib.to_owned()),
+        wave_start_ms: Set(wave_start.0),
+        point_times: Set(
+            serde_json::to_string(&timeline.to_millis()).unwrap_or_else(|_| "[]".into())
+        ),
+        status: Set(progress.status.as_str().to_owned()),
+        status_override: Set(adjustments.status.map(|s| s.as_str().to_owned())),
+        penalty_ms: Set(adjustments.penalty.0),
+        last_point: Set(progress.last_point.map(|p| p as i32)),
+        elapsed_ms: Set(progress.elapsed.map(|d| d.0)),
+        net_time_ms: Set(progress.net_time.map(|d| d.0)),
+        start_from_wave: Set(progress.start_from_wave),
+        updated_seq: Set(seq),
+    }
+}
+
+fn adjustments_of(state: &entry_states::Model) -> Result<Adjustments, RepoError> {
+    Ok(Adjustments {
+        status: state
+            .status_override
+            .as_deref()
+            .map(status_from)
+            .transpose()?,
+        penalty: DurationMs(state.penalty_ms),
+    })
+}
+
+#[async_trait]
+impl RaceRepository for SeaRepository {
+    async fn ping(&self) -> Result<(), RepoError> {
+        self.db.ping().await.map_err(unexpected)
+    }
+
+    async fn create_venue(&self, venue: NewVenue) -> Result<Venue, RepoError> {
+        let id = Uuid::now_v7();
+        venues::Entity::insert(venues::ActiveModel {
+            id: Set(id),
+            name: Set(venue.name.clone()),
+            created_at: Set(Utc::now()),
+        })
+        .exec_without_returning(&self.db)
+        .await
+        .map_err(unexpected)?;
+        Ok(Venue {
+            id,
+            name: venue.name,
+        })
+    }
+
+    async fn venue(&self, id: Uuid) -> Result<Option<Venue>, RepoError> {
+        let found = venues::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(unexpected)?;
+        Ok(found.map(|m| Venue {
+            id: m.id,
+            name: m.name,
+        }))
+    }
+
+    async fn create_event(&self, event: NewEvent) -> Result<Event, RepoError> {
+        if let Some(venue_id) = event.venue_id {
+            if self.venue(venue_id).await?.is_none() {
+                return Err(RepoError::NotFound(format!("venue {venue_id}")));
+            }
+        }
+        let id = Uuid::now_v7();
+        let points: Vec<&str> = event
+            .course
+            .points()
+            .iter()
+            .map(TimingPointCode::as_str)
+            .collect();
+        events::Entity::insert(events::ActiveModel {
+            id: Set(id),
+            venue_id: Set(event.venue_id),
+            name: Set(event.name.clone()),
+            starts_at: Set(event.starts_at.to_chrono()),
+            timezone: Set(event.timezone.clone()),
+            course_code: Set(event.course.code().to_owned()),
+            course_points: Set(serde_json::to_string(&points).unwrap_or_else(|_| "[]".into())),
+            status: Set(EventStatus::Scheduled.as_str().to_owned()),
+            seq: Set(0),
+            created_at: Set(Utc::now()),
+        })
+        .exec_without_returning(&self.db)
+        .await
+        .map_err(unexpected)?;
+        Ok(Event {
+            id,
+            venue_id: event.venue_id,
+            name: event.name,
+            starts_at: event.starts_at,
+            timezone: event.timezone,
+            course: event.course,
+            status: EventStatus::Scheduled,
+            seq: 0,
+        })
+    }
+
+    async fn event(&self, id: Uuid) -> Result<Option<Event>, RepoError> {
+        let found = events::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(unexpected)?;
+        found.map(Event::try_from).transpose()
+    }
+
+    async fn events(&self, limit: u64) -> Result<Vec<Event>, RepoError> {
+        events::Entity::find()
+            .order_by_desc(events::Column::StartsAt)
+            .order_by_asc(events::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?
+            .into_iter()
+            .map(Event::try_from)
+            .collect()
+    }
+
+    async fn event_seq(&self, id: Uuid) -> Result<Option<i64>, RepoError> {
+        events::Entity::find_by_id(id)
+            .select_only()
+            .column(events::Column::Seq)
+            .into_tuple::<i64>()
+            .one(&self.db)
+            .await
+            .map_err(unexpected)
+    }
+
+    async fn set_event_status(&self, id: Uuid, status: EventStatus) -> Result<Event, RepoError> {
+        let txn = self.db.begin().await.map_err(unexpected)?;
+        let seq = lock_event(&txn, id).await?;
+        set_seq(&txn, id, seq + 1, Some(status)).await?;
+        txn.commit().await.map_err(unexpected)?;
+        self.event(id)
+            .await?
+            .ok_or_else(|| RepoError::NotFound(format!("event {id}")))
+    }
+
+    async fn waves(&self, event_id: Uuid) -> Result<Vec<Wave>, RepoError> {
+        let counts: HashMap<Uuid, i64> = entries::Entity::find()
+            .select_only()
+            .column(entries::Column::WaveId)
+            .column_as(entries::Column::Id.count(), "n")
+            .filter(entries::Column::EventId.eq(event_id))
+            .group_by(entries::Column::WaveId)
+            .into_tuple::<(Uuid, i64)>()
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?
+            .into_iter()
+            .collect();
+        let rows = waves::Entity::find()
+            .filter(waves::Column::EventId.eq(event_id))
+            .order_by_asc(waves::Column::StartsAt)
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?;
+        Ok(rows
+            .into_iter()
+            .map(|w| Wave {
+                id: w.id,
+                starts_at: Timestamp::from_chrono(w.starts_at),
+                entries: counts.get(&w.id).copied().unwrap_or(0) as u64,
+            })
+            .collect())
+    }
+
+    #[instrument(skip_all, fields(event_id = %event.id, entries = new_entries.len()))]
+    async fn add_entries(
+        &self,
+        event: &Event,
+        new_entries: Vec<NewEntry>,
+    ) -> Result<Vec<Entry>, RepoError> {
+        let mut seen = HashSet::new();
+        for e in &new_entries {
+            if !seen.insert(e.bib.clone()) {
+                return Err(RepoError::Duplicate(format!(
+                    "bib {} (twice in this request)",
+                    e.bib
+                )));
+            }
+        }
+        let txn = self.db.begin().await.map_err(unexpected)?;
+        let seq = lock_event(&txn, event.id).await? + 1;
+
+        let bibs: Vec<String> = new_entries.iter().map(|e| e.bib.to_string()).collect();
+        for chunk in bibs.chunks(INSERT_CHUNK) {
+            let taken = entries::Entity::find()
+                .select_only()
+                .column(entries::Column::Bib)
+                .filter(entries::Column::EventId.eq(event.id))
+                .filter(entries::Column::Bib.is_in(chunk.iter().cloned()))
+                .into_tuple::<String>()
+                .one(&txn)
+                .await
+                .map_err(unexpected)?;
+            if let Some(bib) = taken {
+                return Err(RepoError::Duplicate(format!(
+                    "bib {bib} in event {}",
+                    event.id
+                )));
+            }
+        }
+
+        let linked: Vec<Uuid> = new_entries.iter().filter_map(|e| e.athlete_id).collect();
+        let mut known_athletes: HashMap<Uuid, athletes::Model> = HashMap::new();
+        for chunk in linked.chunks(INSERT_CHUNK) {
+            for a in athletes::Entity::find()
+                .filter(athletes::Column::Id.is_in(chunk.iter().copied()))
+                .all(&txn)
+                .await
+                .map_err(unexpected)?
+            {
+                known_athletes.insert(a.id, a);
+            }
+        }
+        if let Some(missing) = linked.iter().find(|id| !known_athletes.contains_key(id)) {
+            return Err(RepoError::NotFound(format!("athlete {missing}")));
+        }
+
+        let mut wave_ids: HashMap<Timestamp, Uuid> = waves::Entity::find()
+            .filter(waves::Column::EventId.eq(event.id))
+            .all(&txn)
+            .await
+            .map_err(unexpected)?
+            .into_iter()
+            .map(|w| (Timestamp::from_chrono(w.starts_at), w.id))
+            .collect();
+        let mut new_waves = Vec::new();
+        for e in &new_entries {
+            wave_ids.entry(e.wave_start).or_insert_with(|| {
+                let id = Uuid::now_v7();
+                new_waves.push(waves::ActiveModel {
+                    id: Set(id),
+                    event_id: Set(event.id),
+                    starts_at: Set(e.wave_start.to_chrono()),
+                });
+                id
+            });
+        }
+        if !new_waves.is_empty() {
+            waves::Entity::insert_many(new_waves)
+                .exec_without_returning(&txn)
+                .await
+                .map_err(unexpected)?;
+        }
+
+        let now = Utc::now();
+        let mut athlete_rows = Vec::new();
+        let mut entry_rows = Vec::new();
+        let mut state_rows = Vec::new();
+        let mut created = Vec::with_capacity(new_entries.len());
+        for e in new_entries {
+            let athlete = match e.athlete_id.and_then(|id| known_athletes.get(&id)) {
+                Some(a) => a.clone(),
+                None => {
+                    let a = athletes::Model {
+                        id: Uuid::now_v7(),
+                        first_name: e.first_name.clone(),
+                        last_name: e.last_name.clone(),
+                        gender: e.gender.as_str().to_owned(),
+                        birth_year: e.birth_year,
+                        is_private: false,
+                        created_at: now,
+                    };
+                    athlete_rows.push(athletes::ActiveModel::from(a.clone()));
+                    a
+                }
+            };
+            let entry = entries::Model {
+                id: Uuid::now_v7(),
+                event_id: event.id,
+                athlete_id: athlete.id,
+                wave_id: wave_ids[&e.wave_start],
+                bib: e.bib.to_string(),
+                category: e.category.as_str().to_owned(),
+                gender: e.gender.as_str().to_owned(),
+                age_group: e.age_group.map(|a| a.label()),
+                created_at: now,
+            };
+            let timeline = Timeline::new(&event.course);
+            let state = state_model(
+                event,
+                entry.id,
+                &entry.bib,
+                e.wave_start,
+                &timeline,
+                &Adjustments::default(),
+                seq,
+            );
+            created.push(Entry {
+                id: entry.id,
+                event_id: event.id,
+                athlete_id: athlete.id,
+                bib: e.bib,
+                first_name: athlete.first_name,
+                last_name: athlete.last_name,
+                category: e.category,
+                gender: e.gender,
+                age_group: e.age_group,
+                birth_year: athlete.birth_year,
+                wave_start: e.wave_start,
+                athlete_private: athlete.is_private,
+            });
+            entry_rows.push(entries::ActiveModel::from(entry));
+            state_rows.push(state);
+        }
+        for chunk in athlete_rows.chunks(INSERT_CHUNK) {
+            athletes::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&txn)
+                .await
+                .map_err(unexpected)?;
+        }
+        for chunk in entry_rows.chunks(INSERT_CHUNK) {
+            entries::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&txn)
+                .await
+                .map_err(|e| on_unique(e, || "a bib of this request".to_owned()))?;
+        }
+        for chunk in state_rows.chunks(INSERT_CHUNK) {
+            entry_states::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&txn)
+                .await
+                .map_err(unexpected)?;
+        }
+        set_seq(&txn, event.id, seq, None).await?;
+        txn.commit().await.map_err(unexpected)?;
+        Ok(created)
+    }
+
+    #[instrument(skip_all, fields(event_id = %event.id, detections = batch.len()))]
+    async fn ingest(
+        &self,
+        event: &Event,
+        batch: Vec<IndexedDetection>,
+    ) -> Result<IngestOutcome, RepoError> {
+        let mut outcome = IngestOutcome::default();
+        let txn = self.db.begin().await.map_err(unexpected)?;
+        let current_seq = lock_event(&txn, event.id).await?;
+        outcome.seq = current_seq;
+        if batch.is_empty() {
+            txn.commit().await.map_err(unexpected)?;
+            return Ok(outcome);
+        }
+
+        // Duplicates inside the batch.
+        let mut read_ids = HashSet::new();
+        let mut contents = HashSet::new();
+        let mut unique = Vec::with_capacity(batch.len());
+        for d in batch {
+            let by_read = d
+                .detection
+                .read_id
+                .as_ref()
+                .is_some_and(|r| !read_ids.insert(r.clone()));
+            let key = (d.detection.bib.clone(), d.point_index, d.detection.at);
+            if by_read || !contents.insert(key) {
+                outcome.duplicates += 1;
+            } else {
+                unique.push(d);
+            }
+        }
+
+        // Entries of the bibs in the batch; unknown bibs are rejected.
+        let bibs: Vec<String> = unique
+            .iter()
+            .map(|d| d.detection.bib.to_string())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut states: HashMap<String, entry_states::Model> = HashMap::with_capacity(bibs.len());
+        for chunk in bibs.chunks(INSERT_CHUNK * 2) {
+            for s in entry_states::Entity::find()
+                .filter(entry_states::Column::EventId.eq(event.id))
+                .filter(entry_states::Column::Bib.is_in(chunk.iter().cloned()))
+                .all(&txn)
+                .await
+                .map_err(unexpected)?
+            {
+                states.insert(s.bib.clone(), s);
+            }
+        }
+        unique.retain(|d| {
+            let known = states.contains_key(d.detection.bib.as_str());
+            if !known {
+                outcome.unknown_bibs.push(d.index);
+            }
+            known
+        });
+
+        // Read ids seen before: the same read again, whatever its content.
+        let batch_read_ids: Vec<String> = unique
+            .iter()
+            .filter_map(|d| d.detection.read_id.as_ref().map(|r| r.as_str().to_owned()))
+            .collect();
+        let mut known_read_ids = HashSet::new();
+        for chunk in batch_read_ids.chunks(INSERT_CHUNK * 2) {
+            known_read_ids.extend(
+                detections::Entity::find()
+                    .select_only()
+                    .column(detections::Column::ReadId)
+                    .filter(detections::Column::EventId.eq(event.id))
+                    .filter(detections::Column::ReadId.is_in(chunk.iter().cloned()))
+                    .into_tuple::<Option<String>>()
+                    .all(&txn)
+                    .await
+                    .map_err(unexpected)?
+                    .into_iter()
+                    .flatten(),
+            );
+        }
+        unique.retain(|d| {
+            let seen = d
+                .detection
+                .read_id
+                .as_ref()
+                .is_some_and(|r| known_read_ids.contains(r.as_str()));
+            if seen {
+                outcome.duplicates += 1;
+            }
+            !seen
+        });
+
+        // Store; the unique (event, bib, point, instant) key drops reads already stored.
+        let received_at = Utc::now();
+        let rows: Vec<detections::ActiveModel> = unique
+            .iter()
+            .map(|d| detections::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                event_id: Set(event.id),
+                bib: Set(d.detection.bib.to_string()),
+                timing_point: Set(d.detection.point.to_string()),
+                ts: Set(d.detection.at.to_chrono()),
+                read_id: Set(d.detection.read_id.as_ref().map(|r| r.as_str().to_owned())),
+                device_id: Set(d.detection.device_id.clone()),
+                received_at: Set(received_at),
+            })
+            .collect();
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let inserted = detections::Entity::insert_many(chunk.to_vec())
+                .on_conflict(OnConflict::new().do_nothing().to_owned())
+                .exec_without_returning(&txn)
+                .await
+                .map_err(unexpected)?;
+            outcome.accepted += inserted;
+            outcome.duplicates += chunk.len() as u64 - inserted;
+        }
+        if outcome.accepted == 0 {
+            txn.commit().await.map_err(unexpected)?;
+            return Ok(outcome);
+        }
+
+        // Merge into timelines; a per-point minimum, so re-merging a stored read is harmless.
+        let seq = current_seq + 1;
+        let mut timelines: HashMap<String, (Timeline, bool)> = HashMap::new();
+        for d in &unique {
+            let bib = d.detection.bib.as_str();
+            if !timelines.contains_key(bib) {
+                let state = &states[bib];
+                timelines.insert(
+                    bib.to_owned(),
+                    (timeline_from(&event.course, state)?, false),
+                );
+            }
+            let (timeline, changed) = timelines.get_mut(bib).expect("inserted above");
+            *changed |= timeline.record(d.point_index, d.detection.at);
+        }
+        let mut updates = Vec::new();
+        for (bib, (timeline, changed)) in timelines {
+            if !changed {
+                continue;
+            }
+            let state = &states[&bib];
+            outcome.changed_entries.push(state.entry_id);
+            updates.push(state_model(
+                event,
+                state.entry_id,
+                &bib,
+                Timestamp(state.wave_start_ms),
+                &timeline,
+                &adjustments_of(state)?,
+                seq,
+            ));
+        }
+        let update_columns = [
+            entry_states::Column::PointTimes,
+            entry_states::Column::Status,
+            entry_states::Column::LastPoint,
+            entry_states::Column::ElapsedMs,
+            entry_states::Column::NetTimeMs,
+            entry_states::Column::StartFromWave,
+            entry_states::Column::UpdatedSeq,
+        ];
+        for chunk in updates.chunks(INSERT_CHUNK) {
+            entry_states::Entity::insert_many(chunk.to_vec())
+                .on_conflict(
+                    OnConflict::column(entry_states::Column::EntryId)
+                        .update_columns(update_columns)
+                        .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await
+                .map_err(unexpected)?;
+        }
+        let status = (event.status == EventStatus::Scheduled).then_some(EventStatus::Live);
+        set_seq(&txn, event.id, seq, status).await?;
+        txn.commit().await.map_err(unexpected)?;
+        outcome.seq = seq;
+        outcome.changed_entries.sort();
+        Ok(outcome)
+    }
+
+    async fn standings(&self, event_id: Uuid) -> Result<Vec<StandingRow>, RepoError> {
+        let entry_rows = entries::Entity::find()
+            .filter(entries::Column::EventId.eq(event_id))
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?;
+        let athlete_rows: HashMap<Uuid, athletes::Model> = athletes::Entity::find()
+            .filter(
+                athletes::Column::Id.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(entries::Column::AthleteId)
+                        .from(entries::Entity)
+                        .and_where(entries::Column::EventId.eq(event_id))
+                        .to_owned(),
+                ),
+            )
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
+        let state_rows: HashMap<Uuid, entry_states::Model> = entry_states::Entity::find()
+            .filter(entry_states::Column::EventId.eq(event_id))
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?
+            .into_iter()
+            .map(|s| (s.entry_id, s))
+            .collect();
+        entry_rows
+            .iter()
+            .filter_map(|e| Some((e, athlete_rows.get(&e.athlete_id)?, state_rows.get(&e.id)?)))
+            .map(|(e, a, s)| {
+                let entry = entry_from(e, a, s)?;
+                Ok(StandingRow {
+                    entry_id: entry.id,
+                    athlete_name: entry.athlete_name(),
+                    bib: entry.bib,
+                    athlete_id: entry.athlete_id,
+                    athlete_private: entry.athlete_private,
+                    category: entry.category,
+                    gender: entry.gender,
+                    age_group: entry.age_group,
+                    status: status_from(&s.status)?,
+                    last_point: s.last_point.map(|p| p as usize),
+                    elapsed_ms: s.elapsed_ms,
+                    net_time_ms: s.net_time_ms,
+                    start_from_wave: s.start_from_wave,
+                })
+            })
+            .collect()
+    }
+
+    async fn entry_record(
+        &self,
+        event_id: Uuid,
+        bib: &Bib,
+    ) -> Result<Option<EntryRecord>, RepoError> {
+        let Some(event) = self.event(event_id).await? else {
+            return Ok(None);
+        };
+        let Some(entry) = entries::Entity::find()
+            .filter(entries::Column::EventId.eq(event_id))
+            .filter(entries::Column::Bib.eq(bib.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(unexpected)?
+        else {
+            return Ok(None);
+        };
+        let athlete = athletes::Entity::find_by_id(entry.athlete_id)
+            .one(&self.db)
+            .await
+            .map_err(unexpected)?
+            .ok_or_else(|| {
+                RepoError::Unexpected(anyhow::anyhow!("entry {} has no athlete", entry.id))
+            })?;
+        let state = entry_states::Entity::find_by_id(entry.id)
+            .one(&self.db)
+            .await
+            .map_err(unexpected)?
+            .ok_or_else(|| {
+                RepoError::Unexpected(anyhow::anyhow!("entry {} has no state", entry.id))
+            })?;
+        Ok(Some(EntryRecord {
+            entry: entry_from(&entry, &athlete, &state)?,
+            timeline: timeline_from(&event.course, &state)?,
+            adjustments: adjustments_of(&state)?,
+        }))
+    }
+
+    async fn detections(&self, event_id: Uuid, bib: &Bib) -> Result<Vec<Detection>, RepoError> {
+        detections::Entity::find()
+            .filter(detections::Column::EventId.eq(event_id))
+            .filter(detections::Column::Bib.eq(bib.as_str()))
+            .order_by_asc(detections::Column::Ts)
+            .order_by_asc(detections::Column::TimingPoint)
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?
+            .into_iter()
+            .map(|d| {
+                Ok(Detection {
+                    bib: bib.clone(),
+                    point: TimingPointCode::parse(&d.timing_point).map_err(|e| {
+                        RepoError::Unexpected(anyhow::anyhow!("stored timing point: {e}"))
+                    })?,
+                    at: Timestamp::from_chrono(d.ts),
+                    read_id: d
+                        .read_id
+                        .as_deref()
+                        .map(ReadId::parse)
+                        .transpose()
+                        .ok()
+                        .flatten(),
+                    device_id: d.device_id,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,68 @@
+//! Test support: a fresh, migrated database per test. With `TEST_DATABASE_URL` set to a
+//! PostgreSQL URL, each call creates a new database on that server (named `podium_test_…`);
+//! otherwise an in-memory SQLite database with one connection.
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+
+/// The database URL for one test: a new PostgreSQL database or in-memory SQLite.
+pub async fn fresh_database_url() -> anyhow::Result<String> {
+    let Some(admin_url) = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        return Ok("sqlite::memory:".to_owned());
+    };
+    if admin_url.starts_with("sqlite") {
+        return Ok(admin_url);
+    }
+    let name = format!("podium_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = crate::connect(&admin_url).await?;
+    admin
+        .execute(Statement::from_string(
+            DbBackend::Postgres,
+            format!("CREATE DATABASE {name}"),
+        ))
+        .await?;
+    admin.close().await?;
+    Ok(with_database(&admin_url, &name))
+}
+
+/// A fresh, migrated database connection.
+pub async fn fresh_database() -> anyhow::Result<DatabaseConnection> {
+    let url = fresh_database_url().await?;
+    let db = crate::connect(&url).await?;
+    crate::migrate(&db).await?;
+    Ok(db)
+}
+
+/// Replaces the database name in a PostgreSQL URL.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let root = match base[authority_start..].find('/') {
+        Some(i) => &base[..authority_start + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{root}/{name}?{q}"),
+        None => format!("{root}/{name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_database_name_is_replaced_and_the_query_kept() {
+        assert_eq!(
+            super::with_database(
+                "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
+                "x"
+            ),
+            "postgres://postgres@127.0.0.1:5432/x?sslmode=disable"
+        );
+        assert_eq!(super::with_database("postgres://h", "x"), "postgres://h/x");
+    }
+}
