@@ -1,1 +1,109 @@
-//! placeholder
+//! podium's server: configuration, telemetry, auth, GraphQL and HTTP, and the `podium`
+//! command's sub-commands. `main.rs` only parses the command line and calls in here.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod service;
+pub mod state;
+pub mod telemetry;
+
+use anyhow::Context;
+use config::Settings;
+use podium_persistence::SeaRepository;
+use state::{AppState, Metrics, StandingsCache};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Connects to the configured database (creating the data directory for SQLite), migrates it
+/// and builds the application state.
+pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+    let url = settings.effective_database_url();
+    let db = podium_persistence::connect(&url)
+        .await
+        .context("connecting to the database")?;
+    podium_persistence::migrate(&db)
+        .await
+        .context("migrating the database")?;
+    if podium_persistence::uses_timescaledb(&db)
+        .await
+        .unwrap_or(false)
+    {
+        tracing::info!("TimescaleDB available: raw detections are a hypertable");
+    }
+    let keys =
+        auth::TokenKeys::load_or_create(&settings.data_dir, &settings.issuer, &settings.audience)?;
+    Ok(AppState {
+        repo: Arc::new(SeaRepository::new(db)),
+        keys,
+        settings: Arc::new(settings),
+        standings: StandingsCache::default(),
+        metrics: Arc::new(Metrics::default()),
+    })
+}
+
+/// A bound, ready-to-serve podium.
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+}
+
+impl Application {
+    pub async fn build(state: AppState) -> anyhow::Result<Self> {
+        let bind = state.settings.bind;
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("binding {bind}"))?;
+        Ok(Self {
+            listener,
+            router: http::router(state),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

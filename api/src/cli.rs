@@ -1,0 +1,79 @@
+//! The `podium` command line: sub-commands and their flags.
+
+use crate::auth::{dev_claims, Role, TokenKeys};
+use crate::config::{Settings, SettingsOverrides};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use uuid::Uuid;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "podium",
+    version,
+    about = "Results and analytics backend for HYROX-format races"
+)]
+pub struct Cli {
+    /// A TOML settings file [env: PODIUM_CONFIG]
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub settings: SettingsOverrides,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (GraphQL, WebSocket, REST ingest, exports).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Mint a development access token.
+    Token(TokenArgs),
+    /// Simulate a live race against a running server.
+    Demo(crate::demo::DemoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TokenArgs {
+    #[arg(long, value_enum)]
+    pub role: Role,
+    /// Venue a venue_operator may manage (repeatable).
+    #[arg(long = "venue")]
+    pub venues: Vec<Uuid>,
+    /// Athlete id for the athlete role.
+    #[arg(long)]
+    pub athlete: Option<Uuid>,
+    /// Subject (`sub`); defaults to `dev-<role>`.
+    #[arg(long)]
+    pub sub: Option<String>,
+    /// Lifetime in hours.
+    #[arg(long, default_value_t = 24)]
+    pub ttl_hours: i64,
+}
+
+impl Cli {
+    pub fn load_settings(&self) -> anyhow::Result<Settings> {
+        Settings::from_env(self.config.clone(), &self.settings)
+    }
+}
+
+/// Mints a development token with the keys of `settings`' data directory.
+pub fn mint_token(settings: &Settings, args: &TokenArgs) -> anyhow::Result<String> {
+    if args.role == Role::VenueOperator && args.venues.is_empty() {
+        anyhow::bail!("a venue_operator token needs at least one --venue <id>");
+    }
+    if args.ttl_hours <= 0 || args.ttl_hours > 24 * 30 {
+        anyhow::bail!("--ttl-hours must be between 1 and 720");
+    }
+    let keys = TokenKeys::load_or_create(&settings.data_dir, &settings.issuer, &settings.audience)?;
+    let claims = dev_claims(
+        args.role,
+        args.sub.clone(),
+        args.venues.clone(),
+        args.athlete,
+    );
+    keys.mint(claims, chrono::Duration::hours(args.ttl_hours))
+}

@@ -1,0 +1,230 @@
+//! One typed settings tree: defaults → optional TOML file → `PODIUM_…` environment → flags.
+
+use figment::providers::{Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+/// Every setting of podium. Each has a `PODIUM_<NAME>` environment variable, a key of the same
+/// name in the optional TOML file (`PODIUM_CONFIG` or `--config`), and a `--flag`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address the server listens on.
+    pub bind: SocketAddr,
+    /// Holds the SQLite database (when no database URL is set) and development keys.
+    pub data_dir: PathBuf,
+    /// `postgres://…` or `sqlite://…`; empty means the SQLite file in the data directory.
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub database_url: Option<SecretString>,
+    /// Redis for multi-instance fan-out and shared rate limits (used by later features).
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub redis_url: Option<SecretString>,
+    pub log_format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `podium_api=debug,info`.
+    pub log_level: String,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Most detections accepted in one ingest request.
+    pub max_batch: usize,
+    /// `iss` of tokens podium mints and accepts.
+    pub issuer: String,
+    /// `aud` podium requires in tokens.
+    pub audience: String,
+}
+
+fn serialize_secret_opt<S: serde::Serializer>(
+    v: &Option<SecretString>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(secret) => s.serialize_some(secret.expose_secret()),
+        None => s.serialize_none(),
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./podium-data"),
+            database_url: None,
+            redis_url: None,
+            log_format: LogFormat::Pretty,
+            log_level: "info".to_owned(),
+            max_body_bytes: 8 * 1024 * 1024,
+            max_batch: 10_000,
+            issuer: "podium".to_owned(),
+            audience: "podium".to_owned(),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads settings: defaults, then `file` (if any), then `PODIUM_*` variables from `env`,
+    /// then `overrides` (command-line flags). Unknown keys are an error.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &SettingsOverrides,
+    ) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                anyhow::bail!("config file {} does not exist", file.display());
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let vars: figment::value::Dict = env
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let key = k.strip_prefix("PODIUM_")?.to_ascii_lowercase();
+                // Typed like figment's own `Env` provider: "50" is a number, "true" a bool.
+                let value = v
+                    .parse::<figment::value::Value>()
+                    .unwrap_or_else(|_| v.into());
+                (key != "config").then_some((key, value))
+            })
+            .collect();
+        figment = figment.merge(Serialized::defaults(vars));
+        figment = figment.merge(Serialized::defaults(overrides));
+        let mut settings: Settings = figment.extract()?;
+        if settings
+            .database_url
+            .as_ref()
+            .is_some_and(|u| u.expose_secret().trim().is_empty())
+        {
+            settings.database_url = None;
+        }
+        if settings
+            .redis_url
+            .as_ref()
+            .is_some_and(|u| u.expose_secret().trim().is_empty())
+        {
+            settings.redis_url = None;
+        }
+        Ok(settings)
+    }
+
+    /// Loads from the process environment (and `PODIUM_CONFIG` when set).
+    pub fn from_env(
+        config: Option<PathBuf>,
+        overrides: &SettingsOverrides,
+    ) -> anyhow::Result<Self> {
+        let file = config.or_else(|| std::env::var_os("PODIUM_CONFIG").map(PathBuf::from));
+        Self::load(file.as_deref(), std::env::vars(), overrides)
+    }
+
+    /// The database URL in use: the configured one, or the SQLite file in the data directory.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose_secret().to_owned(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("podium.db").display()
+            ),
+        }
+    }
+}
+
+/// Settings given as command-line flags; `None` leaves the lower layers in charge.
+#[derive(Debug, Clone, Default, Serialize, clap::Args)]
+pub struct SettingsOverrides {
+    /// Address to listen on [env: PODIUM_BIND] [default: 127.0.0.1:8080]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<SocketAddr>,
+    /// Data directory for the SQLite file and development keys [env: PODIUM_DATA_DIR] [default: ./podium-data]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL, postgres://… or sqlite://… [env: PODIUM_DATABASE_URL]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Redis URL for multi-instance deployments [env: PODIUM_REDIS_URL]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+    /// Log format [env: PODIUM_LOG_FORMAT] [default: pretty]
+    #[arg(long, global = true, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+    /// Log filter [env: PODIUM_LOG_LEVEL] [default: info]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
+    /// Largest request body in bytes [env: PODIUM_MAX_BODY_BYTES] [default: 8388608]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes: Option<usize>,
+    /// Most detections per ingest request [env: PODIUM_MAX_BATCH] [default: 10000]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_batch: Option<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(env: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Settings::load(None, env, &SettingsOverrides::default())
+    }
+
+    #[test]
+    fn the_defaults_load() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("./podium-data"));
+        assert!(s.database_url.is_none());
+        assert_eq!(
+            s.effective_database_url(),
+            "sqlite://./podium-data/podium.db?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn environment_overrides_defaults_and_flags_override_environment() {
+        let s = load(&[
+            ("PODIUM_DATABASE_URL", "postgres://x/y"),
+            ("PODIUM_MAX_BATCH", "50"),
+            ("HOME", "/root"),
+        ])
+        .unwrap();
+        assert_eq!(s.effective_database_url(), "postgres://x/y");
+        assert_eq!(s.max_batch, 50);
+        let flags = SettingsOverrides {
+            max_batch: Some(7),
+            ..Default::default()
+        };
+        let env = [("PODIUM_MAX_BATCH".to_string(), "50".to_string())];
+        assert_eq!(Settings::load(None, env, &flags).unwrap().max_batch, 7);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = load(&[("PODIUM_DATABSE_URL", "typo")]).unwrap_err();
+        assert!(err.to_string().contains("databse_url"), "{err}");
+        let dir = std::env::temp_dir().join(format!("podium-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("podium.toml");
+        std::fs::write(&file, "bind = \"0.0.0.0:9000\"\nlog_levle = \"debug\"\n").unwrap();
+        let err = Settings::load(Some(&file), [], &SettingsOverrides::default()).unwrap_err();
+        assert!(err.to_string().contains("log_levle"), "{err}");
+        std::fs::write(&file, "bind = \"0.0.0.0:9000\"\n").unwrap();
+        let s = Settings::load(Some(&file), [], &SettingsOverrides::default()).unwrap();
+        assert_eq!(s.bind.port(), 9000);
+    }
+}

@@ -1,0 +1,99 @@
+//! Venues and events.
+
+use crate::error::{ApiError, GqlResult, IntoGql};
+use crate::graphql::scalars::CourseSpec;
+use crate::graphql::types::{EventObject, VenueObject};
+use crate::graphql::{app, parse_id, principal};
+use async_graphql::{Context, InputObject, Object, ID};
+use chrono::{DateTime, Utc};
+use podium_domain::model::{parse_name, NewEvent, NewVenue};
+use podium_domain::timing::Timestamp;
+
+#[derive(InputObject)]
+pub struct CreateEventInput {
+    pub name: String,
+    /// Start of the first wave (ISO-8601 with offset).
+    pub starts_at: DateTime<Utc>,
+    /// IANA time zone of the venue, e.g. `Europe/Berlin`.
+    pub timezone: String,
+    /// `HYROX_STANDARD`, or the timing points of a custom course from START to FINISH.
+    pub course: CourseSpec,
+    /// The hosting venue; required for venue operators.
+    pub venue_id: Option<ID>,
+}
+
+impl TryFrom<CreateEventInput> for NewEvent {
+    type Error = ApiError;
+    fn try_from(input: CreateEventInput) -> Result<Self, ApiError> {
+        input.timezone.parse::<chrono_tz::Tz>().map_err(|_| {
+            ApiError::BadRequest(format!(
+                "timezone: `{}` is not an IANA time zone",
+                input.timezone
+            ))
+        })?;
+        let venue_id = input
+            .venue_id
+            .map(|id| {
+                uuid::Uuid::parse_str(&id).map_err(|_| {
+                    ApiError::BadRequest(format!("venueId: `{}` is not a valid id", id.as_str()))
+                })
+            })
+            .transpose()?;
+        Ok(NewEvent {
+            venue_id,
+            name: parse_name("name", &input.name)?,
+            starts_at: Timestamp::from_chrono(input.starts_at),
+            timezone: input.timezone,
+            course: input.course.0,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct EventMutation;
+
+#[Object]
+impl EventMutation {
+    /// Registers a venue (admins).
+    async fn create_venue(&self, ctx: &Context<'_>, name: String) -> GqlResult<VenueObject> {
+        principal(ctx).require_admin().gql()?;
+        let name = parse_name("name", &name).gql()?;
+        Ok(VenueObject(
+            app(ctx).repo.create_venue(NewVenue { name }).await.gql()?,
+        ))
+    }
+
+    /// Creates an event (admins, or operators of its venue).
+    async fn create_event(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateEventInput,
+    ) -> GqlResult<EventObject> {
+        let new_event = NewEvent::try_from(input).gql()?;
+        principal(ctx).may_manage_venue(new_event.venue_id).gql()?;
+        Ok(EventObject(
+            app(ctx).repo.create_event(new_event).await.gql()?,
+        ))
+    }
+
+    /// Moves an event through its lifecycle (admins, or operators of its venue).
+    async fn set_event_status(
+        &self,
+        ctx: &Context<'_>,
+        event_id: ID,
+        status: crate::graphql::types::EventStatusGql,
+    ) -> GqlResult<EventObject> {
+        let state = app(ctx);
+        let event = crate::service::load_event(state, parse_id("eventId", &event_id)?)
+            .await
+            .gql()?;
+        principal(ctx).may_manage_event(&event).gql()?;
+        Ok(EventObject(
+            state
+                .repo
+                .set_event_status(event.id, status.into())
+                .await
+                .gql()?,
+        ))
+    }
+}

@@ -1,0 +1,34 @@
+//! Events: one by id, or the list.
+
+use crate::error::{GqlResult, IntoGql};
+use crate::graphql::types::EventObject;
+use crate::graphql::{app, parse_id};
+use async_graphql::{Context, Object, ID};
+
+#[derive(Default)]
+pub struct EventQuery;
+
+#[Object]
+impl EventQuery {
+    /// An event by id; null when there is none.
+    async fn event(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<EventObject>> {
+        let id = parse_id("id", &id)?;
+        Ok(app(ctx).repo.event(id).await.gql()?.map(EventObject))
+    }
+
+    /// Events, most recent start first.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50, validator(minimum = 1, maximum = 500))] first: u64,
+    ) -> GqlResult<Vec<EventObject>> {
+        Ok(app(ctx)
+            .repo
+            .events(first)
+            .await
+            .gql()?
+            .into_iter()
+            .map(EventObject)
+            .collect())
+    }
+}

@@ -1,0 +1,27 @@
+//! One entry's result with every split.
+
+use crate::error::{GqlResult, IntoGql};
+use crate::graphql::types::ResultObject;
+use crate::graphql::{app, parse_id, principal};
+use crate::service;
+use async_graphql::{Context, Object, ID};
+
+#[derive(Default)]
+pub struct ResultQuery;
+
+#[Object]
+impl ResultQuery {
+    /// The result of bib `bib` in an event; null when the bib is not registered.
+    async fn result(
+        &self,
+        ctx: &Context<'_>,
+        event_id: ID,
+        bib: String,
+    ) -> GqlResult<Option<ResultObject>> {
+        let event_id = parse_id("eventId", &event_id)?;
+        let found = service::entry_result(app(ctx), event_id, &bib)
+            .await
+            .gql()?;
+        Ok(found.map(|r| ResultObject::new(principal(ctx), r)))
+    }
+}

@@ -1,0 +1,494 @@
+//! GraphQL output types. Each wraps a domain type; none is a storage model.
+
+use crate::auth::Principal;
+use crate::service::{EntryResult, IngestReport, Rejection};
+use async_graphql::{ComplexObject, Enum, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use podium_domain::course::Course;
+use podium_domain::division::{Category, Gender};
+use podium_domain::engine::EntryStatus;
+use podium_domain::model::{Entry, Event, EventStatus, Venue, Wave};
+use podium_domain::standings::{Ranks, StandingRow};
+use podium_domain::timing::Timestamp;
+use uuid::Uuid;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "podium_domain::division::Category", name = "Category")]
+pub enum CategoryGql {
+    Open,
+    Pro,
+    Doubles,
+    Relay,
+    Adaptive,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "podium_domain::division::Gender", name = "Gender")]
+pub enum GenderGql {
+    Men,
+    Women,
+    Mixed,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "podium_domain::engine::EntryStatus", name = "EntryStatus")]
+pub enum EntryStatusGql {
+    Registered,
+    Racing,
+    Finished,
+    Dnf,
+    Dns,
+    Dsq,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "podium_domain::model::EventStatus", name = "EventStatus")]
+pub enum EventStatusGql {
+    Scheduled,
+    Live,
+    Provisional,
+    Official,
+    Cancelled,
+}
+
+pub(crate) fn time(t: Timestamp) -> DateTime<Utc> {
+    t.to_chrono()
+}
+
+pub struct VenueObject(pub Venue);
+
+#[Object(name = "Venue")]
+impl VenueObject {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+}
+
+pub struct EventObject(pub Event);
+
+#[Object(name = "Event")]
+impl EventObject {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn venue_id(&self) -> Option<ID> {
+        self.0.venue_id.map(|v| ID(v.to_string()))
+    }
+    /// Start of the first wave.
+    async fn starts_at(&self) -> DateTime<Utc> {
+        time(self.0.starts_at)
+    }
+    /// IANA time zone of the venue.
+    async fn timezone(&self) -> &str {
+        &self.0.timezone
+    }
+    async fn status(&self) -> EventStatusGql {
+        self.0.status.into()
+    }
+    /// Version of the event's results; increases with every change.
+    async fn seq(&self) -> i64 {
+        self.0.seq
+    }
+    async fn course(&self) -> CourseObject<'_> {
+        CourseObject(&self.0.course)
+    }
+    async fn waves(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> crate::error::GqlResult<Vec<WaveObject>> {
+        use crate::error::IntoGql;
+        let waves = super::app(ctx).repo.waves(self.0.id).await.gql()?;
+        Ok(waves.into_iter().map(WaveObject).collect())
+    }
+}
+
+pub struct WaveObject(pub Wave);
+
+#[Object(name = "Wave")]
+impl WaveObject {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn starts_at(&self) -> DateTime<Utc> {
+        time(self.0.starts_at)
+    }
+    async fn entry_count(&self) -> u64 {
+        self.0.entries
+    }
+}
+
+pub struct CourseObject<'a>(pub &'a Course);
+
+#[Object(name = "Course")]
+impl CourseObject<'_> {
+    /// `HYROX_STANDARD` or `CUSTOM`.
+    async fn code(&self) -> &str {
+        self.0.code()
+    }
+    async fn timing_points(&self) -> Vec<String> {
+        self.0.points().iter().map(ToString::to_string).collect()
+    }
+    async fn segments(&self) -> Vec<SegmentObject> {
+        self.0
+            .segments()
+            .iter()
+            .map(|s| SegmentObject {
+                code: s.code.clone(),
+                from_point: self.0.points()[s.from].to_string(),
+                to_point: self.0.points()[s.from + 1].to_string(),
+            })
+            .collect()
+    }
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "Segment")]
+pub struct SegmentObject {
+    pub code: String,
+    pub from_point: String,
+    pub to_point: String,
+}
+
+/// An athlete as others see them: private athletes show as "Private athlete", without id.
+#[derive(SimpleObject)]
+#[graphql(name = "AthleteRef")]
+pub struct AthleteRef {
+    pub id: Option<ID>,
+    pub name: String,
+    pub private: bool,
+}
+
+pub const PRIVATE_NAME: &str = "Private athlete";
+
+impl AthleteRef {
+    pub fn new(viewer: &Principal, athlete_id: Uuid, name: String, private: bool) -> Self {
+        let own = viewer.claims.as_ref().and_then(|c| c.athlete_id) == Some(athlete_id);
+        if private && !own && !viewer.is_admin() {
+            AthleteRef {
+                id: None,
+                name: PRIVATE_NAME.to_owned(),
+                private,
+            }
+        } else {
+            AthleteRef {
+                id: Some(ID(athlete_id.to_string())),
+                name,
+                private,
+            }
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "Entry")]
+pub struct EntryObject {
+    pub id: ID,
+    pub bib: String,
+    pub athlete: AthleteRef,
+    pub category: CategoryGql,
+    pub gender: GenderGql,
+    pub age_group: Option<String>,
+    pub wave_start: DateTime<Utc>,
+}
+
+impl EntryObject {
+    pub fn new(viewer: &Principal, e: Entry) -> Self {
+        Self {
+            id: ID(e.id.to_string()),
+            athlete: AthleteRef::new(viewer, e.athlete_id, e.athlete_name(), e.athlete_private),
+            bib: e.bib.to_string(),
+            category: e.category.into(),
+            gender: e.gender.into(),
+            age_group: e.age_group.map(|a| a.label()),
+            wave_start: time(e.wave_start),
+        }
+    }
+}
+
+/// One row of a leaderboard.
+#[derive(SimpleObject)]
+#[graphql(name = "LeaderboardEntry")]
+pub struct LeaderboardNode {
+    /// Rank within this leaderboard's filter; null for unranked entries (not started, DNF, DNS, DSQ).
+    pub rank: Option<u32>,
+    pub bib: String,
+    pub status: EntryStatusGql,
+    pub net_time_ms: Option<i64>,
+    /// Time from start to `lastTimingPoint`.
+    pub elapsed_ms: Option<i64>,
+    /// Furthest timing point reached.
+    pub last_timing_point: Option<String>,
+    pub category: CategoryGql,
+    pub gender: GenderGql,
+    pub age_group: Option<String>,
+    pub athlete: AthleteRef,
+    /// The start mat missed this entry; its clock started at its wave start.
+    pub start_from_wave: bool,
+}
+
+impl LeaderboardNode {
+    pub fn new(viewer: &Principal, course: &Course, rank: Option<u32>, r: &StandingRow) -> Self {
+        Self {
+            rank,
+            bib: r.bib.to_string(),
+            status: r.status.into(),
+            net_time_ms: r.net_time_ms,
+            elapsed_ms: r.elapsed_ms,
+            last_timing_point: r
+                .last_point
+                .and_then(|p| course.points().get(p))
+                .map(ToString::to_string),
+            category: r.category.into(),
+            gender: r.gender.into(),
+            age_group: r.age_group.map(|a| a.label()),
+            athlete: AthleteRef::new(
+                viewer,
+                r.athlete_id,
+                r.athlete_name.clone(),
+                r.athlete_private,
+            ),
+            start_from_wave: r.start_from_wave,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "LeaderboardEdge")]
+pub struct LeaderboardEdge {
+    pub cursor: String,
+    pub node: LeaderboardNode,
+}
+
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
+    pub end_cursor: Option<String>,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "LeaderboardConnection")]
+pub struct LeaderboardConnection {
+    pub edges: Vec<LeaderboardEdge>,
+    pub page_info: PageInfo,
+    /// Entries matching the filter.
+    pub total_count: u64,
+    /// The event `seq` these standings reflect.
+    pub seq: i64,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "Ranks")]
+pub struct RanksObject {
+    /// Rank in the division (category × gender).
+    pub overall: Option<u32>,
+    /// Rank among all entries of the same gender, every category.
+    pub gender: Option<u32>,
+    /// Rank in the division's age group.
+    pub age_group: Option<u32>,
+}
+
+impl From<Ranks> for RanksObject {
+    fn from(r: Ranks) -> Self {
+        Self {
+            overall: r.overall,
+            gender: r.gender,
+            age_group: r.age_group,
+        }
+    }
+}
+
+/// A known duration between two timing points. `merged` splits span missed mats: the time
+/// across them is known, how it divides between the segments is not.
+#[derive(SimpleObject)]
+#[graphql(name = "Split")]
+pub struct SplitObject {
+    /// The segment's code, or the covered codes joined by `+` for a merged split.
+    pub segment: String,
+    pub segments: Vec<String>,
+    pub from_point: String,
+    pub to_point: String,
+    pub duration_ms: i64,
+    pub merged: bool,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "Result", complex)]
+pub struct ResultObject {
+    pub event_id: ID,
+    pub bib: String,
+    pub athlete: AthleteRef,
+    pub category: CategoryGql,
+    pub gender: GenderGql,
+    pub age_group: Option<String>,
+    pub status: EntryStatusGql,
+    /// True until the event is OFFICIAL.
+    pub provisional: bool,
+    pub net_time_ms: Option<i64>,
+    pub elapsed_ms: Option<i64>,
+    pub penalty_ms: i64,
+    pub last_timing_point: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub wave_start: DateTime<Utc>,
+    pub start_from_wave: bool,
+    pub ranks: RanksObject,
+    pub splits: Vec<SplitObject>,
+    /// Timing points whose reads contradict the course order and are not used.
+    pub out_of_order_points: Vec<String>,
+    #[graphql(skip)]
+    pub roxzone_parts: Vec<Option<i64>>,
+}
+
+#[ComplexObject]
+impl ResultObject {
+    /// Sum of the ROXZONE segments; null when a missed mat hides one of them.
+    async fn roxzone_time_ms(&self) -> Option<i64> {
+        if self.roxzone_parts.is_empty() {
+            return None;
+        }
+        self.roxzone_parts.iter().copied().sum()
+    }
+}
+
+impl ResultObject {
+    pub fn new(viewer: &Principal, r: EntryResult) -> Self {
+        let course = &r.event.course;
+        let p = &r.progress;
+        let point = |i: usize| course.points()[i].to_string();
+        let splits: Vec<SplitObject> = p
+            .splits
+            .iter()
+            .map(|s| {
+                let codes: Vec<String> = s
+                    .segments()
+                    .map(|k| course.segments()[k].code.clone())
+                    .collect();
+                let started = p
+                    .passed
+                    .iter()
+                    .find(|(i, _)| *i == s.from_point)
+                    .map(|(_, t)| *t)
+                    .unwrap_or_default();
+                let ended = p
+                    .passed
+                    .iter()
+                    .find(|(i, _)| *i == s.to_point)
+                    .map(|(_, t)| *t)
+                    .unwrap_or_default();
+                SplitObject {
+                    segment: codes.join("+"),
+                    segments: codes,
+                    from_point: point(s.from_point),
+                    to_point: point(s.to_point),
+                    duration_ms: s.duration.0,
+                    merged: s.is_merged(),
+                    started_at: time(started),
+                    ended_at: time(ended),
+                }
+            })
+            .collect();
+        let roxzones: Vec<&str> = course
+            .segments()
+            .iter()
+            .map(|s| s.code.as_str())
+            .filter(|c| c.starts_with("ROXZONE_"))
+            .collect();
+        let roxzone_parts = roxzones
+            .iter()
+            .map(|code| {
+                splits
+                    .iter()
+                    .find(|s| !s.merged && s.segment == *code)
+                    .map(|s| s.duration_ms)
+            })
+            .collect();
+        let finished_at = p
+            .passed
+            .last()
+            .filter(|(i, _)| {
+                *i == course.finish_index() && r.progress.status == EntryStatus::Finished
+            })
+            .map(|(_, t)| time(*t));
+        Self {
+            event_id: ID(r.event.id.to_string()),
+            bib: r.entry.bib.to_string(),
+            athlete: AthleteRef::new(
+                viewer,
+                r.entry.athlete_id,
+                r.entry.athlete_name(),
+                r.entry.athlete_private,
+            ),
+            category: r.entry.category.into(),
+            gender: r.entry.gender.into(),
+            age_group: r.entry.age_group.map(|a| a.label()),
+            status: p.status.into(),
+            provisional: r.event.status != EventStatus::Official,
+            net_time_ms: p.net_time.map(|d| d.0),
+            elapsed_ms: p.elapsed.map(|d| d.0),
+            penalty_ms: p.penalty.0,
+            last_timing_point: p.last_point.map(point),
+            started_at: p.start.map(time),
+            finished_at,
+            wave_start: time(r.entry.wave_start),
+            start_from_wave: p.start_from_wave,
+            ranks: r.ranks.into(),
+            splits,
+            out_of_order_points: p.out_of_order.iter().map(|i| point(*i)).collect(),
+            roxzone_parts,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "RejectedDetection")]
+pub struct RejectedObject {
+    /// Position of the detection in the request.
+    pub index: u32,
+    pub reason: String,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "IngestReport")]
+pub struct IngestReportObject {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected: Vec<RejectedObject>,
+    /// The event's `seq` after this ingest.
+    pub seq: i64,
+}
+
+impl From<IngestReport> for IngestReportObject {
+    fn from(r: IngestReport) -> Self {
+        Self {
+            accepted: r.accepted,
+            duplicates: r.duplicates,
+            rejected: r
+                .rejected
+                .into_iter()
+                .map(|Rejection { index, reason }| RejectedObject {
+                    index: index as u32,
+                    reason,
+                })
+                .collect(),
+            seq: r.seq,
+        }
+    }
+}
+
+pub fn category(c: CategoryGql) -> Category {
+    c.into()
+}
+
+pub fn gender(g: GenderGql) -> Gender {
+    g.into()
+}

@@ -1,0 +1,210 @@
+//! The HTTP surface: routes, the GraphQL endpoint, REST ingest, health and metrics.
+
+use crate::error::ApiError;
+use crate::graphql::PodiumSchema;
+use crate::service::{self, RawDetection};
+use crate::state::AppState;
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct HttpState {
+    pub app: AppState,
+    pub schema: PodiumSchema,
+}
+
+pub fn router(app: AppState) -> Router {
+    let limit = app.settings.max_body_bytes;
+    let schema = crate::graphql::build_schema(Some(app.clone()));
+    Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/v1/events/{event_id}/detections", post(ingest_detections))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(HttpState { app, schema })
+}
+
+fn principal(app: &AppState, headers: &HeaderMap) -> Result<crate::auth::Principal, ApiError> {
+    let authorization =
+        match headers.get(header::AUTHORIZATION) {
+            None => None,
+            Some(v) => Some(v.to_str().map_err(|_| {
+                ApiError::Unauthenticated("Authorization header is not text".into())
+            })?),
+        };
+    app.keys.principal(authorization)
+}
+
+async fn graphql_post(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    req: GraphQLRequest,
+) -> Result<GraphQLResponse, ApiError> {
+    let principal = principal(&s.app, &headers)?;
+    Ok(s.schema
+        .execute(req.into_inner().data(principal))
+        .await
+        .into())
+}
+
+/// GraphiQL for browsers (or a GET without a query); queries, never mutations, for other clients.
+async fn graphql_get(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    let query = uri.query().unwrap_or("");
+    if wants_html || query.is_empty() {
+        let page = GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("podium")
+            .finish();
+        return Ok(Html(page).into_response());
+    }
+    let request = async_graphql::http::parse_query_string(query)
+        .map_err(|e| ApiError::BadRequest(format!("query string: {e}")))?;
+    let is_mutation = async_graphql::parser::parse_query(&request.query)
+        .map(|doc| {
+            doc.operations
+                .iter()
+                .any(|(_, op)| op.node.ty == async_graphql::parser::types::OperationType::Mutation)
+        })
+        .unwrap_or(false);
+    if is_mutation {
+        let body =
+            json!({ "error": { "code": "METHOD_NOT_ALLOWED", "message": "mutations need POST" } });
+        return Ok((
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "POST")],
+            Json(body),
+        )
+            .into_response());
+    }
+    let principal = principal(&s.app, &headers)?;
+    Ok(GraphQLResponse::from(s.schema.execute(request.data(principal)).await).into_response())
+}
+
+/// Parses a body of detections: a JSON array, or NDJSON (one object per non-blank line).
+fn parse_detections(
+    content_type: &str,
+    body: &[u8],
+) -> Result<Vec<Result<RawDetection, String>>, ApiError> {
+    let row = |value: serde_json::Value| -> Result<RawDetection, String> {
+        if !value.is_object() {
+            return Err(format!("expected an object, got {value}"));
+        }
+        serde_json::from_value(value).map_err(|e| e.to_string())
+    };
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match media.as_str() {
+        "application/json" | "" => {
+            let values: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| {
+                ApiError::BadRequest(format!("body is not a JSON array of detections: {e}"))
+            })?;
+            Ok(values.into_iter().map(row).collect())
+        }
+        "application/x-ndjson" | "application/jsonl" | "application/ndjson" => {
+            let text = std::str::from_utf8(body)
+                .map_err(|_| ApiError::BadRequest("body is not UTF-8".into()))?;
+            Ok(text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|line| {
+                    serde_json::from_str::<serde_json::Value>(line)
+                        .map_err(|e| format!("not JSON: {e}"))
+                        .and_then(row)
+                })
+                .collect())
+        }
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type `{other}` is not supported; send application/json or application/x-ndjson"
+        ))),
+    }
+}
+
+async fn ingest_detections(
+    State(s): State<HttpState>,
+    Path(event_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<service::IngestReport>, ApiError> {
+    let principal = principal(&s.app, &headers)?;
+    let event_id = Uuid::parse_str(&event_id)
+        .map_err(|_| ApiError::BadRequest(format!("eventId: `{event_id}` is not a valid id")))?;
+    let limit = s.app.settings.max_body_bytes;
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(limit))?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let rows = parse_detections(content_type, &bytes)?;
+    Ok(Json(
+        service::ingest(&s.app, &principal, event_id, rows).await?,
+    ))
+}
+
+async fn readyz(State(s): State<HttpState>) -> Response {
+    match s.app.repo.ping().await {
+        Ok(()) => Json(json!({ "status": "ready", "database": "ok" })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "database not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable", "database": "unreachable" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.app.metrics.render(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_detections;
+
+    #[test]
+    fn ndjson_and_arrays_parse_row_by_row() {
+        let rows = parse_detections(
+            "application/x-ndjson",
+            b"{\"bib\":\"1\"}\n\nnot json\n[1]\n",
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 3);
+        assert!(rows[0].is_ok());
+        assert!(rows[1].as_ref().unwrap_err().contains("not JSON"));
+        assert!(rows[2].as_ref().unwrap_err().contains("expected an object"));
+        assert!(parse_detections("application/json", b"{").is_err());
+        assert!(parse_detections("text/plain", b"[]").is_err());
+    }
+}

@@ -1,0 +1,181 @@
+//! Application services shared by every transport (GraphQL, REST): they check permissions,
+//! turn raw input into domain requests, call the repository and shape the answer.
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::state::AppState;
+use podium_domain::course::TimingPointCode;
+use podium_domain::engine::{evaluate, Progress};
+use podium_domain::model::{Entry, Event};
+use podium_domain::ports::IndexedDetection;
+use podium_domain::standings::{EventStandings, Ranks};
+use podium_domain::timing::{Bib, Detection, ReadId, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// One detection as a client sends it; every field optional so a bad row can be named, not
+/// fail the batch.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawDetection {
+    pub bib: Option<serde_json::Value>,
+    pub timing_point: Option<String>,
+    pub timestamp: Option<String>,
+    pub read_id: Option<String>,
+    pub device_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    pub index: usize,
+    pub reason: String,
+}
+
+/// What an ingest request did, row by row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IngestReport {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected: Vec<Rejection>,
+    pub seq: i64,
+}
+
+fn parse_row(event: &Event, raw: RawDetection) -> Result<IndexedDetection, String> {
+    let bib = match raw.bib {
+        None | Some(serde_json::Value::Null) => return Err("missing field `bib`".into()),
+        Some(serde_json::Value::String(s)) => s,
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        Some(other) => return Err(format!("bib: expected a string, got {other}")),
+    };
+    let bib = Bib::parse(&bib).map_err(|e| e.to_string())?;
+    let point = raw.timing_point.ok_or("missing field `timingPoint`")?;
+    let point = TimingPointCode::parse(&point).map_err(|e| e.to_string())?;
+    let timestamp = raw.timestamp.ok_or("missing field `timestamp`")?;
+    let at = Timestamp::parse(&timestamp).map_err(|e| e.to_string())?;
+    let read_id = raw
+        .read_id
+        .as_deref()
+        .map(ReadId::parse)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    if raw.device_id.as_ref().is_some_and(|d| d.len() > 128) {
+        return Err("deviceId: must be at most 128 characters".into());
+    }
+    let detection = Detection {
+        bib,
+        point,
+        at,
+        read_id,
+        device_id: raw.device_id,
+    };
+    let point_index = event
+        .check_detection(&detection)
+        .map_err(|e| e.to_string())?;
+    Ok(IndexedDetection {
+        index: 0,
+        point_index,
+        detection,
+    })
+}
+
+/// Ingests a batch for `event_id`. Rows that cannot be parsed arrive as `Err(reason)`.
+pub async fn ingest(
+    state: &AppState,
+    principal: &Principal,
+    event_id: Uuid,
+    rows: Vec<Result<RawDetection, String>>,
+) -> Result<IngestReport, ApiError> {
+    let event = load_event(state, event_id).await?;
+    principal.may_manage_event(&event)?;
+    if !event.status.accepts_detections() {
+        return Err(ApiError::Conflict(format!(
+            "event {} is {} and accepts no detections",
+            event.id, event.status
+        )));
+    }
+    if rows.len() > state.settings.max_batch {
+        return Err(ApiError::BadRequest(format!(
+            "a batch holds at most {} detections, this one {}",
+            state.settings.max_batch,
+            rows.len()
+        )));
+    }
+    let mut report = IngestReport::default();
+    let mut valid = Vec::with_capacity(rows.len());
+    for (index, row) in rows.into_iter().enumerate() {
+        match row.and_then(|raw| parse_row(&event, raw)) {
+            Ok(mut d) => {
+                d.index = index;
+                valid.push(d);
+            }
+            Err(reason) => report.rejected.push(Rejection { index, reason }),
+        }
+    }
+    let outcome = state.repo.ingest(&event, valid).await?;
+    report.accepted = outcome.accepted;
+    report.duplicates = outcome.duplicates;
+    report.seq = outcome.seq;
+    for index in outcome.unknown_bibs {
+        report.rejected.push(Rejection {
+            index,
+            reason: format!("bib: not registered for event {}", event.id),
+        });
+    }
+    report.rejected.sort_by_key(|r| r.index);
+    state.metrics.record_ingest(&report);
+    Ok(report)
+}
+
+pub async fn load_event(state: &AppState, event_id: Uuid) -> Result<Event, ApiError> {
+    state
+        .repo
+        .event(event_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("event {event_id}")))
+}
+
+/// The event's standings, rebuilt only when its `seq` moved.
+pub async fn standings(state: &AppState, event: &Event) -> Result<Arc<EventStandings>, ApiError> {
+    if let Some(cached) = state.standings.get(event.id, event.seq) {
+        return Ok(cached);
+    }
+    let rows = state.repo.standings(event.id).await?;
+    let built = Arc::new(EventStandings::build(rows));
+    state.standings.put(event.id, event.seq, built.clone());
+    Ok(built)
+}
+
+/// One entry's full result.
+pub struct EntryResult {
+    pub event: Event,
+    pub entry: Entry,
+    pub progress: Progress,
+    pub ranks: Ranks,
+}
+
+pub async fn entry_result(
+    state: &AppState,
+    event_id: Uuid,
+    bib: &str,
+) -> Result<Option<EntryResult>, ApiError> {
+    let bib = Bib::parse(bib)?;
+    let event = load_event(state, event_id).await?;
+    let Some(record) = state.repo.entry_record(event_id, &bib).await? else {
+        return Ok(None);
+    };
+    let standings = standings(state, &event).await?;
+    let ranks = standings.entry(&bib).map(|(_, r)| r).unwrap_or_default();
+    let progress = evaluate(
+        &event.course,
+        &record.timeline,
+        Some(record.entry.wave_start),
+        &record.adjustments,
+    );
+    Ok(Some(EntryResult {
+        event,
+        entry: record.entry,
+        progress,
+        ranks,
+    }))
+}

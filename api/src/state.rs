@@ -1,0 +1,100 @@
+//! Shared application state: the adapters every handler needs, injected as `Arc<dyn Port>`.
+
+use crate::auth::TokenKeys;
+use crate::config::Settings;
+use crate::service::IngestReport;
+use podium_domain::ports::RaceRepository;
+use podium_domain::standings::EventStandings;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub repo: Arc<dyn RaceRepository>,
+    pub keys: TokenKeys,
+    pub settings: Arc<Settings>,
+    pub standings: StandingsCache,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Built standings per event, keyed by the event `seq` they were built at.
+#[derive(Clone, Default)]
+pub struct StandingsCache {
+    inner: Arc<RwLock<HashMap<Uuid, (i64, Arc<EventStandings>)>>>,
+}
+
+impl StandingsCache {
+    pub fn get(&self, event_id: Uuid, seq: i64) -> Option<Arc<EventStandings>> {
+        let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        map.get(&event_id)
+            .filter(|(s, _)| *s == seq)
+            .map(|(_, st)| st.clone())
+    }
+
+    /// Keeps the newest standings per event; an older build never replaces a newer one.
+    pub fn put(&self, event_id: Uuid, seq: i64, standings: Arc<EventStandings>) {
+        let mut map = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        match map.get(&event_id) {
+            Some((current, _)) if *current > seq => {}
+            _ => {
+                map.insert(event_id, (seq, standings));
+            }
+        }
+    }
+}
+
+/// Counters exported on `/metrics` in the Prometheus text format.
+#[derive(Default)]
+pub struct Metrics {
+    pub detections_accepted: AtomicU64,
+    pub detections_duplicate: AtomicU64,
+    pub detections_rejected: AtomicU64,
+    pub ingest_requests: AtomicU64,
+}
+
+impl Metrics {
+    pub fn record_ingest(&self, report: &IngestReport) {
+        self.ingest_requests.fetch_add(1, Ordering::Relaxed);
+        self.detections_accepted
+            .fetch_add(report.accepted, Ordering::Relaxed);
+        self.detections_duplicate
+            .fetch_add(report.duplicates, Ordering::Relaxed);
+        self.detections_rejected
+            .fetch_add(report.rejected.len() as u64, Ordering::Relaxed);
+    }
+
+    pub fn render(&self) -> String {
+        let counters = [
+            (
+                "podium_ingest_requests_total",
+                "Ingest requests handled.",
+                &self.ingest_requests,
+            ),
+            (
+                "podium_detections_accepted_total",
+                "New raw detections stored.",
+                &self.detections_accepted,
+            ),
+            (
+                "podium_detections_duplicate_total",
+                "Detections recognised as duplicates.",
+                &self.detections_duplicate,
+            ),
+            (
+                "podium_detections_rejected_total",
+                "Detections rejected as invalid.",
+                &self.detections_rejected,
+            ),
+        ];
+        let mut out = String::new();
+        for (name, help, value) in counters {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+                value.load(Ordering::Relaxed)
+            ));
+        }
+        out
+    }
+}
