@@ -20,11 +20,15 @@ impl EventQuery {
     async fn events(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 50, validator(minimum = 1, maximum = 500))] first: u64,
+        #[graphql(
+            desc = "At most this many, 1 to 500; 50 when omitted.",
+            validator(minimum = 1, maximum = 500)
+        )]
+        first: Option<u64>,
     ) -> GqlResult<Vec<EventObject>> {
         Ok(app(ctx)
             .repo
-            .events(first)
+            .events(first.unwrap_or(50))
             .await
             .gql()?
             .into_iter()

@@ -17,6 +17,7 @@ use podium_domain::standings::LeaderboardFilter;
 pub struct LeaderboardQuery;
 
 const CURSOR_PREFIX: &str = "lb:";
+const DEFAULT_PAGE: i32 = 20;
 
 pub(crate) fn encode_cursor(position: usize) -> String {
     URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{position}"))
@@ -48,7 +49,11 @@ impl LeaderboardQuery {
         #[graphql(desc = "An age group label: 16-24, 25-29, … 65-69, 70+.")] age_group: Option<
             String,
         >,
-        #[graphql(default = 20, validator(minimum = 0, maximum = 500))] first: i32,
+        #[graphql(
+            desc = "Page size, 0 to 500; 20 when omitted.",
+            validator(minimum = 0, maximum = 500)
+        )]
+        first: Option<i32>,
         after: Option<String>,
     ) -> GqlResult<LeaderboardConnection> {
         let state = app(ctx);
@@ -71,7 +76,7 @@ impl LeaderboardQuery {
             gender: gender.map(self::gender),
             age_group,
         };
-        let page = standings.leaderboard(filter, offset, first as usize);
+        let page = standings.leaderboard(filter, offset, first.unwrap_or(DEFAULT_PAGE) as usize);
         let viewer = principal(ctx);
         let edges: Vec<LeaderboardEdge> = page
             .rows

@@ -1,0 +1,191 @@
+//! `TestApp`: one application with its own database and data directory per test.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use podium_api::auth::{dev_claims, Role};
+use podium_api::config::{Settings, SettingsOverrides};
+use podium_api::state::AppState;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub admin: String,
+    data_dir: std::path::PathBuf,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+pub const STARTS_AT: &str = "2026-03-14T09:00:00Z";
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        if std::env::var_os("TEST_LOG").is_some() {
+            podium_api::telemetry::init(Default::default(), "debug");
+        }
+        let data_dir =
+            std::env::temp_dir().join(format!("podium-test-{}", Uuid::new_v4().simple()));
+        let mut settings = Settings::load(None, [], &SettingsOverrides::default()).unwrap();
+        settings.data_dir = data_dir.clone();
+        settings.database_url = Some(
+            podium_persistence::testing::fresh_database_url()
+                .await
+                .unwrap()
+                .into(),
+        );
+        configure(&mut settings);
+        let state = podium_api::build_state(settings)
+            .await
+            .expect("application state");
+        let admin = state
+            .keys
+            .mint(
+                dev_claims(Role::Admin, None, vec![], None),
+                chrono::Duration::hours(1),
+            )
+            .unwrap();
+        let router = podium_api::http::router(state.clone());
+        Self {
+            state,
+            router,
+            admin,
+            data_dir,
+        }
+    }
+
+    pub fn token(&self, role: Role, venues: Vec<Uuid>) -> String {
+        self.state
+            .keys
+            .mint(
+                dev_claims(role, None, venues, None),
+                chrono::Duration::hours(1),
+            )
+            .unwrap()
+    }
+
+    pub async fn request(
+        &self,
+        request: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        (status, headers, body)
+    }
+
+    /// POST /graphql; returns the HTTP status and the JSON body.
+    pub async fn graphql_as(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (StatusCode, Value) {
+        let mut request =
+            Request::post("/graphql").header(header::CONTENT_TYPE, "application/json");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let body = json!({ "query": query, "variables": variables }).to_string();
+        let (status, _, body) = self.request(request.body(Body::from(body)).unwrap()).await;
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    /// A GraphQL call as admin that must succeed; returns `data`.
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        let (status, body) = self.graphql_as(Some(&self.admin), query, variables).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    pub async fn post_detections(
+        &self,
+        token: Option<&str>,
+        event_id: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::post(format!("/v1/events/{event_id}/detections"))
+            .header(header::CONTENT_TYPE, content_type);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let (status, _, body) = self.request(request.body(Body::from(body)).unwrap()).await;
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    pub async fn create_event(&self, venue_id: Option<&str>) -> String {
+        let data = self
+            .gql(
+                "mutation($input: CreateEventInput!) { createEvent(input: $input) { id } }",
+                json!({ "input": { "name": "Hamburg", "startsAt": STARTS_AT, "timezone": "Europe/Berlin", "course": "HYROX_STANDARD", "venueId": venue_id } }),
+            )
+            .await;
+        data["createEvent"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Registers entries `(bib, category, gender, birth year)`, all in the 09:00 wave.
+    pub async fn add_entries(&self, event_id: &str, entries: &[(&str, &str, &str, i32)]) {
+        let entries: Vec<Value> = entries
+            .iter()
+            .map(|(bib, category, gender, year)| {
+                json!({ "bib": bib, "firstName": "Athlete", "lastName": bib, "category": category, "gender": gender, "birthYear": year, "waveStart": STARTS_AT })
+            })
+            .collect();
+        self.gql(
+            "mutation($id: ID!, $entries: [EntryInput!]!) { addEntries(eventId: $id, entries: $entries) { id } }",
+            json!({ "id": event_id, "entries": entries }),
+        )
+        .await;
+    }
+
+    pub async fn ingest_json(&self, event_id: &str, rows: Value) -> Value {
+        let (status, body) = self
+            .post_detections(
+                Some(&self.admin),
+                event_id,
+                "application/json",
+                rows.to_string().into_bytes(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+}
+
+/// `2026-03-14T09:00:00Z` plus `seconds`, as ISO-8601.
+pub fn at(seconds: i64) -> String {
+    let base = chrono::DateTime::parse_from_rfc3339(STARTS_AT).unwrap();
+    (base + chrono::Duration::milliseconds(seconds * 1000))
+        .to_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub fn read(bib: &str, point: &str, seconds: i64) -> Value {
+    json!({ "bib": bib, "timingPoint": point, "timestamp": at(seconds) })
+}
+
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("")
+}

@@ -1,0 +1,10 @@
+//! The API test binary: in-process requests against the full router, on SQLite, or on a fresh
+//! PostgreSQL database per test when `TEST_DATABASE_URL` is set. `TEST_LOG=1` prints tracing.
+
+mod helpers;
+
+mod events;
+mod ingest;
+mod leaderboard;
+mod race_day;
+mod schema;
