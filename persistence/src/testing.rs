@@ -15,16 +15,19 @@ pub async fn fresh_database_url() -> anyhow::Result<String> {
     if admin_url.starts_with("sqlite") {
         return Ok(admin_url);
     }
-    let name = format!("podium_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = crate::connect(&admin_url).await?;
+    create_database(&admin_url, "podium_test").await
+}
+
+/// Creates a new, empty PostgreSQL database named `<prefix>_<random>` on the server of
+/// `admin_url` and returns its URL.
+pub async fn create_database(admin_url: &str, prefix: &str) -> anyhow::Result<String> {
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    let admin = crate::connect(admin_url).await?;
     admin
-        .execute(Statement::from_string(
-            DbBackend::Postgres,
-            format!("CREATE DATABASE {name}"),
-        ))
+        .execute(Statement::from_string(DbBackend::Postgres, format!("CREATE DATABASE {name}")))
         .await?;
     admin.close().await?;
-    Ok(with_database(&admin_url, &name))
+    Ok(with_database(admin_url, &name))
 }
 
 /// A fresh, migrated database connection.
