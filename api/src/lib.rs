@@ -41,7 +41,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let keys =
         auth::TokenKeys::load_or_create(&settings.data_dir, &settings.issuer, &settings.audience)?;
     Ok(AppState {
-        repo: Arc::new(SeaRepository::new(db)),
+        repo: Arc::new(SeaRepository::new(db).await?),
         keys,
         settings: Arc::new(settings),
         standings: StandingsCache::default(),

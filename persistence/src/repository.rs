@@ -14,8 +14,9 @@ use podium_domain::standings::StandingRow;
 use podium_domain::timing::{Bib, Detection, DurationMs, ReadId, Timestamp};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    TransactionTrait,
 };
 use std::collections::{HashMap, HashSet};
 use tracing::instrument;
@@ -27,11 +28,19 @@ const INSERT_CHUNK: usize = 500;
 #[derive(Clone)]
 pub struct SeaRepository {
     db: DatabaseConnection,
+    read_ids_need_lookup: bool,
 }
 
 impl SeaRepository {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    /// Wraps a migrated connection.
+    pub async fn new(db: DatabaseConnection) -> Result<Self, RepoError> {
+        let read_ids_need_lookup = podium_migrations::timescaledb_available(&db)
+            .await
+            .map_err(unexpected)?;
+        Ok(Self {
+            db,
+            read_ids_need_lookup,
+        })
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
@@ -493,45 +502,51 @@ impl RaceRepository for SeaRepository {
             known
         });
 
-        // Read ids seen before: the same read again, whatever its content.
-        let batch_read_ids: Vec<String> = unique
-            .iter()
-            .filter_map(|d| d.detection.read_id.as_ref().map(|r| r.as_str().to_owned()))
-            .collect();
-        let mut known_read_ids = HashSet::new();
-        for chunk in batch_read_ids.chunks(INSERT_CHUNK * 2) {
-            known_read_ids.extend(
-                detections::Entity::find()
-                    .select_only()
-                    .column(detections::Column::ReadId)
-                    .filter(detections::Column::EventId.eq(event.id))
-                    .filter(detections::Column::ReadId.is_in(chunk.iter().cloned()))
-                    .into_tuple::<Option<String>>()
-                    .all(&txn)
-                    .await
-                    .map_err(unexpected)?
-                    .into_iter()
-                    .flatten(),
-            );
-        }
-        unique.retain(|d| {
-            let seen = d
-                .detection
-                .read_id
-                .as_ref()
-                .is_some_and(|r| known_read_ids.contains(r.as_str()));
-            if seen {
-                outcome.duplicates += 1;
+        // On TimescaleDB the read-id index must include the time column, so it cannot catch
+        // the same read id with another instant; look those up (the event lock makes it safe).
+        if self.read_ids_need_lookup {
+            let batch_read_ids: Vec<String> = unique
+                .iter()
+                .filter_map(|d| d.detection.read_id.as_ref().map(|r| r.as_str().to_owned()))
+                .collect();
+            let mut known_read_ids = HashSet::new();
+            for chunk in batch_read_ids.chunks(INSERT_CHUNK * 2) {
+                known_read_ids.extend(
+                    detections::Entity::find()
+                        .select_only()
+                        .column(detections::Column::ReadId)
+                        .filter(detections::Column::EventId.eq(event.id))
+                        .filter(detections::Column::ReadId.is_in(chunk.iter().cloned()))
+                        .into_tuple::<Option<String>>()
+                        .all(&txn)
+                        .await
+                        .map_err(unexpected)?
+                        .into_iter()
+                        .flatten(),
+                );
             }
-            !seen
-        });
+            unique.retain(|d| {
+                let seen = d
+                    .detection
+                    .read_id
+                    .as_ref()
+                    .is_some_and(|r| known_read_ids.contains(r.as_str()));
+                if seen {
+                    outcome.duplicates += 1;
+                }
+                !seen
+            });
+        }
 
-        // Store; the unique (event, bib, point, instant) key drops reads already stored.
+        // Store. The unique keys (event, bib, point, instant) and (event, read id) make the
+        // database drop any read it already has; only rows it inserted are merged below.
         let received_at = Utc::now();
+        let ids: Vec<Uuid> = unique.iter().map(|_| Uuid::now_v7()).collect();
         let rows: Vec<detections::ActiveModel> = unique
             .iter()
-            .map(|d| detections::ActiveModel {
-                id: Set(Uuid::now_v7()),
+            .zip(&ids)
+            .map(|(d, id)| detections::ActiveModel {
+                id: Set(*id),
                 event_id: Set(event.id),
                 bib: Set(d.detection.bib.to_string()),
                 timing_point: Set(d.detection.point.to_string()),
@@ -541,21 +556,36 @@ impl RaceRepository for SeaRepository {
                 received_at: Set(received_at),
             })
             .collect();
+        let backend = txn.get_database_backend();
+        let mut inserted_ids: HashSet<Uuid> = HashSet::with_capacity(rows.len());
         for chunk in rows.chunks(INSERT_CHUNK) {
-            let inserted = detections::Entity::insert_many(chunk.to_vec())
+            let mut insert = detections::Entity::insert_many(chunk.to_vec())
                 .on_conflict(OnConflict::new().do_nothing().to_owned())
-                .exec_without_returning(&txn)
+                .into_query();
+            insert.returning_col(detections::Column::Id);
+            for row in txn
+                .query_all(backend.build(&insert))
                 .await
-                .map_err(unexpected)?;
-            outcome.accepted += inserted;
-            outcome.duplicates += chunk.len() as u64 - inserted;
+                .map_err(unexpected)?
+            {
+                inserted_ids.insert(row.try_get::<Uuid>("", "id").map_err(unexpected)?);
+            }
         }
+        let stored = unique.len();
+        unique = unique
+            .into_iter()
+            .zip(&ids)
+            .filter(|(_, id)| inserted_ids.contains(id))
+            .map(|(d, _)| d)
+            .collect();
+        outcome.accepted = unique.len() as u64;
+        outcome.duplicates += (stored - unique.len()) as u64;
         if outcome.accepted == 0 {
             txn.commit().await.map_err(unexpected)?;
             return Ok(outcome);
         }
 
-        // Merge into timelines; a per-point minimum, so re-merging a stored read is harmless.
+        // Merge into timelines (a per-point minimum).
         let seq = current_seq + 1;
         let mut timelines: HashMap<String, (Timeline, bool)> = HashMap::new();
         for d in &unique {

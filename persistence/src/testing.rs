@@ -24,7 +24,10 @@ pub async fn create_database(admin_url: &str, prefix: &str) -> anyhow::Result<St
     let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
     let admin = crate::connect(admin_url).await?;
     admin
-        .execute(Statement::from_string(DbBackend::Postgres, format!("CREATE DATABASE {name}")))
+        .execute(Statement::from_string(
+            DbBackend::Postgres,
+            format!("CREATE DATABASE {name}"),
+        ))
         .await?;
     admin.close().await?;
     Ok(with_database(admin_url, &name))

@@ -12,6 +12,8 @@ const T0: i64 = 1_773_478_800_000;
 
 async fn repo() -> SeaRepository {
     SeaRepository::new(testing::fresh_database().await.expect("test database"))
+        .await
+        .unwrap()
 }
 
 async fn event_with_entries(repo: &SeaRepository, bibs: &[&str]) -> podium_domain::model::Event {

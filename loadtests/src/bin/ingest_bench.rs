@@ -39,7 +39,10 @@ async fn main() -> anyhow::Result<()> {
     let addr = start_server(&url).await.context("starting podium")?;
     let data_dir = std::env::temp_dir().join(format!("podium-bench-{}", std::process::id()));
     let keys = TokenKeys::load_or_create(&data_dir, "podium", "podium")?;
-    let token = keys.mint(dev_claims(Role::Admin, None, vec![], None), chrono::Duration::hours(1))?;
+    let token = keys.mint(
+        dev_claims(Role::Admin, None, vec![], None),
+        chrono::Duration::hours(1),
+    )?;
     let client = DemoClient::new(&format!("http://{addr}"), token);
 
     let config = SimConfig {
@@ -53,7 +56,11 @@ async fn main() -> anyhow::Result<()> {
         dropout_rate: 0.01,
     };
     let (event_id, race) = create_simulated_event(&client, "ingest benchmark", &config).await?;
-    let batches: Vec<Vec<Value>> = race.reads.chunks(args.batch).map(|c| c.iter().map(detection_json).collect()).collect();
+    let batches: Vec<Vec<Value>> = race
+        .reads
+        .chunks(args.batch)
+        .map(|c| c.iter().map(detection_json).collect())
+        .collect();
 
     let mut latencies = Vec::with_capacity(batches.len());
     let (mut accepted, mut duplicates) = (0u64, 0u64);
@@ -71,16 +78,33 @@ async fn main() -> anyhow::Result<()> {
     let replay_started = Instant::now();
     let mut replay_accepted = 0;
     for batch in &batches {
-        replay_accepted += client.ingest(&event_id, batch).await?["accepted"].as_u64().unwrap_or(0);
+        replay_accepted += client.ingest(&event_id, batch).await?["accepted"]
+            .as_u64()
+            .unwrap_or(0);
     }
     let replay = replay_started.elapsed().as_secs_f64();
 
-    println!("backend            {}", if url.starts_with("postgres") { "postgresql" } else { "sqlite" });
+    println!(
+        "backend            {}",
+        if url.starts_with("postgres") {
+            "postgresql"
+        } else {
+            "sqlite"
+        }
+    );
     println!("entries            {}", args.entries);
-    println!("detections sent    {} in {} requests of {}", race.reads.len(), batches.len(), args.batch);
+    println!(
+        "detections sent    {} in {} requests of {}",
+        race.reads.len(),
+        batches.len(),
+        args.batch
+    );
     println!("accepted           {accepted} (duplicates {duplicates})");
     println!("total time         {total:.2} s");
-    println!("throughput         {:.0} detections/s", race.reads.len() as f64 / total);
+    println!(
+        "throughput         {:.0} detections/s",
+        race.reads.len() as f64 / total
+    );
     println!(
         "request latency    p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         quantile(&latencies, 0.5),
