@@ -19,10 +19,13 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
 }
 
+/// Standings and the event `seq` they were built at.
+type Versioned = (i64, Arc<EventStandings>);
+
 /// Built standings per event, keyed by the event `seq` they were built at.
 #[derive(Clone, Default)]
 pub struct StandingsCache {
-    inner: Arc<RwLock<HashMap<Uuid, (i64, Arc<EventStandings>)>>>,
+    inner: Arc<RwLock<HashMap<Uuid, Versioned>>>,
 }
 
 impl StandingsCache {

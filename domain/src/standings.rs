@@ -103,6 +103,9 @@ pub struct LeaderboardPage<'a> {
     pub has_next: bool,
 }
 
+/// Which ranking population an entry belongs to, if any.
+type GroupOf = dyn Fn(&StandingRow) -> Option<(Category, Option<Gender>, Option<AgeGroup>)>;
+
 /// All entries of one event in standings order, with their ranks.
 #[derive(Debug, Clone, Default)]
 pub struct EventStandings {
@@ -119,27 +122,22 @@ impl EventStandings {
         let rows: Vec<StandingRow> = order.iter().filter_map(|(i, _)| slots[*i].take()).collect();
         let mut ranks = vec![Ranks::default(); rows.len()];
 
-        let mut assign =
-            |group: &dyn Fn(
-                &StandingRow,
-            )
-                -> Option<(Category, Option<Gender>, Option<AgeGroup>)>,
-             set: &dyn Fn(&mut Ranks, Option<u32>)| {
-                let mut counters: HashMap<_, (u32, Option<(RankKey, u32)>)> = HashMap::new();
-                for (i, row) in rows.iter().enumerate() {
-                    let Some(g) = group(row) else { continue };
-                    let (seen, previous) = counters.entry(g).or_insert((0, None));
-                    *seen += 1;
-                    let rank = row.rank_key().map(|k| match *previous {
-                        Some((pk, pr)) if pk == k => pr,
-                        _ => {
-                            *previous = Some((k, *seen));
-                            *seen
-                        }
-                    });
-                    set(&mut ranks[i], rank);
-                }
-            };
+        let mut assign = |group: &GroupOf, set: &dyn Fn(&mut Ranks, Option<u32>)| {
+            let mut counters: HashMap<_, (u32, Option<(RankKey, u32)>)> = HashMap::new();
+            for (i, row) in rows.iter().enumerate() {
+                let Some(g) = group(row) else { continue };
+                let (seen, previous) = counters.entry(g).or_insert((0, None));
+                *seen += 1;
+                let rank = row.rank_key().map(|k| match *previous {
+                    Some((pk, pr)) if pk == k => pr,
+                    _ => {
+                        *previous = Some((k, *seen));
+                        *seen
+                    }
+                });
+                set(&mut ranks[i], rank);
+            }
+        };
         assign(&|r| Some((r.category, Some(r.gender), None)), &|k, v| {
             k.overall = v
         });
