@@ -24,20 +24,42 @@ pub fn rank_by<T, K: Ord + Copy, B: Ord>(
             .cmp(&(kb.is_none(), kb))
             .then_with(|| tiebreak(&items[a]).cmp(&tiebreak(&items[b])))
     });
-    let mut ranked = Vec::with_capacity(order.len());
-    let mut previous: Option<(K, u32)> = None;
-    for (position, index) in order.into_iter().enumerate() {
-        let rank = key(&items[index]).map(|k| match previous {
-            Some((pk, pr)) if pk == k => pr,
-            _ => {
-                let r = position as u32 + 1;
-                previous = Some((k, r));
-                r
-            }
-        });
-        ranked.push((index, rank));
+    let mut ranker = CompetitionRanker::default();
+    order
+        .into_iter()
+        .map(|index| (index, ranker.next(key(&items[index]))))
+        .collect()
+}
+
+/// Gives ranks to items seen in standings order: equal keys share a rank, the next rank
+/// skips (1, 2, 2, 4); an item without a key counts as seen but gets no rank.
+#[derive(Debug)]
+struct CompetitionRanker<K> {
+    seen: u32,
+    previous: Option<(K, u32)>,
+}
+
+impl<K> Default for CompetitionRanker<K> {
+    fn default() -> Self {
+        Self {
+            seen: 0,
+            previous: None,
+        }
     }
-    ranked
+}
+
+impl<K: PartialEq + Copy> CompetitionRanker<K> {
+    fn next(&mut self, key: Option<K>) -> Option<u32> {
+        self.seen += 1;
+        let key = key?;
+        match self.previous {
+            Some((k, rank)) if k == key => Some(rank),
+            _ => {
+                self.previous = Some((key, self.seen));
+                Some(self.seen)
+            }
+        }
+    }
 }
 
 /// One entry as the standings need it.
@@ -123,18 +145,10 @@ impl EventStandings {
         let mut ranks = vec![Ranks::default(); rows.len()];
 
         let mut assign = |group: &GroupOf, set: &dyn Fn(&mut Ranks, Option<u32>)| {
-            let mut counters: HashMap<_, (u32, Option<(RankKey, u32)>)> = HashMap::new();
+            let mut rankers: HashMap<_, CompetitionRanker<RankKey>> = HashMap::new();
             for (i, row) in rows.iter().enumerate() {
                 let Some(g) = group(row) else { continue };
-                let (seen, previous) = counters.entry(g).or_insert((0, None));
-                *seen += 1;
-                let rank = row.rank_key().map(|k| match *previous {
-                    Some((pk, pr)) if pk == k => pr,
-                    _ => {
-                        *previous = Some((k, *seen));
-                        *seen
-                    }
-                });
+                let rank = rankers.entry(g).or_default().next(row.rank_key());
                 set(&mut ranks[i], rank);
             }
         };
@@ -191,17 +205,11 @@ impl EventStandings {
     ) -> LeaderboardPage<'_> {
         let mut rows = Vec::with_capacity(limit.min(256));
         let mut total = 0usize;
-        let mut previous: Option<(RankKey, u32)> = None;
+        let mut ranker = CompetitionRanker::default();
         for row in self.rows.iter().filter(|r| filter.matches(r)) {
             let position = total;
             total += 1;
-            let rank = row.rank_key().map(|k| match previous {
-                Some((pk, pr)) if pk == k => pr,
-                _ => {
-                    previous = Some((k, total as u32));
-                    total as u32
-                }
-            });
+            let rank = ranker.next(row.rank_key());
             if position >= offset && rows.len() < limit {
                 rows.push((position, rank, row));
             }
