@@ -161,7 +161,7 @@ pub async fn entry_result(
 ) -> Result<Option<EntryResult>, ApiError> {
     let bib = Bib::parse(bib)?;
     let event = load_event(state, event_id).await?;
-    let Some(record) = state.repo.entry_record(event_id, &bib).await? else {
+    let Some(record) = state.repo.entry_record(&event, &bib).await? else {
         return Ok(None);
     };
     let standings = standings(state, &event).await?;

@@ -91,10 +91,10 @@ pub trait RaceRepository: Send + Sync + 'static {
 
     /// Every entry of the event in a form ready for ranking.
     async fn standings(&self, event_id: Uuid) -> Result<Vec<StandingRow>, RepoError>;
-    /// One entry with its timeline, or `None`.
+    /// One entry of `event` with its timeline, or `None` when the bib is not registered.
     async fn entry_record(
         &self,
-        event_id: Uuid,
+        event: &Event,
         bib: &Bib,
     ) -> Result<Option<EntryRecord>, RepoError>;
     /// Every raw detection of one entry, oldest first.

@@ -701,12 +701,10 @@ impl RaceRepository for SeaRepository {
 
     async fn entry_record(
         &self,
-        event_id: Uuid,
+        event: &Event,
         bib: &Bib,
     ) -> Result<Option<EntryRecord>, RepoError> {
-        let Some(event) = self.event(event_id).await? else {
-            return Ok(None);
-        };
+        let event_id = event.id;
         let Some(entry) = entries::Entity::find()
             .filter(entries::Column::EventId.eq(event_id))
             .filter(entries::Column::Bib.eq(bib.as_str()))

@@ -179,7 +179,7 @@ async fn ingest_stores_new_reads_and_counts_duplicates_and_unknown_bibs() {
     assert_eq!(repo.detection_count(event.id).await.unwrap(), 3);
 
     let record = repo
-        .entry_record(event.id, &Bib::parse("1").unwrap())
+        .entry_record(&event, &Bib::parse("1").unwrap())
         .await
         .unwrap()
         .unwrap();
