@@ -1,6 +1,7 @@
 //! Courses: the ordered timing points of a race and the segments between them.
 
 use crate::error::InvalidInput;
+use crate::timing::DurationMs;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -59,6 +60,65 @@ pub struct Segment {
     pub code: String,
     /// Index of the timing point the segment starts at; it ends at `from + 1`.
     pub from: usize,
+    /// The plausibility limits of the segment.
+    pub limits: SegmentLimits,
+}
+
+/// How long a segment can plausibly take. A read that would make a segment faster than `min`
+/// is flagged and set aside (the neighbouring splits merge); a segment slower than `max` is
+/// flagged and kept (athletes do walk).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SegmentLimits {
+    pub min: DurationMs,
+    pub max: Option<DurationMs>,
+}
+
+/// The longest limit podium accepts: a segment is never expected to take more than a day.
+const LIMIT_CEILING_MS: i64 = 24 * 3600 * 1000;
+
+/// A per-event override of one segment's limits, by segment code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitOverride {
+    pub segment: String,
+    pub min_ms: i64,
+    pub max_ms: Option<i64>,
+}
+
+/// Default plausibility limits of the standard course, in seconds: `(segment, min, max)`.
+///
+/// Minimums sit below the fastest the movement has ever been done, so only impossible reads
+/// trip them: 1 km on foot under 2:00 (the 1,000 m world record is 2:11.96); 1,000 m on the
+/// SkiErg or the rower under 2:30 (the Concept2 world records are slower than that); 50 m of
+/// sled push under 30 s and of sled pull under 45 s (elite HYROX splits are 1:45–3:00 at
+/// competition weights); 80 m of burpee broad jumps under 60 s (about 25 jumps at well over
+/// one per 2 s, elite splits are 2:30+); 200 m of farmers carry under 30 s (a sprint with two
+/// 24 kg kettlebells, elite splits are ~1:00); 100 m of sandbag lunges under 60 s (about 70
+/// lunges, elite splits are ~3:00); 100 wall balls under 75 s (more than one rep per 0.75 s);
+/// a roxzone transfer under 5 s. Maximums are sanity bounds (45 min for a run or a station,
+/// 15 min in a roxzone): slower is possible but worth a look.
+const HYROX_LIMITS_S: [(&str, i64, i64); 10] = [
+    ("RUN", 120, 2700),
+    ("ROXZONE", 5, 900),
+    ("SKIERG", 150, 2700),
+    ("SLED_PUSH", 30, 2700),
+    ("SLED_PULL", 45, 2700),
+    ("BURPEE_BROAD_JUMP", 60, 2700),
+    ("ROW", 150, 2700),
+    ("FARMERS_CARRY", 30, 2700),
+    ("SANDBAG_LUNGES", 60, 2700),
+    ("WALL_BALLS", 75, 2700),
+];
+
+fn hyrox_limits(kind: &str) -> SegmentLimits {
+    let (_, min, max) = HYROX_LIMITS_S
+        .iter()
+        .find(|(k, _, _)| *k == kind)
+        .copied()
+        .unwrap_or(("", 0, LIMIT_CEILING_MS / 1000));
+    SegmentLimits {
+        min: DurationMs(min * 1000),
+        max: Some(DurationMs(max * 1000)),
+    }
 }
 
 /// The eight HYROX stations, in race order.
@@ -105,14 +165,17 @@ impl Course {
             segments.push(Segment {
                 code: format!("RUN_{n}"),
                 from: base,
+                limits: hyrox_limits("RUN"),
             });
             segments.push(Segment {
                 code: format!("ROXZONE_{n}"),
                 from: base + 1,
+                limits: hyrox_limits("ROXZONE"),
             });
             segments.push(Segment {
                 code: (*station).to_owned(),
                 from: base + 2,
+                limits: hyrox_limits(station),
             });
         }
         Self {
@@ -123,7 +186,8 @@ impl Course {
     }
 
     /// A custom course from its timing points in order. It must start at `START`, end at
-    /// `FINISH`, and name each point once. Segments are named `<FROM>__<TO>`.
+    /// `FINISH`, and name each point once. Segments are named `<FROM>__<TO>` and have no
+    /// plausibility limits until the event sets some.
     pub fn custom(points: &[String]) -> Result<Self, InvalidInput> {
         let field = "course.points";
         if points.len() < 2 {
@@ -169,6 +233,7 @@ impl Course {
             .map(|(from, w)| Segment {
                 code: format!("{}__{}", w[0], w[1]),
                 from,
+                limits: SegmentLimits::default(),
             })
             .collect();
         Ok(Self {
@@ -185,6 +250,100 @@ impl Course {
         } else {
             Self::custom(points)
         }
+    }
+
+    /// The course with some segments' limits replaced. Each override names a segment of this
+    /// course once; `min` is at least 0 and below `max`; both at most 24 h.
+    pub fn with_limits(mut self, overrides: &[LimitOverride]) -> Result<Self, InvalidInput> {
+        let field = "segmentLimits";
+        let mut seen = std::collections::HashSet::new();
+        for o in overrides {
+            let Some(segment) = self.segments.iter_mut().find(|s| s.code == o.segment) else {
+                return Err(InvalidInput::new(
+                    field,
+                    format!("`{}` is not a segment of course {}", o.segment, self.code),
+                ));
+            };
+            if !seen.insert(o.segment.as_str()) {
+                return Err(InvalidInput::new(
+                    field,
+                    format!("segment `{}` appears twice", o.segment),
+                ));
+            }
+            if !(0..=LIMIT_CEILING_MS).contains(&o.min_ms) {
+                return Err(InvalidInput::new(
+                    field,
+                    format!("{}: minMs must be between 0 and 86400000", o.segment),
+                ));
+            }
+            if let Some(max) = o.max_ms {
+                if max <= o.min_ms || max > LIMIT_CEILING_MS {
+                    return Err(InvalidInput::new(
+                        field,
+                        format!(
+                            "{}: maxMs must be above minMs and at most 86400000",
+                            o.segment
+                        ),
+                    ));
+                }
+            }
+            segment.limits = SegmentLimits {
+                min: DurationMs(o.min_ms),
+                max: o.max_ms.map(DurationMs),
+            };
+        }
+        Ok(self)
+    }
+
+    /// Every segment's limits as overrides, for storage.
+    pub fn limits(&self) -> Vec<LimitOverride> {
+        self.segments
+            .iter()
+            .map(|s| LimitOverride {
+                segment: s.code.clone(),
+                min_ms: s.limits.min.0,
+                max_ms: s.limits.max.map(|m| m.0),
+            })
+            .collect()
+    }
+
+    /// The least time an athlete can take from point `from` to point `to` (sum of minimums).
+    pub fn min_between(&self, from: usize, to: usize) -> DurationMs {
+        DurationMs(
+            self.segments
+                .get(from..to)
+                .unwrap_or_default()
+                .iter()
+                .map(|s| s.limits.min.0)
+                .sum(),
+        )
+    }
+
+    /// The most time that is plausible from `from` to `to`, if every segment has a maximum.
+    pub fn max_between(&self, from: usize, to: usize) -> Option<DurationMs> {
+        self.segments
+            .get(from..to)?
+            .iter()
+            .map(|s| s.limits.max.map(|m| m.0))
+            .sum::<Option<i64>>()
+            .map(DurationMs)
+    }
+
+    /// Human names of the segments from point `from` to point `to`, joined with `+`.
+    pub fn describe_span(&self, from: usize, to: usize) -> String {
+        let names: Vec<&str> = self
+            .segments
+            .get(from..to)
+            .unwrap_or_default()
+            .iter()
+            .map(|s| s.code.as_str())
+            .collect();
+        format!(
+            "{} ({} → {})",
+            names.join(" + "),
+            self.points[from],
+            self.points[to]
+        )
     }
 
     pub fn code(&self) -> &str {
@@ -258,5 +417,53 @@ mod tests {
             Course::custom(&["START".into(), "A".into(), "A".into(), "FINISH".into()]).unwrap_err();
         assert!(err.message.contains("twice"));
         assert!(Course::custom(&["START".into(), "bad point".into(), "FINISH".into()]).is_err());
+    }
+
+    #[test]
+    fn standard_limits_sum_over_merged_segments_and_can_be_overridden() {
+        let course = Course::hyrox_standard();
+        // RUN_1 + ROXZONE_1 + SKIERG
+        assert_eq!(course.min_between(0, 3), DurationMs((120 + 5 + 150) * 1000));
+        assert_eq!(course.max_between(1, 2), Some(DurationMs(900_000)));
+        let row = |min_ms, max_ms| LimitOverride {
+            segment: "ROW".into(),
+            min_ms,
+            max_ms,
+        };
+        let custom = course.clone().with_limits(&[row(100_000, None)]).unwrap();
+        let i = custom.index_of("ROW_IN").unwrap();
+        assert_eq!(custom.min_between(i, i + 1), DurationMs(100_000));
+        assert_eq!(custom.max_between(i, i + 1), None);
+        let restored = Course::hyrox_standard()
+            .with_limits(&custom.limits())
+            .unwrap();
+        assert_eq!(restored, custom);
+
+        let unknown = course
+            .clone()
+            .with_limits(&[LimitOverride {
+                segment: "SWIM".into(),
+                min_ms: 0,
+                max_ms: None,
+            }])
+            .unwrap_err();
+        assert!(unknown.message.contains("SWIM"));
+        assert!(course.clone().with_limits(&[row(-1, None)]).is_err());
+        assert!(course.clone().with_limits(&[row(10, Some(5))]).is_err());
+        assert!(course
+            .clone()
+            .with_limits(&[row(10, None), row(20, None)])
+            .is_err());
+    }
+
+    #[test]
+    fn custom_courses_have_no_limits_by_default() {
+        let course = Course::custom(&["START".into(), "KM5".into(), "FINISH".into()]).unwrap();
+        assert_eq!(course.min_between(0, 2), DurationMs(0));
+        assert_eq!(course.max_between(0, 2), None);
+        assert_eq!(
+            course.describe_span(0, 2),
+            "START__KM5 + KM5__FINISH (START → FINISH)"
+        );
     }
 }

@@ -21,11 +21,11 @@ macro_rules! string_enum {
         }
 
         impl ::std::str::FromStr for $name {
-            type Err = InvalidInput;
+            type Err = $crate::error::InvalidInput;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    other => Err(InvalidInput::new(
+                    other => Err($crate::error::InvalidInput::new(
                         $field,
                         format!("`{other}` is not one of {}", [$($text),+].join(", ")),
                     )),

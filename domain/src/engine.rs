@@ -116,6 +116,25 @@ impl Split {
     }
 }
 
+/// Why a read was not used for an entry's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SetAsideReason {
+    /// The read would make the athlete go back in time.
+    OutOfOrder,
+    /// The read is at a point before `FINISH` but later than the entry's finish.
+    AfterFinish,
+    /// The read is in order but would make a segment faster than the course's minimum.
+    TooFast,
+}
+
+/// A read the engine did not use, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetAside {
+    pub point: usize,
+    pub at: Timestamp,
+    pub reason: SetAsideReason,
+}
+
 /// The evaluated state of one entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
@@ -126,8 +145,9 @@ pub struct Progress {
     pub start_from_wave: bool,
     /// Accepted timing points in course order, with their times.
     pub passed: Vec<(usize, Timestamp)>,
-    /// Points that were read but contradict the course order; they are not used.
-    pub out_of_order: Vec<usize>,
+    /// Reads that are not used because they contradict the course order or the course's
+    /// physical minimums; each becomes a flag for officials to review.
+    pub set_aside: Vec<SetAside>,
     pub splits: Vec<Split>,
     /// Furthest accepted point reached by a real read.
     pub last_point: Option<usize>,
@@ -140,9 +160,12 @@ pub struct Progress {
 
 /// Evaluates an entry from its timeline.
 ///
-/// Accepted points are the longest chain of reads that respects the course order in time (a
-/// read that would make the athlete go back in time is set aside, not trusted). A missing
-/// `START` read falls back to `wave_start` and is flagged by `start_from_wave`.
+/// Accepted points are the longest chain of reads that respects the course in time: each
+/// accepted read comes after the previous one by at least the course's minimum for the
+/// segments between them. A read that would make the athlete go back in time, or faster than
+/// physically possible, is set aside (and flagged by `flags::derive`), never trusted; the
+/// splits around it merge. A missing `START` read falls back to `wave_start` and is flagged by
+/// `start_from_wave`.
 pub fn evaluate(
     course: &Course,
     timeline: &Timeline,
@@ -158,13 +181,21 @@ pub fn evaluate(
     candidates.extend((1..course.points().len()).filter_map(|i| timeline.at(i).map(|t| (i, t))));
 
     let anchored = candidates.first().is_some_and(|(i, _)| *i == 0);
-    let passed = longest_ordered_chain(&candidates, anchored);
-    let out_of_order = candidates
-        .iter()
-        .map(|(i, _)| *i)
-        .filter(|i| !passed.iter().any(|(p, _)| p == i))
-        .collect();
+    let passed = longest_plausible_chain(course, &candidates, anchored);
     let start = passed.first().filter(|(i, _)| *i == 0).map(|(_, t)| *t);
+    let finished_at = passed
+        .last()
+        .filter(|(i, _)| *i == course.finish_index())
+        .map(|(_, t)| *t);
+    let set_aside = candidates
+        .iter()
+        .filter(|(i, _)| !passed.iter().any(|(p, _)| p == i))
+        .map(|&(point, at)| SetAside {
+            point,
+            at,
+            reason: set_aside_reason(&passed, point, at, finished_at),
+        })
+        .collect();
 
     let splits = passed
         .windows(2)
@@ -185,10 +216,6 @@ pub fn evaluate(
         (Some((_, t)), Some(s)) => Some(t.since(s)),
         _ => None,
     };
-    let finished_at = passed
-        .last()
-        .filter(|(i, _)| *i == course.finish_index())
-        .map(|(_, t)| *t);
     let net_time = match (finished_at, start) {
         (Some(f), Some(s)) => Some(f.since(s) + adjustments.penalty),
         _ => None,
@@ -206,7 +233,7 @@ pub fn evaluate(
         start,
         start_from_wave,
         passed,
-        out_of_order,
+        set_aside,
         splits,
         last_point,
         elapsed,
@@ -219,11 +246,31 @@ pub fn evaluate(
     }
 }
 
-/// The longest subsequence of `candidates` (sorted by point index) whose times never decrease.
-/// With `anchored`, the chain must begin at the first candidate (the start). Ties prefer the
-/// chain reaching the furthest point, then the later predecessor; all choices depend only on
-/// the candidates, never on arrival order.
-fn longest_ordered_chain(
+/// Why a read at `point` is not in the accepted chain `passed`: it contradicts the accepted
+/// reads around it in time (after the finish, or simply out of order), or it fits between
+/// them but would make a segment impossibly fast.
+fn set_aside_reason(
+    passed: &[(usize, Timestamp)],
+    point: usize,
+    at: Timestamp,
+    finished_at: Option<Timestamp>,
+) -> SetAsideReason {
+    let before = passed.iter().rev().find(|(p, _)| *p < point);
+    let after = passed.iter().find(|(p, _)| *p > point);
+    let in_order = before.is_none_or(|(_, t)| *t <= at) && after.is_none_or(|(_, t)| at <= *t);
+    match finished_at {
+        _ if in_order => SetAsideReason::TooFast,
+        Some(finish) if at > finish => SetAsideReason::AfterFinish,
+        _ => SetAsideReason::OutOfOrder,
+    }
+}
+
+/// The longest subsequence of `candidates` (sorted by point index) in which every read comes
+/// at least the course's minimum after the previous one. With `anchored`, the chain must begin
+/// at the first candidate (the start). Ties prefer the chain reaching the furthest point, then
+/// the later predecessor; all choices depend only on the candidates, never on arrival order.
+fn longest_plausible_chain(
+    course: &Course,
     candidates: &[(usize, Timestamp)],
     anchored: bool,
 ) -> Vec<(usize, Timestamp)> {
@@ -231,6 +278,9 @@ fn longest_ordered_chain(
     if n == 0 {
         return Vec::new();
     }
+    let reachable = |(from, t0): (usize, Timestamp), (to, t1): (usize, Timestamp)| {
+        t1.since(t0) >= course.min_between(from, to)
+    };
     // length[j]: longest valid chain ending at j (0 = unreachable); prev[j]: predecessor.
     let mut length = vec![0usize; n];
     let mut prev = vec![None; n];
@@ -239,7 +289,10 @@ fn longest_ordered_chain(
             length[j] = 1;
         }
         for i in 0..j {
-            if length[i] > 0 && candidates[i].1 <= candidates[j].1 && length[i] + 1 >= length[j] {
+            if length[i] > 0
+                && reachable(candidates[i], candidates[j])
+                && length[i] + 1 >= length[j]
+            {
                 length[j] = length[i] + 1;
                 prev[j] = Some(i);
             }
@@ -332,7 +385,7 @@ mod tests {
             .points()
             .iter()
             .enumerate()
-            .map(|(i, p)| (p.to_string(), i as i64 * 100))
+            .map(|(i, p)| (p.to_string(), i as i64 * 300))
             .collect()
     }
 
@@ -359,12 +412,12 @@ mod tests {
         };
         let p = evaluate(&course(), &timeline(&reads), None, &adj);
         assert_eq!(p.status, EntryStatus::Finished);
-        assert_eq!(p.net_time, Some(DurationMs(2_400_000 + 30_000)));
+        assert_eq!(p.net_time, Some(DurationMs(7_200_000 + 30_000)));
         assert_eq!(p.splits.len(), 24);
         assert!(p
             .splits
             .iter()
-            .all(|s| s.duration == DurationMs(100_000) && !s.is_merged()));
+            .all(|s| s.duration == DurationMs(300_000) && !s.is_merged()));
     }
 
     #[test]
@@ -419,8 +472,45 @@ mod tests {
             None,
             &Adjustments::default(),
         );
-        assert_eq!(p.out_of_order, vec![4]);
+        assert_eq!(p.set_aside.len(), 1);
+        assert_eq!(p.set_aside[0].point, 4);
+        assert_eq!(p.set_aside[0].reason, SetAsideReason::OutOfOrder);
         assert_eq!(p.last_point, Some(5));
+    }
+
+    #[test]
+    fn an_impossibly_fast_read_is_set_aside_and_the_splits_around_it_merge() {
+        // A 42 s row: ROW_OUT read far too early. RUN6 after it is sound.
+        let row_in = course().index_of("ROW_IN").unwrap();
+        let mut reads: Vec<(String, i64)> = full_race().into_iter().take(row_in + 3).collect();
+        reads[row_in].1 = reads[row_in - 1].1 + 20; // a 20 s roxzone
+        let row_out_at = reads[row_in].1 + 42;
+        reads[row_in + 1].1 = row_out_at;
+        let reads: Vec<(&str, i64)> = reads.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+        let p = evaluate(&course(), &timeline(&reads), None, &Adjustments::default());
+        assert_eq!(
+            p.set_aside,
+            vec![SetAside {
+                point: row_in + 1,
+                at: Timestamp(T0 + row_out_at * 1000),
+                reason: SetAsideReason::TooFast,
+            }]
+        );
+        let merged = p.splits.iter().find(|s| s.is_merged()).unwrap();
+        assert_eq!(merged.segments(), row_in..row_in + 2); // ROW + RUN_6
+        assert_eq!(merged.duration, DurationMs(880_000));
+        assert_eq!(p.last_point, Some(row_in + 2));
+    }
+
+    #[test]
+    fn a_read_after_the_finish_is_set_aside_as_such() {
+        let mut reads = full_race();
+        reads[5].1 = 99_999; // SLED_PUSH_IN long after FINISH (7,200 s)
+        let reads: Vec<(&str, i64)> = reads.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+        let p = evaluate(&course(), &timeline(&reads), None, &Adjustments::default());
+        assert_eq!(p.status, EntryStatus::Finished);
+        assert_eq!(p.set_aside.len(), 1);
+        assert_eq!(p.set_aside[0].reason, SetAsideReason::AfterFinish);
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! podium's pure core: courses, timing, the race engine, standings and the ports adapters
 //! implement. No I/O here: no database, HTTP, Redis or async runtime.
 
+pub mod corrections;
 pub mod course;
 pub mod division;
 pub mod engine;
 pub mod error;
+pub mod flags;
+pub mod lineage;
 pub mod model;
 pub mod ports;
 pub mod simulation;

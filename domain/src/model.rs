@@ -18,6 +18,17 @@ string_enum!(
     }
 );
 
+/// Whether an event in a given status takes corrections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CorrectionPolicy {
+    /// Timing crews and admins may correct.
+    Open,
+    /// Results are official: only an admin may correct, and it is recorded as an amendment.
+    AmendmentsOnly,
+    /// Nothing changes any more (a cancelled event).
+    Closed,
+}
+
 impl EventStatus {
     /// Whether raw detections are still accepted (late uploads are welcome until official).
     pub fn accepts_detections(self) -> bool {
@@ -26,7 +37,76 @@ impl EventStatus {
             EventStatus::Scheduled | EventStatus::Live | EventStatus::Provisional
         )
     }
+
+    pub fn correction_policy(self) -> CorrectionPolicy {
+        match self {
+            EventStatus::Scheduled | EventStatus::Live | EventStatus::Provisional => {
+                CorrectionPolicy::Open
+            }
+            EventStatus::Official => CorrectionPolicy::AmendmentsOnly,
+            EventStatus::Cancelled => CorrectionPolicy::Closed,
+        }
+    }
+
+    /// The lifecycle: `SCHEDULED → LIVE → PROVISIONAL → OFFICIAL`, and `CANCELLED` from any
+    /// status before official. Nothing leaves `OFFICIAL` or `CANCELLED`.
+    pub fn can_become(self, next: EventStatus) -> bool {
+        use EventStatus::*;
+        matches!(
+            (self, next),
+            (Scheduled, Live)
+                | (Live, Provisional)
+                | (Provisional, Official)
+                | (Scheduled | Live | Provisional, Cancelled)
+        )
+    }
+
+    /// Checks a transition; the error names what is allowed from here.
+    pub fn transition(self, next: EventStatus) -> Result<EventStatus, InvalidInput> {
+        if self.can_become(next) {
+            return Ok(next);
+        }
+        let allowed: Vec<&str> = EventStatus::ALL
+            .iter()
+            .filter(|s| self.can_become(**s))
+            .map(|s| s.as_str())
+            .collect();
+        Err(InvalidInput::new(
+            "status",
+            if allowed.is_empty() {
+                format!("an event that is {self} cannot change status")
+            } else {
+                format!(
+                    "an event that is {self} cannot become {next}; it can become {}",
+                    allowed.join(" or ")
+                )
+            },
+        ))
+    }
+
+    /// The domain event announcing that an event entered this status (outbox topic).
+    pub fn topic(self) -> Option<&'static str> {
+        match self {
+            EventStatus::Scheduled => None,
+            EventStatus::Live => Some(TOPIC_EVENT_LIVE),
+            EventStatus::Provisional => Some(TOPIC_EVENT_PROVISIONAL),
+            EventStatus::Official => Some(TOPIC_EVENT_OFFICIAL),
+            EventStatus::Cancelled => Some(TOPIC_EVENT_CANCELLED),
+        }
+    }
+
+    /// Whether results of an event in this status are official.
+    pub fn results_official(self) -> bool {
+        self == EventStatus::Official
+    }
 }
+
+/// Outbox topics (domain events for webhook delivery).
+pub const TOPIC_EVENT_LIVE: &str = "event.live";
+pub const TOPIC_EVENT_PROVISIONAL: &str = "event.provisional";
+pub const TOPIC_EVENT_OFFICIAL: &str = "event.official";
+pub const TOPIC_EVENT_CANCELLED: &str = "event.cancelled";
+pub const TOPIC_RESULT_AMENDED: &str = "result.amended";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Venue {
@@ -199,6 +279,41 @@ mod tests {
         assert!(unknown.message.contains("RUN9"));
         let ancient = e.check_detection(&detection("RUN1", 0)).unwrap_err();
         assert_eq!(ancient.field, "timestamp");
+    }
+
+    #[test]
+    fn only_the_lifecycle_transitions_are_allowed() {
+        use EventStatus::*;
+        let allowed = [
+            (Scheduled, Live),
+            (Live, Provisional),
+            (Provisional, Official),
+            (Scheduled, Cancelled),
+            (Live, Cancelled),
+            (Provisional, Cancelled),
+        ];
+        for from in EventStatus::ALL {
+            for to in EventStatus::ALL {
+                assert_eq!(
+                    from.can_become(*to),
+                    allowed.contains(&(*from, *to)),
+                    "{from} -> {to}"
+                );
+            }
+        }
+        let e = Live.transition(Official).unwrap_err();
+        assert!(
+            e.message.contains("PROVISIONAL or CANCELLED"),
+            "{}",
+            e.message
+        );
+        let e = Official.transition(Live).unwrap_err();
+        assert!(e.message.contains("cannot change status"));
+        assert_eq!(
+            Official.correction_policy(),
+            CorrectionPolicy::AmendmentsOnly
+        );
+        assert_eq!(Cancelled.correction_policy(), CorrectionPolicy::Closed);
     }
 
     #[test]

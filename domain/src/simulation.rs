@@ -7,7 +7,7 @@
 //! ability factor (log-normal, σ = 0.2, so p10/p90 ≈ −23 %/+29 %) and each segment its own
 //! noise (σ = 0.1); divisions shift the medians.
 
-use crate::course::Course;
+use crate::course::{Course, SegmentLimits};
 use crate::division::{Category, Gender};
 use crate::timing::Timestamp;
 use rand::rngs::StdRng;
@@ -117,6 +117,14 @@ fn division_factor(category: Category, gender: Gender) -> f64 {
     c * g
 }
 
+/// Keeps a sampled duration well inside the segment's plausibility limits: real athletes do
+/// not beat physics, and the tails of the log-normal model would.
+fn plausible(sampled_ms: i64, limits: SegmentLimits) -> i64 {
+    let floor = limits.min.0 * 5 / 4;
+    let ceiling = limits.max.map_or(i64::MAX, |m| m.0 * 4 / 5);
+    sampled_ms.clamp(floor, ceiling.max(floor))
+}
+
 /// Simulates a race on the standard course.
 pub fn simulate(config: &SimConfig) -> SimRace {
     let course = Course::hyrox_standard();
@@ -177,8 +185,9 @@ pub fn simulate(config: &SimConfig) -> SimRace {
             course.finish_index()
         };
         let mut crossings = vec![Timestamp(t)];
-        for median in medians.iter().take(stops_at) {
-            t += (median * factor * noise.sample(&mut rng) * 1000.0).round() as i64;
+        for (median, segment) in medians.iter().zip(course.segments()).take(stops_at) {
+            let sampled = (median * factor * noise.sample(&mut rng) * 1000.0).round() as i64;
+            t += plausible(sampled, segment.limits);
             crossings.push(Timestamp(t));
         }
         for (i, at) in crossings.iter().enumerate() {

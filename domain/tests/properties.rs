@@ -1,11 +1,15 @@
 //! Property tests: the outcome of a race depends on the set of reads, never on their arrival
 //! order or on duplicates.
 
+use podium_domain::corrections::{Correction, CorrectionAction, Ruling};
 use podium_domain::course::Course;
 use podium_domain::engine::{evaluate, Adjustments, Progress, Timeline};
+use podium_domain::flags::{self, Flag};
 use podium_domain::standings::rank_by;
 use podium_domain::timing::Timestamp;
+use podium_domain::timing::{Bib, DurationMs};
 use proptest::prelude::*;
+use uuid::Uuid;
 
 const T0: i64 = 1_773_478_800_000;
 
@@ -27,8 +31,147 @@ fn progress(course: &Course, reads: &[(usize, i64)]) -> Progress {
     )
 }
 
+/// A plausible race of one entry with some mats missed and a few bogus reads mixed in:
+/// `(point, offset ms)` per read, in the order the athlete produced them.
+fn messy_race() -> impl Strategy<Value = Vec<(usize, i64)>> {
+    let course = Course::hyrox_standard();
+    let mins: Vec<i64> = course.segments().iter().map(|s| s.limits.min.0).collect();
+    (
+        prop::collection::vec(11u32..40, 24),
+        prop::collection::vec(any::<bool>(), 25),
+        prop::collection::vec((0usize..25, 0i64..7_200_000), 0..4),
+        1usize..=24,
+    )
+        .prop_map(move |(factors, missed, bogus, reached)| {
+            let mut t = 2_000;
+            let mut reads = vec![(0, t)];
+            for (k, f) in factors.iter().enumerate().take(reached) {
+                t += mins[k] * i64::from(*f) / 10;
+                reads.push((k + 1, t));
+            }
+            // Miss roughly one mat in eight (never all of them).
+            let mut kept: Vec<(usize, i64)> = reads
+                .iter()
+                .zip(&missed)
+                .enumerate()
+                .filter(|(n, (_, m))| !**m || n % 8 != 0)
+                .map(|(_, (r, _))| *r)
+                .collect();
+            kept.extend(bogus);
+            kept
+        })
+}
+
+/// An entry's progress and flags, folding `arrivals` one batch at a time, as ingest does.
+fn outcome(course: &Course, batches: &[Vec<(usize, i64)>]) -> (Progress, Vec<Flag>) {
+    let wave = Some(Timestamp(T0));
+    let mut timeline = Timeline::new(course);
+    for batch in batches {
+        for (point, offset) in batch {
+            timeline.record(*point, Timestamp(T0 + offset));
+        }
+    }
+    let p = evaluate(course, &timeline, wave, &Adjustments::default());
+    let f = flags::derive(course, &timeline, wave, &p);
+    (p, f)
+}
+
+fn correction(n: u128, action: CorrectionAction) -> Correction {
+    Correction {
+        id: Uuid::from_u128(n),
+        event_id: Uuid::nil(),
+        entry_id: Uuid::nil(),
+        bib: Bib::parse("1").unwrap(),
+        action,
+        reason: "property".into(),
+        author: "official".into(),
+        created_at: Timestamp(T0),
+        seq: n as i64,
+        amendment: false,
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn an_offline_device_uploading_late_changes_nothing(
+        race in messy_race(),
+        offline in prop::collection::vec(any::<bool>(), 25),
+        batch_size in 1usize..8,
+    ) {
+        let course = Course::hyrox_standard();
+        let mut in_order = race.clone();
+        in_order.sort_by_key(|(_, t)| *t);
+        let expected = outcome(&course, &[in_order.clone()]);
+
+        // Mats whose device was offline hold their reads and upload them in one batch an
+        // hour later; the others stream in small batches as they happen.
+        let (held, live): (Vec<_>, Vec<_>) =
+            in_order.iter().partition(|(point, _)| offline[*point]);
+        let upload_at = held.first().map_or(i64::MAX, |(_, t)| t + 3_600_000);
+        let mut batches: Vec<Vec<(usize, i64)>> = Vec::new();
+        let mut uploaded = false;
+        for chunk in live.chunks(batch_size) {
+            if !uploaded && chunk[0].1 >= upload_at {
+                batches.push(held.clone());
+                uploaded = true;
+            }
+            batches.push(chunk.to_vec());
+        }
+        if !uploaded {
+            batches.push(held.clone());
+        }
+        prop_assert_eq!(outcome(&course, &batches), expected);
+    }
+
+    #[test]
+    fn corrections_applied_mid_stream_equal_a_rebuild_from_all_reads(
+        race in messy_race(),
+        cut in 0usize..30,
+        ignore in prop::collection::vec(any::<prop::sample::Index>(), 0..3),
+        manual in prop::option::of((1usize..24, 0i64..7_200_000)),
+    ) {
+        let course = Course::hyrox_standard();
+        let mut raw: Vec<(usize, Timestamp)> =
+            race.iter().map(|(p, t)| (*p, Timestamp(T0 + t))).collect();
+        raw.sort();
+        raw.dedup();
+        let cut = cut.min(raw.len());
+        let (before, after) = raw.split_at(cut);
+
+        // Corrections made after `cut` reads arrived: ignore some of those reads, add one
+        // manual read.
+        let mut list = Vec::new();
+        if !before.is_empty() {
+            for (n, i) in ignore.iter().enumerate() {
+                let (point, at) = before[i.index(before.len())];
+                list.push(correction(n as u128, CorrectionAction::IgnoreRead {
+                    point: course.points()[point].clone(),
+                    at,
+                }));
+            }
+        }
+        if let Some((point, offset)) = manual {
+            list.push(correction(99, CorrectionAction::ManualRead {
+                point: course.points()[point].clone(),
+                at: Timestamp(T0 + offset),
+            }));
+        }
+        let ruling = Ruling::of(&course, &list);
+
+        // Incremental, as storage does it: rebuild at the correction, then merge new reads.
+        let mut incremental = ruling.timeline(&course, before);
+        for (point, at) in after {
+            incremental.record(*point, *at);
+        }
+        prop_assert_eq!(&incremental, &ruling.timeline(&course, &raw));
+        let p = evaluate(&course, &incremental, Some(Timestamp(T0)), &ruling.adjustments);
+        for w in p.passed.windows(2) {
+            prop_assert!(w[1].1.since(w[0].1) >= course.min_between(w[0].0, w[1].0));
+        }
+        prop_assert!(p.splits.iter().all(|s| s.duration >= DurationMs(0)));
+    }
 
     #[test]
     fn any_permutation_with_duplicates_gives_the_same_progress(
