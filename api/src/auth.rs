@@ -53,6 +53,11 @@ impl Principal {
         self.claims.as_ref().map(|c| c.role)
     }
 
+    /// The token's subject, or `anonymous`.
+    pub fn subject(&self) -> &str {
+        self.claims.as_ref().map_or("anonymous", |c| c.sub.as_str())
+    }
+
     pub fn is_admin(&self) -> bool {
         self.role() == Some(Role::Admin)
     }

@@ -76,6 +76,7 @@ impl From<RepoError> for ApiError {
             RepoError::NotFound(what) => ApiError::NotFound(what),
             RepoError::Duplicate(what) => ApiError::Conflict(format!("{what} already exists")),
             RepoError::Conflict(what) => ApiError::Conflict(what),
+            RepoError::Invalid(e) => e.into(),
             RepoError::Unexpected(cause) => ApiError::Internal(cause),
         }
     }

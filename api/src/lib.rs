@@ -8,6 +8,7 @@ pub mod demo;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod officiating;
 pub mod service;
 pub mod state;
 pub mod telemetry;

@@ -1,11 +1,17 @@
 //! Ports: what the race engine needs from storage. Adapters (in `persistence`) implement them;
 //! the API holds them as `Arc<dyn RaceRepository>`.
 
+use crate::corrections::{Correction, CorrectionAction};
+use crate::course::TimingPointCode;
 use crate::engine::{Adjustments, Timeline};
+use crate::error::InvalidInput;
+use crate::flags::{FlagKind, FlagStatus};
+use crate::lineage::RawRead;
 use crate::model::{Entry, Event, EventStatus, NewEntry, NewEvent, NewVenue, Venue, Wave};
 use crate::standings::StandingRow;
-use crate::timing::{Bib, Detection};
+use crate::timing::{Bib, Detection, Timestamp};
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Failures of a repository, by business outcome. Database errors never leave the adapter
@@ -18,6 +24,9 @@ pub enum RepoError {
     Duplicate(String),
     #[error("{0}")]
     Conflict(String),
+    /// The request contradicts what is stored (checked under the event's lock).
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -53,6 +62,75 @@ pub struct EntryRecord {
     pub adjustments: Adjustments,
 }
 
+/// A correction to record.
+#[derive(Debug, Clone)]
+pub struct NewCorrection {
+    pub bib: Bib,
+    pub action: CorrectionAction,
+    pub reason: String,
+    pub author: String,
+    /// Whether the author may amend official results (admins).
+    pub may_amend: bool,
+}
+
+/// One step in a flag's review history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagChange {
+    pub status: FlagStatus,
+    /// The event `seq` at which it happened.
+    pub seq: i64,
+    pub at: Timestamp,
+    /// `engine` for automatic changes, else the official's subject.
+    pub by: String,
+    pub note: String,
+}
+
+/// A flag as stored, with where it stands in review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFlag {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub entry_id: Uuid,
+    pub bib: Bib,
+    pub kind: FlagKind,
+    pub point: TimingPointCode,
+    pub at: Option<Timestamp>,
+    pub related: Option<(TimingPointCode, Timestamp)>,
+    pub detail: String,
+    pub status: FlagStatus,
+    pub raised_seq: i64,
+    pub updated_seq: i64,
+    pub history: Vec<FlagChange>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FlagFilter {
+    pub status: Option<FlagStatus>,
+    pub kind: Option<FlagKind>,
+    pub bib: Option<Bib>,
+}
+
+/// An official's decision on a flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagReview {
+    /// The read is fine as it is.
+    Dismiss,
+    /// Look again.
+    Reopen,
+}
+
+/// A domain event waiting in the outbox for delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub topic: String,
+    /// A JSON object.
+    pub payload: String,
+    pub seq: i64,
+    pub created_at: Timestamp,
+}
+
 #[async_trait]
 pub trait RaceRepository: Send + Sync + 'static {
     /// Succeeds when the store answers.
@@ -68,7 +146,9 @@ pub trait RaceRepository: Send + Sync + 'static {
     async fn events(&self, limit: u64) -> Result<Vec<Event>, RepoError>;
     /// The current `seq` of an event: a cheap check whether cached standings are still fresh.
     async fn event_seq(&self, id: Uuid) -> Result<Option<i64>, RepoError>;
-    async fn set_event_status(&self, id: Uuid, status: EventStatus) -> Result<Event, RepoError>;
+    /// Moves an event along its lifecycle (`EventStatus::transition`) and records the domain
+    /// event in the outbox, in one transaction. A refused transition is `Invalid`.
+    async fn transition_event(&self, id: Uuid, to: EventStatus) -> Result<Event, RepoError>;
     async fn waves(&self, event_id: Uuid) -> Result<Vec<Wave>, RepoError>;
 
     /// Registers entries, all or none. A bib already used in the event, or twice in the
@@ -99,4 +179,42 @@ pub trait RaceRepository: Send + Sync + 'static {
     ) -> Result<Option<EntryRecord>, RepoError>;
     /// Every raw detection of one entry, oldest first.
     async fn detections(&self, event_id: Uuid, bib: &Bib) -> Result<Vec<Detection>, RepoError>;
+    /// Every raw detection of one entry with its storage id, oldest first.
+    async fn raw_reads(&self, event: &Event, bib: &Bib) -> Result<Vec<RawRead>, RepoError>;
+
+    /// Records a correction and recomputes the entry (result, flags) in one transaction that
+    /// bumps the event's `seq`. Refused with `Conflict` when the event no longer takes it
+    /// (cancelled, or official and the author may not amend); with `Invalid` when the
+    /// correction contradicts the record (undoing twice, ignoring a read that does not exist).
+    /// An amendment to official results also writes `result.amended` to the outbox.
+    async fn apply_correction(
+        &self,
+        event: &Event,
+        correction: NewCorrection,
+    ) -> Result<Correction, RepoError>;
+    /// The corrections of an event (or of one entry), oldest first.
+    async fn corrections(
+        &self,
+        event_id: Uuid,
+        bib: Option<&Bib>,
+    ) -> Result<Vec<Correction>, RepoError>;
+
+    /// The flags of an event, by entry then raising order.
+    async fn flags(
+        &self,
+        event_id: Uuid,
+        filter: &FlagFilter,
+    ) -> Result<Vec<StoredFlag>, RepoError>;
+    /// Dismisses or reopens a flag, appending to its history.
+    async fn review_flag(
+        &self,
+        event_id: Uuid,
+        flag_id: Uuid,
+        review: FlagReview,
+        by: &str,
+        note: &str,
+    ) -> Result<StoredFlag, RepoError>;
+
+    /// Domain events of an event not yet delivered, oldest first.
+    async fn pending_outbox(&self, event_id: Uuid) -> Result<Vec<OutboxMessage>, RepoError>;
 }

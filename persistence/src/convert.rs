@@ -2,7 +2,7 @@
 
 use crate::entities::{athletes, entries, entry_states, events};
 use anyhow::{anyhow, Context};
-use podium_domain::course::Course;
+use podium_domain::course::{Course, LimitOverride};
 use podium_domain::engine::{EntryStatus, Timeline};
 use podium_domain::model::{Entry, Event, EventStatus};
 use podium_domain::ports::RepoError;
@@ -31,13 +31,23 @@ impl TryFrom<events::Model> for Event {
         let points: Vec<String> = serde_json::from_str(&m.course_points)
             .context("course points")
             .map_err(RepoError::Unexpected)?;
+        let mut course =
+            Course::restore(&m.course_code, &points).map_err(|e| corrupt(e, "course"))?;
+        if let Some(limits) = &m.segment_limits {
+            let limits: Vec<LimitOverride> = serde_json::from_str(limits)
+                .context("segment limits")
+                .map_err(RepoError::Unexpected)?;
+            course = course
+                .with_limits(&limits)
+                .map_err(|e| corrupt(e, "segment limits"))?;
+        }
         Ok(Event {
             id: m.id,
             venue_id: m.venue_id,
             name: m.name,
             starts_at: Timestamp::from_chrono(m.starts_at),
             timezone: m.timezone,
-            course: Course::restore(&m.course_code, &points).map_err(|e| corrupt(e, "course"))?,
+            course,
             status: m
                 .status
                 .parse::<EventStatus>()

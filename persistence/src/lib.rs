@@ -3,6 +3,7 @@
 
 mod convert;
 pub mod entities;
+mod officiating;
 mod repository;
 pub mod testing;
 

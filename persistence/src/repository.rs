@@ -1,14 +1,25 @@
 //! `SeaRepository`: the SeaORM implementation of the race repository port.
 
 use crate::convert::{entry_from, on_unique, status_from, timeline_from, unexpected};
-use crate::entities::{athletes, detections, entries, entry_states, events, venues, waves};
+use crate::entities::flags as flags_table;
+use crate::entities::{
+    athletes, corrections, detections, entries, entry_states, events, venues, waves,
+};
+use crate::officiating::{self, DerivedFlags};
 use async_trait::async_trait;
 use chrono::Utc;
+use podium_domain::corrections::{check_undo, Correction, CorrectionAction, Ruling};
 use podium_domain::course::TimingPointCode;
 use podium_domain::engine::{evaluate, Adjustments, Timeline};
-use podium_domain::model::{Entry, Event, EventStatus, NewEntry, NewEvent, NewVenue, Venue, Wave};
+use podium_domain::flags::{self, Flag, FlagStatus};
+use podium_domain::lineage::RawRead;
+use podium_domain::model::{
+    CorrectionPolicy, Entry, Event, EventStatus, NewEntry, NewEvent, NewVenue, Venue, Wave,
+    TOPIC_EVENT_LIVE, TOPIC_RESULT_AMENDED,
+};
 use podium_domain::ports::{
-    EntryRecord, IndexedDetection, IngestOutcome, RaceRepository, RepoError,
+    EntryRecord, FlagFilter, FlagReview, IndexedDetection, IngestOutcome, NewCorrection,
+    OutboxMessage, RaceRepository, RepoError, StoredFlag,
 };
 use podium_domain::standings::StandingRow;
 use podium_domain::timing::{Bib, Detection, DurationMs, ReadId, Timestamp};
@@ -58,9 +69,13 @@ impl SeaRepository {
 }
 
 /// Takes the event's write lock for the rest of the transaction (a row lock on PostgreSQL, the
-/// database write lock on SQLite) and returns its current `seq`. Every write path starts here so
-/// concurrent writers to one event serialise instead of losing updates.
-async fn lock_event(txn: &DatabaseTransaction, event_id: Uuid) -> Result<i64, RepoError> {
+/// database write lock on SQLite) and returns its current `seq` and status. Every write path
+/// starts here so concurrent writers to one event serialise instead of losing updates, and
+/// decisions that depend on the status are taken on the status under the lock.
+async fn lock_event(
+    txn: &DatabaseTransaction,
+    event_id: Uuid,
+) -> Result<(i64, EventStatus), RepoError> {
     let updated = events::Entity::update_many()
         .col_expr(events::Column::Seq, Expr::col(events::Column::Seq).into())
         .filter(events::Column::Id.eq(event_id))
@@ -70,14 +85,19 @@ async fn lock_event(txn: &DatabaseTransaction, event_id: Uuid) -> Result<i64, Re
     if updated.rows_affected == 0 {
         return Err(RepoError::NotFound(format!("event {event_id}")));
     }
-    events::Entity::find_by_id(event_id)
+    let (seq, status) = events::Entity::find_by_id(event_id)
         .select_only()
         .column(events::Column::Seq)
-        .into_tuple::<i64>()
+        .column(events::Column::Status)
+        .into_tuple::<(i64, String)>()
         .one(txn)
         .await
         .map_err(unexpected)?
-        .ok_or_else(|| RepoError::NotFound(format!("event {event_id}")))
+        .ok_or_else(|| RepoError::NotFound(format!("event {event_id}")))?;
+    let status = status
+        .parse()
+        .map_err(|e| RepoError::Unexpected(anyhow::anyhow!("stored event status: {e}")))?;
+    Ok((seq, status))
 }
 
 async fn set_seq(
@@ -96,7 +116,9 @@ async fn set_seq(
     Ok(())
 }
 
-fn state_model(
+/// Evaluates an entry and shapes its stored state; also returns the flags its reads raise
+/// (`open_flags` is left at 0 for the caller to set once the flags are synced).
+fn recompute(
     event: &Event,
     entry_id: Uuid,
     bib: &str,
@@ -104,9 +126,10 @@ fn state_model(
     timeline: &Timeline,
     adjustments: &Adjustments,
     seq: i64,
-) -> entry_states::ActiveModel {
+) -> (entry_states::ActiveModel, Vec<Flag>) {
     let progress = evaluate(&event.course, timeline, Some(wave_start), adjustments);
-    entry_states::ActiveModel {
+    let flags = flags::derive(&event.course, timeline, Some(wave_start), &progress);
+    let model = entry_states::ActiveModel {
         entry_id: Set(entry_id),
         event_id: Set(event.id),
         bib: Set(bib.to_owned()),
@@ -122,7 +145,77 @@ fn state_model(
         net_time_ms: Set(progress.net_time.map(|d| d.0)),
         start_from_wave: Set(progress.start_from_wave),
         updated_seq: Set(seq),
+        open_flags: Set(0),
+    };
+    (model, flags)
+}
+
+/// Columns an entry's recomputation rewrites.
+const RECOMPUTED_COLUMNS: [entry_states::Column; 10] = [
+    entry_states::Column::PointTimes,
+    entry_states::Column::Status,
+    entry_states::Column::StatusOverride,
+    entry_states::Column::PenaltyMs,
+    entry_states::Column::LastPoint,
+    entry_states::Column::ElapsedMs,
+    entry_states::Column::NetTimeMs,
+    entry_states::Column::StartFromWave,
+    entry_states::Column::UpdatedSeq,
+    entry_states::Column::OpenFlags,
+];
+
+/// Stores recomputed entry states: their flags first (which gives the open-flag counts), then
+/// the states. Entries that neither raise nor had flags skip the flag lookup.
+async fn store_recomputed(
+    txn: &DatabaseTransaction,
+    event: &Event,
+    recomputed: Vec<(entry_states::ActiveModel, Vec<Flag>, bool)>,
+    seq: i64,
+) -> Result<(), RepoError> {
+    let derived: Vec<DerivedFlags> = recomputed
+        .iter()
+        .filter(|(_, flags, had_open)| !flags.is_empty() || *had_open)
+        .map(|(model, flags, _)| DerivedFlags {
+            entry_id: *model.entry_id.as_ref(),
+            bib: model.bib.as_ref().clone(),
+            flags: flags.clone(),
+        })
+        .collect();
+    let open = if derived.is_empty() {
+        HashMap::new()
+    } else {
+        officiating::sync_flags(txn, &event.course, event.id, derived, seq).await?
+    };
+    let states: Vec<entry_states::ActiveModel> = recomputed
+        .into_iter()
+        .map(|(mut model, _, _)| {
+            let count = open.get(model.entry_id.as_ref()).copied().unwrap_or(0);
+            model.open_flags = Set(count);
+            model
+        })
+        .collect();
+    for chunk in states.chunks(INSERT_CHUNK) {
+        entry_states::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::column(entry_states::Column::EntryId)
+                    .update_columns(RECOMPUTED_COLUMNS)
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await
+            .map_err(unexpected)?;
     }
+    Ok(())
+}
+
+/// The payload of an `event.*` domain event.
+fn status_payload(id: Uuid, from: EventStatus, to: EventStatus, seq: i64) -> serde_json::Value {
+    serde_json::json!({
+        "eventId": id,
+        "status": to.as_str(),
+        "previousStatus": from.as_str(),
+        "seq": seq,
+    })
 }
 
 fn adjustments_of(state: &entry_states::Model) -> Result<Adjustments, RepoError> {
@@ -190,6 +283,7 @@ impl RaceRepository for SeaRepository {
             timezone: Set(event.timezone.clone()),
             course_code: Set(event.course.code().to_owned()),
             course_points: Set(serde_json::to_string(&points).unwrap_or_else(|_| "[]".into())),
+            segment_limits: Set(serde_json::to_string(&event.course.limits()).ok()),
             status: Set(EventStatus::Scheduled.as_str().to_owned()),
             seq: Set(0),
             created_at: Set(Utc::now()),
@@ -240,10 +334,16 @@ impl RaceRepository for SeaRepository {
             .map_err(unexpected)
     }
 
-    async fn set_event_status(&self, id: Uuid, status: EventStatus) -> Result<Event, RepoError> {
+    async fn transition_event(&self, id: Uuid, to: EventStatus) -> Result<Event, RepoError> {
         let txn = self.db.begin().await.map_err(unexpected)?;
-        let seq = lock_event(&txn, id).await?;
-        set_seq(&txn, id, seq + 1, Some(status)).await?;
+        let (seq, from) = lock_event(&txn, id).await?;
+        from.transition(to)?;
+        let seq = seq + 1;
+        set_seq(&txn, id, seq, Some(to)).await?;
+        if let Some(topic) = to.topic() {
+            officiating::write_outbox(&txn, id, topic, status_payload(id, from, to, seq), seq)
+                .await?;
+        }
         txn.commit().await.map_err(unexpected)?;
         self.event(id)
             .await?
@@ -295,7 +395,7 @@ impl RaceRepository for SeaRepository {
             }
         }
         let txn = self.db.begin().await.map_err(unexpected)?;
-        let seq = lock_event(&txn, event.id).await? + 1;
+        let seq = lock_event(&txn, event.id).await?.0 + 1;
 
         let bibs: Vec<String> = new_entries.iter().map(|e| e.bib.to_string()).collect();
         for chunk in bibs.chunks(INSERT_CHUNK) {
@@ -393,7 +493,7 @@ impl RaceRepository for SeaRepository {
                 created_at: now,
             };
             let timeline = Timeline::new(&event.course);
-            let state = state_model(
+            let (state, _) = recompute(
                 event,
                 entry.id,
                 &entry.bib,
@@ -450,7 +550,13 @@ impl RaceRepository for SeaRepository {
     ) -> Result<IngestOutcome, RepoError> {
         let mut outcome = IngestOutcome::default();
         let txn = self.db.begin().await.map_err(unexpected)?;
-        let current_seq = lock_event(&txn, event.id).await?;
+        let (current_seq, status) = lock_event(&txn, event.id).await?;
+        if !status.accepts_detections() {
+            return Err(RepoError::Conflict(format!(
+                "event {} is {status} and accepts no detections",
+                event.id
+            )));
+        }
         outcome.seq = current_seq;
         if batch.is_empty() {
             txn.commit().await.map_err(unexpected)?;
@@ -600,14 +706,14 @@ impl RaceRepository for SeaRepository {
             let (timeline, changed) = timelines.get_mut(bib).expect("inserted above");
             *changed |= timeline.record(d.point_index, d.detection.at);
         }
-        let mut updates = Vec::new();
+        let mut recomputed = Vec::new();
         for (bib, (timeline, changed)) in timelines {
             if !changed {
                 continue;
             }
             let state = &states[&bib];
             outcome.changed_entries.push(state.entry_id);
-            updates.push(state_model(
+            let (model, flags) = recompute(
                 event,
                 state.entry_id,
                 &bib,
@@ -615,30 +721,22 @@ impl RaceRepository for SeaRepository {
                 &timeline,
                 &adjustments_of(state)?,
                 seq,
-            ));
+            );
+            recomputed.push((model, flags, state.open_flags > 0));
         }
-        let update_columns = [
-            entry_states::Column::PointTimes,
-            entry_states::Column::Status,
-            entry_states::Column::LastPoint,
-            entry_states::Column::ElapsedMs,
-            entry_states::Column::NetTimeMs,
-            entry_states::Column::StartFromWave,
-            entry_states::Column::UpdatedSeq,
-        ];
-        for chunk in updates.chunks(INSERT_CHUNK) {
-            entry_states::Entity::insert_many(chunk.to_vec())
-                .on_conflict(
-                    OnConflict::column(entry_states::Column::EntryId)
-                        .update_columns(update_columns)
-                        .to_owned(),
-                )
-                .exec_without_returning(&txn)
-                .await
-                .map_err(unexpected)?;
+        store_recomputed(&txn, event, recomputed, seq).await?;
+        let went_live = status == EventStatus::Scheduled;
+        set_seq(&txn, event.id, seq, went_live.then_some(EventStatus::Live)).await?;
+        if went_live {
+            officiating::write_outbox(
+                &txn,
+                event.id,
+                TOPIC_EVENT_LIVE,
+                status_payload(event.id, status, EventStatus::Live, seq),
+                seq,
+            )
+            .await?;
         }
-        let status = (event.status == EventStatus::Scheduled).then_some(EventStatus::Live);
-        set_seq(&txn, event.id, seq, status).await?;
         txn.commit().await.map_err(unexpected)?;
         outcome.seq = seq;
         outcome.changed_entries.sort();
@@ -733,6 +831,215 @@ impl RaceRepository for SeaRepository {
             timeline: timeline_from(&event.course, &state)?,
             adjustments: adjustments_of(&state)?,
         }))
+    }
+
+    async fn raw_reads(&self, event: &Event, bib: &Bib) -> Result<Vec<RawRead>, RepoError> {
+        officiating::raw_reads_of(&self.db, &event.course, event.id, bib).await
+    }
+
+    #[instrument(skip_all, fields(event_id = %event.id, bib = %correction.bib))]
+    async fn apply_correction(
+        &self,
+        event: &Event,
+        correction: NewCorrection,
+    ) -> Result<Correction, RepoError> {
+        let txn = self.db.begin().await.map_err(unexpected)?;
+        let (seq, status) = lock_event(&txn, event.id).await?;
+        let amendment = match status.correction_policy() {
+            CorrectionPolicy::Open => false,
+            CorrectionPolicy::AmendmentsOnly if correction.may_amend => true,
+            CorrectionPolicy::AmendmentsOnly => {
+                return Err(RepoError::Conflict(format!(
+                    "results of event {} are OFFICIAL: only an admin can amend them",
+                    event.id
+                )))
+            }
+            CorrectionPolicy::Closed => {
+                return Err(RepoError::Conflict(format!(
+                    "event {} is {status}: its results no longer change",
+                    event.id
+                )))
+            }
+        };
+        let state = entry_states::Entity::find()
+            .filter(entry_states::Column::EventId.eq(event.id))
+            .filter(entry_states::Column::Bib.eq(correction.bib.as_str()))
+            .one(&txn)
+            .await
+            .map_err(unexpected)?
+            .ok_or_else(|| {
+                RepoError::NotFound(format!("bib {} in event {}", correction.bib, event.id))
+            })?;
+        let mut history =
+            officiating::corrections_of(&txn, event.id, Some(state.entry_id), None).await?;
+        let reads =
+            officiating::raw_reads_of(&txn, &event.course, event.id, &correction.bib).await?;
+        let ruling = Ruling::of(&event.course, &history);
+        match &correction.action {
+            CorrectionAction::Undo(target) => check_undo(&history, *target)?,
+            CorrectionAction::IgnoreRead { point, at } => {
+                let index = event.course.index_of(point.as_str());
+                let known = reads.iter().any(|r| Some(r.point) == index && r.at == *at)
+                    || ruling
+                        .manual
+                        .iter()
+                        .any(|(p, t, _)| Some(*p) == index && t == at);
+                if !known {
+                    return Err(podium_domain::InvalidInput::new(
+                        "at",
+                        format!("bib {} has no read at {point} at {at}", correction.bib),
+                    )
+                    .into());
+                }
+                if index.is_some_and(|i| ruling.ignored.contains_key(&(i, *at))) {
+                    return Err(podium_domain::InvalidInput::new(
+                        "at",
+                        format!("the read at {point} at {at} is already ignored"),
+                    )
+                    .into());
+                }
+            }
+            _ => {}
+        }
+
+        let seq = seq + 1;
+        let recorded = Correction {
+            id: Uuid::now_v7(),
+            event_id: event.id,
+            entry_id: state.entry_id,
+            bib: correction.bib.clone(),
+            action: correction.action,
+            reason: correction.reason,
+            author: correction.author,
+            created_at: Timestamp::from_chrono(Utc::now()),
+            seq,
+            amendment,
+        };
+        corrections::Entity::insert(officiating::correction_row(&recorded))
+            .exec_without_returning(&txn)
+            .await
+            .map_err(unexpected)?;
+        history.push(recorded.clone());
+
+        let ruling = Ruling::of(&event.course, &history);
+        let raw: Vec<(usize, Timestamp)> = reads.iter().map(|r| (r.point, r.at)).collect();
+        let timeline = ruling.timeline(&event.course, &raw);
+        let (model, flags) = recompute(
+            event,
+            state.entry_id,
+            &state.bib,
+            Timestamp(state.wave_start_ms),
+            &timeline,
+            &ruling.adjustments,
+            seq,
+        );
+        store_recomputed(&txn, event, vec![(model, flags, state.open_flags > 0)], seq).await?;
+        set_seq(&txn, event.id, seq, None).await?;
+        if amendment {
+            officiating::write_outbox(
+                &txn,
+                event.id,
+                TOPIC_RESULT_AMENDED,
+                serde_json::json!({
+                    "eventId": event.id,
+                    "entryId": recorded.entry_id,
+                    "bib": recorded.bib.as_str(),
+                    "correctionId": recorded.id,
+                    "kind": recorded.action.kind().as_str(),
+                    "reason": recorded.reason,
+                    "seq": seq,
+                }),
+                seq,
+            )
+            .await?;
+        }
+        txn.commit().await.map_err(unexpected)?;
+        Ok(recorded)
+    }
+
+    async fn corrections(
+        &self,
+        event_id: Uuid,
+        bib: Option<&Bib>,
+    ) -> Result<Vec<Correction>, RepoError> {
+        officiating::corrections_of(&self.db, event_id, None, bib).await
+    }
+
+    async fn flags(
+        &self,
+        event_id: Uuid,
+        filter: &FlagFilter,
+    ) -> Result<Vec<StoredFlag>, RepoError> {
+        let mut query =
+            flags_table::Entity::find().filter(flags_table::Column::EventId.eq(event_id));
+        if let Some(status) = filter.status {
+            query = query.filter(flags_table::Column::Status.eq(status.as_str()));
+        }
+        if let Some(kind) = filter.kind {
+            query = query.filter(flags_table::Column::Kind.eq(kind.as_str()));
+        }
+        if let Some(bib) = &filter.bib {
+            query = query.filter(flags_table::Column::Bib.eq(bib.as_str()));
+        }
+        query
+            .order_by_asc(flags_table::Column::Bib)
+            .order_by_asc(flags_table::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?
+            .into_iter()
+            .map(officiating::stored_flag)
+            .collect()
+    }
+
+    async fn review_flag(
+        &self,
+        event_id: Uuid,
+        flag_id: Uuid,
+        review: FlagReview,
+        by: &str,
+        note: &str,
+    ) -> Result<StoredFlag, RepoError> {
+        let txn = self.db.begin().await.map_err(unexpected)?;
+        let (seq, _) = lock_event(&txn, event_id).await?;
+        let current = flags_table::Entity::find_by_id(flag_id)
+            .filter(flags_table::Column::EventId.eq(event_id))
+            .one(&txn)
+            .await
+            .map_err(unexpected)?
+            .ok_or_else(|| RepoError::NotFound(format!("flag {flag_id} in event {event_id}")))?;
+        let from: FlagStatus = current
+            .status
+            .parse()
+            .map_err(|e| RepoError::Unexpected(anyhow::anyhow!("stored flag status: {e}")))?;
+        let to = match (review, from) {
+            (FlagReview::Dismiss, FlagStatus::Open) => FlagStatus::Dismissed,
+            (FlagReview::Reopen, FlagStatus::Dismissed) => FlagStatus::Open,
+            (FlagReview::Dismiss, _) => {
+                return Err(podium_domain::InvalidInput::new(
+                    "action",
+                    format!("flag {flag_id} is {from}; only an OPEN flag can be dismissed"),
+                )
+                .into())
+            }
+            (FlagReview::Reopen, _) => {
+                return Err(podium_domain::InvalidInput::new(
+                    "action",
+                    format!("flag {flag_id} is {from}; only a DISMISSED flag can be reopened"),
+                )
+                .into())
+            }
+        };
+        let seq = seq + 1;
+        let (flag, _) =
+            officiating::review_flag(&txn, event_id, flag_id, to, seq, by, note).await?;
+        set_seq(&txn, event_id, seq, None).await?;
+        txn.commit().await.map_err(unexpected)?;
+        Ok(flag)
+    }
+
+    async fn pending_outbox(&self, event_id: Uuid) -> Result<Vec<OutboxMessage>, RepoError> {
+        officiating::pending_outbox(&self.db, event_id).await
     }
 
     async fn detections(&self, event_id: Uuid, bib: &Bib) -> Result<Vec<Detection>, RepoError> {

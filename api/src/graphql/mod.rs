@@ -1,6 +1,7 @@
 //! The GraphQL schema, assembled from one module per area. The router only mounts it.
 
 pub mod mutation;
+pub mod officiating;
 pub mod query;
 pub mod scalars;
 pub mod types;

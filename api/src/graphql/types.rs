@@ -1,15 +1,18 @@
 //! GraphQL output types. Each wraps a domain type; none is a storage model.
 
 use crate::auth::Principal;
+use crate::error::{GqlResult, IntoGql};
+use crate::graphql::officiating::{CorrectionObject, FlagObject, LineageObject};
 use crate::service::{EntryResult, IngestReport, Rejection};
 use async_graphql::{ComplexObject, Enum, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use podium_domain::course::Course;
 use podium_domain::division::{Category, Gender};
 use podium_domain::engine::EntryStatus;
-use podium_domain::model::{Entry, Event, EventStatus, Venue, Wave};
+use podium_domain::model::{Entry, Event, Venue, Wave};
+use podium_domain::ports::FlagFilter;
 use podium_domain::standings::{Ranks, StandingRow};
-use podium_domain::timing::Timestamp;
+use podium_domain::timing::{Bib, Timestamp};
 use uuid::Uuid;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -142,6 +145,8 @@ impl CourseObject<'_> {
                 code: s.code.clone(),
                 from_point: self.0.points()[s.from].to_string(),
                 to_point: self.0.points()[s.from + 1].to_string(),
+                min_ms: s.limits.min.0,
+                max_ms: s.limits.max.map(|m| m.0),
             })
             .collect()
     }
@@ -153,6 +158,10 @@ pub struct SegmentObject {
     pub code: String,
     pub from_point: String,
     pub to_point: String,
+    /// Faster than this is impossible: the read is flagged and set aside.
+    pub min_ms: i64,
+    /// Slower than this is flagged (and kept); null = no maximum.
+    pub max_ms: Option<i64>,
 }
 
 /// An athlete as others see them: private athletes show as "Private athlete", without id.
@@ -343,10 +352,47 @@ pub struct ResultObject {
     pub start_from_wave: bool,
     pub ranks: RanksObject,
     pub splits: Vec<SplitObject>,
-    /// Timing points whose reads contradict the course order and are not used.
-    pub out_of_order_points: Vec<String>,
+    /// PROVISIONAL until the event is OFFICIAL.
+    pub result_status: ResultStatus,
+    /// Reads not used for this result (see `flags` for why they deserve a look).
+    pub set_aside: Vec<SetAsideObject>,
     #[graphql(skip)]
     pub roxzone_parts: Vec<Option<i64>>,
+    #[graphql(skip)]
+    pub source: Event,
+    #[graphql(skip)]
+    pub bib_value: Bib,
+    #[graphql(skip)]
+    pub wave_start_value: Timestamp,
+}
+
+/// Whether a result may still change.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ResultStatus {
+    /// The event is scheduled, live or provisional: corrections may still change it.
+    Provisional,
+    /// The event is official: only an admin's amendment changes it.
+    Official,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(
+    remote = "podium_domain::engine::SetAsideReason",
+    name = "SetAsideReason"
+)]
+pub enum SetAsideReasonGql {
+    OutOfOrder,
+    AfterFinish,
+    TooFast,
+}
+
+/// A read the engine did not use.
+#[derive(SimpleObject)]
+#[graphql(name = "SetAsideRead")]
+pub struct SetAsideObject {
+    pub timing_point: String,
+    pub at: DateTime<Utc>,
+    pub reason: SetAsideReasonGql,
 }
 
 #[ComplexObject]
@@ -357,6 +403,48 @@ impl ResultObject {
             return None;
         }
         self.roxzone_parts.iter().copied().sum()
+    }
+
+    /// The entry's plausibility flags, every status.
+    async fn flags(&self, ctx: &async_graphql::Context<'_>) -> GqlResult<Vec<FlagObject>> {
+        let filter = FlagFilter {
+            bib: Some(self.bib_value.clone()),
+            ..Default::default()
+        };
+        let flags = super::app(ctx)
+            .repo
+            .flags(self.source.id, &filter)
+            .await
+            .gql()?;
+        Ok(flags.into_iter().map(Into::into).collect())
+    }
+
+    /// Whether an admin amended this result after the event became official.
+    async fn amended(&self, ctx: &async_graphql::Context<'_>) -> GqlResult<bool> {
+        let corrections = super::app(ctx)
+            .repo
+            .corrections(self.source.id, Some(&self.bib_value))
+            .await
+            .gql()?;
+        Ok(corrections.iter().any(|c| c.amendment))
+    }
+
+    /// The raw reads and corrections behind every split and the net time.
+    async fn lineage(&self, ctx: &async_graphql::Context<'_>) -> GqlResult<LineageObject> {
+        let (lineage, corrections) = crate::officiating::lineage(
+            super::app(ctx),
+            &self.source,
+            &self.bib_value,
+            self.wave_start_value,
+        )
+        .await
+        .gql()?;
+        let corrections = CorrectionObject::list(&corrections, super::principal(ctx), &self.source);
+        Ok(LineageObject::new(
+            &self.source.course,
+            lineage,
+            corrections,
+        ))
     }
 }
 
@@ -432,7 +520,12 @@ impl ResultObject {
             gender: r.entry.gender.into(),
             age_group: r.entry.age_group.map(|a| a.label()),
             status: p.status.into(),
-            provisional: r.event.status != EventStatus::Official,
+            provisional: !r.event.status.results_official(),
+            result_status: if r.event.status.results_official() {
+                ResultStatus::Official
+            } else {
+                ResultStatus::Provisional
+            },
             net_time_ms: p.net_time.map(|d| d.0),
             elapsed_ms: p.elapsed.map(|d| d.0),
             penalty_ms: p.penalty.0,
@@ -443,8 +536,19 @@ impl ResultObject {
             start_from_wave: p.start_from_wave,
             ranks: r.ranks.into(),
             splits,
-            out_of_order_points: p.out_of_order.iter().map(|i| point(*i)).collect(),
+            set_aside: p
+                .set_aside
+                .iter()
+                .map(|a| SetAsideObject {
+                    timing_point: point(a.point),
+                    at: time(a.at),
+                    reason: a.reason.into(),
+                })
+                .collect(),
             roxzone_parts,
+            bib_value: r.entry.bib.clone(),
+            wave_start_value: r.entry.wave_start,
+            source: r.event,
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct Model {
     pub net_time_ms: Option<i64>,
     pub start_from_wave: bool,
     pub updated_seq: i64,
+    /// Flags of the entry that are open (raised and neither resolved nor dismissed).
+    pub open_flags: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

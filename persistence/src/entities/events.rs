@@ -13,6 +13,8 @@ pub struct Model {
     pub course_code: String,
     /// JSON array of timing point codes.
     pub course_points: String,
+    /// JSON array of `LimitOverride`, every segment's plausibility limits; null = defaults.
+    pub segment_limits: Option<String>,
     pub status: String,
     pub seq: i64,
     pub created_at: ChronoDateTimeUtc,

@@ -1,9 +1,12 @@
 //! SeaORM entities: the storage shape of podium's data. They never leave this crate.
 
 pub mod athletes;
+pub mod corrections;
 pub mod detections;
 pub mod entries;
 pub mod entry_states;
 pub mod events;
+pub mod flags;
+pub mod outbox;
 pub mod venues;
 pub mod waves;

@@ -6,6 +6,7 @@ use crate::graphql::types::{EventObject, VenueObject};
 use crate::graphql::{app, parse_id, principal};
 use async_graphql::{Context, InputObject, Object, ID};
 use chrono::{DateTime, Utc};
+use podium_domain::course::LimitOverride;
 use podium_domain::model::{parse_name, NewEvent, NewVenue};
 use podium_domain::timing::Timestamp;
 
@@ -20,6 +21,17 @@ pub struct CreateEventInput {
     pub course: CourseSpec,
     /// The hosting venue; required for venue operators.
     pub venue_id: Option<ID>,
+    /// Plausibility limits replacing the course's defaults, by segment code.
+    pub segment_limits: Option<Vec<SegmentLimitInput>>,
+}
+
+/// The plausibility limits of one segment: faster than `minMs` is flagged and the read set
+/// aside; slower than `maxMs` (if set) is flagged and kept.
+#[derive(InputObject)]
+pub struct SegmentLimitInput {
+    pub segment: String,
+    pub min_ms: i64,
+    pub max_ms: Option<i64>,
 }
 
 impl TryFrom<CreateEventInput> for NewEvent {
@@ -44,7 +56,18 @@ impl TryFrom<CreateEventInput> for NewEvent {
             name: parse_name("name", &input.name)?,
             starts_at: Timestamp::from_chrono(input.starts_at),
             timezone: input.timezone,
-            course: input.course.0,
+            course: input.course.0.with_limits(
+                &input
+                    .segment_limits
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|l| LimitOverride {
+                        segment: l.segment,
+                        min_ms: l.min_ms,
+                        max_ms: l.max_ms,
+                    })
+                    .collect::<Vec<_>>(),
+            )?,
         })
     }
 }
@@ -76,24 +99,23 @@ impl EventMutation {
         ))
     }
 
-    /// Moves an event through its lifecycle (admins, or operators of its venue).
+    /// Moves an event along its lifecycle (admins, or operators of its venue):
+    /// `SCHEDULED → LIVE → PROVISIONAL → OFFICIAL`, or `CANCELLED` before official. The first
+    /// accepted detection makes a scheduled event `LIVE` by itself.
     async fn set_event_status(
         &self,
         ctx: &Context<'_>,
         event_id: ID,
         status: crate::graphql::types::EventStatusGql,
     ) -> GqlResult<EventObject> {
-        let state = app(ctx);
-        let event = crate::service::load_event(state, parse_id("eventId", &event_id)?)
-            .await
-            .gql()?;
-        principal(ctx).may_manage_event(&event).gql()?;
-        Ok(EventObject(
-            state
-                .repo
-                .set_event_status(event.id, status.into())
-                .await
-                .gql()?,
-        ))
+        let event = crate::officiating::transition(
+            app(ctx),
+            principal(ctx),
+            parse_id("eventId", &event_id)?,
+            status.into(),
+        )
+        .await
+        .gql()?;
+        Ok(EventObject(event))
     }
 }

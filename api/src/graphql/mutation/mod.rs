@@ -3,10 +3,12 @@
 mod detection;
 mod entry;
 mod event;
+mod officiating;
 
 #[derive(async_graphql::MergedObject, Default)]
 pub struct Mutation(
     event::EventMutation,
     entry::EntryMutation,
     detection::DetectionMutation,
+    officiating::OfficiatingMutation,
 );

@@ -2,6 +2,7 @@
 
 mod event;
 mod leaderboard;
+mod officiating;
 mod result;
 
 #[derive(async_graphql::MergedObject, Default)]
@@ -9,4 +10,5 @@ pub struct Query(
     event::EventQuery,
     leaderboard::LeaderboardQuery,
     result::ResultQuery,
+    officiating::OfficiatingQuery,
 );
