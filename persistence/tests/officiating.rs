@@ -1,0 +1,455 @@
+//! Officiating storage: corrections and their undo, flags kept in step with the engine,
+//! lifecycle transitions with their outbox messages. SQLite, and PostgreSQL when
+//! `TEST_DATABASE_URL` is set.
+
+use podium_domain::corrections::{Correction, CorrectionAction};
+use podium_domain::course::{Course, LimitOverride, TimingPointCode};
+use podium_domain::division::{Category, Gender};
+use podium_domain::engine::EntryStatus;
+use podium_domain::flags::{FlagKind, FlagStatus};
+use podium_domain::model::{Event, EventStatus, NewEntry, NewEvent};
+use podium_domain::ports::{
+    FlagFilter, FlagReview, IndexedDetection, NewCorrection, RaceRepository, RepoError,
+};
+use podium_domain::standings::StandingRow;
+use podium_domain::timing::{Bib, Detection, DurationMs, Timestamp};
+use podium_persistence::{testing, SeaRepository};
+
+const T0: i64 = 1_773_478_800_000;
+
+async fn repo() -> SeaRepository {
+    SeaRepository::new(testing::fresh_database().await.expect("test database"))
+        .await
+        .unwrap()
+}
+
+async fn event(repo: &SeaRepository, course: Course) -> Event {
+    let event = repo
+        .create_event(NewEvent {
+            venue_id: None,
+            name: "Vienna".into(),
+            starts_at: Timestamp(T0),
+            timezone: "Europe/Vienna".into(),
+            course,
+        })
+        .await
+        .unwrap();
+    let entries = ["1", "2"]
+        .iter()
+        .map(|b| NewEntry {
+            bib: Bib::parse(b).unwrap(),
+            athlete_id: None,
+            first_name: "Eva".into(),
+            last_name: format!("Athlete{b}"),
+            category: Category::Open,
+            gender: Gender::Women,
+            age_group: None,
+            birth_year: Some(1992),
+            wave_start: Timestamp(T0),
+        })
+        .collect();
+    repo.add_entries(&event, entries).await.unwrap();
+    repo.event(event.id).await.unwrap().unwrap()
+}
+
+fn at(s: i64) -> Timestamp {
+    Timestamp(T0 + s * 1000)
+}
+
+fn point(code: &str) -> TimingPointCode {
+    TimingPointCode::parse(code).unwrap()
+}
+
+/// A full, plausible race for `bib`: START at 10 s, then a point every 300 s.
+fn full_race(bib: &str, offset_s: i64) -> Vec<IndexedDetection> {
+    Course::hyrox_standard()
+        .points()
+        .iter()
+        .enumerate()
+        .map(|(i, p)| IndexedDetection {
+            index: i,
+            point_index: i,
+            detection: Detection {
+                bib: Bib::parse(bib).unwrap(),
+                point: p.clone(),
+                at: at(10 + offset_s + i as i64 * 300),
+                read_id: None,
+                device_id: Some("mat".into()),
+            },
+        })
+        .collect()
+}
+
+async fn row(repo: &SeaRepository, event: &Event, bib: &str) -> StandingRow {
+    repo.standings(event.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.bib.as_str() == bib)
+        .unwrap()
+}
+
+async fn correct(
+    repo: &SeaRepository,
+    event: &Event,
+    bib: &str,
+    action: CorrectionAction,
+) -> Result<Correction, RepoError> {
+    repo.apply_correction(
+        event,
+        NewCorrection {
+            bib: Bib::parse(bib).unwrap(),
+            action,
+            reason: "reviewed by the chief timer".into(),
+            author: "operator-1".into(),
+            may_amend: false,
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn penalties_and_decisions_recompute_the_entry_and_undo_restores_it() {
+    let repo = repo().await;
+    let event = event(&repo, Course::hyrox_standard()).await;
+    repo.ingest(&event, full_race("1", 0)).await.unwrap();
+    let net = row(&repo, &event, "1").await.net_time_ms.unwrap();
+    assert_eq!(net, 24 * 300_000);
+
+    let seq_before = repo.event_seq(event.id).await.unwrap().unwrap();
+    let penalty = correct(
+        &repo,
+        &event,
+        "1",
+        CorrectionAction::TimePenalty(DurationMs(60_000)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(penalty.seq, seq_before + 1);
+    assert_eq!(
+        row(&repo, &event, "1").await.net_time_ms,
+        Some(net + 60_000)
+    );
+
+    for status in [EntryStatus::Dsq, EntryStatus::Dnf, EntryStatus::Dns] {
+        let decision = correct(&repo, &event, "1", CorrectionAction::Decide(status))
+            .await
+            .unwrap();
+        let r = row(&repo, &event, "1").await;
+        assert_eq!(r.status, status);
+        assert_eq!(r.net_time_ms, None);
+        correct(&repo, &event, "1", CorrectionAction::Undo(decision.id))
+            .await
+            .unwrap();
+    }
+    assert_eq!(row(&repo, &event, "1").await.status, EntryStatus::Finished);
+
+    correct(&repo, &event, "1", CorrectionAction::Undo(penalty.id))
+        .await
+        .unwrap();
+    assert_eq!(row(&repo, &event, "1").await.net_time_ms, Some(net));
+    let again = correct(&repo, &event, "1", CorrectionAction::Undo(penalty.id)).await;
+    assert!(matches!(again, Err(RepoError::Invalid(e)) if e.message.contains("already undone")));
+
+    // The audit trail keeps everything, in order: 1 penalty, 3 decisions + 3 undos, 1 undo.
+    let trail = repo.corrections(event.id, None).await.unwrap();
+    assert_eq!(trail.len(), 8);
+    assert!(trail.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert!(trail
+        .iter()
+        .all(|c| c.author == "operator-1" && !c.amendment));
+}
+
+#[tokio::test]
+async fn an_impossible_read_is_flagged_ignoring_it_resolves_the_flag_and_undo_reopens_it() {
+    let repo = repo().await;
+    let event = event(&repo, Course::hyrox_standard()).await;
+    let mut reads = full_race("1", 0);
+    let row_out = reads
+        .iter()
+        .position(|r| r.detection.point.as_str() == "ROW_OUT")
+        .unwrap();
+    // A 20 s roxzone, then a 42 s row: only ROW_OUT can be wrong.
+    let row_in_at = Timestamp(reads[row_out - 2].detection.at.0 + 20_000);
+    reads[row_out - 1].detection.at = row_in_at;
+    reads[row_out].detection.at = Timestamp(row_in_at.0 + 42_000);
+                                                                   // The mat also read the athlete properly a little later.
+    let mut real = reads[row_out].clone();
+    real.detection.at = Timestamp(row_in_at.0 + 290_000);
+    repo.ingest(&event, reads).await.unwrap();
+
+    let open = FlagFilter {
+        status: Some(FlagStatus::Open),
+        ..Default::default()
+    };
+    let flags = repo.flags(event.id, &open).await.unwrap();
+    assert_eq!(flags.len(), 1, "{flags:?}");
+    assert_eq!(flags[0].kind, FlagKind::SegmentTooFast);
+    assert_eq!(flags[0].point.as_str(), "ROW_OUT");
+    assert!(flags[0].detail.contains("42.0 s"), "{}", flags[0].detail);
+    // The result does not use the impossible read: ROW and RUN_6 merge.
+    assert_eq!(row(&repo, &event, "1").await.status, EntryStatus::Finished);
+    assert_eq!(
+        row(&repo, &event, "1").await.net_time_ms,
+        Some(24 * 300_000)
+    );
+
+    // The later, real read arrives; the earliest still wins, so the flag stays.
+    repo.ingest(&event, vec![real.clone()]).await.unwrap();
+    assert_eq!(repo.flags(event.id, &open).await.unwrap().len(), 1);
+
+    let ignore = correct(
+        &repo,
+        &event,
+        "1",
+        CorrectionAction::IgnoreRead {
+            point: point("ROW_OUT"),
+            at: Timestamp(row_in_at.0 + 42_000),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(repo.flags(event.id, &open).await.unwrap().is_empty());
+    let all = repo.flags(event.id, &FlagFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].status, FlagStatus::Resolved);
+    assert_eq!(all[0].history.len(), 2);
+    let timeline = repo
+        .entry_record(&event, &Bib::parse("1").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .timeline;
+    assert_eq!(timeline.at(row_out), Some(real.detection.at));
+
+    // Raw data is never deleted: the ignored read is still stored.
+    assert_eq!(
+        repo.raw_reads(&event, &Bib::parse("1").unwrap())
+            .await
+            .unwrap()
+            .len(),
+        26
+    );
+
+    correct(&repo, &event, "1", CorrectionAction::Undo(ignore.id))
+        .await
+        .unwrap();
+    let reopened = repo.flags(event.id, &open).await.unwrap();
+    assert_eq!(reopened.len(), 1);
+    assert_eq!(reopened[0].id, all[0].id);
+    assert_eq!(reopened[0].history.len(), 3);
+
+    // Ignoring a read that does not exist names what is wrong.
+    let missing = correct(
+        &repo,
+        &event,
+        "1",
+        CorrectionAction::IgnoreRead {
+            point: point("ROW_OUT"),
+            at: at(1),
+        },
+    )
+    .await;
+    assert!(matches!(missing, Err(RepoError::Invalid(e)) if e.message.contains("no read")));
+}
+
+#[tokio::test]
+async fn a_dismissed_flag_stays_dismissed_and_can_be_reopened() {
+    let repo = repo().await;
+    let event = event(&repo, Course::hyrox_standard()).await;
+    // RUN1 only, no START: MISSING_START.
+    let mut reads = full_race("2", 0);
+    reads.remove(0);
+    repo.ingest(&event, reads).await.unwrap();
+    let flags = repo.flags(event.id, &FlagFilter::default()).await.unwrap();
+    assert_eq!(flags.len(), 1);
+    assert_eq!(flags[0].kind, FlagKind::MissingStart);
+    assert_eq!(row(&repo, &event, "2").await.status, EntryStatus::Finished);
+
+    let dismissed = repo
+        .review_flag(
+            event.id,
+            flags[0].id,
+            FlagReview::Dismiss,
+            "chief",
+            "wave start is right",
+        )
+        .await
+        .unwrap();
+    assert_eq!(dismissed.status, FlagStatus::Dismissed);
+    assert_eq!(dismissed.history.last().unwrap().by, "chief");
+    // A recomputation that still sees the cause leaves it dismissed.
+    correct(
+        &repo,
+        &event,
+        "2",
+        CorrectionAction::TimePenalty(DurationMs(1_000)),
+    )
+    .await
+    .unwrap();
+    let after = repo.flags(event.id, &FlagFilter::default()).await.unwrap();
+    assert_eq!(after[0].status, FlagStatus::Dismissed);
+    let twice = repo
+        .review_flag(event.id, flags[0].id, FlagReview::Dismiss, "chief", "again")
+        .await;
+    assert!(matches!(twice, Err(RepoError::Invalid(_))));
+    let reopened = repo
+        .review_flag(
+            event.id,
+            flags[0].id,
+            FlagReview::Reopen,
+            "chief",
+            "look again",
+        )
+        .await
+        .unwrap();
+    assert_eq!(reopened.status, FlagStatus::Open);
+}
+
+#[tokio::test]
+async fn a_manual_read_fills_a_missed_mat_and_finishes_the_entry() {
+    let repo = repo().await;
+    let event = event(&repo, Course::hyrox_standard()).await;
+    let mut reads = full_race("1", 0);
+    let finish = reads.pop().unwrap();
+    repo.ingest(&event, reads).await.unwrap();
+    assert_eq!(row(&repo, &event, "1").await.status, EntryStatus::Racing);
+    correct(
+        &repo,
+        &event,
+        "1",
+        CorrectionAction::ManualRead {
+            point: point("FINISH"),
+            at: finish.detection.at,
+        },
+    )
+    .await
+    .unwrap();
+    let r = row(&repo, &event, "1").await;
+    assert_eq!(r.status, EntryStatus::Finished);
+    assert_eq!(r.net_time_ms, Some(24 * 300_000));
+    // The raw read arriving later changes nothing (same instant).
+    repo.ingest(&event, vec![finish]).await.unwrap();
+    assert_eq!(
+        row(&repo, &event, "1").await.net_time_ms,
+        Some(24 * 300_000)
+    );
+}
+
+#[tokio::test]
+async fn the_lifecycle_writes_its_domain_events_to_the_outbox() {
+    let repo = repo().await;
+    let event = event(&repo, Course::hyrox_standard()).await;
+    assert_eq!(event.status, EventStatus::Scheduled);
+    repo.ingest(&event, full_race("1", 0)).await.unwrap();
+    let live = repo.event(event.id).await.unwrap().unwrap();
+    assert_eq!(live.status, EventStatus::Live);
+
+    let refused = repo.transition_event(event.id, EventStatus::Official).await;
+    assert!(matches!(refused, Err(RepoError::Invalid(e)) if e.message.contains("PROVISIONAL")));
+    repo.transition_event(event.id, EventStatus::Provisional)
+        .await
+        .unwrap();
+    // Late uploads from an offline device are still welcome while provisional.
+    let late = repo.ingest(&live, full_race("2", 60)).await.unwrap();
+    assert_eq!(late.accepted, 25);
+    let official = repo
+        .transition_event(event.id, EventStatus::Official)
+        .await
+        .unwrap();
+
+    // Official: detections are refused even by a caller holding a stale event.
+    let refused = repo.ingest(&live, full_race("2", 61)).await;
+    assert!(matches!(refused, Err(RepoError::Conflict(_))));
+    // Only an amendment changes results now.
+    let refused = correct(
+        &repo,
+        &official,
+        "1",
+        CorrectionAction::Decide(EntryStatus::Dsq),
+    )
+    .await;
+    assert!(matches!(refused, Err(RepoError::Conflict(e)) if e.contains("only an admin")));
+    let amendment = repo
+        .apply_correction(
+            &official,
+            NewCorrection {
+                bib: Bib::parse("1").unwrap(),
+                action: CorrectionAction::TimePenalty(DurationMs(30_000)),
+                reason: "missed burpee line, video review".into(),
+                author: "admin-1".into(),
+                may_amend: true,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(amendment.amendment);
+
+    let outbox = repo.pending_outbox(event.id).await.unwrap();
+    let topics: Vec<&str> = outbox.iter().map(|m| m.topic.as_str()).collect();
+    assert_eq!(
+        topics,
+        vec![
+            "event.live",
+            "event.provisional",
+            "event.official",
+            "result.amended"
+        ]
+    );
+    assert!(outbox.windows(2).all(|w| w[0].seq < w[1].seq));
+    let payload: serde_json::Value = serde_json::from_str(&outbox[3].payload).unwrap();
+    assert_eq!(payload["bib"], "1");
+    assert_eq!(payload["correctionId"], amendment.id.to_string());
+    assert_eq!(payload["kind"], "TIME_PENALTY");
+
+    // Nothing leaves OFFICIAL.
+    for to in EventStatus::ALL {
+        assert!(repo.transition_event(event.id, *to).await.is_err());
+    }
+}
+
+#[tokio::test]
+async fn a_cancelled_event_takes_no_corrections() {
+    let repo = repo().await;
+    let event = event(&repo, Course::hyrox_standard()).await;
+    let cancelled = repo
+        .transition_event(event.id, EventStatus::Cancelled)
+        .await
+        .unwrap();
+    let refused = correct(
+        &repo,
+        &cancelled,
+        "1",
+        CorrectionAction::Decide(EntryStatus::Dns),
+    )
+    .await;
+    assert!(matches!(refused, Err(RepoError::Conflict(_))));
+    let topics: Vec<String> = repo
+        .pending_outbox(event.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.topic)
+        .collect();
+    assert_eq!(topics, vec!["event.cancelled"]);
+}
+
+#[tokio::test]
+async fn per_event_segment_limits_are_stored_and_applied() {
+    let repo = repo().await;
+    let course = Course::hyrox_standard()
+        .with_limits(&[LimitOverride {
+            segment: "RUN_1".into(),
+            min_ms: 400_000,
+            max_ms: None,
+        }])
+        .unwrap();
+    let event = event(&repo, course.clone()).await;
+    assert_eq!(event.course, course);
+    // RUN1 300 s after START is now too fast for this event.
+    repo.ingest(&event, full_race("1", 0)).await.unwrap();
+    let flags = repo.flags(event.id, &FlagFilter::default()).await.unwrap();
+    assert!(flags
+        .iter()
+        .any(|f| f.kind == FlagKind::SegmentTooFast && f.point.as_str() == "RUN1"));
+}
