@@ -173,7 +173,7 @@ async fn an_impossible_read_is_flagged_ignoring_it_resolves_the_flag_and_undo_re
     let row_in_at = Timestamp(reads[row_out - 2].detection.at.0 + 20_000);
     reads[row_out - 1].detection.at = row_in_at;
     reads[row_out].detection.at = Timestamp(row_in_at.0 + 42_000);
-                                                                   // The mat also read the athlete properly a little later.
+    // The mat also read the athlete properly a little later.
     let mut real = reads[row_out].clone();
     real.detection.at = Timestamp(row_in_at.0 + 290_000);
     repo.ingest(&event, reads).await.unwrap();

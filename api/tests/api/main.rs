@@ -6,5 +6,6 @@ mod helpers;
 mod events;
 mod ingest;
 mod leaderboard;
+mod officiating;
 mod race_day;
 mod schema;
