@@ -319,6 +319,17 @@ impl Course {
         )
     }
 
+    /// Cumulative minimums: `prefix[j] - prefix[i]` is `min_between(i, j)` in O(1), for the
+    /// engine's quadratic loops.
+    pub fn min_prefix(&self) -> Vec<i64> {
+        let mut prefix = Vec::with_capacity(self.points.len());
+        prefix.push(0);
+        for s in &self.segments {
+            prefix.push(prefix.last().copied().unwrap_or(0) + s.limits.min.0);
+        }
+        prefix
+    }
+
     /// The most time that is plausible from `from` to `to`, if every segment has a maximum.
     pub fn max_between(&self, from: usize, to: usize) -> Option<DurationMs> {
         self.segments

@@ -278,8 +278,9 @@ fn longest_plausible_chain(
     if n == 0 {
         return Vec::new();
     }
+    let prefix = course.min_prefix();
     let reachable = |(from, t0): (usize, Timestamp), (to, t1): (usize, Timestamp)| {
-        t1.since(t0) >= course.min_between(from, to)
+        t1.0 - t0.0 >= prefix[to] - prefix[from]
     };
     // length[j]: longest valid chain ending at j (0 = unreachable); prev[j]: predecessor.
     let mut length = vec![0usize; n];

@@ -7,7 +7,7 @@
 
 use crate::course::Course;
 use crate::division::string_enum;
-use crate::engine::{Progress, SetAsideReason, Timeline};
+use crate::engine::{EntryStatus, Progress, SetAsideReason, Timeline};
 use crate::timing::{DurationMs, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -83,7 +83,13 @@ pub fn derive(
         .collect();
     let mut flags = Vec::new();
 
-    if timeline.has_reads() && timeline.at(0).is_none() {
+    // Only once the entry is done: during the race START may still arrive (a late upload),
+    // and the result already says `startFromWave`.
+    let done = !matches!(
+        progress.status,
+        EntryStatus::Racing | EntryStatus::Registered
+    );
+    if done && timeline.has_reads() && timeline.at(0).is_none() {
         flags.push(Flag {
             kind: FlagKind::MissingStart,
             point: 0,
@@ -199,10 +205,11 @@ pub fn derive(
         }
     }
 
+    let prefix = course.min_prefix();
     for (n, &(i, ti)) in reads.iter().enumerate() {
         for &(j, tj) in &reads[n + 1..] {
             let gap = DurationMs((tj.0 - ti.0).abs());
-            if gap <= SIMULTANEOUS_WINDOW && course.min_between(i, j) >= SIMULTANEOUS_MIN_SEPARATION
+            if gap <= SIMULTANEOUS_WINDOW && prefix[j] - prefix[i] >= SIMULTANEOUS_MIN_SEPARATION.0
             {
                 flags.push(Flag {
                     kind: FlagKind::SimultaneousReads,
@@ -306,13 +313,21 @@ mod tests {
 
     #[test]
     fn a_missing_start_and_a_very_slow_segment_are_flagged() {
+        // While racing, a missing START may still arrive: only the slow run is flagged.
         let flags = flags_for(&[("RUN1", 3_000)], 0);
-        assert_eq!(
-            kinds(&flags),
-            vec![FlagKind::MissingStart, FlagKind::SegmentTooSlow]
-        );
+        assert_eq!(kinds(&flags), vec![FlagKind::SegmentTooSlow]);
+        assert!(flags[0].detail.contains("RUN_1"));
+        // Finished without START: flagged.
+        let course = Course::hyrox_standard();
+        let reads: Vec<(String, i64)> = course.points()[1..]
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.to_string(), 300 + i as i64 * 300))
+            .collect();
+        let reads: Vec<(&str, i64)> = reads.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+        let flags = flags_for(&reads, 0);
+        assert_eq!(kinds(&flags), vec![FlagKind::MissingStart]);
         assert_eq!(flags[0].at, None);
-        assert!(flags[1].detail.contains("RUN_1"));
     }
 
     #[test]

@@ -13,9 +13,10 @@ use podium_domain::flags::{Flag, FlagStatus};
 use podium_domain::lineage::RawRead;
 use podium_domain::ports::{FlagChange, OutboxMessage, RepoError, StoredFlag};
 use podium_domain::timing::{Bib, DurationMs, Timestamp};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -103,7 +104,7 @@ fn with_change(m: flags::Model, change: FlagChange) -> Result<flags::ActiveModel
     let status = change.status;
     let seq = change.seq;
     history.push(change);
-    let mut active: flags::ActiveModel = m.into();
+    let mut active = m.into_active_model().reset_all();
     active.status = Set(status.as_str().to_owned());
     active.updated_seq = Set(seq);
     active.history = Set(serde_json::to_string(&history).map_err(|e| corrupt("flag", e))?);
@@ -123,8 +124,8 @@ pub(crate) async fn sync_flags(
     let mut existing: HashMap<Uuid, HashMap<String, flags::Model>> = HashMap::new();
     let ids: Vec<Uuid> = derived.iter().map(|d| d.entry_id).collect();
     for chunk in ids.chunks(LOOKUP_CHUNK) {
+        // By entry id alone (unique across events): the `flags_identity` index answers it.
         for f in flags::Entity::find()
-            .filter(flags::Column::EventId.eq(event_id))
             .filter(flags::Column::EntryId.is_in(chunk.iter().copied()))
             .all(txn)
             .await
@@ -195,8 +196,22 @@ pub(crate) async fn sync_flags(
             .await
             .map_err(unexpected)?;
     }
-    for update in updates {
-        update.update(txn).await.map_err(unexpected)?;
+    // Status changes as one upsert per chunk rather than a round trip per flag: a shuffled
+    // upload raises and resolves many transient flags (e.g. MISSING_START until START arrives).
+    for chunk in updates.chunks(LOOKUP_CHUNK) {
+        flags::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::column(flags::Column::Id)
+                    .update_columns([
+                        flags::Column::Status,
+                        flags::Column::UpdatedSeq,
+                        flags::Column::History,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await
+            .map_err(unexpected)?;
     }
     Ok(open_counts)
 }

@@ -51,7 +51,8 @@ pub enum FlagKindGql {
     AfterFinish,
     /// Two points far apart on the course read within seconds of each other.
     SimultaneousReads,
-    /// The entry has reads but no START read; the clock starts at its wave start.
+    /// The entry finished (or was decided) without a START read; its clock started at its
+    /// wave start.
     MissingStart,
 }
 

@@ -421,8 +421,13 @@ async fn undo_reverts_a_correction_and_flags_can_be_dismissed() {
     let Venue { event_id, operator } = venue_event(&app).await;
     app.add_entries(&event_id, &[("9", "OPEN", "MEN", 1990)])
         .await;
-    // No START read: MISSING_START.
-    post(&app, &operator, &event_id, &[read("9", "RUN1", 300)]).await;
+    // A whole race without a START read: MISSING_START.
+    let reads: Vec<Value> = podium_domain::course::Course::hyrox_standard().points()[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, p)| read("9", p.as_str(), 300 + i as i64 * 300))
+        .collect();
+    post(&app, &operator, &event_id, &reads).await;
 
     let dnf = as_ok(
         &app,
@@ -445,7 +450,7 @@ async fn undo_reverts_a_correction_and_flags_can_be_dismissed() {
     .await;
     assert_eq!(undo["applyCorrection"]["kind"], "UNDO");
     let r = result(&app, &operator, &event_id, "9").await;
-    assert_eq!(r["status"], "RACING");
+    assert_eq!(r["status"], "FINISHED");
     let trail = r["lineage"]["corrections"].as_array().unwrap();
     assert_eq!(trail[0]["undoneBy"], undo["applyCorrection"]["id"]);
 
