@@ -111,7 +111,7 @@ pub async fn lineage(
     wave_start: Timestamp,
 ) -> Result<(Lineage, Vec<Correction>), ApiError> {
     let reads = state.repo.raw_reads(event, bib).await?;
-    let corrections = state.repo.corrections(event.id, Some(bib)).await?;
+    let corrections = state.repo.corrections(event, Some(bib)).await?;
     let ruling = Ruling::of(&event.course, &corrections);
     let raw: Vec<(usize, Timestamp)> = reads.iter().map(|r| (r.point, r.at)).collect();
     let timeline = ruling.timeline(&event.course, &raw);

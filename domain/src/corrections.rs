@@ -10,7 +10,7 @@ use crate::engine::{Adjustments, EntryStatus, Timeline};
 use crate::error::InvalidInput;
 use crate::timing::{Bib, DurationMs, Timestamp};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 string_enum!(
@@ -200,15 +200,8 @@ impl Ruling {
     /// Folds an entry's corrections, oldest first. The latest status decision in force wins;
     /// penalties add up; an undone correction has no effect.
     pub fn of(course: &Course, corrections: &[Correction]) -> Self {
-        let undone: HashMap<Uuid, Uuid> = corrections
-            .iter()
-            .filter_map(|c| match c.action {
-                CorrectionAction::Undo(target) => Some((target, c.id)),
-                _ => None,
-            })
-            .collect();
         let mut ruling = Ruling {
-            undone,
+            undone: undone_by(corrections),
             ..Default::default()
         };
         for c in corrections
@@ -253,6 +246,17 @@ impl Ruling {
     }
 }
 
+/// Which corrections were undone, and by which undo.
+pub fn undone_by(corrections: &[Correction]) -> HashMap<Uuid, Uuid> {
+    corrections
+        .iter()
+        .filter_map(|c| match c.action {
+            CorrectionAction::Undo(target) => Some((target, c.id)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Checks that `target` may be undone: it exists among the entry's corrections, is not an
 /// undo itself, and is not undone already.
 pub fn check_undo(corrections: &[Correction], target: Uuid) -> Result<(), InvalidInput> {
@@ -268,14 +272,7 @@ pub fn check_undo(corrections: &[Correction], target: Uuid) -> Result<(), Invali
             "an undo cannot be undone; make the correction again instead",
         ));
     }
-    let already: HashSet<Uuid> = corrections
-        .iter()
-        .filter_map(|c| match c.action {
-            CorrectionAction::Undo(t) => Some(t),
-            _ => None,
-        })
-        .collect();
-    if already.contains(&target) {
+    if undone_by(corrections).contains_key(&target) {
         return Err(InvalidInput::new(
             "targetId",
             format!("correction {target} is already undone"),

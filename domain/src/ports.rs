@@ -195,7 +195,7 @@ pub trait RaceRepository: Send + Sync + 'static {
     /// The corrections of an event (or of one entry), oldest first.
     async fn corrections(
         &self,
-        event_id: Uuid,
+        event: &Event,
         bib: Option<&Bib>,
     ) -> Result<Vec<Correction>, RepoError>;
 

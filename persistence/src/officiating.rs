@@ -8,11 +8,10 @@ use anyhow::anyhow;
 use chrono::Utc;
 use podium_domain::corrections::{Correction, CorrectionAction, CorrectionKind};
 use podium_domain::course::{Course, TimingPointCode};
-use podium_domain::engine::EntryStatus;
 use podium_domain::flags::{Flag, FlagStatus};
 use podium_domain::lineage::RawRead;
 use podium_domain::ports::{FlagChange, OutboxMessage, RepoError, StoredFlag};
-use podium_domain::timing::{Bib, DurationMs, Timestamp};
+use podium_domain::timing::{Bib, Timestamp};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
@@ -305,42 +304,20 @@ pub(crate) fn correction_row(c: &Correction) -> corrections::ActiveModel {
     }
 }
 
-pub(crate) fn correction_from(m: corrections::Model) -> Result<Correction, RepoError> {
+pub(crate) fn correction_from(
+    course: &Course,
+    m: corrections::Model,
+) -> Result<Correction, RepoError> {
     let kind: CorrectionKind = m.kind.parse().map_err(|e| corrupt("correction kind", e))?;
-    let read = || -> Result<(TimingPointCode, Timestamp), RepoError> {
-        let point = m
-            .timing_point
-            .as_deref()
-            .ok_or_else(|| corrupt("correction", "a read without a timing point"))?;
-        Ok((
-            TimingPointCode::parse(point).map_err(|e| corrupt("timing point", e))?,
-            Timestamp(
-                m.at_ms
-                    .ok_or_else(|| corrupt("correction", "a read without an instant"))?,
-            ),
-        ))
-    };
-    let action = match kind {
-        CorrectionKind::TimePenalty => CorrectionAction::TimePenalty(DurationMs(
-            m.penalty_ms
-                .ok_or_else(|| corrupt("correction", "a penalty without duration"))?,
-        )),
-        CorrectionKind::Dsq => CorrectionAction::Decide(EntryStatus::Dsq),
-        CorrectionKind::Dnf => CorrectionAction::Decide(EntryStatus::Dnf),
-        CorrectionKind::Dns => CorrectionAction::Decide(EntryStatus::Dns),
-        CorrectionKind::ManualRead => {
-            let (point, at) = read()?;
-            CorrectionAction::ManualRead { point, at }
-        }
-        CorrectionKind::IgnoreRead => {
-            let (point, at) = read()?;
-            CorrectionAction::IgnoreRead { point, at }
-        }
-        CorrectionKind::Undo => CorrectionAction::Undo(
-            m.target_id
-                .ok_or_else(|| corrupt("correction", "an undo without target"))?,
-        ),
-    };
+    let action = CorrectionAction::parse(
+        course,
+        kind,
+        m.penalty_ms,
+        m.timing_point.as_deref(),
+        m.at_ms.map(Timestamp),
+        m.target_id,
+    )
+    .map_err(|e| corrupt("correction", e))?;
     Ok(Correction {
         id: m.id,
         event_id: m.event_id,
@@ -358,6 +335,7 @@ pub(crate) fn correction_from(m: corrections::Model) -> Result<Correction, RepoE
 /// The corrections of an event, or of one entry, oldest first.
 pub(crate) async fn corrections_of<C: ConnectionTrait>(
     db: &C,
+    course: &Course,
     event_id: Uuid,
     entry_id: Option<Uuid>,
     bib: Option<&Bib>,
@@ -376,7 +354,7 @@ pub(crate) async fn corrections_of<C: ConnectionTrait>(
         .await
         .map_err(unexpected)?
         .into_iter()
-        .map(correction_from)
+        .map(|m| correction_from(course, m))
         .collect()
 }
 

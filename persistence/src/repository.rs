@@ -871,7 +871,8 @@ impl RaceRepository for SeaRepository {
                 RepoError::NotFound(format!("bib {} in event {}", correction.bib, event.id))
             })?;
         let mut history =
-            officiating::corrections_of(&txn, event.id, Some(state.entry_id), None).await?;
+            officiating::corrections_of(&txn, &event.course, event.id, Some(state.entry_id), None)
+                .await?;
         let reads =
             officiating::raw_reads_of(&txn, &event.course, event.id, &correction.bib).await?;
         let ruling = Ruling::of(&event.course, &history);
@@ -959,10 +960,10 @@ impl RaceRepository for SeaRepository {
 
     async fn corrections(
         &self,
-        event_id: Uuid,
+        event: &Event,
         bib: Option<&Bib>,
     ) -> Result<Vec<Correction>, RepoError> {
-        officiating::corrections_of(&self.db, event_id, None, bib).await
+        officiating::corrections_of(&self.db, &event.course, event.id, None, bib).await
     }
 
     async fn flags(

@@ -152,7 +152,7 @@ async fn penalties_and_decisions_recompute_the_entry_and_undo_restores_it() {
     assert!(matches!(again, Err(RepoError::Invalid(e)) if e.message.contains("already undone")));
 
     // The audit trail keeps everything, in order: 1 penalty, 3 decisions + 3 undos, 1 undo.
-    let trail = repo.corrections(event.id, None).await.unwrap();
+    let trail = repo.corrections(&event, None).await.unwrap();
     assert_eq!(trail.len(), 8);
     assert!(trail.windows(2).all(|w| w[0].seq < w[1].seq));
     assert!(trail

@@ -4,13 +4,12 @@ use crate::auth::Principal;
 use crate::graphql::types::time;
 use async_graphql::{Enum, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use podium_domain::corrections::{Correction, CorrectionAction};
+use podium_domain::corrections::{undone_by, Correction, CorrectionAction};
 use podium_domain::course::Course;
 use podium_domain::engine::SetAsideReason;
 use podium_domain::lineage::{Lineage, PointTime, ReadUse, Source};
 use podium_domain::model::Event;
 use podium_domain::ports::{FlagChange, StoredFlag};
-use std::collections::HashMap;
 use uuid::Uuid;
 
 fn id(u: Uuid) -> ID {
@@ -131,13 +130,7 @@ impl CorrectionObject {
     /// Shapes a list of corrections, linking each to the undo that reverted it.
     pub fn list(corrections: &[Correction], viewer: &Principal, event: &Event) -> Vec<Self> {
         let show_author = viewer.may_manage_event(event).is_ok();
-        let undone: HashMap<Uuid, Uuid> = corrections
-            .iter()
-            .filter_map(|c| match c.action {
-                CorrectionAction::Undo(target) => Some((target, c.id)),
-                _ => None,
-            })
-            .collect();
+        let undone = undone_by(corrections);
         corrections
             .iter()
             .map(|c| Self::new(c, undone.get(&c.id).copied(), show_author))

@@ -423,7 +423,7 @@ impl ResultObject {
     async fn amended(&self, ctx: &async_graphql::Context<'_>) -> GqlResult<bool> {
         let corrections = super::app(ctx)
             .repo
-            .corrections(self.source.id, Some(&self.bib_value))
+            .corrections(&self.source, Some(&self.bib_value))
             .await
             .gql()?;
         Ok(corrections.iter().any(|c| c.amendment))

@@ -48,7 +48,7 @@ impl OfficiatingQuery {
             .await
             .gql()?;
         let bib = bib.as_deref().map(Bib::parse).transpose().gql()?;
-        let list = state.repo.corrections(event.id, bib.as_ref()).await.gql()?;
+        let list = state.repo.corrections(&event, bib.as_ref()).await.gql()?;
         Ok(CorrectionObject::list(&list, principal(ctx), &event))
     }
 }
