@@ -8,6 +8,7 @@ pub mod engine;
 pub mod error;
 pub mod flags;
 pub mod lineage;
+pub mod live;
 pub mod model;
 pub mod ports;
 pub mod simulation;

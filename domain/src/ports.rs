@@ -7,6 +7,7 @@ use crate::engine::{Adjustments, Timeline};
 use crate::error::InvalidInput;
 use crate::flags::{FlagKind, FlagStatus};
 use crate::lineage::RawRead;
+use crate::live::EventChange;
 use crate::model::{Entry, Event, EventStatus, NewEntry, NewEvent, NewVenue, Venue, Wave};
 use crate::standings::StandingRow;
 use crate::timing::{Bib, Detection, Timestamp};
@@ -214,6 +215,15 @@ pub trait RaceRepository: Send + Sync + 'static {
         by: &str,
         note: &str,
     ) -> Result<StoredFlag, RepoError>;
+
+    /// The event's change log after `after_seq`, oldest first, at most `limit` steps. Every
+    /// `seq` from 1 to the event's current one has exactly one step.
+    async fn changes(
+        &self,
+        event_id: Uuid,
+        after_seq: i64,
+        limit: u64,
+    ) -> Result<Vec<EventChange>, RepoError>;
 
     /// Domain events of an event not yet delivered, oldest first.
     async fn pending_outbox(&self, event_id: Uuid) -> Result<Vec<OutboxMessage>, RepoError>;

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_core_tables;
 mod m20261123_000002_officiating;
+mod m20261123_000003_event_changes;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_core_tables::Migration),
             Box::new(m20261123_000002_officiating::Migration),
+            Box::new(m20261123_000003_event_changes::Migration),
         ]
     }
 }

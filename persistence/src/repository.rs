@@ -3,7 +3,7 @@
 use crate::convert::{entry_from, on_unique, status_from, timeline_from, unexpected};
 use crate::entities::flags as flags_table;
 use crate::entities::{
-    athletes, corrections, detections, entries, entry_states, events, venues, waves,
+    athletes, corrections, detections, entries, entry_states, event_changes, events, venues, waves,
 };
 use crate::officiating::{self, DerivedFlags};
 use async_trait::async_trait;
@@ -13,6 +13,7 @@ use podium_domain::course::TimingPointCode;
 use podium_domain::engine::{evaluate, Adjustments, Timeline};
 use podium_domain::flags::{self, Flag, FlagStatus};
 use podium_domain::lineage::RawRead;
+use podium_domain::live::{ChangeKind, EntryChange, EventChange};
 use podium_domain::model::{
     CorrectionPolicy, Entry, Event, EventStatus, NewEntry, NewEvent, NewVenue, Venue, Wave,
     TOPIC_EVENT_LIVE, TOPIC_RESULT_AMENDED,
@@ -100,20 +101,60 @@ async fn lock_event(
     Ok((seq, status))
 }
 
-async fn set_seq(
-    txn: &DatabaseTransaction,
+/// Moves the event to `change.seq` (and `change.status`) and appends `change` to its change
+/// log, inside the caller's transaction: no `seq` without its log row, so replays never miss a
+/// step.
+async fn advance(txn: &DatabaseTransaction, change: EventChange) -> Result<(), RepoError> {
+    events::Entity::update_many()
+        .col_expr(events::Column::Seq, Expr::value(change.seq))
+        .col_expr(events::Column::Status, Expr::value(change.status.as_str()))
+        .filter(events::Column::Id.eq(change.event_id))
+        .exec(txn)
+        .await
+        .map_err(unexpected)?;
+    event_changes::Entity::insert(event_changes::ActiveModel {
+        event_id: Set(change.event_id),
+        seq: Set(change.seq),
+        kind: Set(change.kind.as_str().to_owned()),
+        payload: Set(serde_json::to_string(&change)
+            .map_err(|e| RepoError::Unexpected(anyhow::anyhow!("change log: {e}")))?),
+        created_at: Set(Utc::now()),
+    })
+    .exec_without_returning(txn)
+    .await
+    .map_err(unexpected)?;
+    Ok(())
+}
+
+/// An entry's live state, read back from the row about to be stored.
+fn entry_change(model: &entry_states::ActiveModel) -> Result<EntryChange, RepoError> {
+    Ok(EntryChange {
+        entry_id: *model.entry_id.as_ref(),
+        bib: Bib::parse(model.bib.as_ref())
+            .map_err(|e| RepoError::Unexpected(anyhow::anyhow!("bib: {e}")))?,
+        status: status_from(model.status.as_ref())?,
+        last_point: model.last_point.as_ref().map(|p| p as usize),
+        elapsed_ms: *model.elapsed_ms.as_ref(),
+        net_time_ms: *model.net_time_ms.as_ref(),
+        penalty_ms: *model.penalty_ms.as_ref(),
+        open_flags: *model.open_flags.as_ref(),
+    })
+}
+
+fn change(
     event_id: Uuid,
     seq: i64,
-    status: Option<EventStatus>,
-) -> Result<(), RepoError> {
-    let mut update = events::Entity::update_many()
-        .col_expr(events::Column::Seq, Expr::value(seq))
-        .filter(events::Column::Id.eq(event_id));
-    if let Some(status) = status {
-        update = update.col_expr(events::Column::Status, Expr::value(status.as_str()));
+    kind: ChangeKind,
+    status: EventStatus,
+    entries: Vec<EntryChange>,
+) -> EventChange {
+    EventChange {
+        event_id,
+        seq,
+        kind,
+        status,
+        entries,
     }
-    update.exec(txn).await.map_err(unexpected)?;
-    Ok(())
 }
 
 /// Evaluates an entry and shapes its stored state; also returns the flags its reads raise
@@ -171,7 +212,7 @@ async fn store_recomputed(
     event: &Event,
     recomputed: Vec<(entry_states::ActiveModel, Vec<Flag>, bool)>,
     seq: i64,
-) -> Result<(), RepoError> {
+) -> Result<Vec<EntryChange>, RepoError> {
     let derived: Vec<DerivedFlags> = recomputed
         .iter()
         .filter(|(_, flags, had_open)| !flags.is_empty() || *had_open)
@@ -205,7 +246,7 @@ async fn store_recomputed(
             .await
             .map_err(unexpected)?;
     }
-    Ok(())
+    states.iter().map(entry_change).collect()
 }
 
 /// The payload of an `event.*` domain event.
@@ -339,7 +380,7 @@ impl RaceRepository for SeaRepository {
         let (seq, from) = lock_event(&txn, id).await?;
         from.transition(to)?;
         let seq = seq + 1;
-        set_seq(&txn, id, seq, Some(to)).await?;
+        advance(&txn, change(id, seq, ChangeKind::Status, to, Vec::new())).await?;
         if let Some(topic) = to.topic() {
             officiating::write_outbox(&txn, id, topic, status_payload(id, from, to, seq), seq)
                 .await?;
@@ -395,7 +436,8 @@ impl RaceRepository for SeaRepository {
             }
         }
         let txn = self.db.begin().await.map_err(unexpected)?;
-        let seq = lock_event(&txn, event.id).await?.0 + 1;
+        let (seq, status) = lock_event(&txn, event.id).await?;
+        let seq = seq + 1;
 
         let bibs: Vec<String> = new_entries.iter().map(|e| e.bib.to_string()).collect();
         for chunk in bibs.chunks(INSERT_CHUNK) {
@@ -537,7 +579,15 @@ impl RaceRepository for SeaRepository {
                 .await
                 .map_err(unexpected)?;
         }
-        set_seq(&txn, event.id, seq, None).await?;
+        let added = state_rows
+            .iter()
+            .map(entry_change)
+            .collect::<Result<Vec<_>, _>>()?;
+        advance(
+            &txn,
+            change(event.id, seq, ChangeKind::EntriesAdded, status, added),
+        )
+        .await?;
         txn.commit().await.map_err(unexpected)?;
         Ok(created)
     }
@@ -724,9 +774,14 @@ impl RaceRepository for SeaRepository {
             );
             recomputed.push((model, flags, state.open_flags > 0));
         }
-        store_recomputed(&txn, event, recomputed, seq).await?;
+        let changed = store_recomputed(&txn, event, recomputed, seq).await?;
         let went_live = status == EventStatus::Scheduled;
-        set_seq(&txn, event.id, seq, went_live.then_some(EventStatus::Live)).await?;
+        let new_status = if went_live { EventStatus::Live } else { status };
+        advance(
+            &txn,
+            change(event.id, seq, ChangeKind::Detections, new_status, changed),
+        )
+        .await?;
         if went_live {
             officiating::write_outbox(
                 &txn,
@@ -934,8 +989,13 @@ impl RaceRepository for SeaRepository {
             &ruling.adjustments,
             seq,
         );
-        store_recomputed(&txn, event, vec![(model, flags, state.open_flags > 0)], seq).await?;
-        set_seq(&txn, event.id, seq, None).await?;
+        let changed =
+            store_recomputed(&txn, event, vec![(model, flags, state.open_flags > 0)], seq).await?;
+        advance(
+            &txn,
+            change(event.id, seq, ChangeKind::Correction, status, changed),
+        )
+        .await?;
         if amendment {
             officiating::write_outbox(
                 &txn,
@@ -1002,7 +1062,7 @@ impl RaceRepository for SeaRepository {
         note: &str,
     ) -> Result<StoredFlag, RepoError> {
         let txn = self.db.begin().await.map_err(unexpected)?;
-        let (seq, _) = lock_event(&txn, event_id).await?;
+        let (seq, status) = lock_event(&txn, event_id).await?;
         let current = flags_table::Entity::find_by_id(flag_id)
             .filter(flags_table::Column::EventId.eq(event_id))
             .one(&txn)
@@ -1034,9 +1094,36 @@ impl RaceRepository for SeaRepository {
         let seq = seq + 1;
         let (flag, _) =
             officiating::review_flag(&txn, event_id, flag_id, to, seq, by, note).await?;
-        set_seq(&txn, event_id, seq, None).await?;
+        advance(
+            &txn,
+            change(event_id, seq, ChangeKind::FlagReview, status, Vec::new()),
+        )
+        .await?;
         txn.commit().await.map_err(unexpected)?;
         Ok(flag)
+    }
+
+    async fn changes(
+        &self,
+        event_id: Uuid,
+        after_seq: i64,
+        limit: u64,
+    ) -> Result<Vec<EventChange>, RepoError> {
+        event_changes::Entity::find()
+            .filter(event_changes::Column::EventId.eq(event_id))
+            .filter(event_changes::Column::Seq.gt(after_seq))
+            .order_by_asc(event_changes::Column::Seq)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?
+            .into_iter()
+            .map(|row| {
+                serde_json::from_str(&row.payload).map_err(|e| {
+                    RepoError::Unexpected(anyhow::anyhow!("stored change {}: {e}", row.seq))
+                })
+            })
+            .collect()
     }
 
     async fn pending_outbox(&self, event_id: Uuid) -> Result<Vec<OutboxMessage>, RepoError> {

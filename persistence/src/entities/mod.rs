@@ -5,6 +5,7 @@ pub mod corrections;
 pub mod detections;
 pub mod entries;
 pub mod entry_states;
+pub mod event_changes;
 pub mod events;
 pub mod flags;
 pub mod outbox;

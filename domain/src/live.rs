@@ -1,0 +1,79 @@
+//! The per-event change log behind live results: every change of an event's results has a
+//! `seq` (strictly increasing by one, durable) and one `EventChange` saying what changed, so a
+//! client that saw `seq = n` can be given exactly what happened after `n`, in order.
+
+use crate::division::string_enum;
+use crate::engine::EntryStatus;
+use crate::model::EventStatus;
+use crate::timing::Bib;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+string_enum!(
+    /// What made an event's `seq` move.
+    ChangeKind, "kind" {
+        EntriesAdded => "ENTRIES_ADDED",
+        Detections => "DETECTIONS",
+        Correction => "CORRECTION",
+        Status => "STATUS",
+        FlagReview => "FLAG_REVIEW",
+    }
+);
+
+/// An entry's state after a change, as live views need it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryChange {
+    pub entry_id: Uuid,
+    pub bib: Bib,
+    pub status: EntryStatus,
+    pub last_point: Option<usize>,
+    pub elapsed_ms: Option<i64>,
+    pub net_time_ms: Option<i64>,
+    pub penalty_ms: i64,
+    pub open_flags: i32,
+}
+
+/// One step of an event's change log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventChange {
+    pub event_id: Uuid,
+    pub seq: i64,
+    pub kind: ChangeKind,
+    /// The event's status after the change.
+    pub status: EventStatus,
+    /// Entries whose results changed, in their new state.
+    pub entries: Vec<EntryChange>,
+}
+
+/// Checks that `changes` continue `after` without a gap: seqs `after + 1, after + 2, …`.
+/// Returns the first missing seq, if any.
+pub fn first_gap(after: i64, changes: &[EventChange]) -> Option<i64> {
+    changes
+        .iter()
+        .zip(after + 1..)
+        .find(|(c, expected)| c.seq != *expected)
+        .map(|(_, expected)| expected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(seq: i64) -> EventChange {
+        EventChange {
+            event_id: Uuid::nil(),
+            seq,
+            kind: ChangeKind::Detections,
+            status: EventStatus::Live,
+            entries: vec![],
+        }
+    }
+
+    #[test]
+    fn gaps_are_found() {
+        assert_eq!(first_gap(3, &[change(4), change(5)]), None);
+        assert_eq!(first_gap(3, &[change(4), change(6)]), Some(5));
+        assert_eq!(first_gap(3, &[change(5)]), Some(4));
+        assert_eq!(first_gap(3, &[]), None);
+    }
+}
