@@ -8,6 +8,7 @@ pub mod demo;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod live;
 pub mod officiating;
 pub mod service;
 pub mod state;
@@ -47,6 +48,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         settings: Arc::new(settings),
         standings: StandingsCache::default(),
         metrics: Arc::new(Metrics::default()),
+        live: Default::default(),
     })
 }
 

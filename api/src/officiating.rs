@@ -69,7 +69,9 @@ pub async fn apply_correction(
         author: principal.subject().to_owned(),
         may_amend: principal.is_admin(),
     };
-    Ok(state.repo.apply_correction(&event, correction).await?)
+    let recorded = state.repo.apply_correction(&event, correction).await?;
+    state.live.notify(event.id, recorded.seq);
+    Ok(recorded)
 }
 
 /// Dismisses or reopens a flag (the event's managers).
@@ -84,10 +86,12 @@ pub async fn review_flag(
     let event = load_event(state, event_id).await?;
     principal.may_manage_event(&event)?;
     let note = parse_reason(reason)?;
-    Ok(state
+    let flag = state
         .repo
         .review_flag(event.id, flag_id, review, principal.subject(), &note)
-        .await?)
+        .await?;
+    state.live.notify(event.id, flag.updated_seq);
+    Ok(flag)
 }
 
 /// Moves an event along its lifecycle (the event's managers).
@@ -100,7 +104,9 @@ pub async fn transition(
     let event = load_event(state, event_id).await?;
     principal.may_manage_event(&event)?;
     event.status.transition(to)?;
-    Ok(state.repo.transition_event(event.id, to).await?)
+    let moved = state.repo.transition_event(event.id, to).await?;
+    state.live.notify(moved.id, moved.seq);
+    Ok(moved)
 }
 
 /// One entry's lineage and every correction it has, rebuilt from the raw record.

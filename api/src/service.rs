@@ -113,6 +113,9 @@ pub async fn ingest(
         }
     }
     let outcome = state.repo.ingest(&event, valid).await?;
+    if outcome.seq > event.seq {
+        state.live.notify(event.id, outcome.seq);
+    }
     report.accepted = outcome.accepted;
     report.duplicates = outcome.duplicates;
     report.seq = outcome.seq;

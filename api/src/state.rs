@@ -17,6 +17,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub standings: StandingsCache,
     pub metrics: Arc<Metrics>,
+    /// Fan-out of "event X reached seq N" to live subscribers.
+    pub live: crate::live::LiveHub,
 }
 
 /// Standings and the event `seq` they were built at.

@@ -4,15 +4,16 @@ pub mod mutation;
 pub mod officiating;
 pub mod query;
 pub mod scalars;
+pub mod subscription;
 pub mod types;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, GqlResult};
 use crate::state::AppState;
-use async_graphql::{Context, EmptySubscription, Schema, ID};
+use async_graphql::{Context, Schema, ID};
 use uuid::Uuid;
 
-pub type PodiumSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub type PodiumSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
 /// Limits that keep a single query from monopolising the server.
 const MAX_DEPTH: usize = 12;
@@ -22,7 +23,7 @@ pub fn build_schema(state: Option<AppState>) -> PodiumSchema {
     let mut builder = Schema::build(
         query::Query::default(),
         mutation::Mutation::default(),
-        EmptySubscription,
+        subscription::Subscription,
     )
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY);

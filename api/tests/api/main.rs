@@ -6,6 +6,7 @@ mod helpers;
 mod events;
 mod ingest;
 mod leaderboard;
+mod live;
 mod officiating;
 mod race_day;
 mod schema;

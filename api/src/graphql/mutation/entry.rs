@@ -89,6 +89,9 @@ impl EntryMutation {
             .collect::<Result<Vec<_>, _>>()
             .gql()?;
         let created = state.repo.add_entries(&event, new_entries).await.gql()?;
+        if let Some(seq) = state.repo.event_seq(event.id).await.gql()? {
+            state.live.notify(event.id, seq);
+        }
         Ok(created
             .into_iter()
             .map(|e| EntryObject::new(viewer, e))

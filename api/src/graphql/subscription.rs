@@ -1,0 +1,254 @@
+//! Live results: `entryUpdates` and `leaderboardUpdates`. Each starts with a snapshot (or, with
+//! `afterSeq`, the steps after it, replayed from the durable change log), then follows the log
+//! live. Every message carries the event `seq`; seqs only grow.
+
+use crate::error::{ApiError, IntoGql};
+use crate::graphql::types::{
+    category, gender, CategoryGql, EntryStatusGql, EventStatusGql, GenderGql, LeaderboardNode,
+};
+use crate::graphql::{app, parse_id, principal};
+use crate::live::ChangeFollower;
+use crate::service;
+use crate::state::AppState;
+use async_graphql::{Context, Enum, SimpleObject, Subscription, ID};
+use futures::Stream;
+use podium_domain::course::Course;
+use podium_domain::live::{ChangeKind, EntryChange};
+use podium_domain::model::Event;
+use podium_domain::standings::LeaderboardFilter;
+use podium_domain::timing::Bib;
+
+/// Why a live message was sent.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum UpdateKind {
+    /// The current state, first message of a subscription without `afterSeq`.
+    Snapshot,
+    EntriesAdded,
+    Detections,
+    Correction,
+    Status,
+    FlagReview,
+}
+
+impl From<ChangeKind> for UpdateKind {
+    fn from(k: ChangeKind) -> Self {
+        match k {
+            ChangeKind::EntriesAdded => UpdateKind::EntriesAdded,
+            ChangeKind::Detections => UpdateKind::Detections,
+            ChangeKind::Correction => UpdateKind::Correction,
+            ChangeKind::Status => UpdateKind::Status,
+            ChangeKind::FlagReview => UpdateKind::FlagReview,
+        }
+    }
+}
+
+/// An entry's live state.
+#[derive(SimpleObject, Clone)]
+pub struct LiveEntry {
+    pub bib: String,
+    pub status: EntryStatusGql,
+    pub last_timing_point: Option<String>,
+    pub elapsed_ms: Option<i64>,
+    pub net_time_ms: Option<i64>,
+    pub penalty_ms: i64,
+    pub open_flags: i32,
+}
+
+impl LiveEntry {
+    fn new(course: &Course, e: &EntryChange) -> Self {
+        Self {
+            bib: e.bib.to_string(),
+            status: e.status.into(),
+            last_timing_point: e
+                .last_point
+                .and_then(|p| course.points().get(p))
+                .map(ToString::to_string),
+            elapsed_ms: e.elapsed_ms,
+            net_time_ms: e.net_time_ms,
+            penalty_ms: e.penalty_ms,
+            open_flags: e.open_flags,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct EntryUpdate {
+    /// The event `seq` this message reflects.
+    pub seq: i64,
+    pub kind: UpdateKind,
+    pub event_status: EventStatusGql,
+    pub entry: LiveEntry,
+}
+
+#[derive(SimpleObject)]
+pub struct LeaderboardUpdate {
+    /// The event `seq` this message reflects.
+    pub seq: i64,
+    pub kind: UpdateKind,
+    pub event_status: EventStatusGql,
+    /// Snapshot: the top `first` rows. Otherwise: the entries of the filter that changed at
+    /// `seq`, with their rank within the filter as of the latest standings.
+    pub entries: Vec<LeaderboardNode>,
+}
+
+/// Checks `afterSeq` against the event: 0 up to its current `seq`.
+fn check_after(event: &Event, after: Option<i64>) -> Result<Option<i64>, ApiError> {
+    match after {
+        Some(s) if s < 0 || s > event.seq => Err(ApiError::BadRequest(format!(
+            "afterSeq: {s} is outside 0..={} (the event's current seq)",
+            event.seq
+        ))),
+        other => Ok(other),
+    }
+}
+
+#[derive(Default)]
+pub struct Subscription;
+
+#[Subscription]
+impl Subscription {
+    /// One entry's live state. Without `afterSeq`: a SNAPSHOT, then every change of the entry.
+    /// With `afterSeq`: every change of the entry after that seq, in order, then live.
+    async fn entry_updates(
+        &self,
+        ctx: &Context<'_>,
+        event_id: ID,
+        bib: String,
+        after_seq: Option<i64>,
+    ) -> async_graphql::Result<impl Stream<Item = EntryUpdate>> {
+        let state: AppState = app(ctx).clone();
+        let event_id = parse_id("eventId", &event_id)?;
+        let bib = Bib::parse(&bib).gql()?;
+        let receiver = state.live.subscribe();
+        let event = service::load_event(&state, event_id).await.gql()?;
+        let after = check_after(&event, after_seq).gql()?;
+        let snapshot = match after {
+            Some(_) => None,
+            None => {
+                let rows = state.repo.standings(event.id).await.gql()?;
+                let row = rows
+                    .into_iter()
+                    .find(|r| r.bib == bib)
+                    .ok_or_else(|| ApiError::NotFound(format!("bib {bib} in event {event_id}")))
+                    .gql()?;
+                Some(EntryUpdate {
+                    seq: event.seq,
+                    kind: UpdateKind::Snapshot,
+                    event_status: event.status.into(),
+                    entry: LiveEntry {
+                        bib: row.bib.to_string(),
+                        status: row.status.into(),
+                        last_timing_point: row
+                            .last_point
+                            .and_then(|p| event.course.points().get(p))
+                            .map(ToString::to_string),
+                        elapsed_ms: row.elapsed_ms,
+                        net_time_ms: row.net_time_ms,
+                        penalty_ms: 0,
+                        open_flags: 0,
+                    },
+                })
+            }
+        };
+        let follower = ChangeFollower::new(
+            state.repo.clone(),
+            event.id,
+            after.unwrap_or(event.seq),
+            receiver,
+        );
+        let course = event.course.clone();
+        let first = futures::stream::iter(snapshot);
+        let rest = futures::stream::unfold(follower, move |mut follower| {
+            let (bib, course) = (bib.clone(), course.clone());
+            async move {
+                loop {
+                    let change = follower.next().await?;
+                    if let Some(e) = change.entries.iter().find(|e| e.bib == bib) {
+                        let update = EntryUpdate {
+                            seq: change.seq,
+                            kind: change.kind.into(),
+                            event_status: change.status.into(),
+                            entry: LiveEntry::new(&course, e),
+                        };
+                        return Some((update, follower));
+                    }
+                }
+            }
+        });
+        Ok(futures::StreamExt::chain(first, rest))
+    }
+
+    /// A division's live leaderboard. Without `afterSeq`: a SNAPSHOT of the top `first` (20)
+    /// rows, then, per change, the entries of the division that changed. With `afterSeq`: the
+    /// changes after that seq, in order, then live.
+    async fn leaderboard_updates(
+        &self,
+        ctx: &Context<'_>,
+        event_id: ID,
+        category: Option<CategoryGql>,
+        gender: Option<GenderGql>,
+        after_seq: Option<i64>,
+        #[graphql(validator(minimum = 1, maximum = 500))] first: Option<i32>,
+    ) -> async_graphql::Result<impl Stream<Item = LeaderboardUpdate>> {
+        let state: AppState = app(ctx).clone();
+        let viewer = principal(ctx).clone();
+        let event_id = parse_id("eventId", &event_id)?;
+        let filter = LeaderboardFilter {
+            category: category.map(self::category),
+            gender: gender.map(self::gender),
+            age_group: None,
+        };
+        let receiver = state.live.subscribe();
+        let event = service::load_event(&state, event_id).await.gql()?;
+        let after = check_after(&event, after_seq).gql()?;
+        let snapshot = match after {
+            Some(_) => None,
+            None => {
+                let standings = service::standings(&state, &event).await.gql()?;
+                let page = standings.leaderboard(filter, 0, first.unwrap_or(20) as usize);
+                Some(LeaderboardUpdate {
+                    seq: event.seq,
+                    kind: UpdateKind::Snapshot,
+                    event_status: event.status.into(),
+                    entries: page
+                        .rows
+                        .iter()
+                        .map(|(_, rank, row)| {
+                            LeaderboardNode::new(&viewer, &event.course, *rank, row)
+                        })
+                        .collect(),
+                })
+            }
+        };
+        let follower = ChangeFollower::new(
+            state.repo.clone(),
+            event.id,
+            after.unwrap_or(event.seq),
+            receiver,
+        );
+        let first = futures::stream::iter(snapshot);
+        let rest = futures::stream::unfold(follower, move |mut follower| {
+            let (state, viewer) = (state.clone(), viewer.clone());
+            async move {
+                let change = follower.next().await?;
+                let event = service::load_event(&state, change.event_id).await.ok()?;
+                let standings = service::standings(&state, &event).await.ok()?;
+                let page = standings.leaderboard(filter, 0, usize::MAX);
+                let entries = page
+                    .rows
+                    .iter()
+                    .filter(|(_, _, row)| change.entries.iter().any(|e| e.bib == row.bib))
+                    .map(|(_, rank, row)| LeaderboardNode::new(&viewer, &event.course, *rank, row))
+                    .collect();
+                let update = LeaderboardUpdate {
+                    seq: change.seq,
+                    kind: change.kind.into(),
+                    event_status: change.status.into(),
+                    entries,
+                };
+                Some((update, follower))
+            }
+        });
+        Ok(futures::StreamExt::chain(first, rest))
+    }
+}
