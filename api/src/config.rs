@@ -37,6 +37,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Most detections accepted in one ingest request.
     pub max_batch: usize,
+    /// Seconds a WebSocket client has to send `connection_init` (then: close 4408).
+    pub ws_init_timeout_secs: u64,
     /// `iss` of tokens podium mints and accepts.
     pub issuer: String,
     /// `aud` podium requires in tokens.
@@ -64,6 +66,7 @@ impl Default for Settings {
             log_level: "info".to_owned(),
             max_body_bytes: 8 * 1024 * 1024,
             max_batch: 10_000,
+            ws_init_timeout_secs: 10,
             issuer: "podium".to_owned(),
             audience: "podium".to_owned(),
         }
@@ -172,6 +175,10 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_batch: Option<usize>,
+    /// Seconds to wait for a WebSocket `connection_init` [env: PODIUM_WS_INIT_TIMEOUT_SECS] [default: 10]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws_init_timeout_secs: Option<u64>,
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use crate::graphql::PodiumSchema;
 use crate::service::{self, RawDetection};
 use crate::state::AppState;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -28,9 +28,15 @@ pub fn router(app: AppState) -> Router {
     let limit = app.settings.max_body_bytes;
     let schema = crate::graphql::build_schema(Some(app.clone()));
     Router::new()
-        // graphql-transport-ws and the legacy graphql-ws subprotocol; public subscriptions
-        // need no token.
-        .route_service("/graphql/ws", GraphQLSubscription::new(schema.clone()))
+        // graphql-transport-ws and the legacy graphql-ws subprotocol (see `ws`); public
+        // subscriptions need no token.
+        .route(
+            "/graphql/ws",
+            get(crate::ws::handler).with_state(crate::ws::WsState {
+                app: app.clone(),
+                schema: schema.clone(),
+            }),
+        )
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/v1/events/{event_id}/detections", post(ingest_detections))
         .route("/healthz", get(|| async { "ok" }))

@@ -13,6 +13,7 @@ pub mod officiating;
 pub mod service;
 pub mod state;
 pub mod telemetry;
+pub mod ws;
 
 use anyhow::Context;
 use config::Settings;

@@ -10,3 +10,4 @@ mod live;
 mod officiating;
 mod race_day;
 mod schema;
+mod websocket;

@@ -1,0 +1,262 @@
+//! GraphQL over WebSocket at `/graphql/ws`: the `graphql-transport-ws` protocol with its exact
+//! close codes, and the legacy `graphql-ws` (subscriptions-transport-ws) protocol for older
+//! clients. Written here rather than taken from async-graphql, whose handler answers several
+//! protocol errors with 1002/1011, silently replaces a duplicate subscription id and has no
+//! initialisation timeout.
+//!
+//! | close | when |
+//! |---|---|
+//! | 4400 | a message that is not JSON, has no/unknown `type`, or misses a required field |
+//! | 4401 | `subscribe` before the connection was acknowledged |
+//! | 4403 | `connection_init` with an invalid token |
+//! | 4408 | no `connection_init` within the init timeout |
+//! | 4409 | `subscribe` with the id of a subscription still running |
+//! | 4429 | a second `connection_init` |
+//!
+//! Each subscription runs in its own task and writes to the connection's bounded outbound
+//! queue: a slow client slows only its own subscriptions, which catch up from the durable
+//! change log; ingest and other clients never wait for it.
+
+use crate::auth::Principal;
+use crate::graphql::PodiumSchema;
+use crate::state::AppState;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::Response;
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub const TRANSPORT_WS: &str = "graphql-transport-ws";
+pub const LEGACY_WS: &str = "graphql-ws";
+
+/// Frames queued per connection before its subscriptions wait.
+const OUTBOUND_QUEUE: usize = 64;
+
+#[derive(Clone)]
+pub struct WsState {
+    pub app: AppState,
+    pub schema: PodiumSchema,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Transport,
+    Legacy,
+}
+
+enum Out {
+    Frame(Value),
+    Close(u16, &'static str),
+}
+
+pub async fn handler(
+    State(state): State<WsState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let offered = headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let protocol = if offered.split(',').any(|p| p.trim() == TRANSPORT_WS) || offered.is_empty() {
+        Protocol::Transport
+    } else if offered.split(',').any(|p| p.trim() == LEGACY_WS) {
+        Protocol::Legacy
+    } else {
+        Protocol::Transport
+    };
+    // A token on the upgrade request counts unless `connection_init` brings one.
+    let upgrade_principal = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| state.app.keys.principal(Some(v)).map_err(|_| ()));
+    upgrade
+        .protocols([TRANSPORT_WS, LEGACY_WS])
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .on_upgrade(move |socket| serve(socket, state, protocol, upgrade_principal))
+}
+
+async fn serve(
+    socket: WebSocket,
+    state: WsState,
+    protocol: Protocol,
+    upgrade_principal: Option<Result<Principal, ()>>,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let (out, mut outbound) = mpsc::channel::<Out>(OUTBOUND_QUEUE);
+    let writer = tokio::spawn(async move {
+        while let Some(item) = outbound.recv().await {
+            match item {
+                Out::Frame(v) => {
+                    if sink
+                        .send(Message::Text(v.to_string().into()))
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+                Out::Close(code, reason) => {
+                    let _ = sink
+                        .send(Message::Close(Some(CloseFrame {
+                            code,
+                            reason: Utf8Bytes::from_static(reason),
+                        })))
+                        .await;
+                    break;
+                }
+            }
+        }
+    });
+
+    let mut principal: Option<Principal> = None;
+    let mut subscriptions: HashMap<String, JoinHandle<()>> = HashMap::new();
+    let deadline = tokio::time::sleep(Duration::from_secs(state.app.settings.ws_init_timeout_secs));
+    tokio::pin!(deadline);
+    let close = loop {
+        let message = tokio::select! {
+            m = stream.next() => m,
+            _ = &mut deadline, if principal.is_none() => {
+                break Some((4408, "Connection initialisation timeout"));
+            }
+        };
+        let Some(Ok(message)) = message else {
+            break None;
+        };
+        let text = match message {
+            Message::Text(t) => t,
+            Message::Close(_) => break None,
+            Message::Binary(_) => break Some((4400, "Binary messages are not supported")),
+            _ => continue,
+        };
+        let Ok(msg) = serde_json::from_str::<Value>(&text) else {
+            break Some((4400, "Invalid message: not JSON"));
+        };
+        subscriptions.retain(|_, task| !task.is_finished());
+        match (protocol, msg["type"].as_str()) {
+            (_, Some("connection_init")) => {
+                if principal.is_some() {
+                    break Some((4429, "Too many initialisation requests"));
+                }
+                let from_payload = msg["payload"]["authorization"]
+                    .as_str()
+                    .or_else(|| msg["payload"]["Authorization"].as_str())
+                    .map(|v| state.app.keys.principal(Some(v)).map_err(|_| ()));
+                match from_payload.or_else(|| upgrade_principal.clone()) {
+                    Some(Err(_)) => break Some((4403, "Forbidden")),
+                    Some(Ok(p)) => principal = Some(p),
+                    None => principal = Some(Principal::anonymous()),
+                }
+                let _ = out
+                    .send(Out::Frame(json!({ "type": "connection_ack" })))
+                    .await;
+                if protocol == Protocol::Legacy {
+                    let _ = out.send(Out::Frame(json!({ "type": "ka" }))).await;
+                }
+            }
+            (Protocol::Transport, Some("ping")) => {
+                let mut pong = json!({ "type": "pong" });
+                if !msg["payload"].is_null() {
+                    pong["payload"] = msg["payload"].clone();
+                }
+                let _ = out.send(Out::Frame(pong)).await;
+            }
+            (Protocol::Transport, Some("pong")) => {}
+            (Protocol::Transport, Some("subscribe")) | (Protocol::Legacy, Some("start")) => {
+                let Some(id) = msg["id"].as_str().filter(|id| !id.is_empty()) else {
+                    break Some((4400, "Invalid message: subscribe needs an id"));
+                };
+                let Some(query) = msg["payload"]["query"].as_str() else {
+                    break Some((4400, "Invalid message: subscribe needs payload.query"));
+                };
+                let Some(viewer) = principal.clone() else {
+                    break Some((4401, "Unauthorized"));
+                };
+                if subscriptions.contains_key(id) {
+                    break Some((4409, "Subscriber for this id already exists"));
+                }
+                let mut request = async_graphql::Request::new(query);
+                if let Some(name) = msg["payload"]["operationName"].as_str() {
+                    request = request.operation_name(name);
+                }
+                if msg["payload"]["variables"].is_object() {
+                    request = request.variables(async_graphql::Variables::from_json(
+                        msg["payload"]["variables"].clone(),
+                    ));
+                }
+                let task = tokio::spawn(run_subscription(
+                    state.schema.clone(),
+                    request.data(viewer),
+                    id.to_owned(),
+                    protocol,
+                    out.clone(),
+                ));
+                subscriptions.insert(id.to_owned(), task);
+            }
+            (Protocol::Transport, Some("complete")) | (Protocol::Legacy, Some("stop")) => {
+                if let Some(task) = msg["id"].as_str().and_then(|id| subscriptions.remove(id)) {
+                    task.abort();
+                }
+            }
+            (Protocol::Legacy, Some("connection_terminate")) => {
+                break Some((1000, "Connection terminated"))
+            }
+            _ => break Some((4400, "Invalid message: unknown type")),
+        }
+    };
+    for (_, task) in subscriptions {
+        task.abort();
+    }
+    if let Some((code, reason)) = close {
+        let _ = out.send(Out::Close(code, reason)).await;
+    }
+    drop(out);
+    let _ = writer.await;
+}
+
+async fn run_subscription(
+    schema: PodiumSchema,
+    request: async_graphql::Request,
+    id: String,
+    protocol: Protocol,
+    out: mpsc::Sender<Out>,
+) {
+    let (next, error) = match protocol {
+        Protocol::Transport => ("next", "error"),
+        Protocol::Legacy => ("data", "error"),
+    };
+    let mut responses = schema.execute_stream(request);
+    let mut first = true;
+    while let Some(response) = responses.next().await {
+        // Errors before any data (validation, bad arguments) end the operation with `error`.
+        if first && response.data == async_graphql::Value::Null && !response.errors.is_empty() {
+            let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
+            let _ = out
+                .send(Out::Frame(
+                    json!({ "id": id, "type": error, "payload": errors }),
+                ))
+                .await;
+            return;
+        }
+        first = false;
+        let payload = serde_json::to_value(&response).unwrap_or(Value::Null);
+        if out
+            .send(Out::Frame(
+                json!({ "id": id, "type": next, "payload": payload }),
+            ))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    let _ = out
+        .send(Out::Frame(json!({ "id": id, "type": "complete" })))
+        .await;
+}

@@ -1,0 +1,207 @@
+//! `/graphql/ws` over a real socket: the graphql-transport-ws protocol rules, each close code,
+//! and the legacy graphql-ws protocol.
+
+use crate::helpers::{read, TestApp};
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+async fn serve(app: &TestApp) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("ws://{addr}/graphql/ws")
+}
+
+async fn connect(url: &str, protocol: &str) -> Socket {
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_str(protocol).unwrap(),
+    );
+    let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(
+        response.headers()["sec-websocket-protocol"],
+        HeaderValue::from_str(protocol).unwrap()
+    );
+    socket
+}
+
+async fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::Text(message.to_string().into()))
+        .await
+        .unwrap();
+}
+
+/// The next text frame as JSON, or the close code.
+async fn receive(socket: &mut Socket) -> Result<Value, u16> {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a frame within 10 s");
+        match frame {
+            Some(Ok(Message::Text(t))) => return Ok(serde_json::from_str(&t).unwrap()),
+            Some(Ok(Message::Close(Some(c)))) => return Err(u16::from(c.code)),
+            Some(Ok(Message::Close(None))) | None => return Err(u16::from(CloseCode::Normal)),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => panic!("socket error: {e}"),
+        }
+    }
+}
+
+async fn init(socket: &mut Socket, payload: Value) {
+    send(
+        socket,
+        json!({ "type": "connection_init", "payload": payload }),
+    )
+    .await;
+    assert_eq!(receive(socket).await.unwrap()["type"], "connection_ack");
+}
+
+fn subscribe(id: &str, event_id: &str) -> Value {
+    json!({ "id": id, "type": "subscribe", "payload": {
+        "query": "subscription($id: ID!) { entryUpdates(eventId: $id, bib: \"1\") { seq kind entry { lastTimingPoint } } }",
+        "variables": { "id": event_id }
+    } })
+}
+
+async fn race(app: &TestApp) -> String {
+    let event_id = app.create_event(None).await;
+    app.add_entries(&event_id, &[("1", "OPEN", "MEN", 1990)])
+        .await;
+    event_id
+}
+
+#[tokio::test]
+async fn subscribe_receive_ping_and_complete() {
+    let app = TestApp::spawn().await;
+    let event_id = race(&app).await;
+    let url = serve(&app).await;
+    let mut ws = connect(&url, "graphql-transport-ws").await;
+    init(
+        &mut ws,
+        json!({ "authorization": format!("Bearer {}", app.admin) }),
+    )
+    .await;
+
+    send(&mut ws, json!({ "type": "ping", "payload": { "t": 1 } })).await;
+    assert_eq!(
+        receive(&mut ws).await.unwrap(),
+        json!({ "type": "pong", "payload": { "t": 1 } })
+    );
+
+    send(&mut ws, subscribe("a", &event_id)).await;
+    let snapshot = receive(&mut ws).await.unwrap();
+    assert_eq!(snapshot["type"], "next");
+    assert_eq!(snapshot["id"], "a");
+    assert_eq!(
+        snapshot["payload"]["data"]["entryUpdates"]["kind"],
+        "SNAPSHOT"
+    );
+
+    app.ingest_json(
+        &event_id,
+        json!([read("1", "START", 5), read("1", "RUN1", 300)]),
+    )
+    .await;
+    let update = receive(&mut ws).await.unwrap();
+    assert_eq!(
+        update["payload"]["data"]["entryUpdates"]["entry"]["lastTimingPoint"],
+        "RUN1"
+    );
+
+    // After `complete`, the id is free again and nothing more arrives for the old one.
+    send(&mut ws, json!({ "id": "a", "type": "complete" })).await;
+    send(&mut ws, subscribe("a", &event_id)).await;
+    let again = receive(&mut ws).await.unwrap();
+    assert_eq!(again["payload"]["data"]["entryUpdates"]["kind"], "SNAPSHOT");
+
+    // Bad arguments end the operation with `error`, the connection stays.
+    send(&mut ws, json!({ "id": "b", "type": "subscribe", "payload": { "query": "subscription { entryUpdates(eventId: \"x\", bib: \"1\") { seq } }" } })).await;
+    let error = receive(&mut ws).await.unwrap();
+    assert_eq!(error["type"], "error");
+    assert_eq!(error["id"], "b");
+    send(&mut ws, json!({ "type": "ping" })).await;
+    assert_eq!(receive(&mut ws).await.unwrap()["type"], "pong");
+}
+
+#[tokio::test]
+async fn every_protocol_violation_closes_with_its_code() {
+    let app = TestApp::spawn_with(|s| s.ws_init_timeout_secs = 1).await;
+    let event_id = race(&app).await;
+    let url = serve(&app).await;
+
+    let mut ws = connect(&url, "graphql-transport-ws").await;
+    ws.send(Message::Text("not json".into())).await.unwrap();
+    assert_eq!(receive(&mut ws).await, Err(4400));
+
+    let mut ws = connect(&url, "graphql-transport-ws").await;
+    init(&mut ws, json!({})).await;
+    send(&mut ws, json!({ "type": "subscribe_please" })).await;
+    assert_eq!(receive(&mut ws).await, Err(4400));
+
+    let mut ws = connect(&url, "graphql-transport-ws").await;
+    init(&mut ws, json!({})).await;
+    send(
+        &mut ws,
+        json!({ "type": "subscribe", "payload": { "query": "subscription { x }" } }),
+    )
+    .await;
+    assert_eq!(receive(&mut ws).await, Err(4400), "subscribe without id");
+
+    let mut ws = connect(&url, "graphql-transport-ws").await;
+    send(&mut ws, subscribe("a", &event_id)).await;
+    assert_eq!(receive(&mut ws).await, Err(4401));
+
+    let mut ws = connect(&url, "graphql-transport-ws").await;
+    send(
+        &mut ws,
+        json!({ "type": "connection_init", "payload": { "authorization": "Bearer forged" } }),
+    )
+    .await;
+    assert_eq!(receive(&mut ws).await, Err(4403));
+
+    let mut ws = connect(&url, "graphql-transport-ws").await;
+    init(&mut ws, json!({})).await;
+    send(&mut ws, subscribe("a", &event_id)).await;
+    assert_eq!(receive(&mut ws).await.unwrap()["type"], "next");
+    send(&mut ws, subscribe("a", &event_id)).await;
+    assert_eq!(receive(&mut ws).await, Err(4409));
+
+    let mut ws = connect(&url, "graphql-transport-ws").await;
+    init(&mut ws, json!({})).await;
+    send(&mut ws, json!({ "type": "connection_init" })).await;
+    assert_eq!(receive(&mut ws).await, Err(4429));
+
+    let mut ws = connect(&url, "graphql-transport-ws").await;
+    assert_eq!(receive(&mut ws).await, Err(4408));
+}
+
+#[tokio::test]
+async fn the_legacy_graphql_ws_protocol_still_works() {
+    let app = TestApp::spawn().await;
+    let event_id = race(&app).await;
+    let url = serve(&app).await;
+    let mut ws = connect(&url, "graphql-ws").await;
+    init(&mut ws, json!({})).await;
+    assert_eq!(receive(&mut ws).await.unwrap()["type"], "ka");
+    let mut start = subscribe("1", &event_id);
+    start["type"] = json!("start");
+    send(&mut ws, start).await;
+    let data = receive(&mut ws).await.unwrap();
+    assert_eq!(data["type"], "data");
+    assert_eq!(data["payload"]["data"]["entryUpdates"]["kind"], "SNAPSHOT");
+    send(&mut ws, json!({ "id": "1", "type": "stop" })).await;
+    send(&mut ws, json!({ "type": "connection_terminate" })).await;
+    assert!(receive(&mut ws).await.is_err());
+}
