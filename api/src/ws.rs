@@ -126,8 +126,13 @@ async fn serve(
                 break Some((4408, "Connection initialisation timeout"));
             }
         };
-        let Some(Ok(message)) = message else {
-            break None;
+        let message = match message {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "websocket read failed");
+                break None;
+            }
+            None => break None,
         };
         let text = match message {
             Message::Text(t) => t,
@@ -210,6 +215,7 @@ async fn serve(
             _ => break Some((4400, "Invalid message: unknown type")),
         }
     };
+    tracing::debug!(?close, "websocket connection ends");
     for (_, task) in subscriptions {
         task.abort();
     }
