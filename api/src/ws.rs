@@ -113,6 +113,7 @@ async fn serve(
                 }
             }
         }
+        let _ = sink.close().await;
     });
 
     let mut principal: Option<Principal> = None;
@@ -136,7 +137,8 @@ async fn serve(
         };
         let text = match message {
             Message::Text(t) => t,
-            Message::Close(_) => break None,
+            // Answer the client's close handshake (RFC 6455 §5.5.1), echoing its code.
+            Message::Close(frame) => break Some((frame.map_or(1000, |f| f.code), "")),
             Message::Binary(_) => break Some((4400, "Binary messages are not supported")),
             _ => continue,
         };

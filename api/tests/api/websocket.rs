@@ -205,3 +205,57 @@ async fn the_legacy_graphql_ws_protocol_still_works() {
     send(&mut ws, json!({ "type": "connection_terminate" })).await;
     assert!(receive(&mut ws).await.is_err());
 }
+
+/// The official `graphql-ws` npm client (api/tests/js) gets a snapshot, then resumes with
+/// `afterSeq` and gets exactly the update it missed: our server agreeing with our own client
+/// is not enough.
+#[tokio::test]
+async fn the_official_graphql_ws_client_subscribes_and_resumes() {
+    let js = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    if !js.join("node_modules/graphql-ws").exists() {
+        let status = tokio::process::Command::new("npm")
+            .args(["ci", "--silent", "--no-audit", "--no-fund"])
+            .current_dir(&js)
+            .stdin(std::process::Stdio::null())
+            .status()
+            .await
+            .expect("npm is needed to install the graphql-ws client (Node.js 18+)");
+        assert!(status.success(), "npm ci failed in {}", js.display());
+    }
+    let app = TestApp::spawn().await;
+    let event_id = race(&app).await;
+    let before = app
+        .ingest_json(&event_id, json!([read("1", "START", 5)]))
+        .await["seq"]
+        .as_i64()
+        .unwrap();
+    let report = app
+        .ingest_json(&event_id, json!([read("1", "RUN1", 300)]))
+        .await;
+    let url = serve(&app).await;
+    let run = tokio::process::Command::new("node")
+        .arg(js.join("graphql-ws-client.mjs"))
+        .args([url, event_id, "1".into(), before.to_string()])
+        .stdin(std::process::Stdio::null())
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the client finishes within 30 s")
+        .expect("node is needed to run the graphql-ws client");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let messages: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(messages[0]["kind"], "SNAPSHOT");
+    assert_eq!(messages[0]["seq"], report["seq"]);
+    assert_eq!(messages[0]["entry"]["lastTimingPoint"], "RUN1");
+    assert_eq!(messages[1]["kind"], "DETECTIONS");
+    assert_eq!(messages[1]["seq"], before + 1);
+    assert_eq!(messages[1]["entry"]["lastTimingPoint"], "RUN1");
+}
