@@ -57,6 +57,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
 pub struct Application {
     listener: tokio::net::TcpListener,
     router: axum::Router,
+    live: live::LiveHub,
 }
 
 impl Application {
@@ -67,6 +68,7 @@ impl Application {
             .with_context(|| format!("binding {bind}"))?;
         Ok(Self {
             listener,
+            live: state.live.clone(),
             router: http::router(state),
         })
     }
@@ -77,13 +79,21 @@ impl Application {
             .expect("bound listener has an address")
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    /// Serves until `shutdown` completes: then stops accepting, closes WebSocket connections
+    /// with 1001 (clients reconnect elsewhere and resume with `afterSeq`), finishes in-flight
+    /// requests (an ingest in progress commits or rolls back whole) and returns.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let live = self.live.clone();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing live connections");
+            live.shut_down(std::time::Duration::from_secs(5)).await;
+        };
         axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(signal)
             .await?;
         Ok(())
     }

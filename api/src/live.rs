@@ -18,17 +18,53 @@ const PAGE: u64 = 256;
 #[derive(Clone)]
 pub struct LiveHub {
     sender: broadcast::Sender<(Uuid, i64)>,
+    /// Flips to `true` when the server shuts down: WebSocket connections close with 1001.
+    shutdown: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Open WebSocket connections, so shutdown can wait for their close frames.
+    connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Default for LiveHub {
     fn default() -> Self {
         Self {
             sender: broadcast::channel(1024).0,
+            shutdown: Arc::new(tokio::sync::watch::channel(false).0),
+            connections: Arc::default(),
         }
     }
 }
 
+/// Counts one open WebSocket connection while alive.
+pub struct ConnectionGuard(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 impl LiveHub {
+    /// Tells every WebSocket connection to close (1001), then waits up to `grace` for them.
+    pub async fn shut_down(&self, grace: std::time::Duration) {
+        self.shutdown.send_replace(true);
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.connections.load(std::sync::atomic::Ordering::SeqCst) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    pub fn connection(&self) -> ConnectionGuard {
+        self.connections
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        ConnectionGuard(self.connections.clone())
+    }
+
     /// Announces that `event_id` reached `seq` (a no-op without subscribers).
     pub fn notify(&self, event_id: Uuid, seq: i64) {
         let _ = self.sender.send((event_id, seq));

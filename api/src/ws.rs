@@ -116,6 +116,8 @@ async fn serve(
         let _ = sink.close().await;
     });
 
+    let _counted = state.app.live.connection();
+    let mut shutdown = state.app.live.shutdown_signal();
     let mut principal: Option<Principal> = None;
     let mut subscriptions: HashMap<String, JoinHandle<()>> = HashMap::new();
     let deadline = tokio::time::sleep(Duration::from_secs(state.app.settings.ws_init_timeout_secs));
@@ -125,6 +127,9 @@ async fn serve(
             m = stream.next() => m,
             _ = &mut deadline, if principal.is_none() => {
                 break Some((4408, "Connection initialisation timeout"));
+            }
+            _ = shutdown.wait_for(|down| *down) => {
+                break Some((1001, "Server shutting down"));
             }
         };
         let message = match message {

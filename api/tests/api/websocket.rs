@@ -259,3 +259,29 @@ async fn the_official_graphql_ws_client_subscribes_and_resumes() {
     assert_eq!(messages[1]["seq"], before + 1);
     assert_eq!(messages[1]["entry"]["lastTimingPoint"], "RUN1");
 }
+
+#[tokio::test]
+async fn shutting_down_closes_live_connections_with_1001() {
+    let app = TestApp::spawn_with(|s| s.bind = "127.0.0.1:0".parse().unwrap()).await;
+    let event_id = race(&app).await;
+    let server = podium_api::Application::build(app.state.clone())
+        .await
+        .unwrap();
+    let url = format!("ws://{}/graphql/ws", server.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let mut ws = connect(&url, "graphql-transport-ws").await;
+    init(&mut ws, json!({})).await;
+    send(&mut ws, subscribe("a", &event_id)).await;
+    assert_eq!(receive(&mut ws).await.unwrap()["type"], "next");
+
+    stop.send(()).unwrap();
+    assert_eq!(receive(&mut ws).await, Err(1001));
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("the server stops")
+        .unwrap()
+        .unwrap();
+}
