@@ -1,7 +1,9 @@
 // The official `graphql-ws` client as a conformance oracle for podium's /graphql/ws.
 // Usage: node graphql-ws-client.mjs <ws-url> <eventId> <bib> <afterSeq>
-// 1. subscribes to entryUpdates without afterSeq and prints the first message (a SNAPSHOT);
-// 2. subscribes again with afterSeq and prints the first message (the replayed update).
+// 1. connects, subscribes to entryUpdates without afterSeq, prints the first message (a
+//    SNAPSHOT) and disconnects;
+// 2. reconnects with a new client, subscribes with afterSeq and prints the first message (the
+//    replayed update), as a dashboard does after losing its connection.
 // Prints one JSON line per message; exits 0 on success, 1 on any error.
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
@@ -10,9 +12,16 @@ const [url, eventId, bib, afterSeq] = process.argv.slice(2);
 const query = `subscription($id: ID!, $bib: String!, $after: Int) {
   entryUpdates(eventId: $id, bib: $bib, afterSeq: $after) { seq kind entry { lastTimingPoint } }
 }`;
-const client = createClient({ url, webSocketImpl: WebSocket, retryAttempts: 0 });
+async function first(variables) {
+  const client = createClient({ url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false });
+  try {
+    return await firstOn(client, variables);
+  } finally {
+    await client.dispose();
+  }
+}
 
-function first(variables) {
+function firstOn(client, variables) {
   return new Promise((resolve, reject) => {
     const dispose = client.subscribe(
       { query, variables },
@@ -23,7 +32,11 @@ function first(variables) {
           else resolve(msg.data.entryUpdates);
         },
         error: (e) =>
-          reject(e instanceof Error ? e : new Error(JSON.stringify({ code: e.code, reason: e.reason }))),
+          reject(
+            e instanceof Error
+              ? e
+              : new Error(JSON.stringify({ code: e.code, reason: e.reason, message: e.message, type: e.type })),
+          ),
         complete: () => {},
       },
     );
@@ -38,7 +51,6 @@ try {
   console.log(JSON.stringify(await first({ id: eventId, bib })));
   console.log(JSON.stringify(await first({ id: eventId, bib, after: Number(afterSeq) })));
   clearTimeout(timer);
-  await client.dispose();
   process.exit(0);
 } catch (e) {
   console.error(String(e));
