@@ -13,10 +13,15 @@ use crate::state::AppState;
 use async_graphql::{Context, Enum, SimpleObject, Subscription, ID};
 use futures::Stream;
 use podium_domain::course::Course;
+use podium_domain::engine::evaluate;
+use podium_domain::flags::FlagStatus;
 use podium_domain::live::{ChangeKind, EntryChange};
 use podium_domain::model::Event;
+use podium_domain::ports::FlagFilter;
 use podium_domain::standings::LeaderboardFilter;
 use podium_domain::timing::Bib;
+use tokio::sync::broadcast::Receiver;
+use uuid::Uuid;
 
 /// Why a live message was sent.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -102,6 +107,61 @@ fn check_after(event: &Event, after: Option<i64>) -> Result<Option<i64>, ApiErro
     }
 }
 
+/// Subscribes to the hub *before* reading the event, so no change falls between the snapshot
+/// (or `afterSeq`) and the live stream; checks `afterSeq`.
+async fn open(
+    state: &AppState,
+    event_id: &ID,
+    after_seq: Option<i64>,
+) -> async_graphql::Result<(Event, Option<i64>, Receiver<(Uuid, i64)>)> {
+    let event_id = parse_id("eventId", event_id)?;
+    let receiver = state.live.subscribe();
+    let event = service::load_event(state, event_id).await.gql()?;
+    let after = check_after(&event, after_seq).gql()?;
+    Ok((event, after, receiver))
+}
+
+/// An entry's current state, penalties and open flags included.
+async fn entry_snapshot(
+    state: &AppState,
+    event: &Event,
+    bib: &Bib,
+) -> Result<EntryUpdate, ApiError> {
+    let record = state
+        .repo
+        .entry_record(event, bib)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("bib {bib} in event {}", event.id)))?;
+    let progress = evaluate(
+        &event.course,
+        &record.timeline,
+        Some(record.entry.wave_start),
+        &record.adjustments,
+    );
+    let open = FlagFilter {
+        status: Some(FlagStatus::Open),
+        bib: Some(bib.clone()),
+        ..Default::default()
+    };
+    let open_flags = state.repo.flags(event.id, &open).await?.len() as i32;
+    let change = EntryChange {
+        entry_id: record.entry.id,
+        bib: bib.clone(),
+        status: progress.status,
+        last_point: progress.last_point,
+        elapsed_ms: progress.elapsed.map(|d| d.0),
+        net_time_ms: progress.net_time.map(|d| d.0),
+        penalty_ms: progress.penalty.0,
+        open_flags,
+    };
+    Ok(EntryUpdate {
+        seq: event.seq,
+        kind: UpdateKind::Snapshot,
+        event_status: event.status.into(),
+        entry: LiveEntry::new(&event.course, &change),
+    })
+}
+
 #[derive(Default)]
 pub struct Subscription;
 
@@ -117,39 +177,11 @@ impl Subscription {
         after_seq: Option<i64>,
     ) -> async_graphql::Result<impl Stream<Item = EntryUpdate>> {
         let state: AppState = app(ctx).clone();
-        let event_id = parse_id("eventId", &event_id)?;
         let bib = Bib::parse(&bib).gql()?;
-        let receiver = state.live.subscribe();
-        let event = service::load_event(&state, event_id).await.gql()?;
-        let after = check_after(&event, after_seq).gql()?;
-        let snapshot = match after {
-            Some(_) => None,
-            None => {
-                let rows = state.repo.standings(event.id).await.gql()?;
-                let row = rows
-                    .into_iter()
-                    .find(|r| r.bib == bib)
-                    .ok_or_else(|| ApiError::NotFound(format!("bib {bib} in event {event_id}")))
-                    .gql()?;
-                Some(EntryUpdate {
-                    seq: event.seq,
-                    kind: UpdateKind::Snapshot,
-                    event_status: event.status.into(),
-                    entry: LiveEntry {
-                        bib: row.bib.to_string(),
-                        status: row.status.into(),
-                        last_timing_point: row
-                            .last_point
-                            .and_then(|p| event.course.points().get(p))
-                            .map(ToString::to_string),
-                        elapsed_ms: row.elapsed_ms,
-                        net_time_ms: row.net_time_ms,
-                        penalty_ms: 0,
-                        open_flags: 0,
-                    },
-                })
-            }
-        };
+        let (event, after, receiver) = open(&state, &event_id, after_seq).await?;
+        // Also checks the bib is registered, resumed or not.
+        let current = entry_snapshot(&state, &event, &bib).await.gql()?;
+        let snapshot = after.is_none().then_some(current);
         let follower = ChangeFollower::new(
             state.repo.clone(),
             event.id,
@@ -192,15 +224,12 @@ impl Subscription {
     ) -> async_graphql::Result<impl Stream<Item = LeaderboardUpdate>> {
         let state: AppState = app(ctx).clone();
         let viewer = principal(ctx).clone();
-        let event_id = parse_id("eventId", &event_id)?;
         let filter = LeaderboardFilter {
             category: category.map(self::category),
             gender: gender.map(self::gender),
             age_group: None,
         };
-        let receiver = state.live.subscribe();
-        let event = service::load_event(&state, event_id).await.gql()?;
-        let after = check_after(&event, after_seq).gql()?;
+        let (event, after, receiver) = open(&state, &event_id, after_seq).await?;
         let snapshot = match after {
             Some(_) => None,
             None => {

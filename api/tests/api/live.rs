@@ -171,3 +171,44 @@ async fn leaderboard_updates_carry_the_changed_rows_with_their_ranks() {
     assert_eq!(rows[0]["rank"], 1);
     assert_eq!(rows[1]["rank"], 2);
 }
+
+#[tokio::test]
+async fn an_entry_snapshot_includes_penalties_and_open_flags_and_unknown_bibs_are_refused() {
+    let app = TestApp::spawn().await;
+    let event_id = app.create_event(None).await;
+    app.add_entries(&event_id, &[("1", "OPEN", "MEN", 1990)])
+        .await;
+    // RUN1 11 s after START: too fast, flagged.
+    app.ingest_json(
+        &event_id,
+        json!([read("1", "START", 5), read("1", "RUN1", 16)]),
+    )
+    .await;
+    app.gql(
+        "mutation($input: CorrectionInput!) { applyCorrection(input: $input) { seq } }",
+        json!({ "input": { "eventId": event_id, "bib": "1", "kind": "TIME_PENALTY", "penaltyMs": 5000, "reason": "cut" } }),
+    )
+    .await;
+    let query = "subscription($id: ID!, $bib: String!, $after: Int) {
+        entryUpdates(eventId: $id, bib: $bib, afterSeq: $after) { kind entry { penaltyMs openFlags } }
+    }";
+    let mut stream = subscribe(&app, query, json!({ "id": event_id, "bib": "1" }));
+    let snapshot = next(&mut stream).await["entryUpdates"].clone();
+    assert_eq!(snapshot["kind"], "SNAPSHOT");
+    assert_eq!(snapshot["entry"]["penaltyMs"], 5000);
+    assert_eq!(snapshot["entry"]["openFlags"], 1);
+
+    for after in [json!(null), json!(1)] {
+        let mut unknown = subscribe(
+            &app,
+            query,
+            json!({ "id": event_id, "bib": "404", "after": after }),
+        );
+        let response = unknown.next().await.unwrap();
+        assert!(
+            response.errors[0].message.contains("404"),
+            "{:?}",
+            response.errors
+        );
+    }
+}
