@@ -15,7 +15,7 @@ use podium_domain::timing::{Bib, Timestamp};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -237,22 +237,16 @@ pub(crate) fn stored_flag(m: flags::Model) -> Result<StoredFlag, RepoError> {
     })
 }
 
-/// Applies an official's review to a flag (inside the event's lock).
+/// Applies an official's review to a flag already read under the event's lock, and refreshes
+/// its entry's open-flag count.
 pub(crate) async fn review_flag(
     txn: &DatabaseTransaction,
-    event_id: Uuid,
-    flag_id: Uuid,
+    m: flags::Model,
     to: FlagStatus,
     seq: i64,
     by: &str,
     note: &str,
-) -> Result<(StoredFlag, i32), RepoError> {
-    let m = flags::Entity::find_by_id(flag_id)
-        .filter(flags::Column::EventId.eq(event_id))
-        .one(txn)
-        .await
-        .map_err(unexpected)?
-        .ok_or_else(|| RepoError::NotFound(format!("flag {flag_id} in event {event_id}")))?;
+) -> Result<StoredFlag, RepoError> {
     let entry_id = m.entry_id;
     let updated = with_change(m, change(to, seq, by, note))?
         .update(txn)
@@ -261,10 +255,9 @@ pub(crate) async fn review_flag(
     let open = flags::Entity::find()
         .filter(flags::Column::EntryId.eq(entry_id))
         .filter(flags::Column::Status.eq(FlagStatus::Open.as_str()))
-        .all(txn)
+        .count(txn)
         .await
-        .map_err(unexpected)?
-        .len() as i32;
+        .map_err(unexpected)? as i32;
     entry_states::Entity::update_many()
         .col_expr(
             entry_states::Column::OpenFlags,
@@ -274,7 +267,7 @@ pub(crate) async fn review_flag(
         .exec(txn)
         .await
         .map_err(unexpected)?;
-    Ok((stored_flag(updated)?, open))
+    stored_flag(updated)
 }
 
 pub(crate) fn correction_row(c: &Correction) -> corrections::ActiveModel {

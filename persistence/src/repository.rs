@@ -16,7 +16,7 @@ use podium_domain::lineage::RawRead;
 use podium_domain::live::{ChangeKind, EntryChange, EventChange};
 use podium_domain::model::{
     CorrectionPolicy, Entry, Event, EventStatus, NewEntry, NewEvent, NewVenue, Venue, Wave,
-    TOPIC_EVENT_LIVE, TOPIC_RESULT_AMENDED,
+    TOPIC_RESULT_AMENDED,
 };
 use podium_domain::ports::{
     EntryRecord, FlagFilter, FlagReview, IndexedDetection, IngestOutcome, NewCorrection,
@@ -249,14 +249,25 @@ async fn store_recomputed(
     states.iter().map(entry_change).collect()
 }
 
-/// The payload of an `event.*` domain event.
-fn status_payload(id: Uuid, from: EventStatus, to: EventStatus, seq: i64) -> serde_json::Value {
-    serde_json::json!({
+/// Writes the `event.*` domain event announcing that an event went from `from` to `to` at
+/// `seq`, whether an official moved it or the first detection did.
+async fn announce_status(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    from: EventStatus,
+    to: EventStatus,
+    seq: i64,
+) -> Result<(), RepoError> {
+    let Some(topic) = to.topic() else {
+        return Ok(());
+    };
+    let payload = serde_json::json!({
         "eventId": id,
         "status": to.as_str(),
         "previousStatus": from.as_str(),
         "seq": seq,
-    })
+    });
+    officiating::write_outbox(txn, id, topic, payload, seq).await
 }
 
 fn adjustments_of(state: &entry_states::Model) -> Result<Adjustments, RepoError> {
@@ -381,10 +392,7 @@ impl RaceRepository for SeaRepository {
         from.transition(to)?;
         let seq = seq + 1;
         advance(&txn, change(id, seq, ChangeKind::Status, to, Vec::new())).await?;
-        if let Some(topic) = to.topic() {
-            officiating::write_outbox(&txn, id, topic, status_payload(id, from, to, seq), seq)
-                .await?;
-        }
+        announce_status(&txn, id, from, to, seq).await?;
         txn.commit().await.map_err(unexpected)?;
         self.event(id)
             .await?
@@ -783,14 +791,7 @@ impl RaceRepository for SeaRepository {
         )
         .await?;
         if went_live {
-            officiating::write_outbox(
-                &txn,
-                event.id,
-                TOPIC_EVENT_LIVE,
-                status_payload(event.id, status, EventStatus::Live, seq),
-                seq,
-            )
-            .await?;
+            announce_status(&txn, event.id, status, EventStatus::Live, seq).await?;
         }
         txn.commit().await.map_err(unexpected)?;
         outcome.seq = seq;
@@ -1092,8 +1093,7 @@ impl RaceRepository for SeaRepository {
             }
         };
         let seq = seq + 1;
-        let (flag, _) =
-            officiating::review_flag(&txn, event_id, flag_id, to, seq, by, note).await?;
+        let flag = officiating::review_flag(&txn, current, to, seq, by, note).await?;
         advance(
             &txn,
             change(event_id, seq, ChangeKind::FlagReview, status, Vec::new()),
