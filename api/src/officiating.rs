@@ -10,7 +10,7 @@ use podium_domain::corrections::{
 };
 use podium_domain::engine::evaluate;
 use podium_domain::lineage::{trace, Lineage};
-use podium_domain::model::{Event, EventStatus};
+use podium_domain::model::{CorrectionPolicy, Event, EventStatus};
 use podium_domain::ports::{FlagReview, NewCorrection, StoredFlag};
 use podium_domain::timing::{Bib, Detection, Timestamp};
 use uuid::Uuid;
@@ -37,7 +37,8 @@ pub async fn apply_correction(
 ) -> Result<Correction, ApiError> {
     let event = load_event(state, request.event_id).await?;
     principal.may_manage_event(&event)?;
-    if event.status == EventStatus::Official && !principal.is_admin() {
+    if event.status.correction_policy() == CorrectionPolicy::AmendmentsOnly && !principal.is_admin()
+    {
         return Err(ApiError::Forbidden(format!(
             "results of event {} are OFFICIAL: only an admin can amend them",
             event.id
