@@ -1,16 +1,22 @@
 //! Test support: a fresh, migrated database per test. With `TEST_DATABASE_URL` set to a
 //! PostgreSQL URL, each call creates a new database on that server (named `podium_test_…`);
-//! otherwise an in-memory SQLite database with one connection.
+//! otherwise a new SQLite file under `$TMPDIR/podium-tests/`, configured like the default
+//! deployment (WAL, a pool of connections). Not `sqlite::memory:`: an in-memory database lives
+//! in its one connection, and the pool drops a connection whose query was cancelled (an aborted
+//! subscription does that), which would silently replace the database with an empty one.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
-/// The database URL for one test: a new PostgreSQL database or in-memory SQLite.
+/// The database URL for one test: a new PostgreSQL database or a new SQLite file.
 pub async fn fresh_database_url() -> anyhow::Result<String> {
     let Some(admin_url) = std::env::var("TEST_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())
     else {
-        return Ok("sqlite::memory:".to_owned());
+        let dir = std::env::temp_dir().join("podium-tests");
+        std::fs::create_dir_all(&dir)?;
+        let file = dir.join(format!("{}.db", uuid::Uuid::new_v4().simple()));
+        return Ok(format!("sqlite://{}?mode=rwc", file.display()));
     };
     if admin_url.starts_with("sqlite") {
         return Ok(admin_url);
