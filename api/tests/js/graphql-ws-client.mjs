@@ -35,7 +35,11 @@ function firstOn(client, variables) {
           reject(
             e instanceof Error
               ? e
-              : new Error(JSON.stringify({ code: e.code, reason: e.reason, message: e.message, type: e.type })),
+              : new Error(
+                  Array.isArray(e)
+                    ? JSON.stringify(e) // an `error` message: the operation's GraphQL errors
+                    : JSON.stringify({ code: e.code, reason: e.reason, message: e.message, type: e.type }),
+                ),
           ),
         complete: () => {},
       },
