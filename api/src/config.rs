@@ -27,7 +27,8 @@ pub struct Settings {
     /// `postgres://…` or `sqlite://…`; empty means the SQLite file in the data directory.
     #[serde(serialize_with = "serialize_secret_opt")]
     pub database_url: Option<SecretString>,
-    /// Redis for multi-instance fan-out and shared rate limits (used by later features).
+    /// Redis for multi-instance deployments: live updates ingested on one instance reach
+    /// subscribers on every instance.
     #[serde(serialize_with = "serialize_secret_opt")]
     pub redis_url: Option<SecretString>,
     pub log_format: LogFormat,
@@ -39,6 +40,10 @@ pub struct Settings {
     pub max_batch: usize,
     /// Seconds a WebSocket client has to send `connection_init` (then: close 4408).
     pub ws_init_timeout_secs: u64,
+    /// Milliseconds a live feed waits for a change notice before it checks the change log
+    /// anyway: the bound on how late a change from another instance can arrive when Redis lost
+    /// its notice (or without Redis).
+    pub live_poll_ms: u64,
     /// `iss` of tokens podium mints and accepts.
     pub issuer: String,
     /// `aud` podium requires in tokens.
@@ -67,6 +72,7 @@ impl Default for Settings {
             max_body_bytes: 8 * 1024 * 1024,
             max_batch: 10_000,
             ws_init_timeout_secs: 10,
+            live_poll_ms: 2000,
             issuer: "podium".to_owned(),
             audience: "podium".to_owned(),
         }
@@ -179,6 +185,10 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ws_init_timeout_secs: Option<u64>,
+    /// Milliseconds between change-log checks of a live feed without notices [env: PODIUM_LIVE_POLL_MS] [default: 2000]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_poll_ms: Option<u64>,
 }
 
 #[cfg(test)]

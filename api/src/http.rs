@@ -2,6 +2,7 @@
 
 use crate::error::ApiError;
 use crate::graphql::PodiumSchema;
+use crate::live::FanoutHealth;
 use crate::service::{self, RawDetection};
 use crate::state::AppState;
 use async_graphql::http::GraphiQLSource;
@@ -177,14 +178,27 @@ async fn ingest_detections(
     ))
 }
 
+/// Ready when the database answers. Without Redis (when configured) the instance still serves
+/// its own subscribers, so it stays ready but reports `degraded`.
 async fn readyz(State(s): State<HttpState>) -> Response {
+    let (redis, degraded) = match s.app.live.health() {
+        FanoutHealth::Disabled => (json!("disabled"), false),
+        FanoutHealth::Connected => (json!("ok"), false),
+        FanoutHealth::Degraded { since, error } => (
+            json!({ "status": "unreachable", "since": since, "error": error }),
+            true,
+        ),
+    };
     match s.app.repo.ping().await {
-        Ok(()) => Json(json!({ "status": "ready", "database": "ok" })).into_response(),
+        Ok(()) => {
+            let status = if degraded { "degraded" } else { "ready" };
+            Json(json!({ "status": status, "database": "ok", "redis": redis })).into_response()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "database not ready");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "database": "unreachable" })),
+                Json(json!({ "status": "unavailable", "database": "unreachable", "redis": redis })),
             )
                 .into_response()
         }

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod fanout;
 pub mod graphql;
 pub mod http;
 pub mod live;
@@ -43,13 +44,25 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     }
     let keys =
         auth::TokenKeys::load_or_create(&settings.data_dir, &settings.issuer, &settings.audience)?;
+    if settings.live_poll_ms == 0 {
+        anyhow::bail!("live_poll_ms must be at least 1");
+    }
+    let repo: Arc<dyn podium_domain::ports::RaceRepository> =
+        Arc::new(SeaRepository::new(db).await?);
+    let live = live::LiveHub::new(
+        repo.clone(),
+        std::time::Duration::from_millis(settings.live_poll_ms),
+    );
+    if let Some(url) = &settings.redis_url {
+        fanout::start(live.clone(), secrecy::ExposeSecret::expose_secret(url))?;
+    }
     Ok(AppState {
-        repo: Arc::new(SeaRepository::new(db).await?),
+        repo,
         keys,
         settings: Arc::new(settings),
         standings: StandingsCache::default(),
         metrics: Arc::new(Metrics::default()),
-        live: Default::default(),
+        live,
     })
 }
 

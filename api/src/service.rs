@@ -143,9 +143,38 @@ pub async fn standings(state: &AppState, event: &Event) -> Result<Arc<EventStand
     if let Some(cached) = state.standings.get(event.id, event.seq) {
         return Ok(cached);
     }
-    let rows = state.repo.standings(event.id).await?;
+    build_standings(state, event.id, event.seq).await
+}
+
+/// Standings that include at least the change at `seq`: the cached ones when new enough, else
+/// built now (the database is at `seq` or later). For live updates, where many subscribers
+/// ask for the same step at once.
+pub async fn standings_since(
+    state: &AppState,
+    event_id: Uuid,
+    seq: i64,
+) -> Result<Arc<EventStandings>, ApiError> {
+    match state.standings.at_least(event_id, seq) {
+        Some((_, cached)) => Ok(cached),
+        None => build_standings(state, event_id, seq).await,
+    }
+}
+
+/// Builds and caches standings under `seq`, once per event at a time: callers that waited for
+/// the build in progress take its result.
+async fn build_standings(
+    state: &AppState,
+    event_id: Uuid,
+    seq: i64,
+) -> Result<Arc<EventStandings>, ApiError> {
+    let lock = state.standings.build_lock(event_id);
+    let _building = lock.lock().await;
+    if let Some((_, built)) = state.standings.at_least(event_id, seq) {
+        return Ok(built);
+    }
+    let rows = state.repo.standings(event_id).await?;
     let built = Arc::new(EventStandings::build(rows));
-    state.standings.put(event.id, event.seq, built.clone());
+    state.standings.put(event_id, seq, built.clone());
     Ok(built)
 }
 

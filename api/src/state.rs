@@ -7,7 +7,7 @@ use podium_domain::ports::RaceRepository;
 use podium_domain::standings::EventStandings;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use uuid::Uuid;
 
 #[derive(Clone)]
@@ -28,14 +28,28 @@ type Versioned = (i64, Arc<EventStandings>);
 #[derive(Clone, Default)]
 pub struct StandingsCache {
     inner: Arc<RwLock<HashMap<Uuid, Versioned>>>,
+    /// One build at a time per event: a change seen by thousands of live subscribers at once
+    /// builds the standings once.
+    building: Arc<Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl StandingsCache {
     pub fn get(&self, event_id: Uuid, seq: i64) -> Option<Arc<EventStandings>> {
-        let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        map.get(&event_id)
+        self.at_least(event_id, seq)
             .filter(|(s, _)| *s == seq)
-            .map(|(_, st)| st.clone())
+            .map(|(_, st)| st)
+    }
+
+    /// The newest standings, when built at `seq` or later.
+    pub fn at_least(&self, event_id: Uuid, seq: i64) -> Option<Versioned> {
+        let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        map.get(&event_id).filter(|(s, _)| *s >= seq).cloned()
+    }
+
+    /// The lock a builder of `event_id`'s standings holds.
+    pub fn build_lock(&self, event_id: Uuid) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.building.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(event_id).or_default().clone()
     }
 
     /// Keeps the newest standings per event; an older build never replaces a newer one.

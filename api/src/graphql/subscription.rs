@@ -20,8 +20,6 @@ use podium_domain::model::Event;
 use podium_domain::ports::FlagFilter;
 use podium_domain::standings::LeaderboardFilter;
 use podium_domain::timing::Bib;
-use tokio::sync::broadcast::Receiver;
-use uuid::Uuid;
 
 /// Why a live message was sent.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -107,18 +105,20 @@ fn check_after(event: &Event, after: Option<i64>) -> Result<Option<i64>, ApiErro
     }
 }
 
-/// Subscribes to the hub *before* reading the event, so no change falls between the snapshot
-/// (or `afterSeq`) and the live stream; checks `afterSeq`.
+/// Follows the event *before* reading it, so no change falls between the snapshot (or
+/// `afterSeq`) and the live stream; checks `afterSeq`. The follower starts at the snapshot's
+/// `seq` or at `afterSeq`.
 async fn open(
     state: &AppState,
     event_id: &ID,
     after_seq: Option<i64>,
-) -> async_graphql::Result<(Event, Option<i64>, Receiver<(Uuid, i64)>)> {
+) -> async_graphql::Result<(Event, Option<i64>, ChangeFollower)> {
     let event_id = parse_id("eventId", event_id)?;
-    let receiver = state.live.subscribe();
+    let mut follower = state.live.follow(event_id, 0);
     let event = service::load_event(state, event_id).await.gql()?;
     let after = check_after(&event, after_seq).gql()?;
-    Ok((event, after, receiver))
+    follower.start_at(after.unwrap_or(event.seq));
+    Ok((event, after, follower))
 }
 
 /// An entry's current state, penalties and open flags included.
@@ -178,17 +178,11 @@ impl Subscription {
     ) -> async_graphql::Result<impl Stream<Item = EntryUpdate>> {
         let state: AppState = app(ctx).clone();
         let bib = Bib::parse(&bib).gql()?;
-        let (event, after, receiver) = open(&state, &event_id, after_seq).await?;
+        let (event, after, follower) = open(&state, &event_id, after_seq).await?;
         // Also checks the bib is registered, resumed or not.
         let current = entry_snapshot(&state, &event, &bib).await.gql()?;
         let snapshot = after.is_none().then_some(current);
-        let follower = ChangeFollower::new(
-            state.repo.clone(),
-            event.id,
-            after.unwrap_or(event.seq),
-            receiver,
-        );
-        let course = event.course.clone();
+        let course = std::sync::Arc::new(event.course.clone());
         let first = futures::stream::iter(snapshot);
         let rest = futures::stream::unfold(follower, move |mut follower| {
             let (bib, course) = (bib.clone(), course.clone());
@@ -229,7 +223,7 @@ impl Subscription {
             gender: gender.map(self::gender),
             age_group: None,
         };
-        let (event, after, receiver) = open(&state, &event_id, after_seq).await?;
+        let (event, after, follower) = open(&state, &event_id, after_seq).await?;
         let snapshot = match after {
             Some(_) => None,
             None => {
@@ -249,25 +243,21 @@ impl Subscription {
                 })
             }
         };
-        let follower = ChangeFollower::new(
-            state.repo.clone(),
-            event.id,
-            after.unwrap_or(event.seq),
-            receiver,
-        );
         let first = futures::stream::iter(snapshot);
+        let course = std::sync::Arc::new(event.course.clone());
         let rest = futures::stream::unfold(follower, move |mut follower| {
-            let (state, viewer) = (state.clone(), viewer.clone());
+            let (state, viewer, course) = (state.clone(), viewer.clone(), course.clone());
             async move {
                 let change = follower.next().await?;
-                let event = service::load_event(&state, change.event_id).await.ok()?;
-                let standings = service::standings(&state, &event).await.ok()?;
+                let standings = service::standings_since(&state, change.event_id, change.seq)
+                    .await
+                    .ok()?;
                 let page = standings.leaderboard(filter, 0, usize::MAX);
                 let entries = page
                     .rows
                     .iter()
                     .filter(|(_, _, row)| change.entries.iter().any(|e| e.bib == row.bib))
-                    .map(|(_, rank, row)| LeaderboardNode::new(&viewer, &event.course, *rank, row))
+                    .map(|(_, rank, row)| LeaderboardNode::new(&viewer, &course, *rank, row))
                     .collect();
                 let update = LeaderboardUpdate {
                     seq: change.seq,
