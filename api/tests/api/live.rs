@@ -13,13 +13,17 @@ const ENTRY: &str = "subscription($id: ID!, $bib: String!, $after: Int) {
     }
 }";
 
-fn subscribe(app: &TestApp, query: &str, variables: Value) -> impl Stream<Item = Response> + Unpin {
+pub(crate) fn subscribe(
+    app: &TestApp,
+    query: &str,
+    variables: Value,
+) -> impl Stream<Item = Response> + Unpin {
     let schema = podium_api::graphql::build_schema(Some(app.state.clone()));
     let request = Request::new(query).variables(Variables::from_json(variables));
     Box::pin(schema.execute_stream(request))
 }
 
-async fn next(stream: &mut (impl Stream<Item = Response> + Unpin)) -> Value {
+pub(crate) async fn next(stream: &mut (impl Stream<Item = Response> + Unpin)) -> Value {
     let response = tokio::time::timeout(Duration::from_secs(10), stream.next())
         .await
         .expect("a message within 10 s")

@@ -9,5 +9,6 @@ mod leaderboard;
 mod live;
 mod officiating;
 mod race_day;
+mod scale_out;
 mod schema;
 mod websocket;

@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 async fn serve(app: &TestApp) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -22,7 +22,7 @@ async fn serve(app: &TestApp) -> String {
     format!("ws://{addr}/graphql/ws")
 }
 
-async fn connect(url: &str, protocol: &str) -> Socket {
+pub(crate) async fn connect(url: &str, protocol: &str) -> Socket {
     let mut request = url.into_client_request().unwrap();
     request.headers_mut().insert(
         "sec-websocket-protocol",
@@ -36,7 +36,7 @@ async fn connect(url: &str, protocol: &str) -> Socket {
     socket
 }
 
-async fn send(socket: &mut Socket, message: Value) {
+pub(crate) async fn send(socket: &mut Socket, message: Value) {
     socket
         .send(Message::Text(message.to_string().into()))
         .await
@@ -44,7 +44,7 @@ async fn send(socket: &mut Socket, message: Value) {
 }
 
 /// The next text frame as JSON, or the close code.
-async fn receive(socket: &mut Socket) -> Result<Value, u16> {
+pub(crate) async fn receive(socket: &mut Socket) -> Result<Value, u16> {
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
             .await
@@ -59,7 +59,7 @@ async fn receive(socket: &mut Socket) -> Result<Value, u16> {
     }
 }
 
-async fn init(socket: &mut Socket, payload: Value) {
+pub(crate) async fn init(socket: &mut Socket, payload: Value) {
     send(
         socket,
         json!({ "type": "connection_init", "payload": payload }),

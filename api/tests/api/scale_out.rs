@@ -1,0 +1,279 @@
+//! Several podium instances behind one database: live updates ingested on one reach the
+//! subscribers of another, through Redis when it is there and from the change log when it is
+//! not, without a gap or a repeat.
+
+use crate::helpers::{read, TestApp, STARTS_AT};
+use crate::live::{next, subscribe};
+use crate::websocket::{connect, init, receive, send, Socket};
+use podium_api::auth::{dev_claims, Role, TokenKeys};
+use serde_json::{json, Value};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+const LEADERBOARD: &str =
+    "subscription($id: ID!) { leaderboardUpdates(eventId: $id) { seq kind entries { bib } } }";
+
+/// Two instances on one database and no Redis: a change ingested on A reaches B's subscriber
+/// through B's feed polling the change log.
+#[tokio::test]
+async fn without_redis_another_instance_s_change_arrives_by_polling_the_log() {
+    let a = TestApp::spawn().await;
+    let shared = a.state.settings.database_url.clone();
+    let b = TestApp::spawn_with(|s| {
+        s.database_url = shared;
+        s.live_poll_ms = 50;
+    })
+    .await;
+    let event_id = a.create_event(None).await;
+    a.add_entries(&event_id, &[("1", "OPEN", "MEN", 1990)])
+        .await;
+    let mut stream = subscribe(&b, LEADERBOARD, json!({ "id": event_id }));
+    let snapshot = next(&mut stream).await["leaderboardUpdates"].clone();
+    assert_eq!(snapshot["kind"], "SNAPSHOT");
+    let base = snapshot["seq"].as_i64().unwrap();
+    for (i, point) in ["START", "RUN1", "SKIERG_IN"].iter().enumerate() {
+        a.ingest_json(&event_id, json!([read("1", point, 5 + 300 * i as i64)]))
+            .await;
+    }
+    for i in 1..=3 {
+        let update = next(&mut stream).await["leaderboardUpdates"].clone();
+        assert_eq!(update["seq"], base + i);
+        assert_eq!(update["entries"][0]["bib"], "1");
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A throwaway `redis-server` on `port`, killed when dropped.
+fn start_redis(port: u16) -> Child {
+    Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server is needed for the scale-out tests")
+}
+
+/// A `podium serve` process, killed when dropped.
+struct Instance {
+    process: Child,
+    base: String,
+}
+
+impl Instance {
+    fn start(database_url: &str, redis_url: &str, data_dir: &Path) -> Self {
+        let port = free_port();
+        let process = Command::new(env!("CARGO_BIN_EXE_podium"))
+            .arg("serve")
+            .env_clear()
+            .env("PODIUM_BIND", format!("127.0.0.1:{port}"))
+            .env("PODIUM_DATABASE_URL", database_url)
+            .env("PODIUM_REDIS_URL", redis_url)
+            .env("PODIUM_DATA_DIR", data_dir)
+            // Polling would deliver too, only later: make it too slow to matter here, so
+            // only Redis (and the resync after it returns) can pass the test.
+            .env("PODIUM_LIVE_POLL_MS", "600000")
+            .env("PODIUM_LOG_LEVEL", "warn")
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the podium binary");
+        Self {
+            process,
+            base: format!("127.0.0.1:{port}"),
+        }
+    }
+
+    async fn readyz(&self) -> Option<Value> {
+        let response = reqwest::get(format!("http://{}/readyz", self.base))
+            .await
+            .ok()?;
+        response.json().await.ok()
+    }
+
+    /// Waits (up to 30 s) until `/readyz` says `status`.
+    async fn wait_for(&mut self, status: &str) -> Value {
+        for _ in 0..300 {
+            if let Ok(Some(exit)) = self.process.try_wait() {
+                panic!("podium exited with {exit}");
+            }
+            if let Some(ready) = self.readyz().await {
+                if ready["status"] == status {
+                    return ready;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "{} never became {status}: {:?}",
+            self.base,
+            self.readyz().await
+        );
+    }
+
+    async fn graphql(&self, token: &str, query: &str, variables: Value) -> Value {
+        let body: Value = reqwest::Client::new()
+            .post(format!("http://{}/graphql", self.base))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(body.get("errors").is_none(), "{body}");
+        body["data"].clone()
+    }
+
+    async fn ingest(&self, token: &str, event_id: &str, rows: Value) -> i64 {
+        let report: Value = reqwest::Client::new()
+            .post(format!(
+                "http://{}/v1/events/{event_id}/detections",
+                self.base
+            ))
+            .bearer_auth(token)
+            .json(&rows)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(report["accepted"], 1, "{report}");
+        report["seq"].as_i64().unwrap()
+    }
+}
+
+/// The next leaderboard update's seq on `ws`.
+async fn next_seq(ws: &mut Socket) -> i64 {
+    let frame = receive(ws).await.expect("the subscription goes on");
+    assert_eq!(frame["type"], "next", "{frame}");
+    frame["payload"]["data"]["leaderboardUpdates"]["seq"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Two `podium serve` processes, one database, one Redis: detections ingested on A reach a
+/// subscriber on B through Redis; Redis is killed mid-stream (B reports `degraded`, A keeps
+/// ingesting) and restarted; B's subscriber ends up with every seq exactly once, in order.
+#[tokio::test]
+async fn two_instances_share_live_updates_through_redis_and_lose_nothing_when_it_restarts() {
+    let database_url = podium_persistence::testing::fresh_database_url()
+        .await
+        .unwrap();
+    let redis_port = free_port();
+    let mut redis = start_redis(redis_port);
+    let redis_url = format!("redis://127.0.0.1:{redis_port}");
+    let data_dir: PathBuf =
+        std::env::temp_dir().join(format!("podium-scale-{}", uuid::Uuid::new_v4().simple()));
+    // A first: it migrates the database and creates the token key B shares.
+    let mut a = Instance::start(&database_url, &redis_url, &data_dir);
+    a.wait_for("ready").await;
+    let mut b = Instance::start(&database_url, &redis_url, &data_dir);
+    assert_eq!(b.wait_for("ready").await["redis"], "ok");
+
+    let keys = TokenKeys::load_or_create(&data_dir, "podium", "podium").unwrap();
+    let admin = keys
+        .mint(
+            dev_claims(Role::Admin, None, vec![], None),
+            chrono::Duration::hours(1),
+        )
+        .unwrap();
+    let created = a
+        .graphql(
+            &admin,
+            "mutation($input: CreateEventInput!) { createEvent(input: $input) { id } }",
+            json!({ "input": { "name": "Scale-out", "startsAt": STARTS_AT, "timezone": "Europe/Berlin", "course": "HYROX_STANDARD" } }),
+        )
+        .await;
+    let event_id = created["createEvent"]["id"].as_str().unwrap().to_owned();
+    let bibs: Vec<Value> = (1..=15)
+        .map(|bib| json!({ "bib": bib.to_string(), "firstName": "A", "lastName": "B", "category": "OPEN", "gender": "MEN", "birthYear": 1990, "waveStart": STARTS_AT }))
+        .collect();
+    a.graphql(
+        &admin,
+        "mutation($id: ID!, $entries: [EntryInput!]!) { addEntries(eventId: $id, entries: $entries) { id } }",
+        json!({ "id": event_id, "entries": bibs }),
+    )
+    .await;
+
+    let mut ws = connect(
+        &format!("ws://{}/graphql/ws", b.base),
+        "graphql-transport-ws",
+    )
+    .await;
+    init(&mut ws, json!({})).await;
+    send(
+        &mut ws,
+        json!({ "id": "lb", "type": "subscribe", "payload": { "query": LEADERBOARD, "variables": { "id": event_id } } }),
+    )
+    .await;
+    let first = next_seq(&mut ws).await;
+    let mut received = Vec::new();
+    let mut ingested = Vec::new();
+
+    // Redis up: each change on A reaches B.
+    for bib in 1..=5 {
+        ingested.push(
+            a.ingest(
+                &admin,
+                &event_id,
+                json!([read(&bib.to_string(), "START", 5)]),
+            )
+            .await,
+        );
+        received.push(next_seq(&mut ws).await);
+    }
+
+    // Redis down: A keeps ingesting, B keeps its subscribers and says it is degraded.
+    redis.kill().await.unwrap();
+    let degraded = b.wait_for("degraded").await;
+    assert_eq!(degraded["redis"]["status"], "unreachable", "{degraded}");
+    for bib in 6..=10 {
+        ingested.push(
+            a.ingest(
+                &admin,
+                &event_id,
+                json!([read(&bib.to_string(), "START", 5)]),
+            )
+            .await,
+        );
+    }
+
+    // Redis back: what B missed arrives with no further change to announce it...
+    let _redis = start_redis(redis_port);
+    b.wait_for("ready").await;
+    a.wait_for("ready").await;
+    while received.len() < ingested.len() {
+        received.push(next_seq(&mut ws).await);
+    }
+    // ...then live again.
+    for bib in 11..=15 {
+        ingested.push(
+            a.ingest(
+                &admin,
+                &event_id,
+                json!([read(&bib.to_string(), "START", 5)]),
+            )
+            .await,
+        );
+    }
+    while received.last() != ingested.last() {
+        received.push(next_seq(&mut ws).await);
+    }
+    let expected: Vec<i64> = (first + 1..=first + 15).collect();
+    assert_eq!(ingested, expected);
+    assert_eq!(received, expected);
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
