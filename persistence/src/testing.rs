@@ -39,6 +39,25 @@ pub async fn create_database(admin_url: &str, prefix: &str) -> anyhow::Result<St
     Ok(with_database(admin_url, &name))
 }
 
+/// Drops the database `url` names, on the server of `admin_url` (closing its connections).
+pub async fn drop_database(admin_url: &str, url: &str) -> anyhow::Result<()> {
+    let path = url.split('?').next().unwrap_or(url);
+    let name = path.rsplit('/').next().unwrap_or_default();
+    anyhow::ensure!(
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "not a database created by create_database: {url}"
+    );
+    let admin = crate::connect(admin_url).await?;
+    admin
+        .execute(Statement::from_string(
+            DbBackend::Postgres,
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        ))
+        .await?;
+    admin.close().await?;
+    Ok(())
+}
+
 /// A fresh, migrated database connection.
 pub async fn fresh_database() -> anyhow::Result<DatabaseConnection> {
     let url = fresh_database_url().await?;
