@@ -6,6 +6,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use podium_domain::course::TimingPointCode;
 use podium_domain::engine::{evaluate, Progress};
+use podium_domain::live::EventChange;
 use podium_domain::model::{Entry, Event};
 use podium_domain::ports::IndexedDetection;
 use podium_domain::standings::{EventStandings, Ranks};
@@ -146,18 +147,32 @@ pub async fn standings(state: &AppState, event: &Event) -> Result<Arc<EventStand
     build_standings(state, event.id, event.seq).await
 }
 
-/// Standings that include at least the change at `seq`: the cached ones when new enough, else
-/// built now (the database is at `seq` or later). For live updates, where many subscribers
-/// ask for the same step at once.
-pub async fn standings_since(
+/// Standings that include at least `change`, for live updates, where many subscribers ask
+/// for the same step at once: the cached ones when new enough; else the cached predecessor with
+/// the change applied (no database round trip); else built from the store.
+pub async fn standings_after(
     state: &AppState,
-    event_id: Uuid,
-    seq: i64,
+    change: &EventChange,
 ) -> Result<Arc<EventStandings>, ApiError> {
-    match state.standings.at_least(event_id, seq) {
-        Some((_, cached)) => Ok(cached),
-        None => build_standings(state, event_id, seq).await,
+    let (event_id, seq) = (change.event_id, change.seq);
+    if let Some((_, cached)) = state.standings.at_least(event_id, seq) {
+        return Ok(cached);
     }
+    let lock = state.standings.build_lock(event_id);
+    let _building = lock.lock().await;
+    if let Some((_, cached)) = state.standings.at_least(event_id, seq) {
+        return Ok(cached);
+    }
+    let applied = state
+        .standings
+        .at_least(event_id, seq - 1)
+        .and_then(|(_, previous)| previous.apply(&change.entries));
+    let built = match applied {
+        Some(standings) => Arc::new(standings),
+        None => Arc::new(EventStandings::build(state.repo.standings(event_id).await?)),
+    };
+    state.standings.put(event_id, seq, built.clone());
+    Ok(built)
 }
 
 /// Builds and caches standings under `seq`, once per event at a time: callers that waited for
@@ -169,7 +184,7 @@ async fn build_standings(
 ) -> Result<Arc<EventStandings>, ApiError> {
     let lock = state.standings.build_lock(event_id);
     let _building = lock.lock().await;
-    if let Some((_, built)) = state.standings.at_least(event_id, seq) {
+    if let Some(built) = state.standings.get(event_id, seq) {
         return Ok(built);
     }
     let rows = state.repo.standings(event_id).await?;

@@ -31,6 +31,9 @@ pub struct EntryChange {
     pub net_time_ms: Option<i64>,
     pub penalty_ms: i64,
     pub open_flags: i32,
+    /// The start mat missed this entry; its clock started at its wave start.
+    #[serde(default)]
+    pub start_from_wave: bool,
 }
 
 /// One step of an event's change log.

@@ -3,6 +3,7 @@
 
 use crate::division::{AgeGroup, Category, Gender};
 use crate::engine::{EntryStatus, RankKey};
+use crate::live::EntryChange;
 use crate::timing::Bib;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -221,6 +222,39 @@ impl EventStandings {
             has_next,
         }
     }
+
+    /// These standings after `changes` (entries' new live state), without going back to the
+    /// store; `None` when a changed entry is not in them (it was just added).
+    pub fn apply(&self, changes: &[EntryChange]) -> Option<EventStandings> {
+        let mut rows = self.rows.clone();
+        for change in changes {
+            let row = &mut rows[*self.by_bib.get(&change.bib)?];
+            row.status = change.status;
+            row.last_point = change.last_point;
+            row.elapsed_ms = change.elapsed_ms;
+            row.net_time_ms = change.net_time_ms;
+            row.start_from_wave = change.start_from_wave;
+        }
+        Some(EventStandings::build(rows))
+    }
+
+    /// The rows of the filtered leaderboard that `wanted` picks, in leaderboard order, with
+    /// their rank within the filter: what a live delta sends for the entries that changed.
+    pub fn ranked_rows(
+        &self,
+        filter: LeaderboardFilter,
+        wanted: impl Fn(&StandingRow) -> bool,
+    ) -> Vec<(Option<u32>, &StandingRow)> {
+        let mut ranker = CompetitionRanker::default();
+        self.rows
+            .iter()
+            .filter(|r| filter.matches(r))
+            .filter_map(|row| {
+                let rank = ranker.next(row.rank_key());
+                wanted(row).then_some((rank, row))
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -340,5 +374,72 @@ mod tests {
                 age_group: Some(2)
             }
         );
+    }
+
+    #[test]
+    fn ranked_rows_pick_rows_with_their_rank_within_the_filter() {
+        let standings = EventStandings::build(vec![
+            row("1", Gender::Men, Finished, Some(24), None, Some(100)),
+            row("2", Gender::Women, Finished, Some(24), None, Some(200)),
+            row("3", Gender::Women, Finished, Some(24), None, Some(300)),
+            row("4", Gender::Women, Finished, Some(24), None, Some(300)),
+        ]);
+        let women = LeaderboardFilter {
+            gender: Some(Gender::Women),
+            ..Default::default()
+        };
+        let picked: Vec<_> = standings
+            .ranked_rows(women, |r| ["1", "4"].contains(&r.bib.as_str()))
+            .into_iter()
+            .map(|(rank, row)| (rank, row.bib.as_str().to_owned()))
+            .collect();
+        // Bib 1 is a man (outside the filter); bib 4 ties with bib 3 for second.
+        assert_eq!(picked, vec![(Some(2), "4".to_owned())]);
+        let full = standings.leaderboard(women, 0, usize::MAX);
+        let everyone = standings.ranked_rows(women, |_| true);
+        assert_eq!(everyone.len(), full.total);
+        assert!(everyone
+            .iter()
+            .zip(&full.rows)
+            .all(|((rank, row), (_, r, frow))| rank == r && row.bib == frow.bib));
+    }
+
+    #[test]
+    fn applying_changes_equals_building_from_the_changed_rows() {
+        let rows = vec![
+            row("1", Gender::Men, Finished, Some(24), None, Some(100)),
+            row("2", Gender::Men, Racing, Some(10), Some(50), None),
+            row("3", Gender::Men, Racing, Some(12), Some(60), None),
+        ];
+        let before = EventStandings::build(rows.clone());
+        let change = EntryChange {
+            entry_id: rows[1].entry_id,
+            bib: Bib::parse("2").unwrap(),
+            status: Finished,
+            last_point: Some(24),
+            elapsed_ms: Some(90),
+            net_time_ms: Some(90),
+            penalty_ms: 0,
+            open_flags: 0,
+            start_from_wave: true,
+        };
+        let applied = before.apply(std::slice::from_ref(&change)).unwrap();
+        let mut changed = rows;
+        changed[1].status = Finished;
+        changed[1].last_point = Some(24);
+        changed[1].elapsed_ms = Some(90);
+        changed[1].net_time_ms = Some(90);
+        changed[1].start_from_wave = true;
+        let rebuilt = EventStandings::build(changed);
+        assert_eq!(applied.rows(), rebuilt.rows());
+        let two = Bib::parse("2").unwrap();
+        assert_eq!(applied.entry(&two), rebuilt.entry(&two));
+        assert_eq!(applied.entry(&two).unwrap().1.overall, Some(1));
+
+        let unknown = EntryChange {
+            bib: Bib::parse("99").unwrap(),
+            ..change
+        };
+        assert!(before.apply(&[unknown]).is_none());
     }
 }

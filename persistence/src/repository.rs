@@ -138,6 +138,7 @@ fn entry_change(model: &entry_states::ActiveModel) -> Result<EntryChange, RepoEr
         net_time_ms: *model.net_time_ms.as_ref(),
         penalty_ms: *model.penalty_ms.as_ref(),
         open_flags: *model.open_flags.as_ref(),
+        start_from_wave: *model.start_from_wave.as_ref(),
     })
 }
 

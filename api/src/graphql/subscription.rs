@@ -20,6 +20,7 @@ use podium_domain::model::Event;
 use podium_domain::ports::FlagFilter;
 use podium_domain::standings::LeaderboardFilter;
 use podium_domain::timing::Bib;
+use std::collections::HashSet;
 
 /// Why a live message was sent.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -153,6 +154,7 @@ async fn entry_snapshot(
         net_time_ms: progress.net_time.map(|d| d.0),
         penalty_ms: progress.penalty.0,
         open_flags,
+        start_from_wave: progress.start_from_wave,
     };
     Ok(EntryUpdate {
         seq: event.seq,
@@ -249,15 +251,12 @@ impl Subscription {
             let (state, viewer, course) = (state.clone(), viewer.clone(), course.clone());
             async move {
                 let change = follower.next().await?;
-                let standings = service::standings_since(&state, change.event_id, change.seq)
-                    .await
-                    .ok()?;
-                let page = standings.leaderboard(filter, 0, usize::MAX);
-                let entries = page
-                    .rows
-                    .iter()
-                    .filter(|(_, _, row)| change.entries.iter().any(|e| e.bib == row.bib))
-                    .map(|(_, rank, row)| LeaderboardNode::new(&viewer, &course, *rank, row))
+                let standings = service::standings_after(&state, &change).await.ok()?;
+                let changed: HashSet<&Bib> = change.entries.iter().map(|e| &e.bib).collect();
+                let entries = standings
+                    .ranked_rows(filter, |row| changed.contains(&row.bib))
+                    .into_iter()
+                    .map(|(rank, row)| LeaderboardNode::new(&viewer, &course, rank, row))
                     .collect();
                 let update = LeaderboardUpdate {
                     seq: change.seq,

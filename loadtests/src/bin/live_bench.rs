@@ -361,6 +361,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     }
     let (mut lost, mut duplicated, mut out_of_order, mut frames) = (0usize, 0usize, 0usize, 0usize);
     let mut latencies = Vec::new();
+    let (mut entry_latencies, mut board_latencies) = (Vec::new(), Vec::new());
     for log in &logs {
         let expected: Vec<i64> = steps
             .iter()
@@ -381,12 +382,32 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
         frames += got.len();
         for (seq, at) in &log.frames {
             if let Some(sent_at) = sent.get(seq) {
-                latencies.push(at.duration_since(*sent_at).as_secs_f64() * 1000.0);
+                let ms = at.duration_since(*sent_at).as_secs_f64() * 1000.0;
+                latencies.push(ms);
+                match log.follows {
+                    Follows::Entry(_) => entry_latencies.push(ms),
+                    Follows::Leaderboard => board_latencies.push(ms),
+                }
             }
         }
     }
-    latencies.sort_by(f64::total_cmp);
-    ingest_ms.sort_by(f64::total_cmp);
+    for samples in [
+        &mut latencies,
+        &mut entry_latencies,
+        &mut board_latencies,
+        &mut ingest_ms,
+    ] {
+        samples.sort_by(f64::total_cmp);
+    }
+    let summary = |samples: &[f64]| {
+        format!(
+            "p50 {:.1} ms, p99 {:.1} ms, p99.9 {:.1} ms, max {:.1} ms",
+            quantile(samples, 0.5),
+            quantile(samples, 0.99),
+            quantile(samples, 0.999),
+            samples.last().copied().unwrap_or(f64::NAN)
+        )
+    };
 
     let detections: usize = batches.iter().map(Vec::len).sum();
     println!(
@@ -418,13 +439,9 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
         "frames received      {frames} ({:.0}/s)",
         frames as f64 / publish_time.as_secs_f64()
     );
-    println!(
-        "latency sent→frame   p50 {:.1} ms, p99 {:.1} ms, p99.9 {:.1} ms, max {:.1} ms",
-        quantile(&latencies, 0.5),
-        quantile(&latencies, 0.99),
-        quantile(&latencies, 0.999),
-        latencies.last().copied().unwrap_or(f64::NAN)
-    );
+    println!("latency sent→frame   {}", summary(&latencies));
+    println!("  entryUpdates       {}", summary(&entry_latencies));
+    println!("  leaderboardUpdates {}", summary(&board_latencies));
     println!("lost                 {lost}");
     println!("duplicated           {duplicated}");
     println!("out of order         {out_of_order}");
