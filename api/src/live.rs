@@ -13,7 +13,9 @@
 //!   that does not follow its cursor (a gap), or a lagging feed receiver, makes it read the log
 //!   itself from the cursor; so a slow subscriber only ever delays itself.
 
+use podium_domain::course::Course;
 use podium_domain::live::EventChange;
+use podium_domain::model::Event;
 use podium_domain::ports::RaceRepository;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -57,6 +59,8 @@ pub struct LiveHub {
     repo: Arc<dyn RaceRepository>,
     notices: broadcast::Sender<Notice>,
     feeds: Arc<Mutex<Feeds>>,
+    /// The course of each event with a feed, shared by its subscriptions.
+    courses: Arc<Mutex<HashMap<Uuid, Arc<Course>>>>,
     /// How long a feed waits for a notice before it checks the log anyway.
     poll: Duration,
     /// Latest seq per event announced here and not yet published to other instances.
@@ -128,6 +132,7 @@ impl LiveHub {
             repo,
             notices: broadcast::channel(FEED_CAPACITY).0,
             feeds: Arc::default(),
+            courses: Arc::default(),
             poll,
             outgoing: Arc::default(),
             health: Arc::new(watch::channel(FanoutHealth::Disabled).0),
@@ -209,6 +214,15 @@ impl LiveHub {
         }
     }
 
+    /// `event`'s course, one copy for all its subscriptions (a course never changes).
+    pub fn course(&self, event: &Event) -> Arc<Course> {
+        let mut courses = self.courses.lock().unwrap_or_else(|e| e.into_inner());
+        courses
+            .entry(event.id)
+            .or_insert_with(|| Arc::new(event.course.clone()))
+            .clone()
+    }
+
     /// Number of events with a feed on this instance.
     pub fn feeds(&self) -> usize {
         self.feeds.lock().unwrap_or_else(|e| e.into_inner()).len()
@@ -244,6 +258,11 @@ impl LiveHub {
                 let mut feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
                 if sender.receiver_count() == 0 {
                     feeds.remove(&event);
+                    drop(feeds);
+                    self.courses
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&event);
                     return;
                 }
             }

@@ -77,7 +77,9 @@ pub async fn handler(
         .map(|v| state.app.keys.principal(Some(v)).map_err(|_| ()));
     upgrade
         .protocols([TRANSPORT_WS, LEGACY_WS])
-        .read_buffer_size(4 * 1024)
+        // Client messages are small (init, subscribe, ping); a larger one is assembled across
+        // reads. tungstenite's 128 KiB default would cost more than everything else per socket.
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .on_upgrade(move |socket| serve(socket, state, protocol, upgrade_principal))
 }
@@ -202,9 +204,10 @@ async fn serve(
                         msg["payload"]["variables"].clone(),
                     ));
                 }
+                // Started here, so the task keeps only the stream, not the request.
+                let responses = state.schema.execute_stream(request.data(viewer));
                 let task = tokio::spawn(run_subscription(
-                    state.schema.clone(),
-                    request.data(viewer),
+                    responses,
                     id.to_owned(),
                     protocol,
                     out.clone(),
@@ -234,8 +237,7 @@ async fn serve(
 }
 
 async fn run_subscription(
-    schema: PodiumSchema,
-    request: async_graphql::Request,
+    mut responses: impl futures::Stream<Item = async_graphql::Response> + Unpin,
     id: String,
     protocol: Protocol,
     out: mpsc::Sender<Out>,
@@ -244,7 +246,6 @@ async fn run_subscription(
         Protocol::Transport => ("next", "error"),
         Protocol::Legacy => ("data", "error"),
     };
-    let mut responses = schema.execute_stream(request);
     let mut first = true;
     while let Some(response) = responses.next().await {
         // Errors before any data (validation, bad arguments) end the operation with `error`.

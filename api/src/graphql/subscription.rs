@@ -184,7 +184,7 @@ impl Subscription {
         // Also checks the bib is registered, resumed or not.
         let current = entry_snapshot(&state, &event, &bib).await.gql()?;
         let snapshot = after.is_none().then_some(current);
-        let course = std::sync::Arc::new(event.course.clone());
+        let course = state.live.course(&event);
         let first = futures::stream::iter(snapshot);
         let rest = futures::stream::unfold(follower, move |mut follower| {
             let (bib, course) = (bib.clone(), course.clone());
@@ -246,7 +246,7 @@ impl Subscription {
             }
         };
         let first = futures::stream::iter(snapshot);
-        let course = std::sync::Arc::new(event.course.clone());
+        let course = state.live.course(&event);
         let rest = futures::stream::unfold(follower, move |mut follower| {
             let (state, viewer, course) = (state.clone(), viewer.clone(), course.clone());
             async move {

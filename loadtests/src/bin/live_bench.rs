@@ -25,6 +25,7 @@ use rand::SeedableRng;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncBufReadExt;
@@ -133,6 +134,7 @@ async fn subscriber(
     gate: Arc<Semaphore>,
     ready: tokio::sync::mpsc::Sender<()>,
     mut stop: watch::Receiver<bool>,
+    received: Arc<AtomicUsize>,
 ) -> anyhow::Result<Log> {
     // Held while connecting only: the gate limits connections being opened, not open ones.
     let mut permit = Some(gate.acquire_owned().await?);
@@ -189,6 +191,7 @@ async fn subscriber(
             continue;
         }
         frames.push((seq, now));
+        received.fetch_add(1, Ordering::Relaxed);
     }
     Ok(Log {
         follows,
@@ -217,7 +220,18 @@ async fn bench(args: Args) -> anyhow::Result<()> {
 async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     // The server: this binary in --serve mode.
     let data_dir = std::env::temp_dir().join(format!("podium-live-bench-{}", std::process::id()));
-    let mut server = tokio::process::Command::new(std::env::current_exe()?)
+    // LIVE_BENCH_SERVER_WRAPPER runs the server under a profiler, e.g. "valgrind --tool=dhat".
+    let wrapper = std::env::var("LIVE_BENCH_SERVER_WRAPPER").unwrap_or_default();
+    let mut command = wrapper.split_whitespace();
+    let mut server = match command.next() {
+        Some(program) => {
+            let mut c = tokio::process::Command::new(program);
+            c.args(command).arg(std::env::current_exe()?);
+            c
+        }
+        None => tokio::process::Command::new(std::env::current_exe()?),
+    };
+    let mut server = server
         .arg("--serve")
         .arg(url)
         .arg("--data-dir")
@@ -279,6 +293,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(args.subscribers);
     let (stop_tx, stop_rx) = watch::channel(false);
     let ws_url = format!("ws://{addr}/graphql/ws");
+    let received = Arc::new(AtomicUsize::new(0));
     let connecting = Instant::now();
     let swarm: Vec<_> = (0..args.subscribers)
         .map(|i| {
@@ -294,6 +309,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
                 gate.clone(),
                 ready_tx.clone(),
                 stop_rx.clone(),
+                received.clone(),
             ))
         })
         .collect();
@@ -326,8 +342,20 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     let publish_time = publishing.elapsed();
     let rss_busy = rss_kib(pid)?;
 
-    // Let the last frames arrive, then stop the swarm.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Let the last frames arrive (until none came for 3 s, at most 2 minutes), then stop.
+    let draining = Instant::now();
+    let mut seen = received.load(Ordering::Relaxed);
+    let mut quiet_since = Instant::now();
+    while quiet_since.elapsed() < Duration::from_secs(3)
+        && draining.elapsed() < Duration::from_secs(120)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = received.load(Ordering::Relaxed);
+        if now != seen {
+            (seen, quiet_since) = (now, Instant::now());
+        }
+    }
+    let drain_time = draining.elapsed().saturating_sub(Duration::from_secs(3));
     stop_tx.send_replace(true);
     let mut logs = Vec::with_capacity(swarm.len());
     let mut failed = 0;
@@ -340,7 +368,16 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
             }
         }
     }
-    let _ = server.kill().await;
+    // SIGTERM: a graceful exit (a profiler wrapper writes its report then).
+    let _ = std::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status();
+    if tokio::time::timeout(Duration::from_secs(60), server.wait())
+        .await
+        .is_err()
+    {
+        let _ = server.kill().await;
+    }
     let _ = std::fs::remove_dir_all(&data_dir);
 
     // What each subscriber should have seen, from the durable change log.
@@ -436,8 +473,9 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
         quantile(&ingest_ms, 0.99)
     );
     println!(
-        "frames received      {frames} ({:.0}/s)",
-        frames as f64 / publish_time.as_secs_f64()
+        "frames received      {frames} ({:.0}/s while publishing; the last {:.1} s after it)",
+        frames as f64 / publish_time.as_secs_f64(),
+        drain_time.as_secs_f64()
     );
     println!("latency sent→frame   {}", summary(&latencies));
     println!("  entryUpdates       {}", summary(&entry_latencies));
