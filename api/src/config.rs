@@ -44,6 +44,9 @@ pub struct Settings {
     /// anyway: the bound on how late a change from another instance can arrive when Redis lost
     /// its notice (or without Redis).
     pub live_poll_ms: u64,
+    /// Steps of each event kept in memory for live subscribers; one that falls further behind
+    /// reads the change log instead.
+    pub live_recent_steps: usize,
     /// `iss` of tokens podium mints and accepts.
     pub issuer: String,
     /// `aud` podium requires in tokens.
@@ -73,6 +76,7 @@ impl Default for Settings {
             max_batch: 10_000,
             ws_init_timeout_secs: 10,
             live_poll_ms: 2000,
+            live_recent_steps: 1024,
             issuer: "podium".to_owned(),
             audience: "podium".to_owned(),
         }
@@ -189,6 +193,10 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live_poll_ms: Option<u64>,
+    /// Steps per event kept in memory for live subscribers [env: PODIUM_LIVE_RECENT_STEPS] [default: 1024]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_recent_steps: Option<usize>,
 }
 
 #[cfg(test)]

@@ -47,11 +47,15 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     if settings.live_poll_ms == 0 {
         anyhow::bail!("live_poll_ms must be at least 1");
     }
+    if settings.live_recent_steps == 0 {
+        anyhow::bail!("live_recent_steps must be at least 1");
+    }
     let repo: Arc<dyn podium_domain::ports::RaceRepository> =
         Arc::new(SeaRepository::new(db).await?);
     let live = live::LiveHub::new(
         repo.clone(),
         std::time::Duration::from_millis(settings.live_poll_ms),
+        settings.live_recent_steps,
     );
     if let Some(url) = &settings.redis_url {
         fanout::start(live.clone(), secrecy::ExposeSecret::expose_secret(url))?;

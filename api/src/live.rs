@@ -7,27 +7,30 @@
 //!   (`fanout`). A notice carries no data.
 //! - **Feeds**: one task per event with subscribers on this instance. On a notice (or a
 //!   `Resync`, or every `live_poll_ms` when nothing arrives) it reads the new steps from the
-//!   durable change log *once* and broadcasts them to that event's subscribers, so 10,000
-//!   subscribers cost one query per change, not 10,000.
-//! - **Followers** (`ChangeFollower`): one per subscription, holding its own cursor. A step
-//!   that does not follow its cursor (a gap), or a lagging feed receiver, makes it read the log
-//!   itself from the cursor; so a slow subscriber only ever delays itself.
+//!   durable change log *once*, keeps the last `live_recent_steps` in memory and wakes the followers they
+//!   concern: all leaderboard followers, and only the followers of the bibs that changed. So
+//!   10,000 subscribers cost one query per change, and a detection for one athlete wakes that
+//!   athlete's followers, not everyone's.
+//! - **Followers** (`ChangeFollower`): one per subscription, holding its own cursor. When the
+//!   feed no longer (or not yet) holds the steps after its cursor, it reads the log itself from
+//!   the cursor; so a slow subscriber only ever delays itself.
 
 use podium_domain::course::Course;
 use podium_domain::live::EventChange;
 use podium_domain::model::Event;
 use podium_domain::ports::RaceRepository;
+use podium_domain::timing::Bib;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, watch, Notify};
 use uuid::Uuid;
 
 /// Steps read from the change log per query while catching up.
 const PAGE: u64 = 256;
-/// Steps a feed buffers per subscriber before that subscriber counts as lagging.
-const FEED_CAPACITY: usize = 1024;
+/// Notices buffered per listener before it counts as lagging (and re-reads the log).
+const NOTICE_CAPACITY: usize = 1024;
 
 /// Something may have changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +55,7 @@ pub enum FanoutHealth {
     },
 }
 
-type Feeds = HashMap<Uuid, broadcast::Sender<Arc<EventChange>>>;
+type Feeds = HashMap<Uuid, Arc<Feed>>;
 
 #[derive(Clone)]
 pub struct LiveHub {
@@ -63,6 +66,8 @@ pub struct LiveHub {
     courses: Arc<Mutex<HashMap<Uuid, Arc<Course>>>>,
     /// How long a feed waits for a notice before it checks the log anyway.
     poll: Duration,
+    /// Steps a feed keeps for followers that fall behind; further back, they read the log.
+    recent: usize,
     /// Latest seq per event announced here and not yet published to other instances.
     outgoing: Arc<Outgoing>,
     health: Arc<watch::Sender<FanoutHealth>>,
@@ -127,13 +132,14 @@ impl Drop for ConnectionGuard {
 }
 
 impl LiveHub {
-    pub fn new(repo: Arc<dyn RaceRepository>, poll: Duration) -> Self {
+    pub fn new(repo: Arc<dyn RaceRepository>, poll: Duration, recent: usize) -> Self {
         Self {
             repo,
-            notices: broadcast::channel(FEED_CAPACITY).0,
+            notices: broadcast::channel(NOTICE_CAPACITY).0,
             feeds: Arc::default(),
             courses: Arc::default(),
             poll,
+            recent,
             outgoing: Arc::default(),
             health: Arc::new(watch::channel(FanoutHealth::Disabled).0),
             shutdown: Arc::new(watch::channel(false).0),
@@ -186,31 +192,33 @@ impl LiveHub {
         self.outgoing.clone()
     }
 
-    /// Follows `event` from `cursor`. Call it *before* reading the state the cursor stands for
-    /// (snapshot or `afterSeq` check), so no change can fall between the two.
-    pub fn follow(&self, event: Uuid, cursor: i64) -> ChangeFollower {
-        let receiver = {
+    /// Follows `event` from `cursor`: every step, or with `bib` only the steps that change that
+    /// entry. Call it *before* reading the state the cursor stands for (snapshot or `afterSeq`
+    /// check), so no change can fall between the two.
+    pub fn follow(&self, event: Uuid, cursor: i64, bib: Option<Bib>) -> ChangeFollower {
+        let feed = {
             let mut feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
-            match feeds.get(&event) {
-                Some(sender) => sender.subscribe(),
-                None => {
-                    let sender = broadcast::channel(FEED_CAPACITY).0;
-                    let receiver = sender.subscribe();
-                    feeds.insert(event, sender.clone());
-                    // Subscribed here, under the lock, so no notice after this call is missed.
-                    let notices = self.notices.subscribe();
-                    tokio::spawn(self.clone().run_feed(event, sender, notices));
-                    receiver
-                }
-            }
+            let feed = feeds.entry(event).or_insert_with(|| {
+                let feed = Arc::new(Feed::new(self.recent));
+                // Subscribed here, under the lock, so no notice after this call is missed.
+                let notices = self.notices.subscribe();
+                tokio::spawn(self.clone().run_feed(event, feed.clone(), notices));
+                feed
+            });
+            feed.followers.fetch_add(1, Ordering::SeqCst);
+            feed.clone()
         };
+        let wake = bib.as_ref().map(|bib| feed.bib_signal(bib));
         ChangeFollower {
             repo: self.repo.clone(),
             event,
             cursor,
-            feed: receiver,
+            feed,
+            bib,
+            wake,
             behind: true,
             pending: VecDeque::new(),
+            seen: cursor,
         }
     }
 
@@ -228,16 +236,15 @@ impl LiveHub {
         self.feeds.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
-    /// One event's feed: reads each new step once and broadcasts it. Ends when the event has
-    /// no follower left here.
+    /// One event's feed: reads each new step once, keeps the recent ones and wakes the
+    /// followers it concerns. Ends when the event has no follower left here.
     async fn run_feed(
         self,
         event: Uuid,
-        sender: broadcast::Sender<Arc<EventChange>>,
+        feed: Arc<Feed>,
         mut notices: broadcast::Receiver<Notice>,
     ) {
-        // Followers created before this read catch up from the log themselves; a step this
-        // feed then skips shows up to them as a gap, which they fill from the log.
+        // Followers behind this point catch up from the log themselves (`Feed::after`).
         let mut last = match self.repo.event_seq(event).await {
             Ok(Some(seq)) => seq,
             Ok(None) => 0,
@@ -246,6 +253,7 @@ impl LiveHub {
                 0
             }
         };
+        feed.start_at(last);
         let mut next_poll = tokio::time::Instant::now() + self.poll;
         loop {
             let read = match tokio::time::timeout_at(next_poll, notices.recv()).await {
@@ -254,9 +262,9 @@ impl LiveHub {
                 Ok(Err(broadcast::error::RecvError::Closed)) => return,
                 Err(_elapsed) => true,
             };
-            if sender.receiver_count() == 0 {
+            if feed.followers.load(Ordering::SeqCst) == 0 {
                 let mut feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
-                if sender.receiver_count() == 0 {
+                if feed.followers.load(Ordering::SeqCst) == 0 {
                     feeds.remove(&event);
                     drop(feeds);
                     self.courses
@@ -276,7 +284,7 @@ impl LiveHub {
                         let full = page.len() as u64 == PAGE;
                         for change in page {
                             last = change.seq;
-                            let _ = sender.send(Arc::new(change));
+                            feed.publish(Arc::new(change));
                         }
                         if !full {
                             break;
@@ -293,16 +301,127 @@ impl LiveHub {
     }
 }
 
+/// One event's recent steps on this instance, shared by all its followers.
+struct Feed {
+    /// Steps `base + 1 ..= base + recent.len()`, without a gap; the last `keep` of them.
+    recent: RwLock<(i64, VecDeque<Arc<EventChange>>)>,
+    keep: usize,
+    /// Woken on every step (leaderboards follow them all).
+    any: Notify,
+    /// Woken on the steps that change one bib, so following one athlete among thousands of
+    /// subscribers wakes only that athlete's followers.
+    bibs: Mutex<HashMap<Bib, Weak<Notify>>>,
+    followers: AtomicUsize,
+}
+
+/// What the feed holds after a follower's cursor.
+enum After {
+    /// The steps after the cursor that concern the follower, and the last step looked at.
+    Steps(Vec<Arc<EventChange>>, i64),
+    /// Some steps after the cursor are no longer (or not yet) held: read the log.
+    Gap,
+}
+
+impl Feed {
+    fn new(keep: usize) -> Self {
+        Self {
+            // Nothing known yet: every follower reads the log until the feed has started.
+            recent: RwLock::new((i64::MAX, VecDeque::new())),
+            keep,
+            any: Notify::new(),
+            bibs: Mutex::default(),
+            followers: AtomicUsize::new(0),
+        }
+    }
+
+    fn start_at(&self, seq: i64) {
+        let mut recent = self.recent.write().unwrap_or_else(|e| e.into_inner());
+        *recent = (seq, VecDeque::new());
+    }
+
+    fn publish(&self, change: Arc<EventChange>) {
+        {
+            let mut recent = self.recent.write().unwrap_or_else(|e| e.into_inner());
+            let (base, steps) = &mut *recent;
+            steps.push_back(change.clone());
+            if steps.len() > self.keep {
+                if let Some(dropped) = steps.pop_front() {
+                    *base = dropped.seq;
+                }
+            }
+        }
+        self.any.notify_waiters();
+        let bibs = self.bibs.lock().unwrap_or_else(|e| e.into_inner());
+        for entry in &change.entries {
+            if let Some(signal) = bibs.get(&entry.bib).and_then(Weak::upgrade) {
+                signal.notify_waiters();
+            }
+        }
+    }
+
+    /// The steps after `cursor` (of `bib`, when given).
+    fn after(&self, cursor: i64, bib: Option<&Bib>) -> After {
+        let recent = self.recent.read().unwrap_or_else(|e| e.into_inner());
+        let (base, steps) = &*recent;
+        if cursor < *base {
+            return After::Gap;
+        }
+        let skip = usize::try_from(cursor - base).unwrap_or(usize::MAX);
+        let upto = steps.back().map_or(cursor, |c| c.seq.max(cursor));
+        After::Steps(
+            steps
+                .iter()
+                .skip(skip)
+                .filter(|c| bib.is_none_or(|bib| c.entries.iter().any(|e| &e.bib == bib)))
+                .cloned()
+                .collect(),
+            upto,
+        )
+    }
+
+    /// The signal of `bib`'s steps, shared by its followers.
+    fn bib_signal(&self, bib: &Bib) -> Arc<Notify> {
+        let mut bibs = self.bibs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(signal) = bibs.get(bib).and_then(Weak::upgrade) {
+            return signal;
+        }
+        let signal = Arc::new(Notify::new());
+        bibs.insert(bib.clone(), Arc::downgrade(&signal));
+        signal
+    }
+}
+
 /// Follows one event's change log from a cursor, step by step, in `seq` order, without gaps or
-/// repeats. Ends when the store fails (the client then resumes with `afterSeq`).
+/// repeats (with a bib: the steps that change it). Ends when the store fails (the client then
+/// resumes with `afterSeq`).
 pub struct ChangeFollower {
     repo: Arc<dyn RaceRepository>,
     event: Uuid,
+    /// The last step looked at.
     cursor: i64,
-    feed: broadcast::Receiver<Arc<EventChange>>,
-    /// The feed may be ahead of the cursor: read the log before listening again.
+    feed: Arc<Feed>,
+    bib: Option<Bib>,
+    /// The bib's signal; `None`: the feed's signal for every step.
+    wake: Option<Arc<Notify>>,
+    /// The feed may not hold the steps after the cursor: read the log before listening again.
     behind: bool,
     pending: VecDeque<Arc<EventChange>>,
+    /// Every step up to here has been looked at; the cursor moves here once `pending` is out.
+    seen: i64,
+}
+
+impl Drop for ChangeFollower {
+    fn drop(&mut self) {
+        self.feed.followers.fetch_sub(1, Ordering::SeqCst);
+        if let (Some(bib), Some(wake)) = (&self.bib, self.wake.take()) {
+            // Under the lock, so nobody picks up the signal while it goes away.
+            let mut bibs = self.feed.bibs.lock().unwrap_or_else(|e| e.into_inner());
+            drop(wake);
+            if bibs.get(bib).is_some_and(|w| w.strong_count() == 0) {
+                bibs.remove(bib);
+            }
+        }
+    }
 }
 
 impl ChangeFollower {
@@ -313,18 +432,28 @@ impl ChangeFollower {
     /// Moves the cursor to where the caller's snapshot stands (before the first `next`).
     pub fn start_at(&mut self, cursor: i64) {
         self.cursor = cursor;
+        self.seen = cursor;
     }
 
-    /// The step after the cursor.
+    fn concerns(&self, change: &EventChange) -> bool {
+        self.bib
+            .as_ref()
+            .is_none_or(|bib| change.entries.iter().any(|e| &e.bib == bib))
+    }
+
+    /// The next step after the cursor (that changes the bib, when following one).
     pub async fn next(&mut self) -> Option<Arc<EventChange>> {
         loop {
             if let Some(change) = self.pending.pop_front() {
                 if change.seq > self.cursor {
                     self.cursor = change.seq;
-                    return Some(change);
+                    if self.concerns(&change) {
+                        return Some(change);
+                    }
                 }
                 continue;
             }
+            self.cursor = self.cursor.max(self.seen);
             if self.behind {
                 match self.repo.changes(self.event, self.cursor, PAGE).await {
                     Ok(page) => {
@@ -338,16 +467,25 @@ impl ChangeFollower {
                     }
                 }
             }
-            match self.feed.recv().await {
-                Ok(change) if change.seq <= self.cursor => {}
-                Ok(change) if change.seq == self.cursor + 1 => {
-                    self.cursor = change.seq;
-                    return Some(change);
+            let signal = self.wake.clone();
+            let notified = match &signal {
+                Some(signal) => signal.notified(),
+                None => self.feed.any.notified(),
+            };
+            tokio::pin!(notified);
+            // Registered before looking, so a step published in between still wakes us.
+            notified.as_mut().enable();
+            match self.feed.after(self.cursor, self.bib.as_ref()) {
+                After::Gap => self.behind = true,
+                After::Steps(steps, upto) => {
+                    self.seen = upto;
+                    if steps.is_empty() {
+                        self.cursor = upto;
+                        notified.await;
+                    } else {
+                        self.pending.extend(steps);
+                    }
                 }
-                // A gap (the feed started after our catch-up read) or missed steps: the log has
-                // everything.
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => self.behind = true,
-                Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
     }

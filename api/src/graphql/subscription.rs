@@ -113,9 +113,10 @@ async fn open(
     state: &AppState,
     event_id: &ID,
     after_seq: Option<i64>,
+    bib: Option<Bib>,
 ) -> async_graphql::Result<(Event, Option<i64>, ChangeFollower)> {
     let event_id = parse_id("eventId", event_id)?;
-    let mut follower = state.live.follow(event_id, 0);
+    let mut follower = state.live.follow(event_id, 0, bib);
     let event = service::load_event(state, event_id).await.gql()?;
     let after = check_after(&event, after_seq).gql()?;
     follower.start_at(after.unwrap_or(event.seq));
@@ -180,7 +181,8 @@ impl Subscription {
     ) -> async_graphql::Result<impl Stream<Item = EntryUpdate>> {
         let state: AppState = app(ctx).clone();
         let bib = Bib::parse(&bib).gql()?;
-        let (event, after, follower) = open(&state, &event_id, after_seq).await?;
+        let (event, after, follower) =
+            open(&state, &event_id, after_seq, Some(bib.clone())).await?;
         // Also checks the bib is registered, resumed or not.
         let current = entry_snapshot(&state, &event, &bib).await.gql()?;
         let snapshot = after.is_none().then_some(current);
@@ -225,7 +227,7 @@ impl Subscription {
             gender: gender.map(self::gender),
             age_group: None,
         };
-        let (event, after, follower) = open(&state, &event_id, after_seq).await?;
+        let (event, after, follower) = open(&state, &event_id, after_seq, None).await?;
         let snapshot = match after {
             Some(_) => None,
             None => {

@@ -216,3 +216,71 @@ async fn an_entry_snapshot_includes_penalties_and_open_flags_and_unknown_bibs_ar
         );
     }
 }
+
+const BOARD: &str = "subscription($id: ID!) {
+    leaderboardUpdates(eventId: $id) { seq kind entries { bib } }
+}";
+
+/// With a feed that keeps only 3 steps, a subscriber that stops reading while 8 changes happen
+/// (or whose bib stays quiet through them) falls off the feed and catches up from the change
+/// log: nothing lost, nothing repeated, in order.
+#[tokio::test]
+async fn subscribers_that_fall_behind_the_feed_catch_up_from_the_log() {
+    let app = TestApp::spawn_with(|s| s.live_recent_steps = 3).await;
+    let event_id = app.create_event(None).await;
+    app.add_entries(
+        &event_id,
+        &[("1", "OPEN", "MEN", 1990), ("2", "OPEN", "MEN", 1991)],
+    )
+    .await;
+    let mut stalled = subscribe(&app, BOARD, json!({ "id": event_id }));
+    let mut quiet = subscribe(&app, ENTRY, json!({ "id": event_id, "bib": "1" }));
+    let mut watching = subscribe(&app, BOARD, json!({ "id": event_id }));
+    let base = next(&mut stalled).await["leaderboardUpdates"]["seq"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(next(&mut quiet).await["entryUpdates"]["seq"], base);
+    assert_eq!(next(&mut watching).await["leaderboardUpdates"]["seq"], base);
+
+    let points = [
+        "START",
+        "RUN1",
+        "SKIERG_IN",
+        "SKIERG_OUT",
+        "RUN2",
+        "SLED_PUSH_IN",
+        "SLED_PUSH_OUT",
+        "RUN3",
+    ];
+    for (i, point) in points.iter().enumerate() {
+        app.ingest_json(&event_id, json!([read("2", point, 5 + 300 * i as i64)]))
+            .await;
+        // One subscriber keeps up all along.
+        let update = next(&mut watching).await["leaderboardUpdates"].clone();
+        assert_eq!(update["seq"], base + 1 + i as i64);
+    }
+    let mut seqs = Vec::new();
+    for _ in 0..points.len() {
+        let update = next(&mut stalled).await["leaderboardUpdates"].clone();
+        assert_eq!(update["entries"][0]["bib"], "2");
+        seqs.push(update["seq"].as_i64().unwrap());
+    }
+    assert_eq!(
+        seqs,
+        (base + 1..=base + points.len() as i64).collect::<Vec<_>>()
+    );
+    nothing_within(&mut stalled, 200).await;
+
+    // Bib 1 was quiet through all of it; its first change arrives alone, with its seq.
+    let report = app
+        .ingest_json(&event_id, json!([read("1", "START", 5)]))
+        .await;
+    let update = next(&mut quiet).await["entryUpdates"].clone();
+    assert_eq!(update["seq"], report["seq"]);
+    assert_eq!(update["entry"]["bib"], "1");
+    nothing_within(&mut quiet, 200).await;
+    assert_eq!(
+        next(&mut stalled).await["leaderboardUpdates"]["seq"],
+        report["seq"]
+    );
+}
