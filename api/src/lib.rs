@@ -109,7 +109,13 @@ impl Application {
             tracing::info!("shutting down: closing live connections");
             live.shut_down(std::time::Duration::from_secs(5)).await;
         };
-        axum::serve(self.listener, self.router)
+        // Live updates are small frames that must leave at once: no Nagle delay.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, self.router)
             .with_graceful_shutdown(signal)
             .await?;
         Ok(())

@@ -51,7 +51,18 @@ enum Protocol {
 
 enum Out {
     Frame(Value),
+    /// A frame already serialised (the per-update path: one serialisation, no `Value` tree).
+    Text(String),
     Close(u16, &'static str),
+}
+
+/// A `next`/`data` frame of one subscription.
+#[derive(serde::Serialize)]
+struct Next<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    payload: &'a async_graphql::Response,
 }
 
 pub async fn handler(
@@ -101,6 +112,11 @@ async fn serve(
                         .await
                         .is_err()
                     {
+                        break;
+                    }
+                }
+                Out::Text(text) => {
+                    if sink.send(Message::Text(text.into())).await.is_err() {
                         break;
                     }
                 }
@@ -259,14 +275,16 @@ async fn run_subscription(
             return;
         }
         first = false;
-        let payload = serde_json::to_value(&response).unwrap_or(Value::Null);
-        if out
-            .send(Out::Frame(
-                json!({ "id": id, "type": next, "payload": payload }),
-            ))
-            .await
-            .is_err()
-        {
+        let frame = Next {
+            id: &id,
+            kind: next,
+            payload: &response,
+        };
+        let Ok(text) = serde_json::to_string(&frame) else {
+            tracing::error!(%id, "a subscription response could not be serialised");
+            return;
+        };
+        if out.send(Out::Text(text)).await.is_err() {
             return;
         }
     }

@@ -104,6 +104,20 @@ fn rss_kib(pid: u32) -> anyhow::Result<u64> {
         .context("no VmRSS in /proc/<pid>/status")
 }
 
+/// CPU time (user + system) a process has used, in seconds.
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("malformed /proc/<pid>/stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    Ok(ticks / 100.0)
+}
+
 #[derive(Clone)]
 enum Follows {
     Entry(String),
@@ -324,10 +338,12 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
 
     // The publisher.
     let mut sent: HashMap<i64, Instant> = HashMap::new();
+    let mut acked: HashMap<i64, Instant> = HashMap::new();
     let mut ingest_ms = Vec::new();
     let mut ticker = tokio::time::interval(Duration::from_millis(args.batch_ms));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let publishing = Instant::now();
+    let (server_cpu, bench_cpu) = (cpu_seconds(pid)?, cpu_seconds(std::process::id())?);
     let mut last_seq = 0;
     for batch in &batches {
         ticker.tick().await;
@@ -337,9 +353,12 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
         if report["accepted"].as_u64().unwrap_or(0) > 0 {
             last_seq = report["seq"].as_i64().context("seq in the ingest report")?;
             sent.insert(last_seq, at);
+            acked.insert(last_seq, Instant::now());
         }
     }
     let publish_time = publishing.elapsed();
+    let server_cpu = cpu_seconds(pid)? - server_cpu;
+    let bench_cpu = cpu_seconds(std::process::id())? - bench_cpu;
     let rss_busy = rss_kib(pid)?;
 
     // Let the last frames arrive (until none came for 3 s, at most 2 minutes), then stop.
@@ -399,6 +418,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     let (mut lost, mut duplicated, mut out_of_order, mut frames) = (0usize, 0usize, 0usize, 0usize);
     let mut latencies = Vec::new();
     let (mut entry_latencies, mut board_latencies) = (Vec::new(), Vec::new());
+    let mut after_ack = Vec::new();
     for log in &logs {
         let expected: Vec<i64> = steps
             .iter()
@@ -418,6 +438,9 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
         lost += expected.iter().filter(|s| !unique.contains(s)).count();
         frames += got.len();
         for (seq, at) in &log.frames {
+            if let Some(acked_at) = acked.get(seq) {
+                after_ack.push(at.saturating_duration_since(*acked_at).as_secs_f64() * 1000.0);
+            }
             if let Some(sent_at) = sent.get(seq) {
                 let ms = at.duration_since(*sent_at).as_secs_f64() * 1000.0;
                 latencies.push(ms);
@@ -433,6 +456,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
         &mut entry_latencies,
         &mut board_latencies,
         &mut ingest_ms,
+        &mut after_ack,
     ] {
         samples.sort_by(f64::total_cmp);
     }
@@ -480,6 +504,15 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     println!("latency sent→frame   {}", summary(&latencies));
     println!("  entryUpdates       {}", summary(&entry_latencies));
     println!("  leaderboardUpdates {}", summary(&board_latencies));
+    println!(
+        "response→frame       {} (0 when the frame came first)",
+        summary(&after_ack)
+    );
+    println!(
+        "CPU while publishing server {:.0} %, load generator {:.0} % (of one core; 2 cores)",
+        100.0 * server_cpu / publish_time.as_secs_f64(),
+        100.0 * bench_cpu / publish_time.as_secs_f64()
+    );
     println!("lost                 {lost}");
     println!("duplicated           {duplicated}");
     println!("out of order         {out_of_order}");
