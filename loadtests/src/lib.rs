@@ -1,7 +1,36 @@
 //! Shared pieces of podium's load generators: starting a server in process and timing helpers.
 
+use podium_api::auth::{dev_claims, Role, TokenKeys};
 use podium_api::config::{Settings, SettingsOverrides};
+use podium_api::demo::DemoClient;
+use podium_domain::simulation::SimConfig;
+use podium_domain::timing::Timestamp;
 use std::net::SocketAddr;
+use std::path::Path;
+
+/// A client of the server at `addr` with an admin token signed by the key in `data_dir`.
+pub fn admin_client(data_dir: &Path, addr: &str) -> anyhow::Result<DemoClient> {
+    let keys = TokenKeys::load_or_create(data_dir, "podium", "podium")?;
+    let token = keys.mint(
+        dev_claims(Role::Admin, None, vec![], None),
+        chrono::Duration::hours(2),
+    )?;
+    Ok(DemoClient::new(&format!("http://{addr}"), token))
+}
+
+/// The benchmarks' race day: waves of 60 every 5 minutes, 2 % missed mats, 1 % dropouts.
+pub fn race_day(seed: u64, entries: usize, duplicate_rate: f64) -> SimConfig {
+    SimConfig {
+        seed,
+        entries,
+        starts_at: Timestamp(1_773_478_800_000),
+        entries_per_wave: 60,
+        wave_interval_s: 300,
+        miss_rate: 0.02,
+        duplicate_rate,
+        dropout_rate: 0.01,
+    }
+}
 
 /// Starts podium on a random local port against `database_url`; returns its address.
 pub async fn start_server(database_url: &str) -> anyhow::Result<SocketAddr> {

@@ -136,7 +136,9 @@ impl Instance {
         body["data"].clone()
     }
 
-    async fn ingest(&self, token: &str, event_id: &str, rows: Value) -> i64 {
+    /// Ingests `bib`'s START read; returns the new seq.
+    async fn ingest_start(&self, token: &str, event_id: &str, bib: u32) -> i64 {
+        let rows = json!([read(&bib.to_string(), "START", 5)]);
         let report: Value = reqwest::Client::new()
             .post(format!(
                 "http://{}/v1/events/{event_id}/detections",
@@ -225,14 +227,7 @@ async fn two_instances_share_live_updates_through_redis_and_lose_nothing_when_it
 
     // Redis up: each change on A reaches B.
     for bib in 1..=5 {
-        ingested.push(
-            a.ingest(
-                &admin,
-                &event_id,
-                json!([read(&bib.to_string(), "START", 5)]),
-            )
-            .await,
-        );
+        ingested.push(a.ingest_start(&admin, &event_id, bib).await);
         received.push(next_seq(&mut ws).await);
     }
 
@@ -241,14 +236,7 @@ async fn two_instances_share_live_updates_through_redis_and_lose_nothing_when_it
     let degraded = b.wait_for("degraded").await;
     assert_eq!(degraded["redis"]["status"], "unreachable", "{degraded}");
     for bib in 6..=10 {
-        ingested.push(
-            a.ingest(
-                &admin,
-                &event_id,
-                json!([read(&bib.to_string(), "START", 5)]),
-            )
-            .await,
-        );
+        ingested.push(a.ingest_start(&admin, &event_id, bib).await);
     }
 
     // Redis back: what B missed arrives with no further change to announce it...
@@ -260,14 +248,7 @@ async fn two_instances_share_live_updates_through_redis_and_lose_nothing_when_it
     }
     // ...then live again.
     for bib in 11..=15 {
-        ingested.push(
-            a.ingest(
-                &admin,
-                &event_id,
-                json!([read(&bib.to_string(), "START", 5)]),
-            )
-            .await,
-        );
+        ingested.push(a.ingest_start(&admin, &event_id, bib).await);
     }
     while received.last() != ingested.last() {
         received.push(next_seq(&mut ws).await);

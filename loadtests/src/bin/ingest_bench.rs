@@ -6,11 +6,8 @@
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use podium_api::auth::{dev_claims, Role, TokenKeys};
-use podium_api::demo::{create_simulated_event, detection_json, DemoClient};
-use podium_domain::simulation::SimConfig;
-use podium_domain::timing::Timestamp;
-use podium_loadtests::{quantile, start_server};
+use podium_api::demo::{create_simulated_event, detection_json};
+use podium_loadtests::{admin_client, quantile, race_day, start_server};
 use serde_json::Value;
 use std::time::Instant;
 
@@ -38,23 +35,8 @@ async fn main() -> anyhow::Result<()> {
     };
     let addr = start_server(&url).await.context("starting podium")?;
     let data_dir = std::env::temp_dir().join(format!("podium-bench-{}", std::process::id()));
-    let keys = TokenKeys::load_or_create(&data_dir, "podium", "podium")?;
-    let token = keys.mint(
-        dev_claims(Role::Admin, None, vec![], None),
-        chrono::Duration::hours(1),
-    )?;
-    let client = DemoClient::new(&format!("http://{addr}"), token);
-
-    let config = SimConfig {
-        seed: args.seed,
-        entries: args.entries,
-        starts_at: Timestamp(1_773_478_800_000),
-        entries_per_wave: 60,
-        wave_interval_s: 300,
-        miss_rate: 0.02,
-        duplicate_rate: 0.02,
-        dropout_rate: 0.01,
-    };
+    let client = admin_client(&data_dir, &addr.to_string())?;
+    let config = race_day(args.seed, args.entries, 0.02);
     let (event_id, race) = create_simulated_event(&client, "ingest benchmark", &config).await?;
     let batches: Vec<Vec<Value>> = race
         .reads

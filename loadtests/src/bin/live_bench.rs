@@ -14,12 +14,9 @@
 use anyhow::{bail, Context};
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
-use podium_api::auth::{dev_claims, Role, TokenKeys};
-use podium_api::demo::{create_simulated_event, detection_json, DemoClient};
+use podium_api::demo::{create_simulated_event, detection_json};
 use podium_domain::ports::RaceRepository;
-use podium_domain::simulation::SimConfig;
-use podium_domain::timing::Timestamp;
-use podium_loadtests::quantile;
+use podium_loadtests::{admin_client, quantile, race_day};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde_json::{json, Value};
@@ -264,24 +261,10 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
             break addr.to_owned();
         }
     };
-    let keys = TokenKeys::load_or_create(&data_dir, "podium", "podium")?;
-    let token = keys.mint(
-        dev_claims(Role::Admin, None, vec![], None),
-        chrono::Duration::hours(2),
-    )?;
-    let client = DemoClient::new(&format!("http://{addr}"), token);
+    let client = admin_client(&data_dir, &addr)?;
 
     // The race: reads in the order the mats see them, `rate` per second.
-    let config = SimConfig {
-        seed: args.seed,
-        entries: args.entries,
-        starts_at: Timestamp(1_773_478_800_000),
-        entries_per_wave: 60,
-        wave_interval_s: 300,
-        miss_rate: 0.02,
-        duplicate_rate: 0.0,
-        dropout_rate: 0.01,
-    };
+    let config = race_day(args.seed, args.entries, 0.0);
     let (event_id, mut race) = create_simulated_event(&client, "live benchmark", &config).await?;
     race.reads.sort_by_key(|r| r.at);
     let per_batch = (args.rate as u64 * args.batch_ms / 1000).max(1) as usize;
