@@ -28,12 +28,21 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let url = if args.database_url.starts_with("postgres") {
+    let postgres = args.database_url.starts_with("postgres");
+    let url = if postgres {
         podium_persistence::testing::create_database(&args.database_url, "podium_bench").await?
     } else {
         args.database_url.clone()
     };
-    let addr = start_server(&url).await.context("starting podium")?;
+    let outcome = run(&args, &url).await;
+    if postgres {
+        podium_persistence::testing::drop_database(&args.database_url, &url).await?;
+    }
+    outcome
+}
+
+async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
+    let addr = start_server(url).await.context("starting podium")?;
     let data_dir = std::env::temp_dir().join(format!("podium-bench-{}", std::process::id()));
     let client = admin_client(&data_dir, &addr.to_string())?;
     let config = race_day(args.seed, args.entries, 0.02);
