@@ -15,6 +15,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// `development` (the default) serves GraphiQL, introspection and field suggestions;
+/// `production` turns all three off unless `graphql_introspection` says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Development,
+    Production,
+}
+
 /// Every setting of podium. Each has a `PODIUM_<NAME>` environment variable, a key of the same
 /// name in the optional TOML file (`PODIUM_CONFIG` or `--config`), and a `--flag`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,6 +41,7 @@ pub struct Settings {
     /// subscribers on every instance.
     #[serde(serialize_with = "serialize_secret_opt")]
     pub redis_url: Option<SecretString>,
+    pub mode: Mode,
     pub log_format: LogFormat,
     /// A `tracing` filter, e.g. `info` or `podium_api=debug,info`.
     pub log_level: String,
@@ -47,6 +58,21 @@ pub struct Settings {
     /// Steps of each event kept in memory for live subscribers; one that falls further behind
     /// reads the change log instead.
     pub live_recent_steps: usize,
+    /// Introspection, field suggestions and GraphiQL; unset: on in development, off in
+    /// production.
+    pub graphql_introspection: Option<bool>,
+    /// Deepest selection nesting a query may have.
+    pub graphql_max_depth: usize,
+    /// Highest complexity (one per field, times list sizes asked for) a query may have.
+    pub graphql_max_complexity: usize,
+    /// Most aliases in one query document (alias overloading).
+    pub graphql_max_aliases: usize,
+    /// Most field selections in one query document (field duplication).
+    pub graphql_max_fields: usize,
+    /// Most directives on one field (directive overloading).
+    pub graphql_max_directives: usize,
+    /// Longest query text, in bytes.
+    pub graphql_max_query_bytes: usize,
     /// `iss` of tokens podium mints and accepts.
     pub issuer: String,
     /// `aud` podium requires in tokens.
@@ -70,6 +96,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("./podium-data"),
             database_url: None,
             redis_url: None,
+            mode: Mode::Development,
             log_format: LogFormat::Pretty,
             log_level: "info".to_owned(),
             max_body_bytes: 8 * 1024 * 1024,
@@ -77,6 +104,13 @@ impl Default for Settings {
             ws_init_timeout_secs: 10,
             live_poll_ms: 2000,
             live_recent_steps: 1024,
+            graphql_introspection: None,
+            graphql_max_depth: 12,
+            graphql_max_complexity: 5_000,
+            graphql_max_aliases: 15,
+            graphql_max_fields: 500,
+            graphql_max_directives: 10,
+            graphql_max_query_bytes: 16 * 1024,
             issuer: "podium".to_owned(),
             audience: "podium".to_owned(),
         }
@@ -138,6 +172,12 @@ impl Settings {
         Self::load(file.as_deref(), std::env::vars(), overrides)
     }
 
+    /// Whether introspection, field suggestions and GraphiQL are served.
+    pub fn introspection(&self) -> bool {
+        self.graphql_introspection
+            .unwrap_or(self.mode == Mode::Development)
+    }
+
     /// The database URL in use: the configured one, or the SQLite file in the data directory.
     pub fn effective_database_url(&self) -> String {
         match &self.database_url {
@@ -169,6 +209,10 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_url: Option<String>,
+    /// development or production [env: PODIUM_MODE] [default: development]
+    #[arg(long, global = true, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
     /// Log format [env: PODIUM_LOG_FORMAT] [default: pretty]
     #[arg(long, global = true, value_enum)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -197,6 +241,34 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live_recent_steps: Option<usize>,
+    /// Introspection, suggestions and GraphiQL on or off [env: PODIUM_GRAPHQL_INTROSPECTION] [default: on in development, off in production]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graphql_introspection: Option<bool>,
+    /// Deepest query nesting [env: PODIUM_GRAPHQL_MAX_DEPTH] [default: 12]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graphql_max_depth: Option<usize>,
+    /// Highest query complexity [env: PODIUM_GRAPHQL_MAX_COMPLEXITY] [default: 5000]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graphql_max_complexity: Option<usize>,
+    /// Most aliases per query [env: PODIUM_GRAPHQL_MAX_ALIASES] [default: 15]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graphql_max_aliases: Option<usize>,
+    /// Most field selections per query [env: PODIUM_GRAPHQL_MAX_FIELDS] [default: 500]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graphql_max_fields: Option<usize>,
+    /// Most directives per field [env: PODIUM_GRAPHQL_MAX_DIRECTIVES] [default: 10]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graphql_max_directives: Option<usize>,
+    /// Longest query text in bytes [env: PODIUM_GRAPHQL_MAX_QUERY_BYTES] [default: 16384]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graphql_max_query_bytes: Option<usize>,
 }
 
 #[cfg(test)]

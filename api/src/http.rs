@@ -10,6 +10,7 @@ use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 
 use axum::body::Body;
 use axum::extract::{Path, State};
+use axum::handler::Handler;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -38,7 +39,10 @@ pub fn router(app: AppState) -> Router {
                 schema: schema.clone(),
             }),
         )
-        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route(
+            "/graphql",
+            get(graphql_get).post(graphql_post.layer(axum::middleware::from_fn(json_only))),
+        )
         .route("/v1/events/{event_id}/detections", post(ingest_detections))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -71,6 +75,34 @@ async fn graphql_post(
         .into())
 }
 
+/// GraphQL over POST takes JSON only: a form or `text/plain` body is what a cross-site form
+/// can send without a preflight (CSRF), and multipart uploads are not offered.
+async fn json_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<Response, ApiError> {
+    let media = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !matches!(
+        media.as_str(),
+        "application/json" | "application/graphql-response+json"
+    ) {
+        let shown = if media.is_empty() { "none" } else { &media };
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type `{shown}` is not supported; send application/json"
+        )));
+    }
+    Ok(next.run(request).await)
+}
+
 /// GraphiQL for browsers (or a GET without a query); queries, never mutations, for other clients.
 async fn graphql_get(
     State(s): State<HttpState>,
@@ -82,6 +114,11 @@ async fn graphql_get(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
     let query = uri.query().unwrap_or("");
+    if (wants_html || query.is_empty()) && !s.app.settings.introspection() {
+        return Err(ApiError::NotFound(
+            "GraphiQL (off in production; POST queries to /graphql)".into(),
+        ));
+    }
     if wants_html || query.is_empty() {
         let page = GraphiQLSource::build()
             .endpoint("/graphql")

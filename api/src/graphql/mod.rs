@@ -1,5 +1,6 @@
 //! The GraphQL schema, assembled from one module per area. The router only mounts it.
 
+pub mod limits;
 pub mod mutation;
 pub mod officiating;
 pub mod query;
@@ -15,18 +16,27 @@ use uuid::Uuid;
 
 pub type PodiumSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
-/// Limits that keep a single query from monopolising the server.
-const MAX_DEPTH: usize = 12;
-const MAX_COMPLEXITY: usize = 5_000;
-
+/// The schema with the limits of `state`'s settings (the defaults without a state), so no
+/// single query can monopolise the server.
 pub fn build_schema(state: Option<AppState>) -> PodiumSchema {
+    let defaults = crate::config::Settings::default();
+    let settings = state.as_ref().map_or(&defaults, |s| &*s.settings);
     let mut builder = Schema::build(
         query::Query::default(),
         mutation::Mutation::default(),
         subscription::Subscription,
     )
-    .limit_depth(MAX_DEPTH)
-    .limit_complexity(MAX_COMPLEXITY);
+    .limit_depth(settings.graphql_max_depth)
+    .limit_complexity(settings.graphql_max_complexity)
+    .limit_directives(settings.graphql_max_directives)
+    .extension(limits::ShapeLimits {
+        max_query_bytes: settings.graphql_max_query_bytes,
+        max_aliases: settings.graphql_max_aliases,
+        max_fields: settings.graphql_max_fields,
+    });
+    if !settings.introspection() {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
     if let Some(state) = state {
         builder = builder.data(state);
     }

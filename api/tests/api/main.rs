@@ -4,6 +4,7 @@
 mod helpers;
 
 mod events;
+mod hardening;
 mod ingest;
 mod leaderboard;
 mod live;

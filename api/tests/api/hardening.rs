@@ -1,0 +1,166 @@
+//! GraphQL hardening, as the graphql-cop checks probe it: alias overloading, field duplication,
+//! directive overloading, oversized and deep (circular introspection) queries, array batching,
+//! non-JSON POST bodies (CSRF), GET mutations, tracing in responses, and introspection, field
+//! suggestions and GraphiQL off in production.
+
+use crate::helpers::TestApp;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use podium_api::config::Mode;
+use serde_json::{json, Value};
+
+fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("")
+}
+
+#[tokio::test]
+async fn oversized_query_shapes_are_refused_before_they_run() {
+    let app = TestApp::spawn().await;
+    let aliases: String = (0..16).map(|i| format!("a{i}: __typename ")).collect();
+    let (_, body) = app
+        .graphql_as(None, &format!("{{ {aliases} }}"), json!({}))
+        .await;
+    assert_eq!(code(&body), "QUERY_TOO_LARGE", "{body}");
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("16 aliases"));
+    let fifteen: String = (0..15).map(|i| format!("a{i}: __typename ")).collect();
+    let (_, body) = app
+        .graphql_as(None, &format!("{{ {fifteen} }}"), json!({}))
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+
+    let duplicated = "__typename ".repeat(501);
+    let (_, body) = app
+        .graphql_as(None, &format!("{{ {duplicated} }}"), json!({}))
+        .await;
+    assert_eq!(code(&body), "QUERY_TOO_LARGE", "{body}");
+
+    let huge = format!("{{ __typename }} # {}", "x".repeat(17 * 1024));
+    let (_, body) = app.graphql_as(None, &huge, json!({})).await;
+    assert_eq!(code(&body), "QUERY_TOO_LARGE", "{body}");
+
+    let directives = "@skip(if: false) ".repeat(11);
+    let (_, body) = app
+        .graphql_as(None, &format!("{{ __typename {directives} }}"), json!({}))
+        .await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("directive"),
+        "{body}"
+    );
+    assert!(body["data"].is_null(), "{body}");
+    assert_eq!(code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
+
+    // Circular introspection: types → fields → type → fields → … beyond the depth limit.
+    let deep = "{ __schema { types { fields { type { fields { type { fields { type { fields { type { fields { type { name } } } } } } } } } } } } }";
+    let (_, body) = app.graphql_as(None, deep, json!({})).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("nested too deep"),
+        "{body}"
+    );
+    assert!(body["data"].is_null(), "{body}");
+}
+
+#[tokio::test]
+async fn only_json_bodies_and_single_operations_are_taken_over_post() {
+    let app = TestApp::spawn().await;
+    for (content_type, body) in [
+        (
+            "application/x-www-form-urlencoded",
+            "query=%7B__typename%7D",
+        ),
+        ("text/plain", r#"{"query":"{ __typename }"}"#),
+        ("multipart/form-data; boundary=x", "--x--"),
+    ] {
+        let request = Request::post("/graphql")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap();
+        let (status, _, body) = app.request(request).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{content_type}");
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "UNSUPPORTED_MEDIA_TYPE");
+    }
+    // Array batching: one request, one operation.
+    let request = Request::post("/graphql")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!([{ "query": "{ __typename }" }, { "query": "{ __typename }" }]).to_string(),
+        ))
+        .unwrap();
+    let (status, _, _) = app.request(request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Mutations over GET (CSRF through a link or an image).
+    let request = Request::get("/graphql?query=mutation%20%7B%20__typename%20%7D")
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, _) = app.request(request).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(headers[header::ALLOW], "POST");
+    // No tracing or debug extensions in answers.
+    let (_, body) = app.graphql_as(None, "{ __typename }", json!({})).await;
+    assert!(body.get("extensions").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn production_mode_turns_off_introspection_suggestions_and_graphiql() {
+    let development = TestApp::spawn().await;
+    let (_, body) = development
+        .graphql_as(None, "{ __schema { queryType { name } } }", json!({}))
+        .await;
+    assert_eq!(
+        body["data"]["__schema"]["queryType"]["name"], "Query",
+        "{body}"
+    );
+    let (_, body) = development
+        .graphql_as(None, "{ evnts { id } }", json!({}))
+        .await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Did you mean"),
+        "{body}"
+    );
+
+    let production = TestApp::spawn_with(|s| s.mode = Mode::Production).await;
+    let (_, body) = production
+        .graphql_as(None, "{ __schema { queryType { name } } }", json!({}))
+        .await;
+    // Introspection off: `__schema` resolves to nothing.
+    assert!(body["data"]["__schema"].is_null(), "{body}");
+    let (_, body) = production
+        .graphql_as(None, "{ evnts { id } }", json!({}))
+        .await;
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(!message.contains("Did you mean"), "{message}");
+    let request = Request::get("/graphql")
+        .header(header::ACCEPT, "text/html")
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, _) = production.request(request).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The setting wins over the mode.
+    let explicit = TestApp::spawn_with(|s| {
+        s.mode = Mode::Production;
+        s.graphql_introspection = Some(true);
+    })
+    .await;
+    let (_, body) = explicit
+        .graphql_as(None, "{ __schema { queryType { name } } }", json!({}))
+        .await;
+    assert_eq!(
+        body["data"]["__schema"]["queryType"]["name"], "Query",
+        "{body}"
+    );
+}
