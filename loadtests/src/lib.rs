@@ -8,6 +8,22 @@ use podium_domain::timing::Timestamp;
 use std::net::SocketAddr;
 use std::path::Path;
 
+/// Runs `bench` on a fresh database: created on the PostgreSQL server of `database_url` and
+/// dropped afterwards (whatever the outcome), or the `sqlite://` URL as given.
+pub async fn on_fresh_database<F, Fut>(database_url: &str, bench: F) -> anyhow::Result<()>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    if !database_url.starts_with("postgres") {
+        return bench(database_url.to_owned()).await;
+    }
+    let url = podium_persistence::testing::create_database(database_url, "podium_bench").await?;
+    let outcome = bench(url.clone()).await;
+    podium_persistence::testing::drop_database(database_url, &url).await?;
+    outcome
+}
+
 /// A client of the server at `addr` with an admin token signed by the key in `data_dir`.
 pub fn admin_client(data_dir: &Path, addr: &str) -> anyhow::Result<DemoClient> {
     let keys = TokenKeys::load_or_create(data_dir, "podium", "podium")?;

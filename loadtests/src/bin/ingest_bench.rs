@@ -7,7 +7,7 @@
 use anyhow::{bail, Context};
 use clap::Parser;
 use podium_api::demo::{create_simulated_event, detection_json};
-use podium_loadtests::{admin_client, quantile, race_day, start_server};
+use podium_loadtests::{admin_client, on_fresh_database, quantile, race_day, start_server};
 use serde_json::Value;
 use std::time::Instant;
 
@@ -28,17 +28,12 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let postgres = args.database_url.starts_with("postgres");
-    let url = if postgres {
-        podium_persistence::testing::create_database(&args.database_url, "podium_bench").await?
-    } else {
-        args.database_url.clone()
-    };
-    let outcome = run(&args, &url).await;
-    if postgres {
-        podium_persistence::testing::drop_database(&args.database_url, &url).await?;
-    }
-    outcome
+    let args = &args;
+    on_fresh_database(
+        &args.database_url,
+        |url| async move { run(args, &url).await },
+    )
+    .await
 }
 
 async fn run(args: &Args, url: &str) -> anyhow::Result<()> {

@@ -16,7 +16,7 @@ use clap::Parser;
 use futures::{SinkExt, StreamExt};
 use podium_api::demo::{create_simulated_event, detection_json};
 use podium_domain::ports::RaceRepository;
-use podium_loadtests::{admin_client, quantile, race_day};
+use podium_loadtests::{admin_client, on_fresh_database, quantile, race_day};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde_json::{json, Value};
@@ -215,17 +215,12 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     if args.rate == 0 || args.batch_ms == 0 || args.subscribers == 0 {
         bail!("--rate, --batch-ms and --subscribers must be positive");
     }
-    let postgres = args.database_url.starts_with("postgres");
-    let url = if postgres {
-        podium_persistence::testing::create_database(&args.database_url, "podium_bench").await?
-    } else {
-        args.database_url.clone()
-    };
-    let outcome = run(&args, &url).await;
-    if postgres {
-        podium_persistence::testing::drop_database(&args.database_url, &url).await?;
-    }
-    outcome
+    let args = &args;
+    on_fresh_database(
+        &args.database_url,
+        |url| async move { run(args, &url).await },
+    )
+    .await
 }
 
 async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
