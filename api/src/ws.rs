@@ -13,9 +13,10 @@
 //! | 4409 | `subscribe` with the id of a subscription still running |
 //! | 4429 | a second `connection_init` |
 //!
-//! Each subscription runs in its own task and writes to the connection's bounded outbound
-//! queue: a slow client slows only its own subscriptions, which catch up from the durable
-//! change log; ingest and other clients never wait for it.
+//! Each subscription runs in its own task and writes its frames to the connection's socket one
+//! at a time (no queue beyond the socket's own buffer): a slow client slows only its own
+//! subscriptions, which catch up from the durable change log; ingest and other clients never
+//! wait for it.
 
 use crate::auth::Principal;
 use crate::graphql::PodiumSchema;
@@ -24,18 +25,17 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
+use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 pub const TRANSPORT_WS: &str = "graphql-transport-ws";
 pub const LEGACY_WS: &str = "graphql-ws";
-
-/// Frames queued per connection before its subscriptions wait.
-const OUTBOUND_QUEUE: usize = 64;
 
 #[derive(Clone)]
 pub struct WsState {
@@ -49,11 +49,38 @@ enum Protocol {
     Legacy,
 }
 
-enum Out {
-    Frame(Value),
-    /// A frame already serialised (the per-update path: one serialisation, no `Value` tree).
-    Text(String),
-    Close(u16, &'static str),
+/// The connection's write half, shared by its reader and its subscriptions. A frame is written
+/// whole under the lock; a subscription waiting for a slow socket holds at most one frame, and
+/// its cursor waits with it (it catches up from the change log later).
+#[derive(Clone)]
+struct Outbound(Arc<Mutex<SplitSink<WebSocket, Message>>>);
+
+impl Outbound {
+    /// Sends a text frame; `false` once the socket is gone.
+    async fn text(&self, text: String) -> bool {
+        self.0
+            .lock()
+            .await
+            .send(Message::Text(text.into()))
+            .await
+            .is_ok()
+    }
+
+    async fn json(&self, frame: Value) -> bool {
+        self.text(frame.to_string()).await
+    }
+
+    async fn close(&self, close: Option<(u16, &'static str)>) {
+        let mut sink = self.0.lock().await;
+        if let Some((code, reason)) = close {
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            };
+            let _ = sink.send(Message::Close(Some(frame))).await;
+        }
+        let _ = sink.close().await;
+    }
 }
 
 /// A `next`/`data` frame of one subscription.
@@ -101,38 +128,8 @@ async fn serve(
     protocol: Protocol,
     upgrade_principal: Option<Result<Principal, ()>>,
 ) {
-    let (mut sink, mut stream) = socket.split();
-    let (out, mut outbound) = mpsc::channel::<Out>(OUTBOUND_QUEUE);
-    let writer = tokio::spawn(async move {
-        while let Some(item) = outbound.recv().await {
-            match item {
-                Out::Frame(v) => {
-                    if sink
-                        .send(Message::Text(v.to_string().into()))
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
-                Out::Text(text) => {
-                    if sink.send(Message::Text(text.into())).await.is_err() {
-                        break;
-                    }
-                }
-                Out::Close(code, reason) => {
-                    let _ = sink
-                        .send(Message::Close(Some(CloseFrame {
-                            code,
-                            reason: Utf8Bytes::from_static(reason),
-                        })))
-                        .await;
-                    break;
-                }
-            }
-        }
-        let _ = sink.close().await;
-    });
+    let (sink, mut stream) = socket.split();
+    let out = Outbound(Arc::new(Mutex::new(sink)));
 
     let _counted = state.app.live.connection();
     let mut shutdown = state.app.live.shutdown_signal();
@@ -183,11 +180,9 @@ async fn serve(
                     Some(Ok(p)) => principal = Some(p),
                     None => principal = Some(Principal::anonymous()),
                 }
-                let _ = out
-                    .send(Out::Frame(json!({ "type": "connection_ack" })))
-                    .await;
+                out.json(json!({ "type": "connection_ack" })).await;
                 if protocol == Protocol::Legacy {
-                    let _ = out.send(Out::Frame(json!({ "type": "ka" }))).await;
+                    out.json(json!({ "type": "ka" })).await;
                 }
             }
             (Protocol::Transport, Some("ping")) => {
@@ -195,7 +190,7 @@ async fn serve(
                 if !msg["payload"].is_null() {
                     pong["payload"] = msg["payload"].clone();
                 }
-                let _ = out.send(Out::Frame(pong)).await;
+                out.json(pong).await;
             }
             (Protocol::Transport, Some("pong")) => {}
             (Protocol::Transport, Some("subscribe")) | (Protocol::Legacy, Some("start")) => {
@@ -245,18 +240,14 @@ async fn serve(
     for (_, task) in subscriptions {
         task.abort();
     }
-    if let Some((code, reason)) = close {
-        let _ = out.send(Out::Close(code, reason)).await;
-    }
-    drop(out);
-    let _ = writer.await;
+    out.close(close).await;
 }
 
 async fn run_subscription(
     mut responses: impl futures::Stream<Item = async_graphql::Response> + Unpin,
     id: String,
     protocol: Protocol,
-    out: mpsc::Sender<Out>,
+    out: Outbound,
 ) {
     let (next, error) = match protocol {
         Protocol::Transport => ("next", "error"),
@@ -267,10 +258,7 @@ async fn run_subscription(
         // Errors before any data (validation, bad arguments) end the operation with `error`.
         if first && response.data == async_graphql::Value::Null && !response.errors.is_empty() {
             let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
-            let _ = out
-                .send(Out::Frame(
-                    json!({ "id": id, "type": error, "payload": errors }),
-                ))
+            out.json(json!({ "id": id, "type": error, "payload": errors }))
                 .await;
             return;
         }
@@ -284,11 +272,9 @@ async fn run_subscription(
             tracing::error!(%id, "a subscription response could not be serialised");
             return;
         };
-        if out.send(Out::Text(text)).await.is_err() {
+        if !out.text(text).await {
             return;
         }
     }
-    let _ = out
-        .send(Out::Frame(json!({ "id": id, "type": "complete" })))
-        .await;
+    out.json(json!({ "id": id, "type": "complete" })).await;
 }
