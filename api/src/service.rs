@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use podium_domain::course::TimingPointCode;
 use podium_domain::engine::{evaluate, Progress};
-use podium_domain::live::EventChange;
+use podium_domain::live::{EntryChange, EventChange};
 use podium_domain::model::{Entry, Event};
 use podium_domain::ports::IndexedDetection;
 use podium_domain::standings::{EventStandings, Ranks};
@@ -139,22 +139,30 @@ pub async fn load_event(state: &AppState, event_id: Uuid) -> Result<Event, ApiEr
         .ok_or_else(|| ApiError::NotFound(format!("event {event_id}")))
 }
 
-/// The event's standings, rebuilt only when its `seq` moved.
+/// The event's standings at its `seq` (or newer), rebuilt only when the `seq` moved.
 pub async fn standings(state: &AppState, event: &Event) -> Result<Arc<EventStandings>, ApiError> {
-    if let Some(cached) = state.standings.get(event.id, event.seq) {
-        return Ok(cached);
-    }
-    build_standings(state, event.id, event.seq).await
+    standings_at(state, event.id, event.seq, None).await
 }
 
-/// Standings that include at least `change`, for live updates, where many subscribers ask
-/// for the same step at once: the cached ones when new enough; else the cached predecessor with
-/// the change applied (no database round trip); else built from the store.
+/// Standings that include at least `change`, for live updates, where many subscribers ask for
+/// the same step at once; built from the previous step's standings with the change applied
+/// when those are cached (no database round trip).
 pub async fn standings_after(
     state: &AppState,
     change: &EventChange,
 ) -> Result<Arc<EventStandings>, ApiError> {
-    let (event_id, seq) = (change.event_id, change.seq);
+    standings_at(state, change.event_id, change.seq, Some(&change.entries)).await
+}
+
+/// The cached standings when built at `seq` or later; else built once per event at a time
+/// (callers that waited take the result): from the predecessor plus `changes` when given and
+/// cached, otherwise from the store.
+async fn standings_at(
+    state: &AppState,
+    event_id: Uuid,
+    seq: i64,
+    changes: Option<&[EntryChange]>,
+) -> Result<Arc<EventStandings>, ApiError> {
     if let Some((_, cached)) = state.standings.at_least(event_id, seq) {
         return Ok(cached);
     }
@@ -163,32 +171,14 @@ pub async fn standings_after(
     if let Some((_, cached)) = state.standings.at_least(event_id, seq) {
         return Ok(cached);
     }
-    let applied = state
-        .standings
-        .at_least(event_id, seq - 1)
-        .and_then(|(_, previous)| previous.apply(&change.entries));
+    let applied = changes.and_then(|changes| {
+        let (_, previous) = state.standings.at_least(event_id, seq - 1)?;
+        previous.apply(changes)
+    });
     let built = match applied {
         Some(standings) => Arc::new(standings),
         None => Arc::new(EventStandings::build(state.repo.standings(event_id).await?)),
     };
-    state.standings.put(event_id, seq, built.clone());
-    Ok(built)
-}
-
-/// Builds and caches standings under `seq`, once per event at a time: callers that waited for
-/// the build in progress take its result.
-async fn build_standings(
-    state: &AppState,
-    event_id: Uuid,
-    seq: i64,
-) -> Result<Arc<EventStandings>, ApiError> {
-    let lock = state.standings.build_lock(event_id);
-    let _building = lock.lock().await;
-    if let Some(built) = state.standings.get(event_id, seq) {
-        return Ok(built);
-    }
-    let rows = state.repo.standings(event_id).await?;
-    let built = Arc::new(EventStandings::build(rows));
     state.standings.put(event_id, seq, built.clone());
     Ok(built)
 }

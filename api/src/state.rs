@@ -34,12 +34,6 @@ pub struct StandingsCache {
 }
 
 impl StandingsCache {
-    pub fn get(&self, event_id: Uuid, seq: i64) -> Option<Arc<EventStandings>> {
-        self.at_least(event_id, seq)
-            .filter(|(s, _)| *s == seq)
-            .map(|(_, st)| st)
-    }
-
     /// The newest standings, when built at `seq` or later.
     pub fn at_least(&self, event_id: Uuid, seq: i64) -> Option<Versioned> {
         let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
