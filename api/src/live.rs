@@ -231,11 +231,6 @@ impl LiveHub {
             .clone()
     }
 
-    /// Number of events with a feed on this instance.
-    pub fn feeds(&self) -> usize {
-        self.feeds.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
     /// One event's feed: reads each new step once, keeps the recent ones and wakes the
     /// followers it concerns. Ends when the event has no follower left here.
     async fn run_feed(
@@ -425,10 +420,6 @@ impl Drop for ChangeFollower {
 }
 
 impl ChangeFollower {
-    pub fn cursor(&self) -> i64 {
-        self.cursor
-    }
-
     /// Moves the cursor to where the caller's snapshot stands (before the first `next`).
     pub fn start_at(&mut self, cursor: i64) {
         self.cursor = cursor;
