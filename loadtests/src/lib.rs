@@ -63,6 +63,15 @@ pub async fn start_server(database_url: &str) -> anyhow::Result<SocketAddr> {
     Ok(addr)
 }
 
+/// The backend a database URL names, for reports.
+pub fn backend(url: &str) -> &'static str {
+    if url.starts_with("postgres") {
+        "postgresql"
+    } else {
+        "sqlite"
+    }
+}
+
 /// The `q`-quantile (0..=1) of sorted samples.
 pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {

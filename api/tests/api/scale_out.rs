@@ -6,6 +6,7 @@ use crate::helpers::{read, TestApp, STARTS_AT};
 use crate::live::{next, subscribe};
 use crate::websocket::{connect, init, receive, send, Socket};
 use podium_api::auth::{dev_claims, Role, TokenKeys};
+use podium_api::demo::DemoClient;
 use serde_json::{json, Value};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -121,39 +122,9 @@ impl Instance {
         );
     }
 
-    async fn graphql(&self, token: &str, query: &str, variables: Value) -> Value {
-        let body: Value = reqwest::Client::new()
-            .post(format!("http://{}/graphql", self.base))
-            .bearer_auth(token)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert!(body.get("errors").is_none(), "{body}");
-        body["data"].clone()
-    }
-
-    /// Ingests `bib`'s START read; returns the new seq.
-    async fn ingest_start(&self, token: &str, event_id: &str, bib: u32) -> i64 {
-        let rows = json!([read(&bib.to_string(), "START", 5)]);
-        let report: Value = reqwest::Client::new()
-            .post(format!(
-                "http://{}/v1/events/{event_id}/detections",
-                self.base
-            ))
-            .bearer_auth(token)
-            .json(&rows)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(report["accepted"], 1, "{report}");
-        report["seq"].as_i64().unwrap()
+    /// A client of this instance (the same one `podium demo` uses).
+    fn client(&self, token: &str) -> DemoClient {
+        DemoClient::new(&format!("http://{}", self.base), token.to_owned())
     }
 }
 
@@ -192,23 +163,36 @@ async fn two_instances_share_live_updates_through_redis_and_lose_nothing_when_it
             chrono::Duration::hours(1),
         )
         .unwrap();
-    let created = a
+    let on_a = a.client(&admin);
+    let created = on_a
         .graphql(
-            &admin,
             "mutation($input: CreateEventInput!) { createEvent(input: $input) { id } }",
             json!({ "input": { "name": "Scale-out", "startsAt": STARTS_AT, "timezone": "Europe/Berlin", "course": "HYROX_STANDARD" } }),
         )
-        .await;
+        .await
+        .unwrap();
     let event_id = created["createEvent"]["id"].as_str().unwrap().to_owned();
     let bibs: Vec<Value> = (1..=15)
         .map(|bib| json!({ "bib": bib.to_string(), "firstName": "A", "lastName": "B", "category": "OPEN", "gender": "MEN", "birthYear": 1990, "waveStart": STARTS_AT }))
         .collect();
-    a.graphql(
-        &admin,
+    on_a.graphql(
         "mutation($id: ID!, $entries: [EntryInput!]!) { addEntries(eventId: $id, entries: $entries) { id } }",
         json!({ "id": event_id, "entries": bibs }),
     )
-    .await;
+    .await
+    .unwrap();
+    // Each START read of a new bib is one step; returns the seq it reached.
+    let ingest_start = |bib: u32| {
+        let (on_a, event_id) = (&on_a, &event_id);
+        async move {
+            let report = on_a
+                .ingest(event_id, &[read(&bib.to_string(), "START", 5)])
+                .await
+                .unwrap();
+            assert_eq!(report["accepted"], 1, "{report}");
+            report["seq"].as_i64().unwrap()
+        }
+    };
 
     let mut ws = connect(
         &format!("ws://{}/graphql/ws", b.base),
@@ -227,7 +211,7 @@ async fn two_instances_share_live_updates_through_redis_and_lose_nothing_when_it
 
     // Redis up: each change on A reaches B.
     for bib in 1..=5 {
-        ingested.push(a.ingest_start(&admin, &event_id, bib).await);
+        ingested.push(ingest_start(bib).await);
         received.push(next_seq(&mut ws).await);
     }
 
@@ -236,7 +220,7 @@ async fn two_instances_share_live_updates_through_redis_and_lose_nothing_when_it
     let degraded = b.wait_for("degraded").await;
     assert_eq!(degraded["redis"]["status"], "unreachable", "{degraded}");
     for bib in 6..=10 {
-        ingested.push(a.ingest_start(&admin, &event_id, bib).await);
+        ingested.push(ingest_start(bib).await);
     }
 
     // Redis back: what B missed arrives with no further change to announce it...
@@ -248,7 +232,7 @@ async fn two_instances_share_live_updates_through_redis_and_lose_nothing_when_it
     }
     // ...then live again.
     for bib in 11..=15 {
-        ingested.push(a.ingest_start(&admin, &event_id, bib).await);
+        ingested.push(ingest_start(bib).await);
     }
     while received.last() != ingested.last() {
         received.push(next_seq(&mut ws).await);

@@ -7,7 +7,9 @@
 use anyhow::{bail, Context};
 use clap::Parser;
 use podium_api::demo::{create_simulated_event, detection_json};
-use podium_loadtests::{admin_client, on_fresh_database, quantile, race_day, start_server};
+use podium_loadtests::{
+    admin_client, backend, on_fresh_database, quantile, race_day, start_server,
+};
 use serde_json::Value;
 use std::time::Instant;
 
@@ -70,14 +72,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     }
     let replay = replay_started.elapsed().as_secs_f64();
 
-    println!(
-        "backend            {}",
-        if url.starts_with("postgres") {
-            "postgresql"
-        } else {
-            "sqlite"
-        }
-    );
+    println!("backend            {}", backend(url));
     println!("entries            {}", args.entries);
     println!(
         "detections sent    {} in {} requests of {}",

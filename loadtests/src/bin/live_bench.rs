@@ -16,7 +16,7 @@ use clap::Parser;
 use futures::{SinkExt, StreamExt};
 use podium_api::demo::{create_simulated_event, detection_json};
 use podium_domain::ports::RaceRepository;
-use podium_loadtests::{admin_client, on_fresh_database, quantile, race_day};
+use podium_loadtests::{admin_client, backend, on_fresh_database, quantile, race_day};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde_json::{json, Value};
@@ -449,14 +449,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     };
 
     let detections: usize = batches.iter().map(Vec::len).sum();
-    println!(
-        "backend              {}",
-        if url.starts_with("postgres") {
-            "postgresql"
-        } else {
-            "sqlite"
-        }
-    );
+    println!("backend              {}", backend(url));
     println!(
         "subscribers          {} ({leaderboards} leaderboardUpdates, {} entryUpdates), connected in {:.1} s",
         args.subscribers,
