@@ -1,6 +1,6 @@
 //! The `podium` command line: sub-commands and their flags.
 
-use crate::auth::{dev_claims, Role, TokenKeys};
+use crate::auth::{dev_claims, Authenticator, Role};
 use crate::config::{Settings, SettingsOverrides};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -68,12 +68,17 @@ pub fn mint_token(settings: &Settings, args: &TokenArgs) -> anyhow::Result<Strin
     if args.ttl_hours <= 0 || args.ttl_hours > 24 * 30 {
         anyhow::bail!("--ttl-hours must be between 1 and 720");
     }
-    let keys = TokenKeys::load_or_create(&settings.data_dir, &settings.issuer, &settings.audience)?;
+    let auth = Authenticator::new(settings)?;
+    if !settings.dev_tokens() {
+        anyhow::bail!(
+            "development tokens are off (production mode); set dev_tokens = true to mint them"
+        );
+    }
     let claims = dev_claims(
         args.role,
         args.sub.clone(),
         args.venues.clone(),
         args.athlete,
     );
-    keys.mint(claims, chrono::Duration::hours(args.ttl_hours))
+    auth.mint_dev(claims, chrono::Duration::hours(args.ttl_hours))
 }

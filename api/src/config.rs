@@ -77,6 +77,46 @@ pub struct Settings {
     pub issuer: String,
     /// `aud` podium requires in tokens.
     pub audience: String,
+    /// Accept development tokens (`podium token`); unset: only in development.
+    pub dev_tokens: Option<bool>,
+    /// `iss` of an external identity provider whose tokens podium accepts.
+    pub oauth_issuer: Option<String>,
+    /// The external issuer's JWKS (its public signing keys).
+    pub oauth_jwks_url: Option<String>,
+    /// Require the `typ: at+jwt` header (RFC 9068); turn off for issuers that omit it.
+    pub oauth_require_typ: bool,
+    /// Seconds a fetched JWKS is used before it is fetched again.
+    pub oauth_jwks_max_age_secs: u64,
+    /// Fewest seconds between two JWKS fetches caused by unknown `kid`s.
+    pub oauth_jwks_refetch_secs: u64,
+    /// Lifetime of access tokens `/oauth/token` issues, in seconds.
+    pub token_ttl_secs: u64,
+    /// Failed `/oauth/token` attempts allowed per minute per client id and per address.
+    pub oauth_failures_per_min: u32,
+    /// Cost units per minute for anonymous callers (per address); a GraphQL request costs its complexity.
+    pub rate_limit_anonymous: u32,
+    /// Cost units per minute for the free tier (athletes, coaches, free API clients).
+    pub rate_limit_free: u32,
+    /// Cost units per minute for the pro tier (venue operators, pro API clients).
+    pub rate_limit_pro: u32,
+    /// Cost units per minute for the enterprise tier (admins, enterprise API clients).
+    pub rate_limit_enterprise: u32,
+    /// Concurrent subscriptions per anonymous caller (per address).
+    pub ws_max_subscriptions_anonymous: u32,
+    /// Concurrent subscriptions per free-tier caller.
+    pub ws_max_subscriptions_free: u32,
+    /// Concurrent subscriptions per pro-tier caller.
+    pub ws_max_subscriptions_pro: u32,
+    /// Concurrent subscriptions per enterprise-tier caller.
+    pub ws_max_subscriptions_enterprise: u32,
+    /// WebSocket messages per second a connection may send, anonymous.
+    pub ws_messages_per_sec_anonymous: u32,
+    /// WebSocket messages per second a connection may send, free tier.
+    pub ws_messages_per_sec_free: u32,
+    /// WebSocket messages per second a connection may send, pro tier.
+    pub ws_messages_per_sec_pro: u32,
+    /// WebSocket messages per second a connection may send, enterprise tier.
+    pub ws_messages_per_sec_enterprise: u32,
 }
 
 fn serialize_secret_opt<S: serde::Serializer>(
@@ -113,6 +153,26 @@ impl Default for Settings {
             graphql_max_query_bytes: 16 * 1024,
             issuer: "podium".to_owned(),
             audience: "podium".to_owned(),
+            dev_tokens: None,
+            oauth_issuer: None,
+            oauth_jwks_url: None,
+            oauth_require_typ: true,
+            oauth_jwks_max_age_secs: 600,
+            oauth_jwks_refetch_secs: 30,
+            token_ttl_secs: 900,
+            oauth_failures_per_min: 10,
+            rate_limit_anonymous: 6_000,
+            rate_limit_free: 12_000,
+            rate_limit_pro: 60_000,
+            rate_limit_enterprise: 600_000,
+            ws_max_subscriptions_anonymous: 20,
+            ws_max_subscriptions_free: 50,
+            ws_max_subscriptions_pro: 500,
+            ws_max_subscriptions_enterprise: 5000,
+            ws_messages_per_sec_anonymous: 10,
+            ws_messages_per_sec_free: 20,
+            ws_messages_per_sec_pro: 100,
+            ws_messages_per_sec_enterprise: 500,
         }
     }
 }
@@ -176,6 +236,11 @@ impl Settings {
     pub fn introspection(&self) -> bool {
         self.graphql_introspection
             .unwrap_or(self.mode == Mode::Development)
+    }
+
+    /// Whether development tokens (`podium token`) are accepted.
+    pub fn dev_tokens(&self) -> bool {
+        self.dev_tokens.unwrap_or(self.mode == Mode::Development)
     }
 
     /// The database URL in use: the configured one, or the SQLite file in the data directory.
@@ -269,6 +334,86 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub graphql_max_query_bytes: Option<usize>,
+    /// Accept development tokens [env: PODIUM_DEV_TOKENS] [default: on in development, off in production]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dev_tokens: Option<bool>,
+    /// External token issuer [env: PODIUM_OAUTH_ISSUER]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth_issuer: Option<String>,
+    /// External issuer's JWKS URL [env: PODIUM_OAUTH_JWKS_URL]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth_jwks_url: Option<String>,
+    /// Require typ at+jwt [env: PODIUM_OAUTH_REQUIRE_TYP] [default: true]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth_require_typ: Option<bool>,
+    /// JWKS cache lifetime in seconds [env: PODIUM_OAUTH_JWKS_MAX_AGE_SECS] [default: 600]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth_jwks_max_age_secs: Option<u64>,
+    /// Seconds between JWKS refetches for unknown kids [env: PODIUM_OAUTH_JWKS_REFETCH_SECS] [default: 30]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth_jwks_refetch_secs: Option<u64>,
+    /// Client-credentials token lifetime in seconds [env: PODIUM_TOKEN_TTL_SECS] [default: 900]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_ttl_secs: Option<u64>,
+    /// Failed /oauth/token attempts per minute [env: PODIUM_OAUTH_FAILURES_PER_MIN] [default: 10]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth_failures_per_min: Option<u32>,
+    /// Cost units per minute, anonymous [env: PODIUM_RATE_LIMIT_ANONYMOUS] [default: 6000]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_anonymous: Option<u32>,
+    /// Cost units per minute, free tier [env: PODIUM_RATE_LIMIT_FREE] [default: 12000]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_free: Option<u32>,
+    /// Cost units per minute, pro tier [env: PODIUM_RATE_LIMIT_PRO] [default: 60000]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_pro: Option<u32>,
+    /// Cost units per minute, enterprise tier [env: PODIUM_RATE_LIMIT_ENTERPRISE] [default: 600000]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_enterprise: Option<u32>,
+    /// Concurrent subscriptions, anonymous [env: PODIUM_WS_MAX_SUBSCRIPTIONS_ANONYMOUS] [default: 20]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws_max_subscriptions_anonymous: Option<u32>,
+    /// Concurrent subscriptions, free tier [env: PODIUM_WS_MAX_SUBSCRIPTIONS_FREE] [default: 50]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws_max_subscriptions_free: Option<u32>,
+    /// Concurrent subscriptions, pro tier [env: PODIUM_WS_MAX_SUBSCRIPTIONS_PRO] [default: 500]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws_max_subscriptions_pro: Option<u32>,
+    /// Concurrent subscriptions, enterprise tier [env: PODIUM_WS_MAX_SUBSCRIPTIONS_ENTERPRISE] [default: 5000]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws_max_subscriptions_enterprise: Option<u32>,
+    /// WebSocket messages per second, anonymous [env: PODIUM_WS_MESSAGES_PER_SEC_ANONYMOUS] [default: 10]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws_messages_per_sec_anonymous: Option<u32>,
+    /// WebSocket messages per second, free tier [env: PODIUM_WS_MESSAGES_PER_SEC_FREE] [default: 20]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws_messages_per_sec_free: Option<u32>,
+    /// WebSocket messages per second, pro tier [env: PODIUM_WS_MESSAGES_PER_SEC_PRO] [default: 100]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws_messages_per_sec_pro: Option<u32>,
+    /// WebSocket messages per second, enterprise tier [env: PODIUM_WS_MESSAGES_PER_SEC_ENTERPRISE] [default: 500]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws_messages_per_sec_enterprise: Option<u32>,
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `podium demo`: creates an event with simulated entries on a running server and feeds it the
 //! race's detections in (accelerated) real time, so leaderboards move.
 
-use crate::auth::{dev_claims, Role, TokenKeys};
+use crate::auth::{dev_claims, Role};
 use crate::config::Settings;
 use anyhow::{bail, Context};
 use podium_domain::simulation::{simulate, SimConfig};
@@ -123,8 +123,7 @@ pub async fn run(settings: &Settings, args: &DemoArgs) -> anyhow::Result<()> {
     if args.speed <= 0.0 {
         bail!("--speed must be positive");
     }
-    let keys = TokenKeys::load_or_create(&settings.data_dir, &settings.issuer, &settings.audience)?;
-    let token = keys.mint(
+    let token = crate::auth::Authenticator::new(settings)?.mint_dev(
         dev_claims(Role::Admin, Some("podium-demo".into()), vec![], None),
         chrono::Duration::hours(12),
     )?;

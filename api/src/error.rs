@@ -12,10 +12,23 @@ use serde_json::json;
 pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
+    /// No token where one is needed.
     #[error("{0}")]
     Unauthenticated(String),
+    /// A token that does not verify (RFC 6750 `invalid_token`).
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A valid token without the scope an operation needs (RFC 6750 `insufficient_scope`).
+    #[error("this operation needs scope `{0}`")]
+    InsufficientScope(crate::auth::Scope),
+    /// Over the caller's rate limit; try again after `retry_after_secs`.
+    #[error("rate limit exceeded: {message}")]
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("{0} not found")]
     NotFound(String),
     #[error("{0}")]
@@ -32,8 +45,9 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "BAD_USER_INPUT",
-            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
-            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::Unauthenticated(_) | ApiError::InvalidToken(_) => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) | ApiError::InsufficientScope(_) => "FORBIDDEN",
+            ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
@@ -45,8 +59,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Unauthenticated(_) | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) | ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -66,7 +81,41 @@ impl ApiError {
     /// The GraphQL form of this error.
     pub fn into_graphql(self) -> async_graphql::Error {
         let code = self.code();
-        async_graphql::Error::new(self.public_message()).extend_with(|_, ext| ext.set("code", code))
+        let scope = match &self {
+            ApiError::InsufficientScope(scope) => Some(scope.as_str()),
+            _ => None,
+        };
+        let retry = match &self {
+            ApiError::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
+        async_graphql::Error::new(self.public_message()).extend_with(|_, ext| {
+            ext.set("code", code);
+            if let Some(scope) = scope {
+                ext.set("scope", scope);
+            }
+            if let Some(secs) = retry {
+                ext.set("retryAfterSecs", secs);
+            }
+        })
+    }
+
+    /// The RFC 6750 `WWW-Authenticate` challenge for this error, if it has one.
+    pub fn challenge(&self) -> Option<String> {
+        let quote = |s: &str| s.replace(['"', '\\'], "'");
+        match self {
+            ApiError::Unauthenticated(_) => Some("Bearer realm=\"podium\"".to_owned()),
+            ApiError::InvalidToken(why) => Some(format!(
+                "Bearer realm=\"podium\", error=\"invalid_token\", error_description=\"{}\"",
+                quote(why)
+            )),
+            ApiError::InsufficientScope(scope) => Some(format!(
+                "Bearer realm=\"podium\", error=\"insufficient_scope\", scope=\"{scope}\""
+            )),
+            _ => None,
+        }
     }
 }
 
@@ -92,13 +141,24 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let code = self.code();
+        let challenge = self.challenge();
+        let retry_after = match &self {
+            ApiError::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         let body = json!({ "error": { "code": code, "message": self.public_message() } });
         let mut response = (status, axum::Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer error=\"invalid_token\""),
-            );
+        if let Some(value) = challenge.and_then(|c| header::HeaderValue::from_str(&c).ok()) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
         }
         response
     }

@@ -52,15 +52,18 @@ pub fn router(app: AppState) -> Router {
         .with_state(HttpState { app, schema })
 }
 
-fn principal(app: &AppState, headers: &HeaderMap) -> Result<crate::auth::Principal, ApiError> {
-    let authorization =
-        match headers.get(header::AUTHORIZATION) {
-            None => None,
-            Some(v) => Some(v.to_str().map_err(|_| {
-                ApiError::Unauthenticated("Authorization header is not text".into())
-            })?),
-        };
-    app.keys.principal(authorization)
+async fn principal(
+    app: &AppState,
+    headers: &HeaderMap,
+) -> Result<crate::auth::Principal, ApiError> {
+    let authorization = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| ApiError::InvalidToken("Authorization header is not text".into()))?,
+        ),
+    };
+    app.auth.principal(authorization).await
 }
 
 async fn graphql_post(
@@ -68,7 +71,7 @@ async fn graphql_post(
     headers: HeaderMap,
     req: GraphQLRequest,
 ) -> Result<GraphQLResponse, ApiError> {
-    let principal = principal(&s.app, &headers)?;
+    let principal = principal(&s.app, &headers).await?;
     Ok(s.schema
         .execute(req.into_inner().data(principal))
         .await
@@ -145,7 +148,7 @@ async fn graphql_get(
         )
             .into_response());
     }
-    let principal = principal(&s.app, &headers)?;
+    let principal = principal(&s.app, &headers).await?;
     Ok(GraphQLResponse::from(s.schema.execute(request.data(principal)).await).into_response())
 }
 
@@ -198,7 +201,7 @@ async fn ingest_detections(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<service::IngestReport>, ApiError> {
-    let principal = principal(&s.app, &headers)?;
+    let principal = principal(&s.app, &headers).await?;
     let event_id = Uuid::parse_str(&event_id)
         .map_err(|_| ApiError::BadRequest(format!("eventId: `{event_id}` is not a valid id")))?;
     let limit = s.app.settings.max_body_bytes;

@@ -42,8 +42,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     {
         tracing::info!("TimescaleDB available: raw detections are a hypertable");
     }
-    let keys =
-        auth::TokenKeys::load_or_create(&settings.data_dir, &settings.issuer, &settings.audience)?;
+    let auth = Arc::new(auth::Authenticator::new(&settings)?);
     if settings.live_poll_ms == 0 {
         anyhow::bail!("live_poll_ms must be at least 1");
     }
@@ -62,7 +61,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     }
     Ok(AppState {
         repo,
-        keys,
+        auth,
         settings: Arc::new(settings),
         standings: StandingsCache::default(),
         metrics: Arc::new(Metrics::default()),

@@ -88,7 +88,7 @@ pub async fn ingest(
     rows: Vec<Result<RawDetection, String>>,
 ) -> Result<IngestReport, ApiError> {
     let event = load_event(state, event_id).await?;
-    principal.may_manage_event(&event)?;
+    principal.may_write_timing(&event)?;
     if !event.status.accepts_detections() {
         return Err(ApiError::Conflict(format!(
             "event {} is {} and accepts no detections",

@@ -1,6 +1,6 @@
 //! Shared application state: the adapters every handler needs, injected as `Arc<dyn Port>`.
 
-use crate::auth::TokenKeys;
+use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::service::IngestReport;
 use podium_domain::ports::RaceRepository;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 #[derive(Clone)]
 pub struct AppState {
     pub repo: Arc<dyn RaceRepository>,
-    pub keys: TokenKeys,
+    pub auth: Arc<Authenticator>,
     pub settings: Arc<Settings>,
     pub standings: StandingsCache,
     pub metrics: Arc<Metrics>,

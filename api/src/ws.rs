@@ -109,10 +109,13 @@ pub async fn handler(
         Protocol::Transport
     };
     // A token on the upgrade request counts unless `connection_init` brings one.
-    let upgrade_principal = headers
+    let upgrade_principal = match headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .map(|v| state.app.keys.principal(Some(v)).map_err(|_| ()));
+    {
+        Some(v) => Some(state.app.auth.principal(Some(v)).await.map_err(|_| ())),
+        None => None,
+    };
     upgrade
         .protocols([TRANSPORT_WS, LEGACY_WS])
         // Client messages are small (init, subscribe, ping); a larger one is assembled across
@@ -171,10 +174,13 @@ async fn serve(
                 if principal.is_some() {
                     break Some((4429, "Too many initialisation requests"));
                 }
-                let from_payload = msg["payload"]["authorization"]
+                let from_payload = match msg["payload"]["authorization"]
                     .as_str()
                     .or_else(|| msg["payload"]["Authorization"].as_str())
-                    .map(|v| state.app.keys.principal(Some(v)).map_err(|_| ()));
+                {
+                    Some(v) => Some(state.app.auth.principal(Some(v)).await.map_err(|_| ())),
+                    None => None,
+                };
                 match from_payload.or_else(|| upgrade_principal.clone()) {
                     Some(Err(_)) => break Some((4403, "Forbidden")),
                     Some(Ok(p)) => principal = Some(p),

@@ -1,6 +1,6 @@
 //! Shared pieces of podium's load generators: starting a server in process and timing helpers.
 
-use podium_api::auth::{dev_claims, Role, TokenKeys};
+use podium_api::auth::{dev_claims, Authenticator, Role};
 use podium_api::config::{Settings, SettingsOverrides};
 use podium_api::demo::DemoClient;
 use podium_domain::simulation::SimConfig;
@@ -26,8 +26,11 @@ where
 
 /// A client of the server at `addr` with an admin token signed by the key in `data_dir`.
 pub fn admin_client(data_dir: &Path, addr: &str) -> anyhow::Result<DemoClient> {
-    let keys = TokenKeys::load_or_create(data_dir, "podium", "podium")?;
-    let token = keys.mint(
+    let settings = podium_api::config::Settings {
+        data_dir: data_dir.to_owned(),
+        ..Default::default()
+    };
+    let token = Authenticator::new(&settings)?.mint_dev(
         dev_claims(Role::Admin, None, vec![], None),
         chrono::Duration::hours(2),
     )?;

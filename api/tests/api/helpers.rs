@@ -50,8 +50,8 @@ impl TestApp {
             .await
             .expect("application state");
         let admin = state
-            .keys
-            .mint(
+            .auth
+            .mint_dev(
                 dev_claims(Role::Admin, None, vec![], None),
                 chrono::Duration::hours(1),
             )
@@ -67,8 +67,8 @@ impl TestApp {
 
     pub fn token(&self, role: Role, venues: Vec<Uuid>) -> String {
         self.state
-            .keys
-            .mint(
+            .auth
+            .mint_dev(
                 dev_claims(role, None, venues, None),
                 chrono::Duration::hours(1),
             )

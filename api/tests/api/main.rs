@@ -2,6 +2,7 @@
 //! PostgreSQL database per test when `TEST_DATABASE_URL` is set. `TEST_LOG=1` prints tracing.
 
 mod helpers;
+mod idp;
 
 mod events;
 mod hardening;
@@ -12,4 +13,5 @@ mod officiating;
 mod race_day;
 mod scale_out;
 mod schema;
+mod tokens;
 mod websocket;

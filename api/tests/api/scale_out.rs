@@ -5,7 +5,7 @@
 use crate::helpers::{read, TestApp, STARTS_AT};
 use crate::live::{next, subscribe};
 use crate::websocket::{connect, init, receive, send, Socket};
-use podium_api::auth::{dev_claims, Role, TokenKeys};
+use podium_api::auth::{dev_claims, Authenticator, Role};
 use podium_api::demo::DemoClient;
 use serde_json::{json, Value};
 use std::net::TcpListener;
@@ -156,9 +156,13 @@ async fn two_instances_share_live_updates_through_redis_and_lose_nothing_when_it
     let mut b = Instance::start(&database_url, &redis_url, &data_dir);
     assert_eq!(b.wait_for("ready").await["redis"], "ok");
 
-    let keys = TokenKeys::load_or_create(&data_dir, "podium", "podium").unwrap();
-    let admin = keys
-        .mint(
+    let settings = podium_api::config::Settings {
+        data_dir: data_dir.clone(),
+        ..Default::default()
+    };
+    let admin = Authenticator::new(&settings)
+        .unwrap()
+        .mint_dev(
             dev_claims(Role::Admin, None, vec![], None),
             chrono::Duration::hours(1),
         )

@@ -1,5 +1,6 @@
 //! Venues and events.
 
+use crate::auth::Scope;
 use crate::error::{ApiError, GqlResult, IntoGql};
 use crate::graphql::scalars::CourseSpec;
 use crate::graphql::types::{EventObject, VenueObject};
@@ -93,7 +94,9 @@ impl EventMutation {
         input: CreateEventInput,
     ) -> GqlResult<EventObject> {
         let new_event = NewEvent::try_from(input).gql()?;
-        principal(ctx).may_manage_venue(new_event.venue_id).gql()?;
+        principal(ctx)
+            .require_at_venue(Scope::EventsManage, new_event.venue_id)
+            .gql()?;
         Ok(EventObject(
             app(ctx).repo.create_event(new_event).await.gql()?,
         ))

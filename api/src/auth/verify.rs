@@ -1,0 +1,290 @@
+//! Access-token validation (RFC 9068, RFC 8725): an allow-list of asymmetric algorithms, the
+//! key chosen by `kid` from a trusted source and used only with its own algorithm, exact
+//! `iss`, `aud` containing podium's audience, `exp`/`nbf` with 60 s leeway, `typ` `at+jwt`.
+
+use super::keys::SigningKey;
+use super::remote::{RemoteJwks, VerifyKey};
+use super::{Claims, Principal};
+use crate::config::Settings;
+use crate::error::ApiError;
+use jsonwebtoken::{Algorithm, Validation};
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Clock skew tolerated on `exp` and `nbf`.
+pub const LEEWAY_SECS: u64 = 60;
+
+/// Why a token was refused; the text goes to the client as `error_description`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TokenError(pub String);
+
+fn refuse(why: impl Into<String>) -> TokenError {
+    TokenError(why.into())
+}
+
+const DEV_KEY_FILE: &str = "dev-signing-key.ed25519";
+
+/// podium's authorization-server keys: the newest signs, all verify until they retire.
+#[derive(Clone, Default)]
+pub struct OwnKeys {
+    keys: Arc<RwLock<Vec<SigningKey>>>,
+}
+
+impl OwnKeys {
+    /// Replaces the key set; the first key signs.
+    pub fn set(&self, keys: Vec<SigningKey>) {
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = keys;
+    }
+
+    pub fn signing(&self) -> Option<SigningKey> {
+        self.keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .first()
+            .cloned()
+    }
+
+    pub fn find(&self, kid: &str) -> Option<SigningKey> {
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        keys.iter().find(|k| k.kid() == kid).cloned()
+    }
+
+    pub fn public_jwks(&self) -> serde_json::Value {
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        serde_json::json!({ "keys": keys.iter().map(|k| k.public_jwk().clone()).collect::<Vec<_>>() })
+    }
+}
+
+struct External {
+    issuer: String,
+    jwks: RemoteJwks,
+}
+
+/// Checks access tokens and mints podium's own.
+pub struct Authenticator {
+    issuer: String,
+    audience: String,
+    require_typ: bool,
+    dev: SigningKey,
+    accept_dev: bool,
+    own: OwnKeys,
+    external: Option<External>,
+}
+
+impl Authenticator {
+    /// The authenticator of `settings`: the development key from the data directory (created
+    /// on first use), the external issuer's JWKS when configured.
+    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+        let external = match (&settings.oauth_issuer, &settings.oauth_jwks_url) {
+            (Some(issuer), Some(url)) => Some(External {
+                issuer: issuer.clone(),
+                jwks: RemoteJwks::new(
+                    url,
+                    Duration::from_secs(settings.oauth_jwks_max_age_secs),
+                    Duration::from_secs(settings.oauth_jwks_refetch_secs),
+                )?,
+            }),
+            (None, None) => None,
+            _ => anyhow::bail!("oauth_issuer and oauth_jwks_url are set together or not at all"),
+        };
+        if external
+            .as_ref()
+            .is_some_and(|e| e.issuer == settings.issuer)
+        {
+            anyhow::bail!("oauth_issuer must differ from podium's own issuer");
+        }
+        Ok(Self {
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+            require_typ: settings.oauth_require_typ,
+            dev: load_or_create_dev_key(&settings.data_dir)?,
+            accept_dev: settings.dev_tokens(),
+            own: OwnKeys::default(),
+            external,
+        })
+    }
+
+    pub fn own_keys(&self) -> &OwnKeys {
+        &self.own
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// A development token (`podium token`), accepted while `dev_tokens` is on.
+    pub fn mint_dev(&self, claims: Claims, ttl: chrono::Duration) -> anyhow::Result<String> {
+        self.dev.sign(&self.stamp(claims, ttl))
+    }
+
+    /// Sets `iss`, `aud`, `iat` and `exp` of a token podium issues.
+    pub fn stamp(&self, mut claims: Claims, ttl: chrono::Duration) -> Claims {
+        let now = chrono::Utc::now().timestamp();
+        claims.iat = now;
+        claims.exp = now + ttl.num_seconds();
+        claims.iss = self.issuer.clone();
+        claims.aud = vec![self.audience.clone()];
+        claims
+    }
+
+    /// The key `kid` names and the issuer it speaks for.
+    async fn key(&self, kid: Option<&str>) -> Result<(VerifyKey, &str), TokenError> {
+        if let Some(kid) = kid {
+            if kid == self.dev.kid() {
+                if !self.accept_dev {
+                    return Err(refuse("development tokens are not accepted here"));
+                }
+                return Ok((own_key(&self.dev), &self.issuer));
+            }
+            if let Some(key) = self.own.find(kid) {
+                return Ok((own_key(&key), &self.issuer));
+            }
+        }
+        match &self.external {
+            Some(external) => {
+                let key = external.jwks.key(kid).await.map_err(refuse)?;
+                Ok((key, &external.issuer))
+            }
+            None => Err(refuse("unknown key id (kid)")),
+        }
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let header = header_fields(token)?;
+        let alg = match header.alg.as_str() {
+            "RS256" => Algorithm::RS256,
+            "ES256" => Algorithm::ES256,
+            "EdDSA" => Algorithm::EdDSA,
+            other => return Err(refuse(format!("algorithm `{other}` is not allowed"))),
+        };
+        if self.require_typ
+            && !matches!(
+                header
+                    .typ
+                    .as_deref()
+                    .map(str::to_ascii_lowercase)
+                    .as_deref(),
+                Some("at+jwt" | "application/at+jwt")
+            )
+        {
+            return Err(refuse("typ must be at+jwt"));
+        }
+        let (key, issuer) = self.key(header.kid.as_deref()).await?;
+        if key.alg != alg {
+            return Err(refuse(format!(
+                "algorithm `{}` is not allowed for this key",
+                header.alg
+            )));
+        }
+        let mut validation = Validation::new(alg);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| refuse(describe(&e)))
+    }
+
+    /// The principal of a request from its `Authorization` header value, if any.
+    pub async fn principal(&self, authorization: Option<&str>) -> Result<Principal, ApiError> {
+        let Some(value) = authorization else {
+            return Ok(Principal::anonymous());
+        };
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .ok_or_else(|| {
+                ApiError::InvalidToken("Authorization must be `Bearer <token>`".into())
+            })?;
+        let claims = self
+            .verify(token.trim())
+            .await
+            .map_err(|e| ApiError::InvalidToken(e.0))?;
+        Ok(Principal::from_claims(claims))
+    }
+}
+
+fn own_key(key: &SigningKey) -> VerifyKey {
+    VerifyKey {
+        alg: Algorithm::EdDSA,
+        key: key.decoding().clone(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct HeaderFields {
+    alg: String,
+    #[serde(default)]
+    typ: Option<String>,
+    #[serde(default)]
+    kid: Option<String>,
+}
+
+/// The header's `alg`, `typ` and `kid`, read before anything else so that an algorithm
+/// outside the allow-list (`none`, `HS256`, …) is named in the refusal.
+fn header_fields(token: &str) -> Result<HeaderFields, TokenError> {
+    use base64::Engine;
+    let malformed = || refuse("malformed token");
+    if token.split('.').count() != 3 {
+        return Err(malformed());
+    }
+    let first = token.split('.').next().ok_or_else(malformed)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(first)
+        .map_err(|_| malformed())?;
+    serde_json::from_slice(&bytes).map_err(|_| malformed())
+}
+
+fn describe(e: &jsonwebtoken::errors::Error) -> String {
+    use jsonwebtoken::errors::ErrorKind::*;
+    match e.kind() {
+        ExpiredSignature => "expired".into(),
+        ImmatureSignature => "not valid yet (nbf)".into(),
+        InvalidIssuer => "wrong issuer".into(),
+        InvalidAudience => "wrong audience".into(),
+        InvalidSignature => "bad signature".into(),
+        InvalidAlgorithm => "algorithm not allowed".into(),
+        MissingRequiredClaim(c) => format!("missing claim {c}"),
+        Json(_) => "claims are not valid".into(),
+        _ => "malformed token".into(),
+    }
+}
+
+fn load_or_create_dev_key(data_dir: &Path) -> anyhow::Result<SigningKey> {
+    use anyhow::Context;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let path = data_dir.join(DEV_KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(hex_seed) => {
+            let seed = hex::decode(hex_seed.trim())
+                .with_context(|| format!("{} is not hex", path.display()))?;
+            SigningKey::from_seed(&seed).with_context(|| format!("reading {}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SigningKey::generate();
+            write_private(&path, &hex::encode(key.seed()))?;
+            tracing::info!(path = %path.display(), "created development signing key");
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}
