@@ -44,12 +44,39 @@ pub fn router(app: AppState) -> Router {
             get(graphql_get).post(graphql_post.layer(axum::middleware::from_fn(json_only))),
         )
         .route("/v1/events/{event_id}/detections", post(ingest_detections))
+        .route(
+            "/oauth/token",
+            post(crate::oauth::token).with_state(app.clone()),
+        )
+        .route(
+            "/.well-known/jwks.json",
+            get(crate::oauth::jwks).with_state(app.clone()),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TraceLayer::new_for_http())
         .with_state(HttpState { app, schema })
+}
+
+/// The caller's address, when the server was started with connection info (`podium serve`).
+pub struct PeerIp(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(PeerIp(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
 }
 
 async fn principal(

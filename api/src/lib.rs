@@ -10,6 +10,7 @@ pub mod fanout;
 pub mod graphql;
 pub mod http;
 pub mod live;
+pub mod oauth;
 pub mod officiating;
 pub mod service;
 pub mod state;
@@ -49,8 +50,13 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     if settings.live_recent_steps == 0 {
         anyhow::bail!("live_recent_steps must be at least 1");
     }
-    let repo: Arc<dyn podium_domain::ports::RaceRepository> =
-        Arc::new(SeaRepository::new(db).await?);
+    let store = Arc::new(SeaRepository::new(db).await?);
+    let repo: Arc<dyn podium_domain::ports::RaceRepository> = store.clone();
+    let access: Arc<dyn podium_domain::ports::AccessRepository> = store;
+    auth.attach_store(
+        access.clone(),
+        oauth::retirement_window(settings.token_ttl_secs),
+    );
     let live = live::LiveHub::new(
         repo.clone(),
         std::time::Duration::from_millis(settings.live_poll_ms),
@@ -59,14 +65,21 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     if let Some(url) = &settings.redis_url {
         fanout::start(live.clone(), secrecy::ExposeSecret::expose_secret(url))?;
     }
-    Ok(AppState {
+    let oauth_failures = Arc::new(oauth::FailureGuard::new(settings.oauth_failures_per_min));
+    let state = AppState {
         repo,
+        access,
+        oauth_failures,
         auth,
         settings: Arc::new(settings),
         standings: StandingsCache::default(),
         metrics: Arc::new(Metrics::default()),
         live,
-    })
+    };
+    oauth::load_keys(&state)
+        .await
+        .context("loading the token signing keys")?;
+    Ok(state)
 }
 
 /// A bound, ready-to-serve podium.
@@ -114,9 +127,13 @@ impl Application {
                 tracing::debug!(error = %e, "could not set TCP_NODELAY");
             }
         });
-        axum::serve(listener, self.router)
-            .with_graceful_shutdown(signal)
-            .await?;
+        axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal)
+        .await?;
         Ok(())
     }
 }

@@ -14,6 +14,10 @@ use uuid::Uuid;
 pub struct AppState {
     pub repo: Arc<dyn RaceRepository>,
     pub auth: Arc<Authenticator>,
+    /// Signing keys and API clients (podium as an authorization server).
+    pub access: Arc<dyn podium_domain::ports::AccessRepository>,
+    /// Failed `/oauth/token` attempts per client id and address.
+    pub oauth_failures: Arc<crate::oauth::FailureGuard>,
     pub settings: Arc<Settings>,
     pub standings: StandingsCache,
     pub metrics: Arc<Metrics>,

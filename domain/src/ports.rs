@@ -228,3 +228,58 @@ pub trait RaceRepository: Send + Sync + 'static {
     /// Domain events of an event not yet delivered, oldest first.
     async fn pending_outbox(&self, event_id: Uuid) -> Result<Vec<OutboxMessage>, RepoError>;
 }
+
+/// One of podium's own token-signing keys as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSigningKey {
+    pub kid: String,
+    /// The Ed25519 seed, hex.
+    pub seed: String,
+    pub created_at: Timestamp,
+    /// Set when a newer key took over signing; tokens it signed stay valid until they expire.
+    pub retired_at: Option<Timestamp>,
+}
+
+/// An integration registered to obtain tokens with client credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiClientRecord {
+    pub client_id: String,
+    pub name: String,
+    /// Argon2id PHC string of the client secret.
+    pub secret_hash: String,
+    /// Space-separated scopes granted.
+    pub scopes: String,
+    pub tier: String,
+    /// When set, the client may only act at this venue.
+    pub venue_id: Option<Uuid>,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Storage of podium's authorization-server state: signing keys and API clients.
+#[async_trait]
+pub trait AccessRepository: Send + Sync + 'static {
+    /// Every stored signing key, newest first.
+    async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, RepoError>;
+
+    /// Stores `key` and retires every other unretired key at its creation time, atomically.
+    async fn rotate_signing_key(&self, key: StoredSigningKey) -> Result<(), RepoError>;
+
+    /// Deletes keys retired before `before` (no token they signed can still be valid).
+    async fn prune_signing_keys(&self, before: Timestamp) -> Result<u64, RepoError>;
+
+    async fn create_api_client(&self, client: ApiClientRecord) -> Result<(), RepoError>;
+
+    async fn api_client(&self, client_id: &str) -> Result<Option<ApiClientRecord>, RepoError>;
+
+    /// Every client, newest first.
+    async fn api_clients(&self) -> Result<Vec<ApiClientRecord>, RepoError>;
+
+    /// Marks a client revoked at `at` (idempotent: an earlier revocation is kept).
+    async fn revoke_api_client(
+        &self,
+        client_id: &str,
+        at: Timestamp,
+    ) -> Result<ApiClientRecord, RepoError>;
+}

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_core_tables;
 mod m20261123_000002_officiating;
 mod m20261123_000003_event_changes;
+mod m20261123_000004_access;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_core_tables::Migration),
             Box::new(m20261123_000002_officiating::Migration),
             Box::new(m20261123_000003_event_changes::Migration),
+            Box::new(m20261123_000004_access::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! Storage adapters for podium: SeaORM over SQLite (the embedded default) and PostgreSQL
 //! (with TimescaleDB when available). Implements `podium_domain::ports::RaceRepository`.
 
+mod access;
 mod convert;
 pub mod entities;
 mod officiating;

@@ -13,7 +13,7 @@ mod verify;
 pub use keys::SigningKey;
 pub use policy::{Scope, Tier};
 pub use remote::RemoteJwks;
-pub use verify::{Authenticator, TokenError};
+pub use verify::{Authenticator, OwnKeys, TokenError, LEEWAY_SECS};
 
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;

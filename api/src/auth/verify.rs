@@ -57,6 +57,16 @@ impl OwnKeys {
     }
 }
 
+/// Where podium's own keys are stored, to pick up a key another instance rotated in.
+struct KeyStore {
+    access: Arc<dyn podium_domain::ports::AccessRepository>,
+    window: chrono::Duration,
+    reloaded_at: tokio::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// Fewest seconds between two reloads of podium's own keys caused by unknown `kid`s.
+const OWN_RELOAD_SECS: u64 = 5;
+
 struct External {
     issuer: String,
     jwks: RemoteJwks,
@@ -70,6 +80,7 @@ pub struct Authenticator {
     dev: SigningKey,
     accept_dev: bool,
     own: OwnKeys,
+    store: std::sync::OnceLock<KeyStore>,
     external: Option<External>,
 }
 
@@ -102,12 +113,55 @@ impl Authenticator {
             dev: load_or_create_dev_key(&settings.data_dir)?,
             accept_dev: settings.dev_tokens(),
             own: OwnKeys::default(),
+            store: std::sync::OnceLock::new(),
             external,
         })
     }
 
     pub fn own_keys(&self) -> &OwnKeys {
         &self.own
+    }
+
+    /// Lets the authenticator reload podium's own keys from `access` when a token names a key
+    /// it has not seen (another instance rotated); `window` is how long retired keys verify.
+    pub fn attach_store(
+        &self,
+        access: Arc<dyn podium_domain::ports::AccessRepository>,
+        window: chrono::Duration,
+    ) {
+        let _ = self.store.set(KeyStore {
+            access,
+            window,
+            reloaded_at: tokio::sync::Mutex::new(None),
+        });
+    }
+
+    /// Reloads podium's own keys, at most once per `OWN_RELOAD_SECS`; true when it did.
+    async fn reload_own(&self) -> bool {
+        let Some(store) = self.store.get() else {
+            return false;
+        };
+        let mut reloaded_at = store.reloaded_at.lock().await;
+        if reloaded_at.is_some_and(|at| at.elapsed() < Duration::from_secs(OWN_RELOAD_SECS)) {
+            return false;
+        }
+        *reloaded_at = Some(std::time::Instant::now());
+        match store.access.signing_keys().await {
+            Ok(stored) => match crate::oauth::usable_keys(&stored, store.window) {
+                Ok(keys) => {
+                    self.own.set(keys);
+                    true
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "stored signing key is invalid");
+                    false
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "reloading signing keys");
+                false
+            }
+        }
     }
 
     pub fn issuer(&self) -> &str {
@@ -140,6 +194,11 @@ impl Authenticator {
             }
             if let Some(key) = self.own.find(kid) {
                 return Ok((own_key(&key), &self.issuer));
+            }
+            if self.reload_own().await {
+                if let Some(key) = self.own.find(kid) {
+                    return Ok((own_key(&key), &self.issuer));
+                }
             }
         }
         match &self.external {

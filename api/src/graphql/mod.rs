@@ -1,5 +1,6 @@
 //! The GraphQL schema, assembled from one module per area. The router only mounts it.
 
+pub mod access;
 pub mod limits;
 pub mod mutation;
 pub mod officiating;

@@ -9,6 +9,7 @@ mod hardening;
 mod ingest;
 mod leaderboard;
 mod live;
+mod oauth;
 mod officiating;
 mod race_day;
 mod scale_out;

@@ -1,5 +1,6 @@
 //! SeaORM entities: the storage shape of podium's data. They never leave this crate.
 
+pub mod api_clients;
 pub mod athletes;
 pub mod corrections;
 pub mod detections;
@@ -9,5 +10,6 @@ pub mod event_changes;
 pub mod events;
 pub mod flags;
 pub mod outbox;
+pub mod signing_keys;
 pub mod venues;
 pub mod waves;

@@ -11,4 +11,5 @@ pub struct Mutation(
     entry::EntryMutation,
     detection::DetectionMutation,
     officiating::OfficiatingMutation,
+    crate::graphql::access::AccessMutation,
 );

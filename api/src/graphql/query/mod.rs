@@ -11,4 +11,5 @@ pub struct Query(
     leaderboard::LeaderboardQuery,
     result::ResultQuery,
     officiating::OfficiatingQuery,
+    crate::graphql::access::AccessQuery,
 );

@@ -1,0 +1,494 @@
+//! podium as an OAuth 2.0 authorization server for integrations (RFC 6749 §4.4 client
+//! credentials): API clients with argon2id-hashed secrets, short-lived `at+jwt` tokens signed
+//! with podium's own Ed25519 keys, the public keys at `/.well-known/jwks.json`, key rotation,
+//! and a brute-force guard on failed attempts.
+
+use crate::auth::{Claims, Role, Scope, SigningKey, Tier};
+use crate::error::ApiError;
+use crate::state::AppState;
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
+use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use podium_domain::ports::{AccessRepository, ApiClientRecord, StoredSigningKey};
+use podium_domain::timing::Timestamp;
+use rand::RngCore;
+use serde_json::json;
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// How long a retired key keeps verifying: the longest token it can have signed, plus leeway.
+pub fn retirement_window(token_ttl_secs: u64) -> chrono::Duration {
+    chrono::Duration::seconds((token_ttl_secs + crate::auth::LEEWAY_SECS) as i64)
+}
+
+/// Loads podium's signing keys into the authenticator, creating the first one when there is
+/// none, and drops keys retired longer ago than any token they signed can live.
+pub async fn load_keys(state: &AppState) -> anyhow::Result<()> {
+    let access = &state.access;
+    let window = retirement_window(state.settings.token_ttl_secs);
+    let now = chrono::Utc::now();
+    access
+        .prune_signing_keys(Timestamp::from_chrono(now - window))
+        .await?;
+    let mut stored = access.signing_keys().await?;
+    if !stored.iter().any(|k| k.retired_at.is_none()) {
+        rotate(access.as_ref()).await?;
+        stored = access.signing_keys().await?;
+    }
+    state.auth.own_keys().set(usable_keys(&stored, window)?);
+    Ok(())
+}
+
+/// The stored keys that still verify, the signing (newest unretired) key first.
+pub fn usable_keys(
+    stored: &[StoredSigningKey],
+    window: chrono::Duration,
+) -> anyhow::Result<Vec<SigningKey>> {
+    let now = chrono::Utc::now();
+    let mut keys: Vec<&StoredSigningKey> = stored
+        .iter()
+        .filter(|k| k.retired_at.is_none_or(|at| at.to_chrono() + window > now))
+        .collect();
+    keys.sort_by_key(|k| (k.retired_at.is_some(), std::cmp::Reverse(k.created_at)));
+    keys.into_iter()
+        .map(|k| SigningKey::from_seed(&hex::decode(&k.seed)?))
+        .collect()
+}
+
+/// A new signing key; the previous ones retire (and keep verifying their tokens).
+pub async fn rotate(access: &dyn AccessRepository) -> anyhow::Result<SigningKey> {
+    let key = SigningKey::generate();
+    access
+        .rotate_signing_key(StoredSigningKey {
+            kid: key.kid().to_owned(),
+            seed: hex::encode(key.seed()),
+            created_at: Timestamp::from_chrono(chrono::Utc::now()),
+            retired_at: None,
+        })
+        .await?;
+    tracing::info!(kid = key.kid(), "new signing key");
+    Ok(key)
+}
+
+/// What an admin asks for when registering a client.
+pub struct NewClient {
+    pub name: String,
+    pub scopes: BTreeSet<Scope>,
+    pub tier: Tier,
+    pub venue_id: Option<Uuid>,
+}
+
+/// Registers a client; returns it with its secret, which is shown this once and stored only
+/// as an argon2id hash.
+pub async fn register(
+    state: &AppState,
+    created_by: &str,
+    new: NewClient,
+) -> Result<(ApiClientRecord, String), ApiError> {
+    let name = new.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::BadRequest("name: 1 to 200 characters".to_owned()));
+    }
+    if new.scopes.is_empty() {
+        return Err(ApiError::BadRequest(
+            "scopes: grant at least one scope".into(),
+        ));
+    }
+    if new.tier == Tier::Anonymous {
+        return Err(ApiError::BadRequest(
+            "tier: clients are free, pro or enterprise".into(),
+        ));
+    }
+    if let Some(venue) = new.venue_id {
+        if state.repo.venue(venue).await?.is_none() {
+            return Err(ApiError::NotFound(format!("venue {venue}")));
+        }
+    }
+    let client_id = format!("pc_{}", Uuid::new_v4().simple());
+    let mut raw = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut raw);
+    let secret = format!(
+        "pcs_{}",
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, raw)
+    );
+    let secret_hash = hash_secret(secret.clone()).await?;
+    let record = ApiClientRecord {
+        client_id,
+        name,
+        secret_hash,
+        scopes: Scope::render(&new.scopes),
+        tier: new.tier.as_str().to_owned(),
+        venue_id: new.venue_id,
+        created_by: created_by.to_owned(),
+        created_at: Timestamp::from_chrono(chrono::Utc::now()),
+        revoked_at: None,
+    };
+    state.access.create_api_client(record.clone()).await?;
+    Ok((record, secret))
+}
+
+async fn hash_secret(secret: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(secret.as_bytes(), &salt)
+            .map(|h| h.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))?
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing a client secret: {e}")))
+}
+
+/// A hash of nothing anyone knows: unknown client ids cost a verification too, so response
+/// times do not tell which ids exist.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(b"decoy", &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+async fn secret_matches(secret: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(secret.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Blocks a client id or address after too many failed attempts (governor, GCRA): each
+/// failure takes a cell; with none left, every attempt is refused until one frees up.
+pub struct FailureGuard {
+    limiter: DefaultKeyedRateLimiter<String>,
+    blocked: Mutex<HashMap<String, Instant>>,
+}
+
+impl FailureGuard {
+    pub fn new(per_minute: u32) -> Self {
+        let per_minute = NonZeroU32::new(per_minute.max(1)).expect("at least one");
+        Self {
+            limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            blocked: Mutex::default(),
+        }
+    }
+
+    /// Seconds until the first of `keys` is unblocked, if any is blocked.
+    fn blocked(&self, keys: &[String]) -> Option<u64> {
+        let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        blocked.retain(|_, until| *until > now);
+        keys.iter()
+            .filter_map(|k| blocked.get(k))
+            .max()
+            .map(|until| until.duration_since(now).as_secs().max(1))
+    }
+
+    fn failed(&self, keys: &[String]) {
+        use governor::clock::{Clock, DefaultClock};
+        let now = DefaultClock::default().now();
+        for key in keys {
+            if let Err(not_until) = self.limiter.check_key(key) {
+                let wait = not_until.wait_time_from(now);
+                let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
+                blocked.insert(
+                    key.clone(),
+                    Instant::now() + wait.max(Duration::from_secs(1)),
+                );
+            }
+        }
+        self.limiter.retain_recent();
+    }
+}
+
+/// An RFC 6749 §5.2 error response.
+struct OAuthError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+    retry_after: Option<u64>,
+}
+
+impl OAuthError {
+    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            error,
+            description: description.into(),
+            retry_after: None,
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            [(header::CACHE_CONTROL, "no-store")],
+            Json(json!({ "error": self.error, "error_description": self.description })),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Basic realm=\"podium\""),
+            );
+        }
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct TokenForm {
+    grant_type: Option<String>,
+    scope: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// `client_id:client_secret` from HTTP Basic (each part form-urlencoded, RFC 6749 §2.3.1).
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let bad = || {
+        OAuthError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Authorization must be `Basic base64(client_id:client_secret)`",
+        )
+    };
+    let encoded = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        })
+        .ok_or_else(bad)?;
+    let decoded =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(bad)?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    let unescape = |s: &str| {
+        form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Ok(Some((unescape(id), unescape(secret))))
+}
+
+/// `POST /oauth/token`: `grant_type=client_credentials` with the client's credentials in HTTP
+/// Basic or in the form; `scope` may narrow the granted scopes.
+pub async fn token(
+    State(state): State<AppState>,
+    crate::http::PeerIp(peer): crate::http::PeerIp,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    match issue(&state, peer, &headers, &body).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn issue(
+    state: &AppState,
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, OAuthError> {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !media
+        .to_ascii_lowercase()
+        .starts_with("application/x-www-form-urlencoded")
+    {
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "send the request as application/x-www-form-urlencoded",
+        ));
+    }
+    let form: TokenForm = serde_urlencoded::from_bytes(body)
+        .map_err(|e| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))?;
+    match form.grant_type.as_deref() {
+        Some("client_credentials") => {}
+        Some(other) => {
+            return Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                format!("grant_type `{other}` is not supported; use client_credentials"),
+            ))
+        }
+        None => {
+            return Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "grant_type is missing",
+            ))
+        }
+    }
+    let (client_id, secret) = match (
+        basic_credentials(headers)?,
+        form.client_id,
+        form.client_secret,
+    ) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            return Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "send client credentials once: HTTP Basic or the form, not both",
+            ))
+        }
+        (Some(pair), None, None) => pair,
+        (None, Some(id), Some(secret)) => (id, secret),
+        _ => {
+            return Err(OAuthError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client credentials are missing",
+            ))
+        }
+    };
+    let guard_keys = [
+        format!("client:{client_id}"),
+        format!(
+            "ip:{}",
+            peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+        ),
+    ];
+    if let Some(retry) = state.oauth_failures.blocked(&guard_keys) {
+        return Err(OAuthError {
+            retry_after: Some(retry),
+            ..OAuthError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "slow_down",
+                "too many failed attempts; try again later",
+            )
+        });
+    }
+    let client = state.access.api_client(&client_id).await.map_err(|e| {
+        tracing::error!(error = %e, "loading an API client");
+        OAuthError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error",
+        )
+    })?;
+    let hash = client
+        .as_ref()
+        .map_or_else(|| decoy_hash().to_owned(), |c| c.secret_hash.clone());
+    let matches = secret_matches(secret, hash).await;
+    let client = match client {
+        Some(c) if matches && c.revoked_at.is_none() => c,
+        _ => {
+            state.oauth_failures.failed(&guard_keys);
+            return Err(OAuthError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "unknown client, wrong secret or revoked client",
+            ));
+        }
+    };
+    let granted = Scope::parse_list(&client.scopes).unwrap_or_default();
+    let scopes = match form.scope.as_deref().map(str::trim) {
+        None | Some("") => granted.clone(),
+        Some(asked) => {
+            let asked = Scope::parse_list(asked)
+                .map_err(|e| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", e))?;
+            if let Some(extra) = asked.iter().find(|s| !granted.contains(s)) {
+                return Err(OAuthError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_scope",
+                    format!("scope `{extra}` is not granted to this client"),
+                ));
+            }
+            asked
+        }
+    };
+    let ttl = state.settings.token_ttl_secs;
+    let tier = serde_json::from_value(json!(client.tier)).unwrap_or(Tier::Free);
+    let claims = Claims {
+        iss: String::new(),
+        aud: Vec::new(),
+        sub: client.client_id.clone(),
+        exp: 0,
+        iat: 0,
+        role: Role::Integration,
+        venue_ids: client.venue_id.into_iter().collect(),
+        athlete_id: None,
+        scope: Some(Scope::render(&scopes)),
+        client_id: Some(client.client_id.clone()),
+        tier: Some(tier),
+        jti: Some(Uuid::new_v4().to_string()),
+    };
+    let claims = state
+        .auth
+        .stamp(claims, chrono::Duration::seconds(ttl as i64));
+    let signed = state
+        .auth
+        .own_keys()
+        .signing()
+        .ok_or_else(|| anyhow::anyhow!("no signing key loaded"))
+        .and_then(|key| key.sign(&claims))
+        .map_err(|e| {
+            tracing::error!(error = %e, "signing an access token");
+            OAuthError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "internal error",
+            )
+        })?;
+    let body = json!({
+        "access_token": signed,
+        "token_type": "Bearer",
+        "expires_in": ttl,
+        "scope": Scope::render(&scopes),
+    });
+    Ok((
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        Json(body),
+    )
+        .into_response())
+}
+
+/// `GET /.well-known/jwks.json`: the public keys of every token podium issued that can still
+/// be valid.
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(state.auth.own_keys().public_jwks()),
+    )
+        .into_response()
+}
