@@ -146,7 +146,7 @@ impl Default for Settings {
             live_recent_steps: 1024,
             graphql_introspection: None,
             graphql_max_depth: 12,
-            graphql_max_complexity: 5_000,
+            graphql_max_complexity: 20_000,
             graphql_max_aliases: 15,
             graphql_max_fields: 500,
             graphql_max_directives: 10,
@@ -161,10 +161,10 @@ impl Default for Settings {
             oauth_jwks_refetch_secs: 30,
             token_ttl_secs: 900,
             oauth_failures_per_min: 10,
-            rate_limit_anonymous: 6_000,
-            rate_limit_free: 12_000,
-            rate_limit_pro: 60_000,
-            rate_limit_enterprise: 600_000,
+            rate_limit_anonymous: 30_000,
+            rate_limit_free: 60_000,
+            rate_limit_pro: 300_000,
+            rate_limit_enterprise: 3_000_000,
             ws_max_subscriptions_anonymous: 20,
             ws_max_subscriptions_free: 50,
             ws_max_subscriptions_pro: 500,
@@ -314,7 +314,7 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub graphql_max_depth: Option<usize>,
-    /// Highest query complexity [env: PODIUM_GRAPHQL_MAX_COMPLEXITY] [default: 5000]
+    /// Highest query complexity [env: PODIUM_GRAPHQL_MAX_COMPLEXITY] [default: 20000]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub graphql_max_complexity: Option<usize>,
@@ -366,19 +366,19 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oauth_failures_per_min: Option<u32>,
-    /// Cost units per minute, anonymous [env: PODIUM_RATE_LIMIT_ANONYMOUS] [default: 6000]
+    /// Cost units per minute, anonymous [env: PODIUM_RATE_LIMIT_ANONYMOUS] [default: 30000]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_anonymous: Option<u32>,
-    /// Cost units per minute, free tier [env: PODIUM_RATE_LIMIT_FREE] [default: 12000]
+    /// Cost units per minute, free tier [env: PODIUM_RATE_LIMIT_FREE] [default: 60000]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_free: Option<u32>,
-    /// Cost units per minute, pro tier [env: PODIUM_RATE_LIMIT_PRO] [default: 60000]
+    /// Cost units per minute, pro tier [env: PODIUM_RATE_LIMIT_PRO] [default: 300000]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_pro: Option<u32>,
-    /// Cost units per minute, enterprise tier [env: PODIUM_RATE_LIMIT_ENTERPRISE] [default: 600000]
+    /// Cost units per minute, enterprise tier [env: PODIUM_RATE_LIMIT_ENTERPRISE] [default: 3000000]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_enterprise: Option<u32>,

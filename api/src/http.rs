@@ -1,8 +1,10 @@
 //! The HTTP surface: routes, the GraphQL endpoint, REST ingest, health and metrics.
 
 use crate::error::ApiError;
+use crate::graphql::limits::Meter;
 use crate::graphql::PodiumSchema;
 use crate::live::FanoutHealth;
+use crate::ratelimit::LimitsHealth;
 use crate::service::{self, RawDetection};
 use crate::state::AppState;
 use async_graphql::http::GraphiQLSource;
@@ -95,14 +97,35 @@ async fn principal(
 
 async fn graphql_post(
     State(s): State<HttpState>,
+    PeerIp(peer): PeerIp,
     headers: HeaderMap,
     req: GraphQLRequest,
-) -> Result<GraphQLResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let principal = principal(&s.app, &headers).await?;
-    Ok(s.schema
-        .execute(req.into_inner().data(principal))
-        .await
-        .into())
+    Ok(execute_metered(&s, principal, peer, req.into_inner()).await)
+}
+
+/// Executes a GraphQL request charged to its caller: `RateLimit` headers on the answer, and
+/// 429 when the charge was refused.
+async fn execute_metered(
+    s: &HttpState,
+    principal: crate::auth::Principal,
+    peer: Option<std::net::IpAddr>,
+    request: async_graphql::Request,
+) -> Response {
+    let meter = Meter::new(&s.app.limits, &principal, peer);
+    let response = s
+        .schema
+        .execute(request.data(principal).data(meter.clone()))
+        .await;
+    let mut http = GraphQLResponse::from(response).into_response();
+    if let Some(decision) = meter.decision() {
+        decision.write_headers(http.headers_mut());
+        if !decision.allowed() {
+            *http.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        }
+    }
+    http
 }
 
 /// GraphQL over POST takes JSON only: a form or `text/plain` body is what a cross-site form
@@ -136,6 +159,7 @@ async fn json_only(
 /// GraphiQL for browsers (or a GET without a query); queries, never mutations, for other clients.
 async fn graphql_get(
     State(s): State<HttpState>,
+    PeerIp(peer): PeerIp,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
@@ -176,7 +200,7 @@ async fn graphql_get(
             .into_response());
     }
     let principal = principal(&s.app, &headers).await?;
-    Ok(GraphQLResponse::from(s.schema.execute(request.data(principal)).await).into_response())
+    Ok(execute_metered(&s, principal, peer, request).await)
 }
 
 /// Parses a body of detections: a JSON array, or NDJSON (one object per non-blank line).
@@ -224,10 +248,11 @@ fn parse_detections(
 
 async fn ingest_detections(
     State(s): State<HttpState>,
+    PeerIp(peer): PeerIp,
     Path(event_id): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<service::IngestReport>, ApiError> {
+) -> Result<Response, ApiError> {
     let principal = principal(&s.app, &headers).await?;
     let event_id = Uuid::parse_str(&event_id)
         .map_err(|_| ApiError::BadRequest(format!("eventId: `{event_id}` is not a valid id")))?;
@@ -240,14 +265,42 @@ async fn ingest_detections(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let rows = parse_detections(content_type, &bytes)?;
-    Ok(Json(
-        service::ingest(&s.app, &principal, event_id, rows).await?,
-    ))
+    // A flat 1 per started 100 rows: timing hardware posts small batches often.
+    let cost = u32::try_from(rows.len().div_ceil(100).max(1)).unwrap_or(u32::MAX);
+    let decision = s
+        .app
+        .limits
+        .charge(principal.tier(), &principal.limit_key(peer), cost)
+        .await;
+    let mut response = if decision.allowed() {
+        Json(service::ingest(&s.app, &principal, event_id, rows).await?).into_response()
+    } else {
+        ApiError::RateLimited {
+            message: format!(
+                "the {} tier allows {} cost units per minute",
+                decision.tier.as_str(),
+                decision.limit
+            ),
+            retry_after_secs: decision.retry_after_secs.unwrap_or(1),
+        }
+        .into_response()
+    };
+    decision.write_headers(response.headers_mut());
+    Ok(response)
 }
 
 /// Ready when the database answers. Without Redis (when configured) the instance still serves
-/// its own subscribers, so it stays ready but reports `degraded`.
+/// its own subscribers and enforces its own rate limits, so it stays ready but reports
+/// `degraded`.
 async fn readyz(State(s): State<HttpState>) -> Response {
+    let (limits, limits_degraded) = match s.app.limits.health() {
+        LimitsHealth::Local => (json!("local"), false),
+        LimitsHealth::Shared => (json!("shared"), false),
+        LimitsHealth::Fallback { since, error } => (
+            json!({ "status": "local_fallback", "since": since, "error": error }),
+            true,
+        ),
+    };
     let (redis, degraded) = match s.app.live.health() {
         FanoutHealth::Disabled => (json!("disabled"), false),
         FanoutHealth::Connected => (json!("ok"), false),
@@ -258,14 +311,19 @@ async fn readyz(State(s): State<HttpState>) -> Response {
     };
     match s.app.repo.ping().await {
         Ok(()) => {
-            let status = if degraded { "degraded" } else { "ready" };
-            Json(json!({ "status": status, "database": "ok", "redis": redis })).into_response()
+            let status = if degraded || limits_degraded {
+                "degraded"
+            } else {
+                "ready"
+            };
+            Json(json!({ "status": status, "database": "ok", "redis": redis, "rate_limits": limits }))
+                .into_response()
         }
         Err(e) => {
             tracing::warn!(error = %e, "database not ready");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "database": "unreachable", "redis": redis })),
+                Json(json!({ "status": "unavailable", "database": "unreachable", "redis": redis, "rate_limits": limits })),
             )
                 .into_response()
         }

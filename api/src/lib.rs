@@ -12,6 +12,7 @@ pub mod http;
 pub mod live;
 pub mod oauth;
 pub mod officiating;
+pub mod ratelimit;
 pub mod service;
 pub mod state;
 pub mod telemetry;
@@ -66,7 +67,11 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         fanout::start(live.clone(), secrecy::ExposeSecret::expose_secret(url))?;
     }
     let oauth_failures = Arc::new(oauth::FailureGuard::new(settings.oauth_failures_per_min));
+    let limits = ratelimit::RateLimits::new(&settings)?;
+    limits.start_housekeeping(std::time::Duration::from_secs(60));
     let state = AppState {
+        limits,
+        subscription_caps: Default::default(),
         repo,
         access,
         oauth_failures,

@@ -18,6 +18,10 @@ pub struct AppState {
     pub access: Arc<dyn podium_domain::ports::AccessRepository>,
     /// Failed `/oauth/token` attempts per client id and address.
     pub oauth_failures: Arc<crate::oauth::FailureGuard>,
+    /// Cost budgets per caller, by tier.
+    pub limits: crate::ratelimit::RateLimits,
+    /// Running WebSocket subscriptions per caller.
+    pub subscription_caps: crate::ratelimit::SubscriptionCaps,
     pub settings: Arc<Settings>,
     pub standings: StandingsCache,
     pub metrics: Arc<Metrics>,

@@ -11,7 +11,11 @@
 //! | 4403 | `connection_init` with an invalid token |
 //! | 4408 | no `connection_init` within the init timeout |
 //! | 4409 | `subscribe` with the id of a subscription still running |
-//! | 4429 | a second `connection_init` |
+//! | 4429 | a second `connection_init`, or more messages per second than the caller's tier allows |
+//!
+//! A `subscribe` beyond the tier's concurrent-subscription cap, or whose cost the caller's
+//! budget cannot pay, ends with an `error` message (`extensions.code = RATE_LIMITED`); the
+//! connection stays open.
 //!
 //! Each subscription runs in its own task and writes its frames to the connection's socket one
 //! at a time (no queue beyond the socket's own buffer): a slow client slows only its own
@@ -94,6 +98,7 @@ struct Next<'a> {
 
 pub async fn handler(
     State(state): State<WsState>,
+    crate::http::PeerIp(peer): crate::http::PeerIp,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -122,7 +127,7 @@ pub async fn handler(
         // reads. tungstenite's 128 KiB default would cost more than everything else per socket.
         .read_buffer_size(1024)
         .write_buffer_size(0)
-        .on_upgrade(move |socket| serve(socket, state, protocol, upgrade_principal))
+        .on_upgrade(move |socket| serve(socket, state, protocol, upgrade_principal, peer))
 }
 
 async fn serve(
@@ -130,6 +135,7 @@ async fn serve(
     state: WsState,
     protocol: Protocol,
     upgrade_principal: Option<Result<Principal, ()>>,
+    peer: Option<std::net::IpAddr>,
 ) {
     let (sink, mut stream) = socket.split();
     let out = Outbound(Arc::new(Mutex::new(sink)));
@@ -137,6 +143,8 @@ async fn serve(
     let _counted = state.app.live.connection();
     let mut shutdown = state.app.live.shutdown_signal();
     let mut principal: Option<Principal> = None;
+    // Set at `connection_init`, from the caller's tier.
+    let mut messages: Option<governor::DefaultDirectRateLimiter> = None;
     let mut subscriptions: HashMap<String, JoinHandle<()>> = HashMap::new();
     let deadline = tokio::time::sleep(Duration::from_secs(state.app.settings.ws_init_timeout_secs));
     tokio::pin!(deadline);
@@ -165,6 +173,9 @@ async fn serve(
             Message::Binary(_) => break Some((4400, "Binary messages are not supported")),
             _ => continue,
         };
+        if messages.as_ref().is_some_and(|m| m.check().is_err()) {
+            break Some((4429, "Too many messages"));
+        }
         let Ok(msg) = serde_json::from_str::<Value>(&text) else {
             break Some((4400, "Invalid message: not JSON"));
         };
@@ -186,6 +197,11 @@ async fn serve(
                     Some(Ok(p)) => principal = Some(p),
                     None => principal = Some(Principal::anonymous()),
                 }
+                let tier = principal
+                    .as_ref()
+                    .map_or(crate::auth::Tier::Anonymous, |p| p.tier());
+                let (_, per_second) = crate::ratelimit::ws_limits(&state.app.settings, tier);
+                messages = Some(crate::ratelimit::message_limiter(per_second));
                 out.json(json!({ "type": "connection_ack" })).await;
                 if protocol == Protocol::Legacy {
                     out.json(json!({ "type": "ka" })).await;
@@ -221,13 +237,28 @@ async fn serve(
                         msg["payload"]["variables"].clone(),
                     ));
                 }
+                let key = viewer.limit_key(peer);
+                let (max, _) = crate::ratelimit::ws_limits(&state.app.settings, viewer.tier());
+                let Some(place) = state.app.subscription_caps.acquire(&key, max) else {
+                    let payload = json!([{
+                        "message": format!("subscription limit reached: the {} tier allows {max} at once", viewer.tier().as_str()),
+                        "extensions": { "code": "RATE_LIMITED" },
+                    }]);
+                    out.json(json!({ "id": id, "type": "error", "payload": payload }))
+                        .await;
+                    continue;
+                };
+                let meter = crate::graphql::limits::Meter::new(&state.app.limits, &viewer, peer);
                 // Started here, so the task keeps only the stream, not the request.
-                let responses = state.schema.execute_stream(request.data(viewer));
+                let responses = state
+                    .schema
+                    .execute_stream(request.data(viewer).data(meter));
                 let task = tokio::spawn(run_subscription(
                     responses,
                     id.to_owned(),
                     protocol,
                     out.clone(),
+                    place,
                 ));
                 subscriptions.insert(id.to_owned(), task);
             }
@@ -254,6 +285,8 @@ async fn run_subscription(
     id: String,
     protocol: Protocol,
     out: Outbound,
+    // Held while the subscription runs: its place under the caller's cap.
+    _place: crate::ratelimit::CapGuard,
 ) {
     let (next, error) = match protocol {
         Protocol::Transport => ("next", "error"),

@@ -6,7 +6,7 @@ use podium_api::demo::DemoClient;
 use podium_domain::simulation::SimConfig;
 use podium_domain::timing::Timestamp;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Runs `bench` on a fresh database: created on the PostgreSQL server of `database_url` and
 /// dropped afterwards (whatever the outcome), or the `sqlite://` URL as given.
@@ -51,14 +51,26 @@ pub fn race_day(seed: u64, entries: usize, duplicate_rate: f64) -> SimConfig {
     }
 }
 
-/// Starts podium on a random local port against `database_url`; returns its address.
-pub async fn start_server(database_url: &str) -> anyhow::Result<SocketAddr> {
-    let data_dir = std::env::temp_dir().join(format!("podium-bench-{}", std::process::id()));
+/// Server settings for a benchmark: a random local port, `database_url`, and per-caller limits
+/// lifted — a load generator is thousands of callers behind one address, and the benchmarks
+/// measure the server, not its rate limiter.
+pub fn bench_settings(database_url: &str, data_dir: PathBuf) -> anyhow::Result<Settings> {
     let mut settings = Settings::load(None, [], &SettingsOverrides::default())?;
     settings.bind = "127.0.0.1:0".parse()?;
     settings.data_dir = data_dir;
     settings.database_url = Some(database_url.to_owned().into());
     settings.log_level = "warn".into();
+    settings.rate_limit_anonymous = u32::MAX / 2;
+    settings.rate_limit_enterprise = u32::MAX / 2;
+    settings.ws_max_subscriptions_anonymous = u32::MAX;
+    settings.ws_messages_per_sec_anonymous = 1_000_000;
+    Ok(settings)
+}
+
+/// Starts podium on a random local port against `database_url`; returns its address.
+pub async fn start_server(database_url: &str) -> anyhow::Result<SocketAddr> {
+    let data_dir = std::env::temp_dir().join(format!("podium-bench-{}", std::process::id()));
+    let settings = bench_settings(database_url, data_dir)?;
     let state = podium_api::build_state(settings).await?;
     let app = podium_api::Application::build(state).await?;
     let addr = app.local_addr();

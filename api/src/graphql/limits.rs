@@ -2,12 +2,17 @@
 //! selections per document (alias overloading and field duplication). Depth, complexity and
 //! directives per field are the schema builder's own limits (`graphql::build_schema`).
 
+use crate::auth::Principal;
+use crate::ratelimit::{Decision, RateLimits};
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
 };
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Response, ServerError, ServerResult, Variables};
-use std::sync::Arc;
+use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
+use std::sync::{Arc, Mutex};
+
+/// The size assumed for lists without a page size when a query's cost is computed.
+pub const UNPAGED_LIST: usize = 20;
 
 /// The limits, from settings.
 #[derive(Debug, Clone, Copy)]
@@ -108,5 +113,106 @@ impl Extension for ShapeLimits {
             )));
         }
         Ok(document)
+    }
+}
+
+/// Who pays for a GraphQL request: attached as request data by each transport. The decision
+/// of the charge is left here for the transport's `RateLimit` headers.
+#[derive(Clone)]
+pub struct Meter {
+    limits: RateLimits,
+    tier: crate::auth::Tier,
+    key: String,
+    decision: Arc<Mutex<Option<Decision>>>,
+}
+
+impl Meter {
+    pub fn new(limits: &RateLimits, principal: &Principal, peer: Option<std::net::IpAddr>) -> Self {
+        Self {
+            limits: limits.clone(),
+            tier: principal.tier(),
+            key: principal.limit_key(peer),
+            decision: Arc::default(),
+        }
+    }
+
+    pub fn decision(&self) -> Option<Decision> {
+        self.decision
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    async fn charge(&self, cost: usize) -> Decision {
+        let cost = u32::try_from(cost).unwrap_or(u32::MAX);
+        let decision = self.limits.charge(self.tier, &self.key, cost).await;
+        *self.decision.lock().unwrap_or_else(|e| e.into_inner()) = Some(decision.clone());
+        decision
+    }
+}
+
+/// The `RATE_LIMITED` error of a refused charge.
+pub fn rate_limited(decision: &Decision) -> ServerError {
+    let retry = decision.retry_after_secs.unwrap_or(1);
+    let mut error = ServerError::new(
+        format!(
+            "rate limit exceeded: the {} tier allows {} cost units per minute; retry in {retry} s",
+            decision.tier.as_str(),
+            decision.limit
+        ),
+        None,
+    );
+    let mut extensions = async_graphql::ErrorExtensionValues::default();
+    extensions.set("code", "RATE_LIMITED");
+    extensions.set("retryAfterSecs", retry);
+    error.extensions = Some(extensions);
+    error
+}
+
+/// Charges each request its computed complexity (at least 1; a request that does not parse
+/// or validate costs 1) before anything executes.
+#[derive(Debug, Clone, Copy)]
+pub struct CostCharge;
+
+impl ExtensionFactory for CostCharge {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(CostCharge)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for CostCharge {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let parsed = next.run(ctx, query, variables).await;
+        if let (Err(_), Some(meter)) = (&parsed, ctx.data_opt::<Meter>()) {
+            let decision = meter.charge(1).await;
+            if !decision.allowed() {
+                return Err(rate_limited(&decision));
+            }
+        }
+        parsed
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let validated = next.run(ctx).await;
+        let Some(meter) = ctx.data_opt::<Meter>() else {
+            return validated;
+        };
+        let cost = validated.as_ref().map_or(1, |v| v.complexity.max(1));
+        let decision = meter.charge(cost).await;
+        if !decision.allowed() {
+            return Err(vec![rate_limited(&decision)]);
+        }
+        validated
     }
 }

@@ -34,7 +34,8 @@ pub fn build_schema(state: Option<AppState>) -> PodiumSchema {
         max_query_bytes: settings.graphql_max_query_bytes,
         max_aliases: settings.graphql_max_aliases,
         max_fields: settings.graphql_max_fields,
-    });
+    })
+    .extension(limits::CostCharge);
     if !settings.introspection() {
         builder = builder.disable_introspection().disable_suggestions();
     }

@@ -8,6 +8,7 @@ mod events;
 mod hardening;
 mod ingest;
 mod leaderboard;
+mod limits;
 mod live;
 mod oauth;
 mod officiating;

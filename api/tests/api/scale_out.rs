@@ -46,7 +46,7 @@ async fn without_redis_another_instance_s_change_arrives_by_polling_the_log() {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -55,7 +55,7 @@ fn free_port() -> u16 {
 }
 
 /// A throwaway `redis-server` on `port`, killed when dropped.
-fn start_redis(port: u16) -> Child {
+pub(crate) fn start_redis(port: u16) -> Child {
     Command::new("redis-server")
         .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
         .args(["--save", "", "--appendonly", "no"])

@@ -79,11 +79,7 @@ async fn main() -> anyhow::Result<()> {
 
 /// Server mode: start podium, print its address, serve until killed.
 async fn serve(database_url: &str, data_dir: PathBuf) -> anyhow::Result<()> {
-    let mut settings = podium_api::config::Settings::load(None, [], &Default::default())?;
-    settings.bind = "127.0.0.1:0".parse()?;
-    settings.data_dir = data_dir;
-    settings.database_url = Some(database_url.to_owned().into());
-    settings.log_level = "warn".into();
+    let settings = podium_loadtests::bench_settings(database_url, data_dir)?;
     podium_api::telemetry::init(settings.log_format, &settings.log_level);
     let state = podium_api::build_state(settings).await?;
     let app = podium_api::Application::build(state).await?;

@@ -17,6 +17,7 @@ impl EventQuery {
     }
 
     /// Events, most recent start first.
+    #[graphql(complexity = "first.unwrap_or(50) as usize * child_complexity + 1")]
     async fn events(
         &self,
         ctx: &Context<'_>,

@@ -40,6 +40,7 @@ impl LeaderboardQuery {
     /// timing point and the earliest time there; unranked entries (not started, DNF, DNS, DSQ)
     /// last. Ranks are within the filter; equal times share a rank.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
     async fn leaderboard(
         &self,
         ctx: &Context<'_>,

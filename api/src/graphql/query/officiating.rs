@@ -14,6 +14,7 @@ pub struct OfficiatingQuery;
 #[Object]
 impl OfficiatingQuery {
     /// Plausibility flags of an event, optionally narrowed by status, kind or bib.
+    #[graphql(complexity = "crate::graphql::limits::UNPAGED_LIST * child_complexity + 1")]
     async fn flags(
         &self,
         ctx: &Context<'_>,
@@ -37,6 +38,7 @@ impl OfficiatingQuery {
 
     /// The corrections of an event (or of one bib), oldest first: the audit trail. Authors
     /// are shown to the event's managers only.
+    #[graphql(complexity = "crate::graphql::limits::UNPAGED_LIST * child_complexity + 1")]
     async fn corrections(
         &self,
         ctx: &Context<'_>,
