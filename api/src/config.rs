@@ -73,6 +73,8 @@ pub struct Settings {
     pub graphql_max_directives: usize,
     /// Longest query text, in bytes.
     pub graphql_max_query_bytes: usize,
+    /// Longest a GraphQL request over HTTP may run, in milliseconds (then: 503 `TIMEOUT`).
+    pub graphql_timeout_ms: u64,
     /// `iss` of tokens podium mints and accepts.
     pub issuer: String,
     /// `aud` podium requires in tokens.
@@ -151,6 +153,7 @@ impl Default for Settings {
             graphql_max_fields: 500,
             graphql_max_directives: 10,
             graphql_max_query_bytes: 16 * 1024,
+            graphql_timeout_ms: 10_000,
             issuer: "podium".to_owned(),
             audience: "podium".to_owned(),
             dev_tokens: None,
@@ -334,6 +337,10 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub graphql_max_query_bytes: Option<usize>,
+    /// Longest GraphQL request in milliseconds [env: PODIUM_GRAPHQL_TIMEOUT_MS] [default: 10000]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graphql_timeout_ms: Option<u64>,
     /// Accept development tokens [env: PODIUM_DEV_TOKENS] [default: on in development, off in production]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -114,11 +114,30 @@ async fn execute_metered(
     request: async_graphql::Request,
 ) -> Response {
     let meter = Meter::new(&s.app.limits, &principal, peer);
-    let response = s
+    let limit = std::time::Duration::from_millis(s.app.settings.graphql_timeout_ms);
+    let execution = s
         .schema
-        .execute(request.data(principal).data(meter.clone()))
-        .await;
-    let mut http = GraphQLResponse::from(response).into_response();
+        .execute(request.data(principal).data(meter.clone()));
+    // Dropping a timed-out execution cancels it; a mutation's transaction then rolls back.
+    let mut http = match tokio::time::timeout(limit, execution).await {
+        Ok(response) => GraphQLResponse::from(response).into_response(),
+        Err(_) => {
+            let error = ApiError::Timeout(format!(
+                "the request took longer than {} ms and was cancelled",
+                limit.as_millis()
+            ))
+            .into_graphql();
+            let mut response = async_graphql::Response::from_errors(vec![
+                error.into_server_error(async_graphql::Pos::default())
+            ]);
+            response
+                .http_headers
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            let mut http = GraphQLResponse::from(response).into_response();
+            *http.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            http
+        }
+    };
     if let Some(decision) = meter.decision() {
         decision.write_headers(http.headers_mut());
         if !decision.allowed() {

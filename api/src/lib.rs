@@ -45,6 +45,9 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         tracing::info!("TimescaleDB available: raw detections are a hypertable");
     }
     let auth = Arc::new(auth::Authenticator::new(&settings)?);
+    if settings.graphql_timeout_ms == 0 {
+        anyhow::bail!("graphql_timeout_ms must be at least 1");
+    }
     if settings.live_poll_ms == 0 {
         anyhow::bail!("live_poll_ms must be at least 1");
     }

@@ -164,3 +164,32 @@ async fn production_mode_turns_off_introspection_suggestions_and_graphiql() {
         "{body}"
     );
 }
+
+/// A request that runs past `graphql_timeout_ms` is cancelled with 503 `TIMEOUT`.
+#[tokio::test]
+async fn a_request_past_the_timeout_is_cancelled() {
+    let setup = TestApp::spawn().await;
+    let event_id = setup.create_event(None).await;
+    let entries: Vec<(String, i32)> = (1..=1000).map(|b| (b.to_string(), 1990)).collect();
+    let rows: Vec<(&str, &str, &str, i32)> = entries
+        .iter()
+        .map(|(bib, year)| (bib.as_str(), "OPEN", "MEN", *year))
+        .collect();
+    setup.add_entries(&event_id, &rows).await;
+    let shared = setup.state.settings.database_url.clone();
+    let app = TestApp::spawn_with(|s| {
+        s.database_url = shared;
+        s.graphql_timeout_ms = 1;
+    })
+    .await;
+    let (status, body) = app
+        .graphql_as(
+            None,
+            "query($id: ID!) { leaderboard(eventId: $id, first: 500) { edges { node { bib } } } }",
+            json!({ "id": event_id }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "TIMEOUT");
+    assert!(body["data"].is_null());
+}
