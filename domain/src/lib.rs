@@ -1,6 +1,7 @@
 //! podium's pure core: courses, timing, the race engine, standings and the ports adapters
 //! implement. No I/O here: no database, HTTP, Redis or async runtime.
 
+pub mod analytics;
 pub mod corrections;
 pub mod course;
 pub mod division;

@@ -17,6 +17,7 @@ string_enum!(
         Correction => "CORRECTION",
         Status => "STATUS",
         FlagReview => "FLAG_REVIEW",
+        Privacy => "PRIVACY",
     }
 );
 
@@ -34,6 +35,9 @@ pub struct EntryChange {
     /// The start mat missed this entry; its clock started at its wave start.
     #[serde(default)]
     pub start_from_wave: bool,
+    /// Set when the athlete's privacy changed with this step (public views anonymise them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub athlete_private: Option<bool>,
 }
 
 /// One step of an event's change log.

@@ -283,3 +283,52 @@ pub trait AccessRepository: Send + Sync + 'static {
         at: Timestamp,
     ) -> Result<ApiClientRecord, RepoError>;
 }
+
+/// An athlete's own record (names, privacy, personal data).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AthleteProfile {
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub birth_year: Option<i32>,
+    pub private: bool,
+}
+
+/// A coach an athlete gave access to their analytics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoachGrant {
+    pub athlete_id: Uuid,
+    /// The coach's token subject.
+    pub coach: String,
+    pub granted_at: Timestamp,
+}
+
+/// Athletes across events: profile, history, privacy and coach access.
+#[async_trait]
+pub trait AthleteRepository: Send + Sync + 'static {
+    async fn athlete(&self, id: Uuid) -> Result<Option<AthleteProfile>, RepoError>;
+
+    /// Every entry of the athlete with its result, oldest race first.
+    async fn athlete_results(
+        &self,
+        id: Uuid,
+    ) -> Result<Vec<crate::analytics::AthleteResult>, RepoError>;
+
+    /// Sets the athlete's privacy. When it changes, every event the athlete entered takes a
+    /// `PRIVACY` step (returned) so standings, caches and live views everywhere follow.
+    async fn set_athlete_privacy(
+        &self,
+        id: Uuid,
+        private: bool,
+    ) -> Result<Vec<EventChange>, RepoError>;
+
+    /// Grants `coach` access (idempotent: an existing grant keeps its time).
+    async fn grant_coach(&self, grant: CoachGrant) -> Result<CoachGrant, RepoError>;
+
+    /// Revokes `coach`'s access; false when there was none.
+    async fn revoke_coach(&self, athlete_id: Uuid, coach: &str) -> Result<bool, RepoError>;
+
+    async fn coach_grants(&self, athlete_id: Uuid) -> Result<Vec<CoachGrant>, RepoError>;
+
+    async fn coach_may_read(&self, athlete_id: Uuid, coach: &str) -> Result<bool, RepoError>;
+}

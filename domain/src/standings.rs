@@ -234,6 +234,9 @@ impl EventStandings {
             row.elapsed_ms = change.elapsed_ms;
             row.net_time_ms = change.net_time_ms;
             row.start_from_wave = change.start_from_wave;
+            if let Some(private) = change.athlete_private {
+                row.athlete_private = private;
+            }
         }
         Some(EventStandings::build(rows))
     }
@@ -422,6 +425,7 @@ mod tests {
             penalty_ms: 0,
             open_flags: 0,
             start_from_wave: true,
+            athlete_private: Some(true),
         };
         let applied = before.apply(std::slice::from_ref(&change)).unwrap();
         let mut changed = rows;
@@ -430,6 +434,7 @@ mod tests {
         changed[1].elapsed_ms = Some(90);
         changed[1].net_time_ms = Some(90);
         changed[1].start_from_wave = true;
+        changed[1].athlete_private = true;
         let rebuilt = EventStandings::build(changed);
         assert_eq!(applied.rows(), rebuilt.rows());
         let two = Bib::parse("2").unwrap();

@@ -7,6 +7,7 @@ mod m20261123_000001_create_core_tables;
 mod m20261123_000002_officiating;
 mod m20261123_000003_event_changes;
 mod m20261123_000004_access;
+mod m20261123_000005_coach_grants;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_officiating::Migration),
             Box::new(m20261123_000003_event_changes::Migration),
             Box::new(m20261123_000004_access::Migration),
+            Box::new(m20261123_000005_coach_grants::Migration),
         ]
     }
 }

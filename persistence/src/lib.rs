@@ -2,6 +2,7 @@
 //! (with TimescaleDB when available). Implements `podium_domain::ports::RaceRepository`.
 
 mod access;
+mod athletes;
 mod convert;
 pub mod entities;
 mod officiating;

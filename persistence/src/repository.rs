@@ -73,7 +73,7 @@ impl SeaRepository {
 /// database write lock on SQLite) and returns its current `seq` and status. Every write path
 /// starts here so concurrent writers to one event serialise instead of losing updates, and
 /// decisions that depend on the status are taken on the status under the lock.
-async fn lock_event(
+pub(crate) async fn lock_event(
     txn: &DatabaseTransaction,
     event_id: Uuid,
 ) -> Result<(i64, EventStatus), RepoError> {
@@ -104,7 +104,10 @@ async fn lock_event(
 /// Moves the event to `change.seq` (and `change.status`) and appends `change` to its change
 /// log, inside the caller's transaction: no `seq` without its log row, so replays never miss a
 /// step.
-async fn advance(txn: &DatabaseTransaction, change: EventChange) -> Result<(), RepoError> {
+pub(crate) async fn advance(
+    txn: &DatabaseTransaction,
+    change: EventChange,
+) -> Result<(), RepoError> {
     events::Entity::update_many()
         .col_expr(events::Column::Seq, Expr::value(change.seq))
         .col_expr(events::Column::Status, Expr::value(change.status.as_str()))
@@ -127,7 +130,7 @@ async fn advance(txn: &DatabaseTransaction, change: EventChange) -> Result<(), R
 }
 
 /// An entry's live state, read back from the row about to be stored.
-fn entry_change(model: &entry_states::ActiveModel) -> Result<EntryChange, RepoError> {
+pub(crate) fn entry_change(model: &entry_states::ActiveModel) -> Result<EntryChange, RepoError> {
     Ok(EntryChange {
         entry_id: *model.entry_id.as_ref(),
         bib: Bib::parse(model.bib.as_ref())
@@ -139,6 +142,7 @@ fn entry_change(model: &entry_states::ActiveModel) -> Result<EntryChange, RepoEr
         penalty_ms: *model.penalty_ms.as_ref(),
         open_flags: *model.open_flags.as_ref(),
         start_from_wave: *model.start_from_wave.as_ref(),
+        athlete_private: None,
     })
 }
 

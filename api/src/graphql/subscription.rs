@@ -32,6 +32,8 @@ pub enum UpdateKind {
     Correction,
     Status,
     FlagReview,
+    /// An athlete made their results private or public again.
+    Privacy,
 }
 
 impl From<ChangeKind> for UpdateKind {
@@ -42,6 +44,7 @@ impl From<ChangeKind> for UpdateKind {
             ChangeKind::Correction => UpdateKind::Correction,
             ChangeKind::Status => UpdateKind::Status,
             ChangeKind::FlagReview => UpdateKind::FlagReview,
+            ChangeKind::Privacy => UpdateKind::Privacy,
         }
     }
 }
@@ -156,6 +159,7 @@ async fn entry_snapshot(
         penalty_ms: progress.penalty.0,
         open_flags,
         start_from_wave: progress.start_from_wave,
+        athlete_private: None,
     };
     Ok(EntryUpdate {
         seq: event.seq,

@@ -2,6 +2,7 @@
 
 pub mod api_clients;
 pub mod athletes;
+pub mod coach_grants;
 pub mod corrections;
 pub mod detections;
 pub mod entries;
