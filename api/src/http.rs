@@ -8,7 +8,7 @@ use crate::ratelimit::LimitsHealth;
 use crate::service::{self, RawDetection};
 use crate::state::AppState;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::GraphQLResponse;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -99,10 +99,23 @@ async fn graphql_post(
     State(s): State<HttpState>,
     PeerIp(peer): PeerIp,
     headers: HeaderMap,
-    req: GraphQLRequest,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let principal = principal(&s.app, &headers).await?;
-    Ok(execute_metered(&s, principal, peer, req.into_inner()).await)
+    let limit = s.app.settings.max_body_bytes;
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(limit))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("body is not JSON: {e}")))?;
+    if value.is_array() {
+        return Err(ApiError::BadRequest(
+            "batched operations are not accepted: send one operation per request".into(),
+        ));
+    }
+    let request: async_graphql::Request = serde_json::from_value(value)
+        .map_err(|e| ApiError::BadRequest(format!("body is not a GraphQL request: {e}")))?;
+    Ok(execute_metered(&s, principal, peer, request).await)
 }
 
 /// Executes a GraphQL request charged to its caller: `RateLimit` headers on the answer, and
@@ -119,9 +132,15 @@ async fn execute_metered(
         .schema
         .execute(request.data(principal).data(meter.clone()));
     // Dropping a timed-out execution cancels it; a mutation's transaction then rolls back.
-    let mut http = match tokio::time::timeout(limit, execution).await {
-        Ok(response) => GraphQLResponse::from(response).into_response(),
-        Err(_) => {
+    // The deadline is checked first at every wake-up: past it, nothing more runs.
+    let outcome = tokio::select! {
+        biased;
+        _ = tokio::time::sleep(limit) => None,
+        response = execution => Some(response),
+    };
+    let mut http = match outcome {
+        Some(response) => GraphQLResponse::from(response).into_response(),
+        None => {
             let error = ApiError::Timeout(format!(
                 "the request took longer than {} ms and was cancelled",
                 limit.as_millis()
@@ -349,11 +368,16 @@ async fn readyz(State(s): State<HttpState>) -> Response {
     }
 }
 
-async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
-    (
+/// Prometheus metrics: system data, for admins (a scraper sends an admin bearer token).
+async fn metrics(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    principal(&s.app, &headers).await?.require_admin()?;
+    Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.app.metrics.render(),
-    )
+    ))
 }
 
 #[cfg(test)]

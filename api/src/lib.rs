@@ -56,6 +56,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     }
     let store = Arc::new(SeaRepository::new(db).await?);
     let repo: Arc<dyn podium_domain::ports::RaceRepository> = store.clone();
+    let athletes: Arc<dyn podium_domain::ports::AthleteRepository> = store.clone();
     let access: Arc<dyn podium_domain::ports::AccessRepository> = store;
     auth.attach_store(
         access.clone(),
@@ -76,6 +77,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         limits,
         subscription_caps: Default::default(),
         repo,
+        athletes,
         access,
         oauth_failures,
         auth,

@@ -16,6 +16,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Signing keys and API clients (podium as an authorization server).
     pub access: Arc<dyn podium_domain::ports::AccessRepository>,
+    /// Athletes across events: profiles, privacy, coach access.
+    pub athletes: Arc<dyn podium_domain::ports::AthleteRepository>,
     /// Failed `/oauth/token` attempts per client id and address.
     pub oauth_failures: Arc<crate::oauth::FailureGuard>,
     /// Cost budgets per caller, by tier.

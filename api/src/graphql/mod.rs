@@ -1,6 +1,7 @@
 //! The GraphQL schema, assembled from one module per area. The router only mounts it.
 
 pub mod access;
+pub mod athlete;
 pub mod limits;
 pub mod mutation;
 pub mod officiating;
@@ -58,6 +59,18 @@ pub(crate) fn principal<'a>(ctx: &Context<'a>) -> &'a Principal {
     static ANONYMOUS: std::sync::OnceLock<Principal> = std::sync::OnceLock::new();
     ctx.data_opt::<Principal>()
         .unwrap_or_else(|| ANONYMOUS.get_or_init(Principal::anonymous))
+}
+
+/// A field guard: the caller's token (or anonymity) must carry `scope`. Row-level rules (own
+/// venue, own athlete, coach grants) are checked by the resolvers' services on top.
+pub(crate) struct RequireScope(pub crate::auth::Scope);
+
+impl async_graphql::Guard for RequireScope {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        principal(ctx)
+            .require(self.0)
+            .map_err(ApiError::into_graphql)
+    }
 }
 
 pub(crate) fn parse_id(field: &str, id: &ID) -> GqlResult<Uuid> {

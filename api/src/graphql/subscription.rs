@@ -2,11 +2,12 @@
 //! `afterSeq`, the steps after it, replayed from the durable change log), then follows the log
 //! live. Every message carries the event `seq`; seqs only grow.
 
+use crate::auth::Scope;
 use crate::error::{ApiError, IntoGql};
 use crate::graphql::types::{
     category, gender, CategoryGql, EntryStatusGql, EventStatusGql, GenderGql, LeaderboardNode,
 };
-use crate::graphql::{app, parse_id, principal};
+use crate::graphql::{app, parse_id, principal, RequireScope};
 use crate::live::ChangeFollower;
 use crate::service;
 use crate::state::AppState;
@@ -176,6 +177,7 @@ pub struct Subscription;
 impl Subscription {
     /// One entry's live state. Without `afterSeq`: a SNAPSHOT, then every change of the entry.
     /// With `afterSeq`: every change of the entry after that seq, in order, then live.
+    #[graphql(guard = "RequireScope(Scope::LiveSubscribe)")]
     async fn entry_updates(
         &self,
         ctx: &Context<'_>,
@@ -215,6 +217,7 @@ impl Subscription {
     /// A division's live leaderboard. Without `afterSeq`: a SNAPSHOT of the top `first` (20)
     /// rows, then, per change, the entries of the division that changed. With `afterSeq`: the
     /// changes after that seq, in order, then live.
+    #[graphql(guard = "RequireScope(Scope::LiveSubscribe)")]
     async fn leaderboard_updates(
         &self,
         ctx: &Context<'_>,

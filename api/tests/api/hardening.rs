@@ -193,3 +193,48 @@ async fn a_request_past_the_timeout_is_cancelled() {
     assert_eq!(body["errors"][0]["extensions"]["code"], "TIMEOUT");
     assert!(body["data"].is_null());
 }
+
+/// A 10 MB body is refused before it is read whole (413), on GraphQL and on ingest; a batch
+/// above `max_batch` is refused whole, naming the limit.
+#[tokio::test]
+async fn ten_megabyte_bodies_and_oversized_batches_are_refused() {
+    let app = TestApp::spawn().await;
+    let event = app.create_event(None).await;
+    let huge = format!(
+        "{{\"query\":\"{{ events {{ id }} }}\",\"variables\":{{\"pad\":\"{}\"}}}}",
+        "x".repeat(10 * 1024 * 1024)
+    );
+    let request = axum::http::Request::post("/graphql")
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from(huge.clone()))
+        .unwrap();
+    let (status, _, _) = app.request(request).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, body) = app
+        .post_detections(
+            Some(&app.admin),
+            &event,
+            "application/json",
+            huge.into_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["error"]["code"], "PAYLOAD_TOO_LARGE");
+
+    let rows: Vec<serde_json::Value> = (0..10_001)
+        .map(|i| json!({ "bib": "1", "timingPoint": "START", "timestamp": "2026-03-14T09:00:00Z", "readId": i.to_string() }))
+        .collect();
+    let (status, body) = app
+        .post_detections(
+            Some(&app.admin),
+            &event,
+            "application/json",
+            serde_json::to_vec(&rows).unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("10000"),
+        "{body}"
+    );
+}

@@ -4,6 +4,7 @@
 mod helpers;
 mod idp;
 
+mod authorization;
 mod events;
 mod hardening;
 mod ingest;

@@ -29,8 +29,21 @@ async fn health_readiness_metrics_and_graphiql_answer() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(String::from_utf8_lossy(&body).contains("ready"));
-    let (status, _, body) = app
+    let (status, _, _) = app
         .request(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "system metrics are for admins"
+    );
+    let (status, _, body) = app
+        .request(
+            Request::get("/metrics")
+                .header(header::AUTHORIZATION, format!("Bearer {}", app.admin))
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(String::from_utf8_lossy(&body).contains("podium_detections_accepted_total 0"));

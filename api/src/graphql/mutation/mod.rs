@@ -12,4 +12,5 @@ pub struct Mutation(
     detection::DetectionMutation,
     officiating::OfficiatingMutation,
     crate::graphql::access::AccessMutation,
+    crate::graphql::athlete::AthleteMutation,
 );

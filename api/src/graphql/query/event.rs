@@ -1,8 +1,9 @@
 //! Events: one by id, or the list.
 
+use crate::auth::Scope;
 use crate::error::{GqlResult, IntoGql};
 use crate::graphql::types::EventObject;
-use crate::graphql::{app, parse_id};
+use crate::graphql::{app, parse_id, RequireScope};
 use async_graphql::{Context, Object, ID};
 
 #[derive(Default)]
@@ -11,13 +12,17 @@ pub struct EventQuery;
 #[Object]
 impl EventQuery {
     /// An event by id; null when there is none.
+    #[graphql(guard = "RequireScope(Scope::ResultsRead)")]
     async fn event(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<EventObject>> {
         let id = parse_id("id", &id)?;
         Ok(app(ctx).repo.event(id).await.gql()?.map(EventObject))
     }
 
     /// Events, most recent start first.
-    #[graphql(complexity = "first.unwrap_or(50) as usize * child_complexity + 1")]
+    #[graphql(
+        guard = "RequireScope(Scope::ResultsRead)",
+        complexity = "first.unwrap_or(50) as usize * child_complexity + 1"
+    )]
     async fn events(
         &self,
         ctx: &Context<'_>,

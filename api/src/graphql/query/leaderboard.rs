@@ -1,11 +1,12 @@
 //! Leaderboards: live standings of an event as a Relay connection.
 
+use crate::auth::Scope;
 use crate::error::{ApiError, GqlResult, IntoGql};
 use crate::graphql::types::{
     category, gender, CategoryGql, GenderGql, LeaderboardConnection, LeaderboardEdge,
     LeaderboardNode, PageInfo,
 };
-use crate::graphql::{app, parse_id, principal};
+use crate::graphql::{app, parse_id, principal, RequireScope};
 use crate::service;
 use async_graphql::{Context, Object, ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -40,7 +41,10 @@ impl LeaderboardQuery {
     /// timing point and the earliest time there; unranked entries (not started, DNF, DNS, DSQ)
     /// last. Ranks are within the filter; equal times share a rank.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(
+        guard = "RequireScope(Scope::ResultsRead)",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
     async fn leaderboard(
         &self,
         ctx: &Context<'_>,

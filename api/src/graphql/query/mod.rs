@@ -12,4 +12,5 @@ pub struct Query(
     result::ResultQuery,
     officiating::OfficiatingQuery,
     crate::graphql::access::AccessQuery,
+    crate::graphql::athlete::AthleteQuery,
 );

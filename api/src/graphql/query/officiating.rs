@@ -1,8 +1,9 @@
 //! Flags and the corrections audit trail.
 
+use crate::auth::Scope;
 use crate::error::{GqlResult, IntoGql};
 use crate::graphql::officiating::{CorrectionObject, FlagKindGql, FlagObject, FlagStatusGql};
-use crate::graphql::{app, parse_id, principal};
+use crate::graphql::{app, parse_id, principal, RequireScope};
 use crate::service::load_event;
 use async_graphql::{Context, Object, ID};
 use podium_domain::ports::FlagFilter;
@@ -13,7 +14,8 @@ pub struct OfficiatingQuery;
 
 #[Object]
 impl OfficiatingQuery {
-    /// Plausibility flags of an event, optionally narrowed by status, kind or bib.
+    /// Plausibility flags of an event, optionally narrowed by status, kind or bib (the
+    /// event's managers: `events:manage` at its venue).
     #[graphql(complexity = "crate::graphql::limits::UNPAGED_LIST * child_complexity + 1")]
     async fn flags(
         &self,
@@ -27,6 +29,7 @@ impl OfficiatingQuery {
         let event = load_event(state, parse_id("eventId", &event_id)?)
             .await
             .gql()?;
+        principal(ctx).may_manage_event(&event).gql()?;
         let filter = FlagFilter {
             status: status.map(Into::into),
             kind: kind.map(Into::into),
@@ -38,7 +41,10 @@ impl OfficiatingQuery {
 
     /// The corrections of an event (or of one bib), oldest first: the audit trail. Authors
     /// are shown to the event's managers only.
-    #[graphql(complexity = "crate::graphql::limits::UNPAGED_LIST * child_complexity + 1")]
+    #[graphql(
+        guard = "RequireScope(Scope::ResultsRead)",
+        complexity = "crate::graphql::limits::UNPAGED_LIST * child_complexity + 1"
+    )]
     async fn corrections(
         &self,
         ctx: &Context<'_>,

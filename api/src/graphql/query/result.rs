@@ -1,8 +1,9 @@
 //! One entry's result with every split.
 
+use crate::auth::Scope;
 use crate::error::{GqlResult, IntoGql};
 use crate::graphql::types::ResultObject;
-use crate::graphql::{app, parse_id, principal};
+use crate::graphql::{app, parse_id, principal, RequireScope};
 use crate::service;
 use async_graphql::{Context, Object, ID};
 
@@ -12,6 +13,7 @@ pub struct ResultQuery;
 #[Object]
 impl ResultQuery {
     /// The result of bib `bib` in an event; null when the bib is not registered.
+    #[graphql(guard = "RequireScope(Scope::ResultsRead)")]
     async fn result(
         &self,
         ctx: &Context<'_>,
