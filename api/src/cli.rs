@@ -68,12 +68,12 @@ pub fn mint_token(settings: &Settings, args: &TokenArgs) -> anyhow::Result<Strin
     if args.ttl_hours <= 0 || args.ttl_hours > 24 * 30 {
         anyhow::bail!("--ttl-hours must be between 1 and 720");
     }
-    let auth = Authenticator::new(settings)?;
     if !settings.dev_tokens() {
         anyhow::bail!(
             "development tokens are off (production mode); set dev_tokens = true to mint them"
         );
     }
+    let auth = Authenticator::new(settings)?;
     let claims = dev_claims(
         args.role,
         args.sub.clone(),
