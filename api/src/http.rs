@@ -314,11 +314,7 @@ async fn ingest_detections(
         Json(service::ingest(&s.app, &principal, event_id, rows).await?).into_response()
     } else {
         ApiError::RateLimited {
-            message: format!(
-                "the {} tier allows {} cost units per minute",
-                decision.tier.as_str(),
-                decision.limit
-            ),
+            message: decision.explain(),
             retry_after_secs: decision.retry_after_secs.unwrap_or(1),
         }
         .into_response()

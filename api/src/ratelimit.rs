@@ -43,6 +43,16 @@ impl Decision {
         self.retry_after_secs.is_none()
     }
 
+    /// Why a refused charge was refused, for the error message.
+    pub fn explain(&self) -> String {
+        format!(
+            "the {} tier allows {} cost units per minute; retry in {} s",
+            self.tier.as_str(),
+            self.limit,
+            self.retry_after_secs.unwrap_or(1)
+        )
+    }
+
     /// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers), and
     /// `Retry-After` when refused.
     pub fn write_headers(&self, headers: &mut HeaderMap) {

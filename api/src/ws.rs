@@ -189,7 +189,13 @@ async fn serve(
                     .as_str()
                     .or_else(|| msg["payload"]["Authorization"].as_str())
                 {
-                    Some(v) => Some(state.app.auth.principal(Some(v)).await.map_err(|_| ())),
+                    // Boxed: the verification future (a JWKS fetch at worst) is large and
+                    // lives only during the handshake, not in every connection's task.
+                    Some(v) => Some(
+                        Box::pin(state.app.auth.principal(Some(v)))
+                            .await
+                            .map_err(|_| ()),
+                    ),
                     None => None,
                 };
                 match from_payload.or_else(|| upgrade_principal.clone()) {
@@ -228,39 +234,14 @@ async fn serve(
                 if subscriptions.contains_key(id) {
                     break Some((4409, "Subscriber for this id already exists"));
                 }
-                let mut request = async_graphql::Request::new(query);
-                if let Some(name) = msg["payload"]["operationName"].as_str() {
-                    request = request.operation_name(name);
+                match start_subscription(&state, &msg, id, query, viewer, peer, protocol, &out) {
+                    Ok(task) => {
+                        subscriptions.insert(id.to_owned(), task);
+                    }
+                    Err(refusal) => {
+                        out.json(refusal).await;
+                    }
                 }
-                if msg["payload"]["variables"].is_object() {
-                    request = request.variables(async_graphql::Variables::from_json(
-                        msg["payload"]["variables"].clone(),
-                    ));
-                }
-                let key = viewer.limit_key(peer);
-                let (max, _) = crate::ratelimit::ws_limits(&state.app.settings, viewer.tier());
-                let Some(place) = state.app.subscription_caps.acquire(&key, max) else {
-                    let payload = json!([{
-                        "message": format!("subscription limit reached: the {} tier allows {max} at once", viewer.tier().as_str()),
-                        "extensions": { "code": "RATE_LIMITED" },
-                    }]);
-                    out.json(json!({ "id": id, "type": "error", "payload": payload }))
-                        .await;
-                    continue;
-                };
-                let meter = crate::graphql::limits::Meter::new(&state.app.limits, &viewer, peer);
-                // Started here, so the task keeps only the stream, not the request.
-                let responses = state
-                    .schema
-                    .execute_stream(request.data(viewer).data(meter));
-                let task = tokio::spawn(run_subscription(
-                    responses,
-                    id.to_owned(),
-                    protocol,
-                    out.clone(),
-                    place,
-                ));
-                subscriptions.insert(id.to_owned(), task);
             }
             (Protocol::Transport, Some("complete")) | (Protocol::Legacy, Some("stop")) => {
                 if let Some(task) = msg["id"].as_str().and_then(|id| subscriptions.remove(id)) {
@@ -278,6 +259,52 @@ async fn serve(
         task.abort();
     }
     out.close(close).await;
+}
+
+/// Starts one subscription's task, or answers why it may not start (the caller's cap). Not
+/// async: nothing here lives in the connection's task between messages.
+#[allow(clippy::too_many_arguments)]
+fn start_subscription(
+    state: &WsState,
+    msg: &Value,
+    id: &str,
+    query: &str,
+    viewer: Principal,
+    peer: Option<std::net::IpAddr>,
+    protocol: Protocol,
+    out: &Outbound,
+) -> Result<JoinHandle<()>, Value> {
+    let key = viewer.limit_key(peer);
+    let tier = viewer.tier();
+    let (max, _) = crate::ratelimit::ws_limits(&state.app.settings, tier);
+    let Some(place) = state.app.subscription_caps.acquire(&key, max) else {
+        let payload = json!([{
+            "message": format!("subscription limit reached: the {} tier allows {max} at once", tier.as_str()),
+            "extensions": { "code": "RATE_LIMITED" },
+        }]);
+        return Err(json!({ "id": id, "type": "error", "payload": payload }));
+    };
+    let mut request = async_graphql::Request::new(query);
+    if let Some(name) = msg["payload"]["operationName"].as_str() {
+        request = request.operation_name(name);
+    }
+    if msg["payload"]["variables"].is_object() {
+        request = request.variables(async_graphql::Variables::from_json(
+            msg["payload"]["variables"].clone(),
+        ));
+    }
+    let meter = crate::graphql::limits::Meter::new(&state.app.limits, &viewer, peer);
+    // Started here, so the task keeps only the stream, not the request.
+    let responses = state
+        .schema
+        .execute_stream(request.data(viewer).data(meter));
+    Ok(tokio::spawn(run_subscription(
+        responses,
+        id.to_owned(),
+        protocol,
+        out.clone(),
+        place,
+    )))
 }
 
 async fn run_subscription(

@@ -7,6 +7,7 @@ use podium_domain::model::Event;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// The OAuth scopes of podium.
@@ -73,6 +74,38 @@ impl fmt::Display for Scope {
     }
 }
 
+/// A set of scopes, one bit each (a principal is cloned into every subscription).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScopeSet(u8);
+
+impl ScopeSet {
+    fn bit(scope: Scope) -> u8 {
+        1 << Scope::ALL.iter().position(|s| *s == scope).unwrap_or(0)
+    }
+
+    pub fn contains(&self, scope: Scope) -> bool {
+        self.0 & Self::bit(scope) != 0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Scope> + '_ {
+        Scope::ALL.into_iter().filter(|s| self.contains(*s))
+    }
+}
+
+impl FromIterator<Scope> for ScopeSet {
+    fn from_iter<I: IntoIterator<Item = Scope>>(scopes: I) -> Self {
+        ScopeSet(scopes.into_iter().fold(0, |bits, s| bits | Self::bit(s)))
+    }
+}
+
 /// Rate-limit tiers; their limits are settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -114,10 +147,11 @@ pub fn role_scopes(role: Option<Role>) -> &'static [Scope] {
 }
 
 /// Who is calling: anonymous, or the holder of a valid token, with the scopes in force.
+/// Cheap to clone: every subscription holds one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Principal {
-    pub claims: Option<Claims>,
-    scopes: BTreeSet<Scope>,
+    pub claims: Option<Arc<Claims>>,
+    scopes: ScopeSet,
 }
 
 impl Default for Principal {
@@ -144,11 +178,11 @@ impl Principal {
                 .filter_map(Scope::parse)
                 .filter(|s| allowed.contains(s))
                 .collect(),
-            (None, Role::Integration) => BTreeSet::new(),
+            (None, Role::Integration) => ScopeSet::default(),
             (None, _) => allowed.iter().copied().collect(),
         };
         Self {
-            claims: Some(claims),
+            claims: Some(Arc::new(claims)),
             scopes,
         }
     }
@@ -157,8 +191,8 @@ impl Principal {
         self.claims.as_ref().map(|c| c.role)
     }
 
-    pub fn scopes(&self) -> &BTreeSet<Scope> {
-        &self.scopes
+    pub fn scopes(&self) -> ScopeSet {
+        self.scopes
     }
 
     /// The token's subject, or `anonymous`.
@@ -201,7 +235,7 @@ impl Principal {
     /// Passes when the scope is in force; otherwise 401 for anonymous callers, 403
     /// `insufficient_scope` naming the scope for token holders.
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.scopes.contains(&scope) {
+        if self.scopes.contains(scope) {
             return Ok(());
         }
         match self.claims {

@@ -28,12 +28,17 @@ impl ExtensionFactory for ShapeLimits {
     }
 }
 
-fn refused(message: String) -> ServerError {
+/// An engine-level error with a stable `extensions.code`.
+fn coded(message: String, code: &str) -> ServerError {
     let mut error = ServerError::new(message, None);
     let mut extensions = async_graphql::ErrorExtensionValues::default();
-    extensions.set("code", "QUERY_TOO_LARGE");
+    extensions.set("code", code);
     error.extensions = Some(extensions);
     error
+}
+
+fn refused(message: String) -> ServerError {
+    coded(message, "QUERY_TOO_LARGE")
 }
 
 /// Aliases and field selections in a selection set, fragments' own sets counted once each.
@@ -154,18 +159,13 @@ impl Meter {
 /// The `RATE_LIMITED` error of a refused charge.
 pub fn rate_limited(decision: &Decision) -> ServerError {
     let retry = decision.retry_after_secs.unwrap_or(1);
-    let mut error = ServerError::new(
-        format!(
-            "rate limit exceeded: the {} tier allows {} cost units per minute; retry in {retry} s",
-            decision.tier.as_str(),
-            decision.limit
-        ),
-        None,
+    let mut error = coded(
+        format!("rate limit exceeded: {}", decision.explain()),
+        "RATE_LIMITED",
     );
-    let mut extensions = async_graphql::ErrorExtensionValues::default();
-    extensions.set("code", "RATE_LIMITED");
-    extensions.set("retryAfterSecs", retry);
-    error.extensions = Some(extensions);
+    if let Some(extensions) = error.extensions.as_mut() {
+        extensions.set("retryAfterSecs", retry);
+    }
     error
 }
 
