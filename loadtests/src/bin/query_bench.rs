@@ -1,0 +1,137 @@
+//! Leaderboard query benchmark: a finished 3,000-entry race day, then `--concurrency` clients
+//! asking for the top-20 OPEN/MEN leaderboard over HTTP (keep-alive) for `--duration` seconds.
+//! Every request goes the full way: body parsing, token-less principal, GraphQL validation,
+//! rate-limit charge of its cost (budgets lifted: one generator plays many callers), cached
+//! standings, serialisation. Reports requests/s and latency quantiles; any non-200 answer or
+//! GraphQL error fails the run.
+//!
+//! cargo run --release -p podium-loadtests --bin query_bench -- --database-url postgres://postgres@127.0.0.1:5432/postgres
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use podium_api::demo::{create_simulated_event, detection_json};
+use podium_loadtests::{
+    admin_client, backend, on_fresh_database, quantile, race_day, start_server,
+};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+struct Args {
+    /// PostgreSQL server (a fresh database is created on it) or a sqlite:// URL.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    database_url: String,
+    #[arg(long, default_value_t = 3_000)]
+    entries: usize,
+    /// Clients asking at the same time, each waiting for its answer before the next request.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Seconds of measurement (after one second of warm-up).
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+const TOP_20: &str = "query($e: ID!) { leaderboard(eventId: $e, category: OPEN, gender: MEN, first: 20) { totalCount edges { node { rank bib status netTimeMs athlete { name } } } } }";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let args = &args;
+    on_fresh_database(
+        &args.database_url,
+        |url| async move { run(args, &url).await },
+    )
+    .await
+}
+
+async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
+    let addr = start_server(url).await.context("starting podium")?;
+    let data_dir = std::env::temp_dir().join(format!("podium-bench-{}", std::process::id()));
+    let admin = admin_client(&data_dir, &addr.to_string())?;
+    let config = race_day(args.seed, args.entries, 0.02);
+    let (event_id, race) = create_simulated_event(&admin, "query benchmark", &config).await?;
+    for batch in race.reads.chunks(1_000) {
+        let rows: Vec<Value> = batch.iter().map(detection_json).collect();
+        admin.ingest(&event_id, &rows).await?;
+    }
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
+    let endpoint = format!("http://{addr}/graphql");
+    let body = json!({ "query": TOP_20, "variables": { "e": event_id } }).to_string();
+    let warm_until = Instant::now() + Duration::from_secs(1);
+    let stop_at = warm_until + Duration::from_secs(args.duration);
+    let workers: Vec<_> = (0..args.concurrency)
+        .map(|_| {
+            let (client, endpoint, body) = (client.clone(), endpoint.clone(), body.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut failures = 0u64;
+                loop {
+                    let started = Instant::now();
+                    if started >= stop_at {
+                        break;
+                    }
+                    let answer = client
+                        .post(&endpoint)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await;
+                    let ok = match answer {
+                        Ok(response) if response.status().is_success() => {
+                            response.json::<Value>().await.is_ok_and(|v| {
+                                v.get("errors").is_none()
+                                    && v["data"]["leaderboard"]["edges"]
+                                        .as_array()
+                                        .is_some_and(|e| e.len() == 20)
+                            })
+                        }
+                        _ => false,
+                    };
+                    if started >= warm_until {
+                        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+                        failures += u64::from(!ok);
+                    }
+                }
+                (latencies, failures)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    for worker in workers {
+        let (l, f) = worker.await?;
+        latencies.extend(l);
+        failures += f;
+    }
+    latencies.sort_by(f64::total_cmp);
+
+    println!("backend            {}", backend(url));
+    println!(
+        "entries            {} (leaderboard OPEN/MEN, first 20)",
+        args.entries
+    );
+    println!("clients            {}", args.concurrency);
+    println!(
+        "requests           {} in {} s: {:.0} requests/s",
+        latencies.len(),
+        args.duration,
+        latencies.len() as f64 / args.duration as f64
+    );
+    println!(
+        "latency            p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
+        quantile(&latencies, 0.5),
+        quantile(&latencies, 0.99),
+        quantile(&latencies, 0.999),
+        latencies.last().copied().unwrap_or(f64::NAN)
+    );
+    println!("failures           {failures}");
+    if failures > 0 {
+        bail!("{failures} requests failed");
+    }
+    Ok(())
+}
