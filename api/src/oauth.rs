@@ -135,7 +135,25 @@ pub async fn register(
     Ok((record, secret))
 }
 
+/// What one `/oauth/token` request costs from its address's anonymous budget: argon2 is
+/// expensive by design, so 30,000 units a minute buy 300 attempts.
+pub const TOKEN_REQUEST_COST: u32 = 100;
+
+/// argon2id takes ~19 MiB and tens of milliseconds per run: at most one run per core at a
+/// time, so a burst of token requests queues instead of exhausting memory.
+async fn argon2_slot() -> tokio::sync::SemaphorePermit<'static> {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let slots = SLOTS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    });
+    slots
+        .acquire()
+        .await
+        .expect("the semaphore is never closed")
+}
+
 async fn hash_secret(secret: String) -> Result<String, ApiError> {
+    let _slot = argon2_slot().await;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -161,6 +179,7 @@ fn decoy_hash() -> &'static str {
 }
 
 async fn secret_matches(secret: String, hash: String) -> bool {
+    let _slot = argon2_slot().await;
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
             .map(|parsed| {
@@ -385,6 +404,23 @@ async fn issue(
             peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
         ),
     ];
+    let decision = state
+        .limits
+        .charge(Tier::Anonymous, &guard_keys[1], TOKEN_REQUEST_COST)
+        .await;
+    if !decision.allowed() {
+        return Err(OAuthError {
+            retry_after: decision.retry_after_secs,
+            ..OAuthError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "slow_down",
+                format!(
+                    "too many token requests from this address: {}",
+                    decision.explain()
+                ),
+            )
+        });
+    }
     if let Some(retry) = state.oauth_failures.blocked(&guard_keys) {
         return Err(OAuthError {
             retry_after: Some(retry),

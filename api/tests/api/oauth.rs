@@ -405,3 +405,22 @@ async fn only_admins_manage_api_clients() {
     assert_eq!(listed["apiClients"][0]["scopes"], json!(["live:subscribe"]));
     assert_eq!(listed["apiClients"][0]["tier"], "pro");
 }
+
+#[tokio::test]
+async fn token_requests_spend_the_address_budget() {
+    // 100 units per request: 250 buy two.
+    let app = TestApp::spawn_with(|s| s.rate_limit_anonymous = 250).await;
+    let (id, secret) = register(&app, &["results:read"], None).await;
+    for _ in 0..2 {
+        access_token(&app, &id, &secret).await;
+    }
+    let (status, headers, body) = token_request(
+        &app,
+        Some(basic(&id, &secret)),
+        "grant_type=client_credentials",
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"], "slow_down");
+    assert!(headers.contains_key(header::RETRY_AFTER));
+}
