@@ -46,6 +46,7 @@ pub fn router(app: AppState) -> Router {
             get(graphql_get).post(graphql_post.layer(axum::middleware::from_fn(json_only))),
         )
         .route("/v1/events/{event_id}/detections", post(ingest_detections))
+        .route("/v1/events/{event_id}/{file}", get(crate::export::results))
         .route(
             "/oauth/token",
             post(crate::oauth::token).with_state(app.clone()),
@@ -81,7 +82,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerIp {
     }
 }
 
-async fn principal(
+pub(crate) async fn principal(
     app: &AppState,
     headers: &HeaderMap,
 ) -> Result<crate::auth::Principal, ApiError> {

@@ -170,6 +170,7 @@ fn rows(f: &Fixture) -> Vec<Row> {
         Row { name: "`events`", call: gql("{ events { id } }", json!({})), allowed: READERS },
         Row { name: "`leaderboard`", call: gql("query($e: ID!) { leaderboard(eventId: $e) { edges { node { bib } } } }", json!({ "e": ea })), allowed: READERS },
         Row { name: "`result`", call: gql(r#"query($e: ID!) { result(eventId: $e, bib: "1") { bib } }"#, json!({ "e": ea })), allowed: READERS },
+        Row { name: "`GET /v1/events/{id}/results.csv` (and `.json`, `.ndjson`)", call: Call::Rest("GET", format!("/v1/events/{ea}/results.csv"), None), allowed: READERS },
         Row { name: "`corrections`", call: gql("query($e: ID!) { corrections(eventId: $e) { id } }", json!({ "e": ea })), allowed: READERS },
         Row { name: "`athlete`", call: gql("query($a: ID!) { athlete(id: $a) { name } }", json!({ "a": a })), allowed: READERS },
         Row { name: "`athlete { birthYear }` (personal data)", call: gql("query($a: ID!) { athlete(id: $a) { birthYear } }", json!({ "a": a })), allowed: [false, true, false, false, true, false, false, false] },

@@ -6,6 +6,7 @@ mod idp;
 
 mod authorization;
 mod events;
+mod exports;
 mod hardening;
 mod ingest;
 mod leaderboard;

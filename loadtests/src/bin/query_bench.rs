@@ -1,5 +1,6 @@
-//! Leaderboard query benchmark: a finished 3,000-entry race day, then `--concurrency` clients
-//! asking for the top-20 OPEN/MEN leaderboard over HTTP (keep-alive) for `--duration` seconds.
+//! Read benchmark: a finished 3,000-entry race day, then `--concurrency` clients asking for the
+//! top-20 OPEN/MEN leaderboard (or, with `--target export`, the whole CSV export) over HTTP
+//! (keep-alive) for `--duration` seconds.
 //! Every request goes the full way: body parsing, token-less principal, GraphQL validation,
 //! rate-limit charge of its cost (budgets lifted: one generator plays many callers), cached
 //! standings, serialisation. Reports requests/s and latency quantiles; any non-200 answer or
@@ -31,6 +32,17 @@ struct Args {
     duration: u64,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// What to ask for.
+    #[arg(long, value_enum, default_value_t = Target::Leaderboard)]
+    target: Target,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Target {
+    /// `leaderboard(first: 20)` over POST /graphql.
+    Leaderboard,
+    /// GET /v1/events/{id}/results.csv (every entry).
+    Export,
 }
 
 const TOP_20: &str = "query($e: ID!) { leaderboard(eventId: $e, category: OPEN, gender: MEN, first: 20) { totalCount edges { node { rank bib status netTimeMs athlete { name } } } } }";
@@ -60,7 +72,11 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
-    let endpoint = format!("http://{addr}/graphql");
+    let (target, entries) = (args.target, args.entries);
+    let endpoint = match target {
+        Target::Leaderboard => format!("http://{addr}/graphql"),
+        Target::Export => format!("http://{addr}/v1/events/{event_id}/results.csv"),
+    };
     let body = json!({ "query": TOP_20, "variables": { "e": event_id } }).to_string();
     let warm_until = Instant::now() + Duration::from_secs(1);
     let stop_at = warm_until + Duration::from_secs(args.duration);
@@ -75,22 +91,33 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
                     if started >= stop_at {
                         break;
                     }
-                    let answer = client
-                        .post(&endpoint)
-                        .header("content-type", "application/json")
-                        .body(body.clone())
-                        .send()
-                        .await;
-                    let ok = match answer {
-                        Ok(response) if response.status().is_success() => {
-                            response.json::<Value>().await.is_ok_and(|v| {
-                                v.get("errors").is_none()
-                                    && v["data"]["leaderboard"]["edges"]
-                                        .as_array()
-                                        .is_some_and(|e| e.len() == 20)
-                            })
+                    let ok = match target {
+                        Target::Leaderboard => {
+                            let answer = client
+                                .post(&endpoint)
+                                .header("content-type", "application/json")
+                                .body(body.clone())
+                                .send()
+                                .await;
+                            match answer {
+                                Ok(response) if response.status().is_success() => {
+                                    response.json::<Value>().await.is_ok_and(|v| {
+                                        v.get("errors").is_none()
+                                            && v["data"]["leaderboard"]["edges"]
+                                                .as_array()
+                                                .is_some_and(|e| e.len() == 20)
+                                    })
+                                }
+                                _ => false,
+                            }
                         }
-                        _ => false,
+                        Target::Export => match client.get(&endpoint).send().await {
+                            Ok(response) if response.status().is_success() => response
+                                .text()
+                                .await
+                                .is_ok_and(|csv| csv.lines().count() == entries + 1),
+                            _ => false,
+                        },
                     };
                     if started >= warm_until {
                         latencies.push(started.elapsed().as_secs_f64() * 1000.0);
@@ -111,10 +138,11 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     latencies.sort_by(f64::total_cmp);
 
     println!("backend            {}", backend(url));
-    println!(
-        "entries            {} (leaderboard OPEN/MEN, first 20)",
-        args.entries
-    );
+    let what = match args.target {
+        Target::Leaderboard => "leaderboard OPEN/MEN, first 20",
+        Target::Export => "results.csv, every entry",
+    };
+    println!("entries            {} ({what})", args.entries);
     println!("clients            {}", args.concurrency);
     println!(
         "requests           {} in {} s: {:.0} requests/s",

@@ -1,0 +1,288 @@
+//! Result exports: `GET /v1/events/{eventId}/results.{csv,json,ndjson}`, optionally narrowed by
+//! `category`, `gender` and `ageGroup`, in standings order with the ranks the leaderboard and
+//! `result` show. Same visibility as every public view (private athletes anonymised), same
+//! scope (`results:read`), charged by rows; `ETag` is the event's `seq`, so a cache or a
+//! client asking again with `If-None-Match` gets 304 until something changes.
+
+use crate::auth::{Principal, Scope};
+use crate::error::ApiError;
+use crate::graphql::types::AthleteRef;
+use crate::http::{HttpState, PeerIp};
+use crate::service;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use podium_domain::course::Course;
+use podium_domain::division::{AgeGroup, Category, Gender};
+use podium_domain::model::{Event, EventStatus};
+use podium_domain::standings::{EventStandings, LeaderboardFilter};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Format {
+    Csv,
+    Json,
+    Ndjson,
+}
+
+impl Format {
+    fn parse(file: &str) -> Option<Format> {
+        match file {
+            "results.csv" => Some(Format::Csv),
+            "results.json" => Some(Format::Json),
+            "results.ndjson" => Some(Format::Ndjson),
+            _ => None,
+        }
+    }
+
+    fn media_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Json => "application/json",
+            Format::Ndjson => "application/x-ndjson",
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExportQuery {
+    category: Option<String>,
+    gender: Option<String>,
+    age_group: Option<String>,
+}
+
+impl ExportQuery {
+    fn filter(&self) -> Result<LeaderboardFilter, ApiError> {
+        Ok(LeaderboardFilter {
+            category: self
+                .category
+                .as_deref()
+                .map(str::parse::<Category>)
+                .transpose()?,
+            gender: self
+                .gender
+                .as_deref()
+                .map(str::parse::<Gender>)
+                .transpose()?,
+            age_group: self
+                .age_group
+                .as_deref()
+                .map(str::parse::<AgeGroup>)
+                .transpose()?,
+        })
+    }
+}
+
+/// One exported row (CSV columns and JSON fields alike).
+#[derive(Serialize, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportRow {
+    /// Rank within the export's filter.
+    rank: Option<u32>,
+    rank_overall: Option<u32>,
+    rank_gender: Option<u32>,
+    rank_age_group: Option<u32>,
+    bib: String,
+    athlete_id: Option<String>,
+    athlete: String,
+    category: &'static str,
+    gender: &'static str,
+    age_group: Option<String>,
+    status: &'static str,
+    net_time_ms: Option<i64>,
+    /// `H:MM:SS.mmm`.
+    net_time: Option<String>,
+    last_timing_point: Option<String>,
+    start_from_wave: bool,
+    /// PROVISIONAL until the event is OFFICIAL.
+    result_status: &'static str,
+}
+
+/// `H:MM:SS.mmm` of a duration in milliseconds.
+pub fn clock(ms: i64) -> String {
+    let (h, rest) = (ms / 3_600_000, ms % 3_600_000);
+    let (m, rest) = (rest / 60_000, rest % 60_000);
+    format!("{h}:{m:02}:{:02}.{:03}", rest / 1000, rest % 1000)
+}
+
+/// Spreadsheet formula injection (OWASP "CSV injection"): a cell that starts like a formula
+/// is quoted with a leading apostrophe.
+fn inert(text: String) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text
+    }
+}
+
+fn rows(
+    viewer: &Principal,
+    event: &Event,
+    course: &Course,
+    standings: &EventStandings,
+    filter: LeaderboardFilter,
+) -> Vec<ExportRow> {
+    let result_status = if event.status == EventStatus::Official {
+        "OFFICIAL"
+    } else {
+        "PROVISIONAL"
+    };
+    standings
+        .ranked_rows(filter, |_| true)
+        .into_iter()
+        .map(|(rank, row)| {
+            let ranks = standings
+                .entry(&row.bib)
+                .map(|(_, ranks)| ranks)
+                .unwrap_or_default();
+            let athlete = AthleteRef::new(
+                viewer,
+                row.athlete_id,
+                row.athlete_name.clone(),
+                row.athlete_private,
+            );
+            ExportRow {
+                rank,
+                rank_overall: ranks.overall,
+                rank_gender: ranks.gender,
+                rank_age_group: ranks.age_group,
+                bib: row.bib.to_string(),
+                athlete_id: athlete.id.map(|id| id.to_string()),
+                athlete: athlete.name,
+                category: row.category.as_str(),
+                gender: row.gender.as_str(),
+                age_group: row.age_group.map(|a| a.label()),
+                status: row.status.as_str(),
+                net_time_ms: row.net_time_ms,
+                net_time: row.net_time_ms.map(clock),
+                last_timing_point: row
+                    .last_point
+                    .and_then(|p| course.points().get(p))
+                    .map(ToString::to_string),
+                start_from_wave: row.start_from_wave,
+                result_status,
+            }
+        })
+        .collect()
+}
+
+fn render(format: Format, event: &Event, rows: Vec<ExportRow>) -> Result<Vec<u8>, ApiError> {
+    let internal = |e: &dyn std::fmt::Display| ApiError::Internal(anyhow::anyhow!("export: {e}"));
+    match format {
+        Format::Csv => {
+            let mut writer = csv::Writer::from_writer(Vec::new());
+            for mut row in rows {
+                row.athlete = inert(row.athlete);
+                writer.serialize(row).map_err(|e| internal(&e))?;
+            }
+            writer.into_inner().map_err(|e| internal(&e))
+        }
+        Format::Json => {
+            let body = serde_json::json!({
+                "event": { "id": event.id, "name": event.name, "status": event.status.as_str(), "seq": event.seq },
+                "results": rows,
+            });
+            serde_json::to_vec(&body).map_err(|e| internal(&e))
+        }
+        Format::Ndjson => {
+            let mut out = Vec::new();
+            for row in rows {
+                serde_json::to_writer(&mut out, &row).map_err(|e| internal(&e))?;
+                out.push(b'\n');
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// `GET /v1/events/{eventId}/results.{csv,json,ndjson}`.
+pub async fn results(
+    State(s): State<HttpState>,
+    PeerIp(peer): PeerIp,
+    Path((event_id, file)): Path<(String, String)>,
+    query: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Some(format) = Format::parse(&file) else {
+        return Err(ApiError::NotFound(format!(
+            "/v1/events/{event_id}/{file} (exports are results.csv, results.json, results.ndjson)"
+        )));
+    };
+    let principal = crate::http::principal(&s.app, &headers).await?;
+    principal.require(Scope::ResultsRead)?;
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let filter = query.filter()?;
+    let event_id = Uuid::parse_str(&event_id)
+        .map_err(|_| ApiError::BadRequest(format!("eventId: `{event_id}` is not a valid id")))?;
+    let event = service::load_event(&s.app, event_id).await?;
+    let standings = service::standings(&s.app, &event).await?;
+    let cost = u32::try_from(standings.len().div_ceil(100).max(1)).unwrap_or(u32::MAX);
+    let decision = s
+        .app
+        .limits
+        .charge(principal.tier(), &principal.limit_key(peer), cost)
+        .await;
+    if !decision.allowed() {
+        let mut refused = ApiError::RateLimited {
+            message: decision.explain(),
+            retry_after_secs: decision.retry_after_secs.unwrap_or(1),
+        }
+        .into_response();
+        decision.write_headers(refused.headers_mut());
+        return Ok(refused);
+    }
+    // Visibility depends on the viewer, so the tag does too.
+    let etag = format!(
+        "\"{}-{}-{}\"",
+        event.id.simple(),
+        event.seq,
+        principal.subject()
+    );
+    let etag = HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\""));
+    if headers.get(header::IF_NONE_MATCH) == Some(&etag) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response.headers_mut().insert(header::ETAG, etag);
+        decision.write_headers(response.headers_mut());
+        return Ok(response);
+    }
+    let course = s.app.live.course(&event);
+    let body = render(
+        format,
+        &event,
+        rows(&principal, &event, &course, &standings, filter),
+    )?;
+    let mut response = (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(format.media_type()),
+            ),
+            (header::ETAG, etag),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-cache"),
+            ),
+        ],
+        body,
+    )
+        .into_response();
+    decision.write_headers(response.headers_mut());
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn net_times_read_as_a_race_clock_and_formulas_are_defused() {
+        assert_eq!(clock(0), "0:00:00.000");
+        assert_eq!(clock(5_025_123), "1:23:45.123");
+        assert_eq!(inert("=HYPERLINK(\"x\")".into()), "'=HYPERLINK(\"x\")");
+        assert_eq!(inert("-1".into()), "'-1");
+        assert_eq!(inert("Ana Lind".into()), "Ana Lind");
+        assert_eq!(Format::parse("results.xlsx"), None);
+    }
+}
