@@ -75,6 +75,9 @@ pub struct Settings {
     pub graphql_max_query_bytes: usize,
     /// Longest a GraphQL request over HTTP may run, in milliseconds (then: 503 `TIMEOUT`).
     pub graphql_timeout_ms: u64,
+    /// Trusted reverse proxies in front of podium: the caller's address is the one the
+    /// outermost of them appended to `X-Forwarded-For`; 0 trusts no header.
+    pub forwarded_for_hops: usize,
     /// `iss` of tokens podium mints and accepts.
     pub issuer: String,
     /// `aud` podium requires in tokens.
@@ -154,6 +157,7 @@ impl Default for Settings {
             graphql_max_directives: 10,
             graphql_max_query_bytes: 16 * 1024,
             graphql_timeout_ms: 10_000,
+            forwarded_for_hops: 0,
             issuer: "podium".to_owned(),
             audience: "podium".to_owned(),
             dev_tokens: None,
@@ -337,6 +341,10 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub graphql_max_query_bytes: Option<usize>,
+    /// Trusted proxies appending to X-Forwarded-For [env: PODIUM_FORWARDED_FOR_HOPS] [default: 0]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forwarded_for_hops: Option<usize>,
     /// Longest GraphQL request in milliseconds [env: PODIUM_GRAPHQL_TIMEOUT_MS] [default: 10000]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]

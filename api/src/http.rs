@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, the GraphQL endpoint, REST ingest, health and metrics.
 
+use crate::config::Settings;
 use crate::error::ApiError;
 use crate::graphql::limits::Meter;
 use crate::graphql::PodiumSchema;
@@ -9,6 +10,7 @@ use crate::service::{self, RawDetection};
 use crate::state::AppState;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::GraphQLResponse;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -63,22 +65,59 @@ pub fn router(app: AppState) -> Router {
         .with_state(HttpState { app, schema })
 }
 
-/// The caller's address, when the server was started with connection info (`podium serve`).
+/// The caller's address: the connection's peer (when the server was started with connection
+/// info, as `podium serve` is), or behind `forwarded_for_hops` trusted proxies the address the
+/// outermost of them put into `X-Forwarded-For`. Addresses further left are the client's own
+/// claims and are never trusted.
 pub struct PeerIp(pub Option<std::net::IpAddr>);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerIp {
+impl<S> axum::extract::FromRequestParts<S> for PeerIp
+where
+    S: Send + Sync,
+    Arc<Settings>: axum::extract::FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _: &S,
+        state: &S,
     ) -> Result<Self, Self::Rejection> {
-        Ok(PeerIp(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+        let socket = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let hops = <Arc<Settings> as axum::extract::FromRef<S>>::from_ref(state).forwarded_for_hops;
+        Ok(PeerIp(forwarded_client(&parts.headers, hops).or(socket)))
+    }
+}
+
+/// The address `hops` trusted proxies vouch for: the `hops`-th entry of `X-Forwarded-For`
+/// from the right (each proxy appends the address it received the request from).
+fn forwarded_client(headers: &HeaderMap, hops: usize) -> Option<std::net::IpAddr> {
+    if hops == 0 {
+        return None;
+    }
+    let chain: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .collect();
+    let index = chain.len().checked_sub(hops)?;
+    chain[index].parse().ok()
+}
+
+impl axum::extract::FromRef<HttpState> for Arc<Settings> {
+    fn from_ref(state: &HttpState) -> Self {
+        state.app.settings.clone()
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Arc<Settings> {
+    fn from_ref(state: &AppState) -> Self {
+        state.settings.clone()
     }
 }
 

@@ -38,6 +38,12 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
+impl axum::extract::FromRef<WsState> for Arc<crate::config::Settings> {
+    fn from_ref(state: &WsState) -> Self {
+        state.app.settings.clone()
+    }
+}
+
 pub const TRANSPORT_WS: &str = "graphql-transport-ws";
 pub const LEGACY_WS: &str = "graphql-ws";
 

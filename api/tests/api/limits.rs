@@ -257,3 +257,43 @@ async fn readyz(app: &TestApp) -> Value {
         .await;
     serde_json::from_slice(&body).unwrap()
 }
+
+/// Behind trusted proxies the caller is the address the outermost proxy appended to
+/// `X-Forwarded-For`; without them the header is the client's own claim and ignored.
+#[tokio::test]
+async fn behind_trusted_proxies_callers_are_told_apart_by_forwarded_for() {
+    async fn remaining_for(app: &TestApp, forwarded: &str) -> i64 {
+        let mut request = Request::post("/graphql")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-forwarded-for", forwarded)
+            .body(Body::from(json!({ "query": CHEAP }).to_string()))
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 254], 40_000))));
+        let (status, headers, _) = app.request(request).await;
+        assert_eq!(status, StatusCode::OK);
+        remaining(&headers)
+    }
+    let behind = TestApp::spawn_with(|s| {
+        s.rate_limit_anonymous = 100;
+        s.forwarded_for_hops = 1;
+    })
+    .await;
+    assert_eq!(remaining_for(&behind, "203.0.113.7").await, 99);
+    assert_eq!(remaining_for(&behind, "203.0.113.7").await, 98);
+    // A client cannot pose as someone else by prepending addresses.
+    assert_eq!(
+        remaining_for(&behind, "198.51.100.1, 203.0.113.7").await,
+        97
+    );
+    assert_eq!(remaining_for(&behind, "203.0.113.8").await, 99);
+
+    let direct = TestApp::spawn_with(|s| s.rate_limit_anonymous = 100).await;
+    assert_eq!(remaining_for(&direct, "203.0.113.7").await, 99);
+    assert_eq!(
+        remaining_for(&direct, "203.0.113.8").await,
+        98,
+        "the header is ignored"
+    );
+}
