@@ -3,7 +3,7 @@
 use podium_api::auth::{dev_claims, Authenticator, Role};
 use podium_api::config::{Settings, SettingsOverrides};
 use podium_api::demo::DemoClient;
-use podium_domain::simulation::SimConfig;
+use podium_domain::simulation::{SimConfig, SimRace};
 use podium_domain::timing::Timestamp;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -76,6 +76,25 @@ pub async fn start_server(database_url: &str) -> anyhow::Result<SocketAddr> {
     let addr = app.local_addr();
     tokio::spawn(app.run_until(std::future::pending()));
     Ok(addr)
+}
+
+/// A podium in this process on `database_url` with the benchmarks' race day registered (not
+/// yet ingested): its address, an admin client, the event id and the simulated race.
+pub async fn serve_race_day(
+    database_url: &str,
+    name: &str,
+    seed: u64,
+    entries: usize,
+) -> anyhow::Result<(SocketAddr, DemoClient, String, SimRace)> {
+    use anyhow::Context;
+    let addr = start_server(database_url)
+        .await
+        .context("starting podium")?;
+    let data_dir = std::env::temp_dir().join(format!("podium-bench-{}", std::process::id()));
+    let client = admin_client(&data_dir, &addr.to_string())?;
+    let config = race_day(seed, entries, 0.02);
+    let (event_id, race) = podium_api::demo::create_simulated_event(&client, name, &config).await?;
+    Ok((addr, client, event_id, race))
 }
 
 /// The backend a database URL names, for reports.

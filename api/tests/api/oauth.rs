@@ -38,6 +38,18 @@ async fn register(app: &TestApp, scopes: &[&str], venue: Option<&str>) -> (Strin
     )
 }
 
+/// Ingests one START read of bib 1 into `event` with `token`: status and body.
+async fn ingest_start(app: &TestApp, token: &str, event: &str) -> (StatusCode, Value) {
+    let row = json!([{ "bib": "1", "timingPoint": "START", "timestamp": "2026-03-14T09:00:00Z" }]);
+    app.post_detections(
+        Some(token),
+        event,
+        "application/json",
+        row.to_string().into(),
+    )
+    .await
+}
+
 fn basic(id: &str, secret: &str) -> String {
     format!(
         "Basic {}",
@@ -130,24 +142,9 @@ async fn a_client_gets_a_short_lived_token_with_its_scopes_bound_to_its_venue() 
     let mine = app.create_event(Some(&venue)).await;
     let other_venue = create_venue(&app).await;
     let theirs = app.create_event(Some(&other_venue)).await;
-    let row = json!([{ "bib": "1", "timingPoint": "START", "timestamp": "2026-03-14T09:00:00Z" }]);
-    let (status, body) = app
-        .post_detections(
-            Some(token),
-            &mine,
-            "application/json",
-            row.to_string().into(),
-        )
-        .await;
+    let (status, body) = ingest_start(&app, token, &mine).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, _) = app
-        .post_detections(
-            Some(token),
-            &theirs,
-            "application/json",
-            row.to_string().into(),
-        )
-        .await;
+    let (status, _) = ingest_start(&app, token, &theirs).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (_, body) = app
         .graphql_as(
@@ -170,14 +167,7 @@ async fn a_client_gets_a_short_lived_token_with_its_scopes_bound_to_its_venue() 
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["scope"], "results:read");
     let narrowed = body["access_token"].as_str().unwrap();
-    let (status, _) = app
-        .post_detections(
-            Some(narrowed),
-            &mine,
-            "application/json",
-            row.to_string().into(),
-        )
-        .await;
+    let (status, _) = ingest_start(&app, narrowed, &mine).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
@@ -323,16 +313,8 @@ async fn rotation_signs_with_a_new_key_and_keeps_old_tokens_valid() {
     assert_eq!(header_of(&after)["kid"], new_kid);
     assert_eq!(jwks(&app).await["keys"].as_array().unwrap().len(), 2);
     let event = app.create_event(None).await;
-    let row = json!([{ "bib": "1", "timingPoint": "START", "timestamp": "2026-03-14T09:00:00Z" }]);
     for token in [&before, &after] {
-        let (status, body) = app
-            .post_detections(
-                Some(token),
-                &event,
-                "application/json",
-                row.to_string().into(),
-            )
-            .await;
+        let (status, body) = ingest_start(&app, token, &event).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     let (_, body) = app
@@ -356,15 +338,7 @@ async fn a_key_another_instance_rotated_in_verifies_here() {
         .sign(&app.state.auth.stamp(claims, chrono::Duration::minutes(5)))
         .unwrap();
     let event = app.create_event(None).await;
-    let row = json!([{ "bib": "1", "timingPoint": "START", "timestamp": "2026-03-14T09:00:00Z" }]);
-    let (status, body) = app
-        .post_detections(
-            Some(&token),
-            &event,
-            "application/json",
-            row.to_string().into(),
-        )
-        .await;
+    let (status, body) = ingest_start(&app, &token, &event).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 

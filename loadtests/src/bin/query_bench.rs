@@ -8,12 +8,10 @@
 //!
 //! cargo run --release -p podium-loadtests --bin query_bench -- --database-url postgres://postgres@127.0.0.1:5432/postgres
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Parser;
-use podium_api::demo::{create_simulated_event, detection_json};
-use podium_loadtests::{
-    admin_client, backend, on_fresh_database, quantile, race_day, start_server,
-};
+use podium_api::demo::detection_json;
+use podium_loadtests::{backend, on_fresh_database, quantile, serve_race_day};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -59,11 +57,8 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
-    let addr = start_server(url).await.context("starting podium")?;
-    let data_dir = std::env::temp_dir().join(format!("podium-bench-{}", std::process::id()));
-    let admin = admin_client(&data_dir, &addr.to_string())?;
-    let config = race_day(args.seed, args.entries, 0.02);
-    let (event_id, race) = create_simulated_event(&admin, "query benchmark", &config).await?;
+    let (addr, admin, event_id, race) =
+        serve_race_day(url, "query benchmark", args.seed, args.entries).await?;
     for batch in race.reads.chunks(1_000) {
         let rows: Vec<Value> = batch.iter().map(detection_json).collect();
         admin.ingest(&event_id, &rows).await?;
