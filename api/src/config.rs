@@ -75,6 +75,14 @@ pub struct Settings {
     pub graphql_max_query_bytes: usize,
     /// Longest a GraphQL request over HTTP may run, in milliseconds (then: 503 `TIMEOUT`).
     pub graphql_timeout_ms: u64,
+    /// How often the webhook dispatcher looks for new messages and due deliveries, in ms.
+    pub webhook_poll_ms: u64,
+    /// How long an endpoint has to answer a delivery, in ms.
+    pub webhook_timeout_ms: u64,
+    /// Attempts per delivery before it is given up.
+    pub webhook_max_attempts: u32,
+    /// Wait before the first retry, in ms; each next one waits 6 times longer (at most 10 h).
+    pub webhook_retry_base_ms: u64,
     /// Trusted reverse proxies in front of podium: the caller's address is the one the
     /// outermost of them appended to `X-Forwarded-For`; 0 trusts no header.
     pub forwarded_for_hops: usize,
@@ -157,6 +165,10 @@ impl Default for Settings {
             graphql_max_directives: 10,
             graphql_max_query_bytes: 16 * 1024,
             graphql_timeout_ms: 10_000,
+            webhook_poll_ms: 1_000,
+            webhook_timeout_ms: 5_000,
+            webhook_max_attempts: 8,
+            webhook_retry_base_ms: 5_000,
             forwarded_for_hops: 0,
             issuer: "podium".to_owned(),
             audience: "podium".to_owned(),
@@ -341,6 +353,22 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub graphql_max_query_bytes: Option<usize>,
+    /// Webhook dispatcher interval in ms [env: PODIUM_WEBHOOK_POLL_MS] [default: 1000]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_poll_ms: Option<u64>,
+    /// Webhook delivery timeout in ms [env: PODIUM_WEBHOOK_TIMEOUT_MS] [default: 5000]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_timeout_ms: Option<u64>,
+    /// Attempts per webhook delivery [env: PODIUM_WEBHOOK_MAX_ATTEMPTS] [default: 8]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_max_attempts: Option<u32>,
+    /// First webhook retry delay in ms [env: PODIUM_WEBHOOK_RETRY_BASE_MS] [default: 5000]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_retry_base_ms: Option<u64>,
     /// Trusted proxies appending to X-Forwarded-For [env: PODIUM_FORWARDED_FOR_HOPS] [default: 0]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -17,6 +17,7 @@ pub mod ratelimit;
 pub mod service;
 pub mod state;
 pub mod telemetry;
+pub mod webhooks;
 pub mod ws;
 
 use anyhow::Context;
@@ -46,6 +47,9 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         tracing::info!("TimescaleDB available: raw detections are a hypertable");
     }
     let auth = Arc::new(auth::Authenticator::new(&settings)?);
+    if settings.webhook_poll_ms == 0 || settings.webhook_timeout_ms == 0 {
+        anyhow::bail!("webhook_poll_ms and webhook_timeout_ms must be at least 1");
+    }
     if settings.graphql_timeout_ms == 0 {
         anyhow::bail!("graphql_timeout_ms must be at least 1");
     }
@@ -58,6 +62,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let store = Arc::new(SeaRepository::new(db).await?);
     let repo: Arc<dyn podium_domain::ports::RaceRepository> = store.clone();
     let athletes: Arc<dyn podium_domain::ports::AthleteRepository> = store.clone();
+    let webhook_store: Arc<dyn podium_domain::ports::WebhookRepository> = store.clone();
     let access: Arc<dyn podium_domain::ports::AccessRepository> = store;
     auth.attach_store(
         access.clone(),
@@ -79,6 +84,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         subscription_caps: Default::default(),
         repo,
         athletes,
+        webhooks: webhook_store,
         access,
         oauth_failures,
         auth,
@@ -90,6 +96,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     oauth::load_keys(&state)
         .await
         .context("loading the token signing keys")?;
+    webhooks::start(state.clone())?;
     Ok(state)
 }
 

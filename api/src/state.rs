@@ -18,6 +18,8 @@ pub struct AppState {
     pub access: Arc<dyn podium_domain::ports::AccessRepository>,
     /// Athletes across events: profiles, privacy, coach access.
     pub athletes: Arc<dyn podium_domain::ports::AthleteRepository>,
+    /// Webhook endpoints and deliveries.
+    pub webhooks: Arc<dyn podium_domain::ports::WebhookRepository>,
     /// Failed `/oauth/token` attempts per client id and address.
     pub oauth_failures: Arc<crate::oauth::FailureGuard>,
     /// Cost budgets per caller, by tier.

@@ -332,3 +332,92 @@ pub trait AthleteRepository: Send + Sync + 'static {
 
     async fn coach_may_read(&self, athlete_id: Uuid, coach: &str) -> Result<bool, RepoError>;
 }
+
+/// A webhook endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRecord {
+    pub id: Uuid,
+    /// Events of this venue; `None`: every event.
+    pub venue_id: Option<Uuid>,
+    pub url: String,
+    /// `whsec_<base64>` (Standard Webhooks).
+    pub secret: String,
+    /// Topics it receives; empty: all.
+    pub topics: Vec<String>,
+    pub created_by: String,
+    pub created_at: Timestamp,
+}
+
+/// One message on its way to one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    pub id: Uuid,
+    pub webhook_id: Uuid,
+    /// The outbox message id (`webhook-id`), the same on every attempt.
+    pub message_id: Uuid,
+    pub topic: String,
+    /// The JSON body sent.
+    pub payload: String,
+    pub attempts: i32,
+    pub next_attempt_at: Timestamp,
+    pub delivered_at: Option<Timestamp>,
+    pub failed_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Delivered,
+    /// Try again at `retry_at`, or give up when `None`.
+    Failed {
+        error: String,
+        retry_at: Option<Timestamp>,
+    },
+}
+
+/// Webhook endpoints and the outbox → delivery pipeline.
+#[async_trait]
+pub trait WebhookRepository: Send + Sync + 'static {
+    async fn create_webhook(&self, webhook: WebhookRecord) -> Result<(), RepoError>;
+
+    /// Every endpoint, newest first.
+    async fn webhooks(&self) -> Result<Vec<WebhookRecord>, RepoError>;
+
+    async fn webhook(&self, id: Uuid) -> Result<Option<WebhookRecord>, RepoError>;
+
+    /// Deletes the endpoint and its pending deliveries; false when there was none.
+    async fn delete_webhook(&self, id: Uuid) -> Result<bool, RepoError>;
+
+    /// Turns up to `limit` undispatched outbox messages into one delivery per matching
+    /// endpoint (its venue's or every event's, topic subscribed, registered before the
+    /// message), due at once, and marks the messages dispatched — atomically, so each message
+    /// is fanned out exactly once even with several instances. Does nothing while no endpoint
+    /// exists. Returns the messages dispatched.
+    async fn dispatch_outbox(&self, limit: u64, now: Timestamp) -> Result<usize, RepoError>;
+
+    /// Claims up to `limit` due deliveries for `lease_until` (other instances skip them until
+    /// then) and returns them with their endpoint.
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u64,
+    ) -> Result<Vec<(WebhookDelivery, WebhookRecord)>, RepoError>;
+
+    /// Records an attempt (counting it).
+    async fn record_attempt(
+        &self,
+        delivery_id: Uuid,
+        at: Timestamp,
+        outcome: AttemptOutcome,
+    ) -> Result<(), RepoError>;
+
+    /// The latest deliveries of an endpoint, newest first.
+    async fn deliveries(
+        &self,
+        webhook_id: Uuid,
+        limit: u64,
+    ) -> Result<Vec<WebhookDelivery>, RepoError>;
+}

@@ -8,6 +8,7 @@ mod m20261123_000002_officiating;
 mod m20261123_000003_event_changes;
 mod m20261123_000004_access;
 mod m20261123_000005_coach_grants;
+mod m20261123_000006_webhooks;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_event_changes::Migration),
             Box::new(m20261123_000004_access::Migration),
             Box::new(m20261123_000005_coach_grants::Migration),
+            Box::new(m20261123_000006_webhooks::Migration),
         ]
     }
 }

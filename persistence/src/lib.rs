@@ -8,6 +8,7 @@ pub mod entities;
 mod officiating;
 mod repository;
 pub mod testing;
+mod webhooks;
 
 pub use repository::SeaRepository;
 

@@ -9,6 +9,7 @@ pub mod query;
 pub mod scalars;
 pub mod subscription;
 pub mod types;
+pub mod webhooks;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, GqlResult};

@@ -158,6 +158,7 @@ const SUBSCRIBERS: [bool; 8] = [true, true, true, true, true, false, false, true
 const MANAGERS: [bool; 8] = [false, false, false, true, true, false, false, true];
 const TIMING: [bool; 8] = [false, false, false, true, true, false, true, false];
 const ADMIN: [bool; 8] = [false, false, false, false, true, false, false, false];
+const WEBHOOKS: [bool; 8] = [false, false, false, true, true, false, false, false];
 const ATHLETE: [bool; 8] = [false, true, false, false, false, false, false, false];
 
 fn rows(f: &Fixture) -> Vec<Row> {
@@ -189,6 +190,11 @@ fn rows(f: &Fixture) -> Vec<Row> {
         Row { name: "`POST /v1/events/{id}/detections`", call: Call::Rest("POST", format!("/v1/events/{ea}/detections"), Some(read.clone())), allowed: TIMING },
         Row { name: "`applyCorrection`", call: gql(r#"mutation($e: ID!) { applyCorrection(input: { eventId: $e, bib: "1", kind: TIME_PENALTY, penaltyMs: 1000, reason: "test" }) { id } }"#, json!({ "e": ea })), allowed: MANAGERS },
         Row { name: "`reviewFlag`", call: gql(r#"mutation($e: ID!, $f: ID!) { reviewFlag(eventId: $e, flagId: $f, action: DISMISS, reason: "ok") { id } }"#, json!({ "e": ea, "f": Uuid::new_v4() })), allowed: MANAGERS },
+        Row { name: "`createWebhook` (own venue)", call: gql("mutation($v: ID!) { createWebhook(input: { url: \"https://example.com/hook\", venueId: $v }) { secret } }", json!({ "v": f.venue_a })), allowed: WEBHOOKS },
+        Row { name: "`createWebhook` (another venue)", call: gql("mutation($v: ID!) { createWebhook(input: { url: \"https://example.com/hook\", venueId: $v }) { secret } }", json!({ "v": f.venue_b })), allowed: ADMIN },
+        Row { name: "`webhooks`", call: gql("{ webhooks { id } }", json!({})), allowed: WEBHOOKS },
+        Row { name: "`webhookDeliveries`", call: gql("query($w: ID!) { webhookDeliveries(webhookId: $w) { id } }", json!({ "w": Uuid::new_v4() })), allowed: WEBHOOKS },
+        Row { name: "`deleteWebhook`", call: gql("mutation($w: ID!) { deleteWebhook(id: $w) }", json!({ "w": Uuid::new_v4() })), allowed: WEBHOOKS },
         Row { name: "`setAthletePrivacy`", call: gql("mutation { setAthletePrivacy(private: false) { private } }", json!({})), allowed: ATHLETE },
         Row { name: "`grantCoachAccess`", call: gql(r#"mutation { grantCoachAccess(coachId: "coach-2") { coachId } }"#, json!({})), allowed: ATHLETE },
         Row { name: "`revokeCoachAccess`", call: gql(r#"mutation { revokeCoachAccess(coachId: "coach-9") }"#, json!({})), allowed: ATHLETE },

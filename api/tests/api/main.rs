@@ -18,4 +18,5 @@ mod race_day;
 mod scale_out;
 mod schema;
 mod tokens;
+mod webhooks;
 mod websocket;

@@ -14,3 +14,5 @@ pub mod outbox;
 pub mod signing_keys;
 pub mod venues;
 pub mod waves;
+pub mod webhook_deliveries;
+pub mod webhooks;

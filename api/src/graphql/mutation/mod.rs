@@ -13,4 +13,5 @@ pub struct Mutation(
     officiating::OfficiatingMutation,
     crate::graphql::access::AccessMutation,
     crate::graphql::athlete::AthleteMutation,
+    crate::graphql::webhooks::WebhookMutation,
 );

@@ -13,4 +13,5 @@ pub struct Query(
     officiating::OfficiatingQuery,
     crate::graphql::access::AccessQuery,
     crate::graphql::athlete::AthleteQuery,
+    crate::graphql::webhooks::WebhookQuery,
 );

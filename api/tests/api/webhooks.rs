@@ -1,0 +1,335 @@
+//! Webhooks end to end: an endpoint served on a free port receives lifecycle messages signed
+//! after Standard Webhooks; failures are retried with the same `webhook-id`, then given up.
+
+use crate::helpers::TestApp;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use podium_api::auth::Role;
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A receiver answering with the queued statuses (then 204), recording every request.
+#[derive(Clone, Default)]
+struct Receiver {
+    seen: Arc<Mutex<Vec<(HeaderMap, String)>>>,
+    answers: Arc<Mutex<VecDeque<u16>>>,
+}
+
+impl Receiver {
+    async fn start(answers: &[u16]) -> (Self, String) {
+        let receiver = Receiver::default();
+        receiver.answers.lock().unwrap().extend(answers);
+        let r = receiver.clone();
+        let app = Router::new().route(
+            "/hook",
+            post(move |headers: HeaderMap, body: String| {
+                let r = r.clone();
+                async move {
+                    r.seen.lock().unwrap().push((headers, body));
+                    let status = r.answers.lock().unwrap().pop_front().unwrap_or(204);
+                    StatusCode::from_u16(status).unwrap()
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (receiver, url)
+    }
+
+    fn seen(&self) -> Vec<(HeaderMap, String)> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    async fn wait_for(&self, n: usize) -> Vec<(HeaderMap, String)> {
+        for _ in 0..200 {
+            if self.seen().len() >= n {
+                return self.seen();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("expected {n} requests, got {}", self.seen().len());
+    }
+}
+
+/// Verifies a request like a Standard Webhooks library would.
+fn verify(secret: &str, headers: &HeaderMap, body: &str) {
+    let id = headers["webhook-id"].to_str().unwrap();
+    let timestamp: i64 = headers["webhook-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((chrono::Utc::now().timestamp() - timestamp).abs() < 60);
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+    let expected = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    );
+    let signatures = headers["webhook-signature"].to_str().unwrap();
+    assert!(
+        signatures.split(' ').any(|s| s == expected),
+        "{signatures} != {expected}"
+    );
+}
+
+async fn fast_app() -> TestApp {
+    TestApp::spawn_with(|s| {
+        s.webhook_poll_ms = 50;
+        s.webhook_retry_base_ms = 100;
+    })
+    .await
+}
+
+async fn venue(app: &TestApp) -> String {
+    app.gql(
+        r#"mutation { createVenue(name: "Hall") { id } }"#,
+        json!({}),
+    )
+    .await["createVenue"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+const CREATE: &str = "mutation($input: CreateWebhookInput!) { createWebhook(input: $input) { secret webhook { id url topics venueId } } }";
+
+async fn set_status(app: &TestApp, event: &str, status: &str) {
+    app.gql(
+        "mutation($e: ID!, $s: EventStatus!) { setEventStatus(eventId: $e, status: $s) { status } }",
+        json!({ "e": event, "s": status }),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_endpoint_receives_its_venues_messages_signed() {
+    let app = fast_app().await;
+    let (here, elsewhere) = (venue(&app).await, venue(&app).await);
+    let operator = app.token(Role::VenueOperator, vec![here.parse().unwrap()]);
+    let (receiver, url) = Receiver::start(&[]).await;
+    let (_, body) = app
+        .graphql_as(
+            Some(&operator),
+            CREATE,
+            json!({ "input": { "url": url, "topics": ["event.provisional", "event.official"], "venueId": here } }),
+        )
+        .await;
+    let created = &body["data"]["createWebhook"];
+    let secret = created["secret"].as_str().expect("a secret").to_owned();
+    assert!(secret.starts_with("whsec_"));
+    assert_eq!(
+        created["webhook"]["topics"],
+        json!(["event.provisional", "event.official"])
+    );
+    // Another venue's endpoint must not hear about this venue's event.
+    let (other, other_url) = Receiver::start(&[]).await;
+    app.gql(
+        CREATE,
+        json!({ "input": { "url": other_url, "venueId": elsewhere } }),
+    )
+    .await;
+
+    let event = app.create_event(Some(&here)).await;
+    for status in ["LIVE", "PROVISIONAL", "OFFICIAL"] {
+        set_status(&app, &event, status).await;
+    }
+    let requests = receiver.wait_for(2).await;
+    let mut types = Vec::new();
+    for (headers, body) in &requests {
+        verify(&secret, headers, body);
+        assert_eq!(headers["content-type"], "application/json");
+        assert!(headers["webhook-id"].to_str().unwrap().starts_with("msg_"));
+        let message: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(message["data"]["eventId"], json!(event), "{message}");
+        assert!(message["timestamp"].is_string());
+        types.push(message["type"].as_str().unwrap().to_owned());
+    }
+    types.sort();
+    assert_eq!(
+        types,
+        ["event.official", "event.provisional"],
+        "event.live is not subscribed"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.seen().len(), 2, "each message once");
+    assert!(other.seen().is_empty());
+}
+
+#[tokio::test]
+async fn failures_are_retried_with_the_same_id_then_given_up() {
+    let app = TestApp::spawn_with(|s| {
+        s.webhook_poll_ms = 50;
+        s.webhook_retry_base_ms = 100;
+        s.webhook_max_attempts = 3;
+    })
+    .await;
+    let (flaky, flaky_url) = Receiver::start(&[500, 503]).await;
+    let (down, down_url) = Receiver::start(&[500, 500, 500, 500]).await;
+    let mut ids = Vec::new();
+    for url in [&flaky_url, &down_url] {
+        let data = app
+            .gql(
+                CREATE,
+                json!({ "input": { "url": url, "topics": ["event.live"] } }),
+            )
+            .await;
+        ids.push(
+            data["createWebhook"]["webhook"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let event = app.create_event(None).await;
+    set_status(&app, &event, "LIVE").await;
+
+    let attempts = flaky.wait_for(3).await;
+    let first_id = attempts[0].0["webhook-id"].clone();
+    assert!(attempts.iter().all(|(h, _)| h["webhook-id"] == first_id));
+    down.wait_for(3).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(down.seen().len(), 3, "given up after webhook_max_attempts");
+
+    let deliveries = |id: String| {
+        let app = &app;
+        async move {
+            app.gql(
+                "query($w: ID!) { webhookDeliveries(webhookId: $w) { messageId topic attempts deliveredAt failedAt lastError nextAttemptAt } }",
+                json!({ "w": id }),
+            )
+            .await["webhookDeliveries"][0]
+                .clone()
+        }
+    };
+    let delivered = deliveries(ids[0].clone()).await;
+    assert_eq!(delivered["attempts"], 3);
+    assert!(delivered["deliveredAt"].is_string(), "{delivered}");
+    assert_eq!(delivered["messageId"], first_id.to_str().unwrap());
+    let failed = deliveries(ids[1].clone()).await;
+    assert_eq!(failed["attempts"], 3);
+    assert!(failed["failedAt"].is_string(), "{failed}");
+    assert_eq!(failed["lastError"], "HTTP 500");
+    assert!(failed["nextAttemptAt"].is_null());
+}
+
+#[tokio::test]
+async fn endpoints_are_checked_and_scoped_to_their_venue() {
+    let app = fast_app().await;
+    let (here, elsewhere) = (venue(&app).await, venue(&app).await);
+    let operator = app.token(Role::VenueOperator, vec![here.parse().unwrap()]);
+    let cases = [
+        (
+            json!({ "url": "ftp://example.com/x", "venueId": here }),
+            "BAD_USER_INPUT",
+            "http(s)",
+        ),
+        (
+            json!({ "url": "https://example.com/x", "topics": ["event.exploded"], "venueId": here }),
+            "BAD_USER_INPUT",
+            "event.exploded",
+        ),
+        (
+            json!({ "url": "https://example.com/x", "venueId": elsewhere }),
+            "FORBIDDEN",
+            "venue",
+        ),
+        (
+            json!({ "url": "https://example.com/x" }),
+            "FORBIDDEN",
+            "admins",
+        ),
+    ];
+    for (input, code, names) in cases {
+        let (_, body) = app
+            .graphql_as(Some(&operator), CREATE, json!({ "input": input }))
+            .await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], code,
+            "{input}: {body}"
+        );
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains(names),
+            "{body}"
+        );
+    }
+    let production = TestApp::spawn_with(|s| {
+        s.mode = podium_api::config::Mode::Production;
+        s.dev_tokens = Some(true);
+    })
+    .await;
+    let (_, body) = production
+        .graphql_as(
+            Some(&production.admin),
+            CREATE,
+            json!({ "input": { "url": "https://169.254.169.254/latest/meta-data" } }),
+        )
+        .await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("private network"),
+        "{body}"
+    );
+
+    // The operator sees and deletes only their venue's endpoints.
+    app.gql(
+        CREATE,
+        json!({ "input": { "url": "https://example.com/a", "venueId": elsewhere } }),
+    )
+    .await;
+    let (_, body) = app
+        .graphql_as(
+            Some(&operator),
+            CREATE,
+            json!({ "input": { "url": "https://example.com/b", "venueId": here } }),
+        )
+        .await;
+    let mine = body["data"]["createWebhook"]["webhook"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, listed) = app
+        .graphql_as(Some(&operator), "{ webhooks { id url } }", json!({}))
+        .await;
+    assert_eq!(
+        listed["data"]["webhooks"],
+        json!([{ "id": mine, "url": "https://example.com/b" }])
+    );
+    let theirs = app.gql("{ webhooks { id venueId } }", json!({})).await["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["venueId"] == json!(elsewhere))
+        .unwrap()["id"]
+        .clone();
+    let (_, body) = app
+        .graphql_as(
+            Some(&operator),
+            "mutation($id: ID!) { deleteWebhook(id: $id) }",
+            json!({ "id": theirs }),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    let (_, body) = app
+        .graphql_as(
+            Some(&operator),
+            "mutation($id: ID!) { deleteWebhook(id: $id) }",
+            json!({ "id": mine }),
+        )
+        .await;
+    assert_eq!(body["data"]["deleteWebhook"], true);
+}
