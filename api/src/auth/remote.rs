@@ -82,10 +82,12 @@ impl RemoteJwks {
         }
         match kid {
             Some(kid) => cache.keys.get(kid).cloned(),
-            None if cache.keys.is_empty() && cache.anonymous.len() == 1 => {
-                cache.anonymous.first().cloned()
-            }
-            None => None,
+            // A token without `kid` is accepted only when the set has a single key to try.
+            None => match (cache.keys.len(), cache.anonymous.len()) {
+                (1, 0) => cache.keys.values().next().cloned(),
+                (0, 1) => cache.anonymous.first().cloned(),
+                _ => None,
+            },
         }
     }
 

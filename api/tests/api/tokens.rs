@@ -147,6 +147,9 @@ async fn forged_stale_and_misdirected_tokens_are_refused() {
 
     let ghost = rsa.sign(&claims("admin"), |h| h.kid = Some("ghost".into()));
     assert_refused(&app, &ghost, "unknown key id").await;
+    // Without `kid`, and two keys in the set: no guessing.
+    let anonymous = rsa.sign(&claims("admin"), |h| h.kid = None);
+    assert_refused(&app, &anonymous, "unknown key id").await;
 
     let athlete = rsa.token(&claims("athlete"));
     let mut parts: Vec<&str> = athlete.split('.').collect();
@@ -187,6 +190,14 @@ async fn a_key_the_provider_rotates_in_is_picked_up_without_restart() {
     idp.publish(&next);
     assert_accepted(&app, &next.token(&claims("admin"))).await;
     assert_eq!(idp.fetches(), 2);
+}
+
+#[tokio::test]
+async fn a_token_without_kid_uses_the_only_key_of_the_set() {
+    let rsa = IdpKey::rsa("rsa-1");
+    let idp = Idp::start(&[&rsa]).await;
+    let app = with_idp(&idp, |_| {}).await;
+    assert_accepted(&app, &rsa.sign(&claims("admin"), |h| h.kid = None)).await;
 }
 
 #[tokio::test]
