@@ -67,10 +67,15 @@ pub fn bench_settings(database_url: &str, data_dir: PathBuf) -> anyhow::Result<S
     Ok(settings)
 }
 
-/// Starts podium on a random local port against `database_url`; returns its address.
-pub async fn start_server(database_url: &str) -> anyhow::Result<SocketAddr> {
+/// Starts podium on a random local port against `database_url` (sharing rate limits and
+/// live updates through `redis_url` when given); returns its address.
+pub async fn start_server(
+    database_url: &str,
+    redis_url: Option<&str>,
+) -> anyhow::Result<SocketAddr> {
     let data_dir = std::env::temp_dir().join(format!("podium-bench-{}", std::process::id()));
-    let settings = bench_settings(database_url, data_dir)?;
+    let mut settings = bench_settings(database_url, data_dir)?;
+    settings.redis_url = redis_url.map(|u| u.to_owned().into());
     let state = podium_api::build_state(settings).await?;
     let app = podium_api::Application::build(state).await?;
     let addr = app.local_addr();
@@ -82,12 +87,13 @@ pub async fn start_server(database_url: &str) -> anyhow::Result<SocketAddr> {
 /// yet ingested): its address, an admin client, the event id and the simulated race.
 pub async fn serve_race_day(
     database_url: &str,
+    redis_url: Option<&str>,
     name: &str,
     seed: u64,
     entries: usize,
 ) -> anyhow::Result<(SocketAddr, DemoClient, String, SimRace)> {
     use anyhow::Context;
-    let addr = start_server(database_url)
+    let addr = start_server(database_url, redis_url)
         .await
         .context("starting podium")?;
     let data_dir = std::env::temp_dir().join(format!("podium-bench-{}", std::process::id()));

@@ -38,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     let (_, client, event_id, race) =
-        serve_race_day(url, "ingest benchmark", args.seed, args.entries).await?;
+        serve_race_day(url, None, "ingest benchmark", args.seed, args.entries).await?;
     let batches: Vec<Vec<Value>> = race
         .reads
         .chunks(args.batch)

@@ -30,6 +30,9 @@ struct Args {
     duration: u64,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Share rate limits through this Redis (every request's charge is then a round trip).
+    #[arg(long)]
+    redis_url: Option<String>,
     /// What to ask for.
     #[arg(long, value_enum, default_value_t = Target::Leaderboard)]
     target: Target,
@@ -57,8 +60,14 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
-    let (addr, admin, event_id, race) =
-        serve_race_day(url, "query benchmark", args.seed, args.entries).await?;
+    let (addr, admin, event_id, race) = serve_race_day(
+        url,
+        args.redis_url.as_deref(),
+        "query benchmark",
+        args.seed,
+        args.entries,
+    )
+    .await?;
     for batch in race.reads.chunks(1_000) {
         let rows: Vec<Value> = batch.iter().map(detection_json).collect();
         admin.ingest(&event_id, &rows).await?;
@@ -139,6 +148,14 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     };
     println!("entries            {} ({what})", args.entries);
     println!("clients            {}", args.concurrency);
+    println!(
+        "rate limits        {}",
+        if args.redis_url.is_some() {
+            "shared through Redis"
+        } else {
+            "in process"
+        }
+    );
     println!(
         "requests           {} in {} s: {:.0} requests/s",
         latencies.len(),
