@@ -1,6 +1,7 @@
 //! Result exports: `GET /v1/events/{eventId}/results.{csv,json,ndjson}`, optionally narrowed by
 //! `category`, `gender` and `ageGroup`, in standings order with the ranks the leaderboard and
-//! `result` show. Same visibility as every public view (private athletes anonymised), same
+//! `result` show and every known split (a split over missed mats is listed as merged, never
+//! divided). Same visibility as every public view (private athletes anonymised), same
 //! scope (`results:read`), charged by rows; `ETag` is the event's `seq`, so a cache or a
 //! client asking again with `If-None-Match` gets 304 until something changes.
 
@@ -14,10 +15,81 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use podium_domain::course::Course;
 use podium_domain::division::{AgeGroup, Category, Gender};
+use podium_domain::engine::evaluate;
 use podium_domain::model::{Event, EventStatus};
 use podium_domain::standings::{EventStandings, LeaderboardFilter};
+use podium_domain::timing::Bib;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
 use uuid::Uuid;
+
+/// One known split: the course segments it covers and its duration.
+type SplitCell = (Range<usize>, i64);
+type EventSplits = Arc<HashMap<Bib, Vec<SplitCell>>>;
+
+/// Every entry's splits per event, as of the event's `seq` (an export of an unchanged event
+/// re-renders, it does not re-evaluate).
+#[derive(Clone, Default)]
+pub struct SplitsCache {
+    inner: Arc<Mutex<HashMap<Uuid, (i64, EventSplits)>>>,
+}
+
+impl SplitsCache {
+    async fn get(
+        &self,
+        state: &crate::state::AppState,
+        event: &Event,
+    ) -> Result<EventSplits, ApiError> {
+        let cached = {
+            let map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            map.get(&event.id)
+                .filter(|(seq, _)| *seq == event.seq)
+                .map(|(_, s)| s.clone())
+        };
+        if let Some(splits) = cached {
+            return Ok(splits);
+        }
+        let records = state.repo.entry_records(event).await?;
+        let splits: HashMap<Bib, Vec<SplitCell>> = records
+            .into_iter()
+            .map(|r| {
+                let progress = evaluate(
+                    &event.course,
+                    &r.timeline,
+                    Some(r.entry.wave_start),
+                    &r.adjustments,
+                );
+                let cells = progress
+                    .splits
+                    .iter()
+                    .map(|s| (s.segments(), s.duration.0))
+                    .collect();
+                (r.entry.bib, cells)
+            })
+            .collect();
+        let splits = Arc::new(splits);
+        let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(&event.id) {
+            Some((seq, _)) if *seq > event.seq => {}
+            _ => {
+                map.insert(event.id, (event.seq, splits.clone()));
+            }
+        }
+        Ok(splits)
+    }
+}
+
+/// A split as JSON exports show it.
+#[derive(Serialize, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SplitJson {
+    /// The segment code, or `A+B` over missed mats.
+    segment: String,
+    duration_ms: i64,
+    merged: bool,
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Format {
@@ -98,6 +170,9 @@ pub struct ExportRow {
     start_from_wave: bool,
     /// PROVISIONAL until the event is OFFICIAL.
     result_status: &'static str,
+    splits: Vec<SplitJson>,
+    #[serde(skip)]
+    cells: Vec<SplitCell>,
 }
 
 /// `H:MM:SS.mmm` of a duration in milliseconds.
@@ -122,7 +197,9 @@ fn rows(
     event: &Event,
     course: &Course,
     standings: &EventStandings,
+    splits: &HashMap<Bib, Vec<SplitCell>>,
     filter: LeaderboardFilter,
+    format: Format,
 ) -> Vec<ExportRow> {
     let result_status = if event.status == EventStatus::Official {
         "OFFICIAL"
@@ -137,6 +214,7 @@ fn rows(
                 .entry(&row.bib)
                 .map(|(_, ranks)| ranks)
                 .unwrap_or_default();
+            let cells = splits.get(&row.bib).cloned().unwrap_or_default();
             let athlete = AthleteRef::new(
                 viewer,
                 row.athlete_id,
@@ -163,19 +241,109 @@ fn rows(
                     .map(ToString::to_string),
                 start_from_wave: row.start_from_wave,
                 result_status,
+                // CSV lays the cells out in columns itself.
+                splits: if format == Format::Csv {
+                    Vec::new()
+                } else {
+                    cells
+                        .iter()
+                        .map(|(segments, ms)| SplitJson {
+                            segment: segment_name(course, segments),
+                            duration_ms: *ms,
+                            merged: segments.len() > 1,
+                        })
+                        .collect()
+                },
+                cells,
             }
         })
         .collect()
 }
 
-fn render(format: Format, event: &Event, rows: Vec<ExportRow>) -> Result<Vec<u8>, ApiError> {
+fn segment_name(course: &Course, segments: &Range<usize>) -> String {
+    segments
+        .clone()
+        .map(|k| course.segments()[k].code.clone())
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
+const CSV_COLUMNS: [&str; 16] = [
+    "rank",
+    "rankOverall",
+    "rankGender",
+    "rankAgeGroup",
+    "bib",
+    "athleteId",
+    "athlete",
+    "category",
+    "gender",
+    "ageGroup",
+    "status",
+    "netTimeMs",
+    "netTime",
+    "lastTimingPoint",
+    "startFromWave",
+    "resultStatus",
+];
+
+/// A CSV line: the fixed columns, one column per course segment (milliseconds, when that
+/// segment's split is known on its own), then `mergedSplits` (`A+B=ms;…` over missed mats).
+fn csv_record(course: &Course, row: ExportRow) -> Vec<String> {
+    let text = |v: Option<String>| v.unwrap_or_default();
+    let number = |v: Option<u32>| v.map(|n| n.to_string()).unwrap_or_default();
+    let mut record = vec![
+        number(row.rank),
+        number(row.rank_overall),
+        number(row.rank_gender),
+        number(row.rank_age_group),
+        row.bib,
+        text(row.athlete_id),
+        inert(row.athlete),
+        row.category.to_owned(),
+        row.gender.to_owned(),
+        text(row.age_group),
+        row.status.to_owned(),
+        text(row.net_time_ms.map(|n| n.to_string())),
+        text(row.net_time),
+        text(row.last_timing_point),
+        row.start_from_wave.to_string(),
+        row.result_status.to_owned(),
+    ];
+    let mut by_segment = vec![String::new(); course.segments().len()];
+    let mut merged = Vec::new();
+    for (segments, ms) in &row.cells {
+        if segments.len() == 1 {
+            by_segment[segments.start] = ms.to_string();
+        } else {
+            merged.push(format!("{}={ms}", segment_name(course, segments)));
+        }
+    }
+    record.extend(by_segment);
+    record.push(merged.join(";"));
+    record
+}
+
+fn render(
+    format: Format,
+    event: &Event,
+    course: &Course,
+    rows: Vec<ExportRow>,
+) -> Result<Vec<u8>, ApiError> {
     let internal = |e: &dyn std::fmt::Display| ApiError::Internal(anyhow::anyhow!("export: {e}"));
     match format {
         Format::Csv => {
             let mut writer = csv::Writer::from_writer(Vec::new());
-            for mut row in rows {
-                row.athlete = inert(row.athlete);
-                writer.serialize(row).map_err(|e| internal(&e))?;
+            let header = CSV_COLUMNS
+                .iter()
+                .map(|c| c.to_string())
+                .chain(course.segments().iter().map(|s| s.code.clone()))
+                .chain(std::iter::once("mergedSplits".to_owned()));
+            writer.write_record(header).map_err(|e| internal(&e))?;
+            for row in rows {
+                writer
+                    .write_record(csv_record(course, row))
+                    .map_err(|e| internal(&e))?;
             }
             writer.into_inner().map_err(|e| internal(&e))
         }
@@ -248,11 +416,11 @@ pub async fn results(
         return Ok(response);
     }
     let course = s.app.live.course(&event);
-    let body = render(
-        format,
-        &event,
-        rows(&principal, &event, &course, &standings, filter),
-    )?;
+    let splits = s.splits.get(&s.app, &event).await?;
+    let rows = rows(
+        &principal, &event, &course, &standings, &splits, filter, format,
+    );
+    let body = render(format, &event, &course, rows)?;
     let mut response = (
         [
             (

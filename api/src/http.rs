@@ -28,6 +28,8 @@ use uuid::Uuid;
 pub struct HttpState {
     pub app: AppState,
     pub schema: PodiumSchema,
+    /// Splits of every entry per event, as of a `seq`, for exports.
+    pub splits: crate::export::SplitsCache,
 }
 
 pub fn router(app: AppState) -> Router {
@@ -62,7 +64,11 @@ pub fn router(app: AppState) -> Router {
         .route("/metrics", get(metrics))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TraceLayer::new_for_http())
-        .with_state(HttpState { app, schema })
+        .with_state(HttpState {
+            app,
+            schema,
+            splits: Default::default(),
+        })
 }
 
 /// The caller's address: the connection's peer (when the server was started with connection

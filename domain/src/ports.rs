@@ -178,6 +178,9 @@ pub trait RaceRepository: Send + Sync + 'static {
         event: &Event,
         bib: &Bib,
     ) -> Result<Option<EntryRecord>, RepoError>;
+
+    /// Every entry of the event with its timeline and adjustments (exports).
+    async fn entry_records(&self, event: &Event) -> Result<Vec<EntryRecord>, RepoError>;
     /// Every raw detection of one entry, oldest first.
     async fn detections(&self, event_id: Uuid, bib: &Bib) -> Result<Vec<Detection>, RepoError>;
     /// Every raw detection of one entry with its storage id, oldest first.

@@ -59,6 +59,52 @@ impl SeaRepository {
         &self.db
     }
 
+    /// Every entry of an event with its athlete and state (three queries, however many
+    /// entries).
+    async fn entry_rows(
+        &self,
+        event_id: Uuid,
+    ) -> Result<Vec<(entries::Model, athletes::Model, entry_states::Model)>, RepoError> {
+        let entry_rows = entries::Entity::find()
+            .filter(entries::Column::EventId.eq(event_id))
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?;
+        let athlete_rows: HashMap<Uuid, athletes::Model> = athletes::Entity::find()
+            .filter(
+                athletes::Column::Id.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(entries::Column::AthleteId)
+                        .from(entries::Entity)
+                        .and_where(entries::Column::EventId.eq(event_id))
+                        .to_owned(),
+                ),
+            )
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
+        let mut state_rows: HashMap<Uuid, entry_states::Model> = entry_states::Entity::find()
+            .filter(entry_states::Column::EventId.eq(event_id))
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?
+            .into_iter()
+            .map(|s| (s.entry_id, s))
+            .collect();
+        Ok(entry_rows
+            .into_iter()
+            .filter_map(|e| {
+                // An athlete may hold several entries of one event (relay, doubles).
+                let athlete = athlete_rows.get(&e.athlete_id).cloned()?;
+                let state = state_rows.remove(&e.id)?;
+                Some((e, athlete, state))
+            })
+            .collect())
+    }
+
     /// How many raw detections an event has stored.
     pub async fn detection_count(&self, event_id: Uuid) -> Result<u64, RepoError> {
         detections::Entity::find()
@@ -805,38 +851,8 @@ impl RaceRepository for SeaRepository {
     }
 
     async fn standings(&self, event_id: Uuid) -> Result<Vec<StandingRow>, RepoError> {
-        let entry_rows = entries::Entity::find()
-            .filter(entries::Column::EventId.eq(event_id))
-            .all(&self.db)
-            .await
-            .map_err(unexpected)?;
-        let athlete_rows: HashMap<Uuid, athletes::Model> = athletes::Entity::find()
-            .filter(
-                athletes::Column::Id.in_subquery(
-                    sea_orm::sea_query::Query::select()
-                        .column(entries::Column::AthleteId)
-                        .from(entries::Entity)
-                        .and_where(entries::Column::EventId.eq(event_id))
-                        .to_owned(),
-                ),
-            )
-            .all(&self.db)
-            .await
-            .map_err(unexpected)?
-            .into_iter()
-            .map(|a| (a.id, a))
-            .collect();
-        let state_rows: HashMap<Uuid, entry_states::Model> = entry_states::Entity::find()
-            .filter(entry_states::Column::EventId.eq(event_id))
-            .all(&self.db)
-            .await
-            .map_err(unexpected)?
-            .into_iter()
-            .map(|s| (s.entry_id, s))
-            .collect();
-        entry_rows
-            .iter()
-            .filter_map(|e| Some((e, athlete_rows.get(&e.athlete_id)?, state_rows.get(&e.id)?)))
+        let rows = self.entry_rows(event_id).await?;
+        rows.iter()
             .map(|(e, a, s)| {
                 let entry = entry_from(e, a, s)?;
                 Ok(StandingRow {
@@ -892,6 +908,19 @@ impl RaceRepository for SeaRepository {
             timeline: timeline_from(&event.course, &state)?,
             adjustments: adjustments_of(&state)?,
         }))
+    }
+
+    async fn entry_records(&self, event: &Event) -> Result<Vec<EntryRecord>, RepoError> {
+        let rows = self.entry_rows(event.id).await?;
+        rows.iter()
+            .map(|(e, a, s)| {
+                Ok(EntryRecord {
+                    entry: entry_from(e, a, s)?,
+                    timeline: timeline_from(&event.course, s)?,
+                    adjustments: adjustments_of(s)?,
+                })
+            })
+            .collect()
     }
 
     async fn raw_reads(&self, event: &Event, bib: &Bib) -> Result<Vec<RawRead>, RepoError> {

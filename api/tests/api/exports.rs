@@ -68,9 +68,34 @@ async fn the_three_formats_carry_the_standings_with_their_ranks() {
     assert_eq!(status, StatusCode::OK, "{csv}");
     assert_eq!(headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(
-        lines[0],
-        "rank,rankOverall,rankGender,rankAgeGroup,bib,athleteId,athlete,category,gender,ageGroup,status,netTimeMs,netTime,lastTimingPoint,startFromWave,resultStatus"
+    assert!(
+        lines[0].starts_with(
+            "rank,rankOverall,rankGender,rankAgeGroup,bib,athleteId,athlete,category,gender,ageGroup,status,netTimeMs,netTime,lastTimingPoint,startFromWave,resultStatus,RUN_1,ROXZONE_1,SKIERG,"
+        ),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].ends_with(",WALL_BALLS,mergedSplits"),
+        "{}",
+        lines[0]
+    );
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let column = |line: &str, name: &str| -> String {
+        let at = header.iter().position(|h| *h == name).unwrap();
+        line.split(',').nth(at).unwrap().to_owned()
+    };
+    // Bib 3 crossed START and RUN1: its first run is known on its own.
+    assert_eq!(column(lines[4], "RUN_1"), "300000");
+    assert_eq!(column(lines[4], "mergedSplits"), "");
+    // Bib 2 has only START and FINISH: one split over every segment, listed as merged, never
+    // divided among the segment columns.
+    assert_eq!(column(lines[1], "RUN_1"), "");
+    assert!(
+        column(lines[1], "mergedSplits").starts_with("RUN_1+ROXZONE_1+SKIERG+")
+            && column(lines[1], "mergedSplits").ends_with("+WALL_BALLS=4800000"),
+        "{}",
+        lines[1]
     );
     assert_eq!(lines.len(), 5);
     assert!(lines[1].starts_with("1,1,1,1,2,"), "{}", lines[1]);
@@ -98,6 +123,12 @@ async fn the_three_formats_carry_the_standings_with_their_ranks() {
     assert_eq!(json["event"]["status"], "LIVE");
     assert_eq!(json["results"][0]["bib"], "2");
     assert_eq!(json["results"][0]["netTime"], "1:20:00.000");
+    assert_eq!(json["results"][0]["splits"][0]["merged"], true);
+    assert_eq!(json["results"][0]["splits"][0]["durationMs"], 4_800_000);
+    assert_eq!(
+        json["results"][3]["splits"],
+        json!([{ "segment": "RUN_1", "durationMs": 300_000, "merged": false }])
+    );
     assert_eq!(json["results"].as_array().unwrap().len(), 4);
 
     let (_, headers, ndjson) = export(
