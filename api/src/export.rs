@@ -28,12 +28,17 @@ use uuid::Uuid;
 /// One known split: the course segments it covers and its duration.
 type SplitCell = (Range<usize>, i64);
 type EventSplits = Arc<HashMap<Bib, Vec<SplitCell>>>;
+/// Splits as of a `seq`, and when they were last used.
+type CachedSplits = (i64, EventSplits, std::time::Instant);
+
+/// Events whose splits are kept; the least recently exported one is dropped beyond.
+const CACHED_EVENTS: usize = 16;
 
 /// Every entry's splits per event, as of the event's `seq` (an export of an unchanged event
-/// re-renders, it does not re-evaluate).
+/// re-renders, it does not re-evaluate); at most `CACHED_EVENTS` events.
 #[derive(Clone, Default)]
 pub struct SplitsCache {
-    inner: Arc<Mutex<HashMap<Uuid, (i64, EventSplits)>>>,
+    inner: Arc<Mutex<HashMap<Uuid, CachedSplits>>>,
 }
 
 impl SplitsCache {
@@ -43,10 +48,13 @@ impl SplitsCache {
         event: &Event,
     ) -> Result<EventSplits, ApiError> {
         let cached = {
-            let map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            map.get(&event.id)
-                .filter(|(seq, _)| *seq == event.seq)
-                .map(|(_, s)| s.clone())
+            let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            map.get_mut(&event.id)
+                .filter(|(seq, _, _)| *seq == event.seq)
+                .map(|(_, splits, used)| {
+                    *used = std::time::Instant::now();
+                    splits.clone()
+                })
         };
         if let Some(splits) = cached {
             return Ok(splits);
@@ -72,12 +80,33 @@ impl SplitsCache {
         let splits = Arc::new(splits);
         let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         match map.get(&event.id) {
-            Some((seq, _)) if *seq > event.seq => {}
+            Some((seq, _, _)) if *seq > event.seq => {}
             _ => {
-                map.insert(event.id, (event.seq, splits.clone()));
+                map.insert(
+                    event.id,
+                    (event.seq, splits.clone(), std::time::Instant::now()),
+                );
             }
         }
+        keep_recent(&mut map, CACHED_EVENTS);
         Ok(splits)
+    }
+}
+
+/// Drops the least recently used entries beyond `limit`.
+fn keep_recent<K: Copy + Eq + std::hash::Hash, V>(
+    map: &mut HashMap<K, (i64, V, std::time::Instant)>,
+    limit: usize,
+) {
+    while map.len() > limit {
+        let Some(oldest) = map
+            .iter()
+            .min_by_key(|(_, (_, _, used))| *used)
+            .map(|(key, _)| *key)
+        else {
+            break;
+        };
+        map.remove(&oldest);
     }
 }
 
@@ -452,5 +481,23 @@ mod tests {
         assert_eq!(inert("-1".into()), "'-1");
         assert_eq!(inert("Ana Lind".into()), "Ana Lind");
         assert_eq!(Format::parse("results.xlsx"), None);
+    }
+
+    #[test]
+    fn the_cache_keeps_the_most_recently_used_events() {
+        let start = std::time::Instant::now();
+        let mut map: HashMap<u32, (i64, (), std::time::Instant)> = (0..5)
+            .map(|i| {
+                (
+                    i,
+                    (0, (), start + std::time::Duration::from_secs(u64::from(i))),
+                )
+            })
+            .collect();
+        map.get_mut(&0).unwrap().2 = start + std::time::Duration::from_secs(10);
+        keep_recent(&mut map, 3);
+        let mut kept: Vec<u32> = map.keys().copied().collect();
+        kept.sort();
+        assert_eq!(kept, [0, 3, 4]);
     }
 }
