@@ -36,10 +36,16 @@ pub struct AppState {
 /// Standings and the event `seq` they were built at.
 type Versioned = (i64, Arc<EventStandings>);
 
+/// Events whose standings are kept; beyond, the one built longest ago is dropped (it is
+/// rebuilt from the database when asked for again).
+const CACHED_EVENTS: usize = 64;
+
 /// Built standings per event, keyed by the event `seq` they were built at.
 #[derive(Clone, Default)]
 pub struct StandingsCache {
     inner: Arc<RwLock<HashMap<Uuid, Versioned>>>,
+    /// When each event's standings were last stored, for eviction.
+    built: Arc<Mutex<HashMap<Uuid, std::time::Instant>>>,
     /// One build at a time per event: a change seen by thousands of live subscribers at once
     /// builds the standings once.
     building: Arc<Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>>,
@@ -67,6 +73,24 @@ impl StandingsCache {
                 map.insert(event_id, (seq, standings));
             }
         }
+        let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
+        built.insert(event_id, std::time::Instant::now());
+        while built.len() > CACHED_EVENTS {
+            let Some(oldest) = built.iter().min_by_key(|(_, at)| **at).map(|(id, _)| *id) else {
+                break;
+            };
+            built.remove(&oldest);
+            map.remove(&oldest);
+        }
+    }
+
+    /// Events whose standings are held.
+    pub fn len(&self) -> usize {
+        self.inner.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -121,5 +145,25 @@ impl Metrics {
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standings_of_at_most_64_events_are_kept_the_oldest_build_goes_first() {
+        let cache = StandingsCache::default();
+        let first = Uuid::new_v4();
+        cache.put(first, 1, Arc::default());
+        for _ in 0..CACHED_EVENTS {
+            cache.put(Uuid::new_v4(), 1, Arc::default());
+        }
+        assert_eq!(cache.len(), CACHED_EVENTS);
+        assert!(
+            cache.at_least(first, 0).is_none(),
+            "the oldest build was dropped"
+        );
     }
 }
