@@ -38,6 +38,9 @@ pub struct EntryChange {
     /// Set when the athlete's privacy changed with this step (public views anonymise them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub athlete_private: Option<bool>,
+    /// Set when the athlete's name changed with this step (their data was erased).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub athlete_name: Option<String>,
 }
 
 /// One step of an event's change log.

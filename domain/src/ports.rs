@@ -287,6 +287,9 @@ pub trait AccessRepository: Send + Sync + 'static {
     ) -> Result<ApiClientRecord, RepoError>;
 }
 
+/// The name an athlete's entries keep once their data is erased.
+pub const ERASED_NAME: &str = "Erased athlete";
+
 /// An athlete's own record (names, privacy, personal data).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AthleteProfile {
@@ -324,6 +327,12 @@ pub trait AthleteRepository: Send + Sync + 'static {
         id: Uuid,
         private: bool,
     ) -> Result<Vec<EventChange>, RepoError>;
+
+    /// Erases the athlete's personal data: the name becomes `ERASED_NAME`, the birth year
+    /// goes, the athlete turns private and every coach grant is withdrawn. Results stay (they
+    /// are part of the events' records), anonymised; every event entered takes a `PRIVACY`
+    /// step (returned) carrying the new name, so every view follows.
+    async fn erase_athlete(&self, id: Uuid) -> Result<Vec<EventChange>, RepoError>;
 
     /// Grants `coach` access (idempotent: an existing grant keeps its time).
     async fn grant_coach(&self, grant: CoachGrant) -> Result<CoachGrant, RepoError>;

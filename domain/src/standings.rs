@@ -237,6 +237,9 @@ impl EventStandings {
             if let Some(private) = change.athlete_private {
                 row.athlete_private = private;
             }
+            if let Some(name) = &change.athlete_name {
+                row.athlete_name.clone_from(name);
+            }
         }
         Some(EventStandings::build(rows))
     }
@@ -426,6 +429,7 @@ mod tests {
             open_flags: 0,
             start_from_wave: true,
             athlete_private: Some(true),
+            athlete_name: Some("Erased".into()),
         };
         let applied = before.apply(std::slice::from_ref(&change)).unwrap();
         let mut changed = rows;
@@ -435,6 +439,7 @@ mod tests {
         changed[1].net_time_ms = Some(90);
         changed[1].start_from_wave = true;
         changed[1].athlete_private = true;
+        changed[1].athlete_name = "Erased".into();
         let rebuilt = EventStandings::build(changed);
         assert_eq!(applied.rows(), rebuilt.rows());
         let two = Bib::parse("2").unwrap();

@@ -7,11 +7,12 @@ use crate::SeaRepository;
 use async_trait::async_trait;
 use podium_domain::analytics::AthleteResult;
 use podium_domain::live::{ChangeKind, EventChange};
-use podium_domain::ports::{AthleteProfile, AthleteRepository, CoachGrant, RepoError};
+use podium_domain::ports::{AthleteProfile, AthleteRepository, CoachGrant, RepoError, ERASED_NAME};
 use podium_domain::timing::Timestamp;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -101,50 +102,35 @@ impl AthleteRepository for SeaRepository {
             .exec(&txn)
             .await
             .map_err(unexpected)?;
-        let entry_ids: Vec<Uuid> = entries::Entity::find()
-            .filter(entries::Column::AthleteId.eq(id))
-            .order_by_asc(entries::Column::EventId)
-            .all(&txn)
-            .await
-            .map_err(unexpected)?
-            .into_iter()
-            .map(|e| e.id)
-            .collect();
-        let states = entry_states::Entity::find()
-            .filter(entry_states::Column::EntryId.is_in(entry_ids))
-            .order_by_asc(entry_states::Column::EventId)
-            .all(&txn)
+        let changes = announce(&txn, id, private, None).await?;
+        txn.commit().await.map_err(unexpected)?;
+        Ok(changes)
+    }
+
+    async fn erase_athlete(&self, id: Uuid) -> Result<Vec<EventChange>, RepoError> {
+        let txn = self.connection().begin().await.map_err(unexpected)?;
+        let (first, last) = ERASED_NAME.split_once(' ').unwrap_or((ERASED_NAME, ""));
+        let updated = athletes::Entity::update_many()
+            .col_expr(athletes::Column::FirstName, Expr::value(first))
+            .col_expr(athletes::Column::LastName, Expr::value(last))
+            .col_expr(
+                athletes::Column::BirthYear,
+                Expr::value(Option::<i32>::None),
+            )
+            .col_expr(athletes::Column::IsPrivate, Expr::value(true))
+            .filter(athletes::Column::Id.eq(id))
+            .exec(&txn)
             .await
             .map_err(unexpected)?;
-        let mut by_event: Vec<(Uuid, Vec<entry_states::Model>)> = Vec::new();
-        for state in states {
-            match by_event.last_mut() {
-                Some((event, rows)) if *event == state.event_id => rows.push(state),
-                _ => by_event.push((state.event_id, vec![state])),
-            }
+        if updated.rows_affected == 0 {
+            return Err(RepoError::NotFound(format!("athlete {id}")));
         }
-        let mut changes = Vec::new();
-        // Events in id order: concurrent writers take event locks in the same order.
-        for (event_id, rows) in by_event {
-            let (seq, status) = lock_event(&txn, event_id).await?;
-            let entries = rows
-                .into_iter()
-                .map(|row| {
-                    let mut change = entry_change(&row.into())?;
-                    change.athlete_private = Some(private);
-                    Ok(change)
-                })
-                .collect::<Result<Vec<_>, RepoError>>()?;
-            let change = EventChange {
-                event_id,
-                seq: seq + 1,
-                kind: ChangeKind::Privacy,
-                status,
-                entries,
-            };
-            advance(&txn, change.clone()).await?;
-            changes.push(change);
-        }
+        coach_grants::Entity::delete_many()
+            .filter(coach_grants::Column::AthleteId.eq(id))
+            .exec(&txn)
+            .await
+            .map_err(unexpected)?;
+        let changes = announce(&txn, id, true, Some(ERASED_NAME.to_owned())).await?;
         txn.commit().await.map_err(unexpected)?;
         Ok(changes)
     }
@@ -209,6 +195,62 @@ impl AthleteRepository for SeaRepository {
             .map_err(unexpected)?;
         Ok(found.is_some())
     }
+}
+
+/// Writes a `PRIVACY` step in every event the athlete entered, carrying their entries with the
+/// new privacy (and name, when it changed), inside the caller's transaction.
+async fn announce(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    private: bool,
+    name: Option<String>,
+) -> Result<Vec<EventChange>, RepoError> {
+    let entry_ids: Vec<Uuid> = entries::Entity::find()
+        .filter(entries::Column::AthleteId.eq(id))
+        .order_by_asc(entries::Column::EventId)
+        .all(txn)
+        .await
+        .map_err(unexpected)?
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    let states = entry_states::Entity::find()
+        .filter(entry_states::Column::EntryId.is_in(entry_ids))
+        .order_by_asc(entry_states::Column::EventId)
+        .all(txn)
+        .await
+        .map_err(unexpected)?;
+    let mut by_event: Vec<(Uuid, Vec<entry_states::Model>)> = Vec::new();
+    for state in states {
+        match by_event.last_mut() {
+            Some((event, rows)) if *event == state.event_id => rows.push(state),
+            _ => by_event.push((state.event_id, vec![state])),
+        }
+    }
+    let mut changes = Vec::new();
+    // Events in id order: concurrent writers take event locks in the same order.
+    for (event_id, rows) in by_event {
+        let (seq, status) = lock_event(txn, event_id).await?;
+        let entries = rows
+            .into_iter()
+            .map(|row| {
+                let mut change = entry_change(&row.into())?;
+                change.athlete_private = Some(private);
+                change.athlete_name.clone_from(&name);
+                Ok(change)
+            })
+            .collect::<Result<Vec<_>, RepoError>>()?;
+        let change = EventChange {
+            event_id,
+            seq: seq + 1,
+            kind: ChangeKind::Privacy,
+            status,
+            entries,
+        };
+        advance(txn, change.clone()).await?;
+        changes.push(change);
+    }
+    Ok(changes)
 }
 
 fn grant_from(m: coach_grants::Model) -> CoachGrant {

@@ -189,6 +189,7 @@ pub(crate) fn entry_change(model: &entry_states::ActiveModel) -> Result<EntryCha
         open_flags: *model.open_flags.as_ref(),
         start_from_wave: *model.start_from_wave.as_ref(),
         athlete_private: None,
+        athlete_name: None,
     })
 }
 

@@ -112,3 +112,44 @@ async fn coach_grants_are_idempotent_and_revocable() {
     };
     assert!(repo.grant_coach(unknown).await.is_err());
 }
+
+#[tokio::test]
+async fn erasing_an_athlete_keeps_results_and_drops_personal_data_everywhere() {
+    let repo = repo().await;
+    let (event, athlete) = race(&repo, 1, "7", None).await;
+    repo.grant_coach(CoachGrant {
+        athlete_id: athlete,
+        coach: "coach-anna".into(),
+        granted_at: Timestamp(1),
+    })
+    .await
+    .unwrap();
+    let changes = repo.erase_athlete(athlete).await.unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].kind, ChangeKind::Privacy);
+    let entry = &changes[0].entries[0];
+    assert_eq!(entry.athlete_private, Some(true));
+    assert_eq!(
+        entry.athlete_name.as_deref(),
+        Some(podium_domain::ports::ERASED_NAME)
+    );
+    let profile = repo.athlete(athlete).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            profile.first_name.as_str(),
+            profile.last_name.as_str(),
+            profile.birth_year,
+            profile.private
+        ),
+        ("Erased", "athlete", None, true)
+    );
+    assert!(repo.coach_grants(athlete).await.unwrap().is_empty());
+    let row = &repo.standings(event).await.unwrap()[0];
+    assert_eq!(row.athlete_name, podium_domain::ports::ERASED_NAME);
+    assert_eq!(
+        repo.athlete_results(athlete).await.unwrap().len(),
+        1,
+        "results stay"
+    );
+    assert!(repo.erase_athlete(Uuid::new_v4()).await.is_err());
+}

@@ -218,6 +218,47 @@ impl AthleteQuery {
         })
     }
 
+    /// Everything podium holds about you (an athlete), as one JSON document: profile with
+    /// personal data, every result, coach grants.
+    async fn my_data(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<async_graphql::Json<serde_json::Value>> {
+        let athlete = own_athlete(principal(ctx)).gql()?;
+        let state = app(ctx);
+        let profile = state
+            .athletes
+            .athlete(athlete)
+            .await
+            .gql()?
+            .ok_or_else(|| ApiError::NotFound(format!("athlete {athlete}")).into_graphql())?;
+        let results = state.athletes.athlete_results(athlete).await.gql()?;
+        let grants = state.athletes.coach_grants(athlete).await.gql()?;
+        Ok(async_graphql::Json(serde_json::json!({
+            "athlete": {
+                "id": profile.id,
+                "firstName": profile.first_name,
+                "lastName": profile.last_name,
+                "birthYear": profile.birth_year,
+                "private": profile.private,
+            },
+            "results": results.iter().map(|r| serde_json::json!({
+                "eventId": r.event_id,
+                "eventName": r.event_name,
+                "startsAt": time(r.starts_at),
+                "bib": r.bib,
+                "category": r.category.as_str(),
+                "gender": r.gender.as_str(),
+                "status": r.status.as_str(),
+                "netTimeMs": r.net_time_ms,
+            })).collect::<Vec<_>>(),
+            "coachGrants": grants.iter().map(|g| serde_json::json!({
+                "coachId": g.coach,
+                "grantedAt": time(g.granted_at),
+            })).collect::<Vec<_>>(),
+        })))
+    }
+
     /// Coaches you (an athlete) gave access to your analytics.
     async fn coach_grants(&self, ctx: &Context<'_>) -> GqlResult<Vec<CoachGrantObject>> {
         let athlete = own_athlete(principal(ctx)).gql()?;
@@ -246,6 +287,23 @@ impl AthleteMutation {
             .set_athlete_privacy(athlete, private)
             .await
             .gql()?;
+        for change in changes {
+            state.live.notify(change.event_id, change.seq);
+        }
+        visible_profile(state, viewer, athlete)
+            .await
+            .gql()?
+            .ok_or_else(|| ApiError::NotFound(format!("athlete {athlete}")).into_graphql())
+    }
+
+    /// Erases your personal data (you, an athlete): your name becomes "Erased athlete", your
+    /// birth year goes, you turn private and every coach loses access. Your results stay in
+    /// the events' records, anonymised; live leaderboards follow at once. Irreversible.
+    async fn erase_my_data(&self, ctx: &Context<'_>) -> GqlResult<AthleteObject> {
+        let viewer = principal(ctx);
+        let athlete = own_athlete(viewer).gql()?;
+        let state = app(ctx);
+        let changes = state.athletes.erase_athlete(athlete).await.gql()?;
         for change in changes {
             state.live.notify(change.event_id, change.seq);
         }

@@ -161,6 +161,7 @@ async fn entry_snapshot(
         open_flags,
         start_from_wave: progress.start_from_wave,
         athlete_private: None,
+        athlete_name: None,
     };
     Ok(EntryUpdate {
         seq: event.seq,

@@ -204,6 +204,9 @@ fn rows(f: &Fixture) -> Vec<Row> {
         Row { name: "`leaderboardUpdates`", call: Call::Subscription("subscription($e: ID!) { leaderboardUpdates(eventId: $e) { seq } }".into(), json!({ "e": ea })), allowed: SUBSCRIBERS },
         Row { name: "`entryUpdates`", call: Call::Subscription(r#"subscription($e: ID!) { entryUpdates(eventId: $e, bib: "1") { seq } }"#.into(), json!({ "e": ea })), allowed: SUBSCRIBERS },
         Row { name: "`GET /metrics`", call: Call::Rest("GET", "/metrics".into(), None), allowed: ADMIN },
+        Row { name: "`myData`", call: gql("{ myData }", json!({})), allowed: ATHLETE },
+        // Last: it erases the fixture athlete's data.
+        Row { name: "`eraseMyData`", call: gql("mutation { eraseMyData { name } }", json!({})), allowed: ATHLETE },
     ]
 }
 
@@ -434,4 +437,57 @@ async fn a_live_leaderboard_anonymises_an_athlete_who_goes_private() {
         update["leaderboardUpdates"]["entries"],
         json!([{ "bib": "1", "athlete": { "name": "Private athlete" } }])
     );
+}
+
+/// An athlete takes their data out, then erases it: results stay, anonymised everywhere (even
+/// in views that may show names), and coaches lose access.
+#[tokio::test]
+async fn an_athlete_exports_then_erases_their_data() {
+    let f = fixture().await;
+    let (app, me) = (&f.app, f.tokens[1].as_deref());
+    let (_, mine) = app.graphql_as(me, "{ myData }", json!({})).await;
+    let data = &mine["data"]["myData"];
+    assert_eq!(data["athlete"]["lastName"], "1", "{mine}");
+    assert_eq!(data["athlete"]["birthYear"], 1990);
+    assert_eq!(data["results"][0]["bib"], "1");
+    assert_eq!(data["coachGrants"][0]["coachId"], "coach-1");
+
+    let (_, erased) = app
+        .graphql_as(
+            me,
+            "mutation { eraseMyData { name private birthYear } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        erased["data"]["eraseMyData"],
+        json!({ "name": "Erased athlete", "private": true, "birthYear": null }),
+        "{erased}"
+    );
+    let board = app
+        .gql(
+            "query($e: ID!) { leaderboard(eventId: $e) { edges { node { bib athlete { name } } } } }",
+            json!({ "e": f.event_a }),
+        )
+        .await;
+    let names: Vec<Value> = board["leaderboard"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["node"]["bib"] == "1")
+        .map(|e| e["node"]["athlete"]["name"].clone())
+        .collect();
+    assert_eq!(
+        names,
+        [json!("Erased athlete")],
+        "even an admin sees no old name"
+    );
+    let (_, coach) = app
+        .graphql_as(
+            f.tokens[2].as_deref(),
+            "query($a: ID!) { athleteAnalytics(athleteId: $a) { races } }",
+            json!({ "a": f.athlete }),
+        )
+        .await;
+    assert_eq!(coach["errors"][0]["extensions"]["code"], "FORBIDDEN");
 }
