@@ -267,6 +267,22 @@ impl AthleteQuery {
     }
 }
 
+/// Tells live views about the athlete's `PRIVACY` steps; answers the athlete's profile.
+async fn announced(
+    state: &AppState,
+    viewer: &Principal,
+    athlete: Uuid,
+    changes: Vec<podium_domain::live::EventChange>,
+) -> GqlResult<AthleteObject> {
+    for change in changes {
+        state.live.notify(change.event_id, change.seq);
+    }
+    visible_profile(state, viewer, athlete)
+        .await
+        .gql()?
+        .ok_or_else(|| ApiError::NotFound(format!("athlete {athlete}")).into_graphql())
+}
+
 #[derive(Default)]
 pub struct AthleteMutation;
 
@@ -287,13 +303,7 @@ impl AthleteMutation {
             .set_athlete_privacy(athlete, private)
             .await
             .gql()?;
-        for change in changes {
-            state.live.notify(change.event_id, change.seq);
-        }
-        visible_profile(state, viewer, athlete)
-            .await
-            .gql()?
-            .ok_or_else(|| ApiError::NotFound(format!("athlete {athlete}")).into_graphql())
+        announced(state, viewer, athlete, changes).await
     }
 
     /// Erases your personal data (you, an athlete): your name becomes "Erased athlete", your
@@ -304,13 +314,7 @@ impl AthleteMutation {
         let athlete = own_athlete(viewer).gql()?;
         let state = app(ctx);
         let changes = state.athletes.erase_athlete(athlete).await.gql()?;
-        for change in changes {
-            state.live.notify(change.event_id, change.seq);
-        }
-        visible_profile(state, viewer, athlete)
-            .await
-            .gql()?
-            .ok_or_else(|| ApiError::NotFound(format!("athlete {athlete}")).into_graphql())
+        announced(state, viewer, athlete, changes).await
     }
 
     /// Gives a coach (by their token subject) access to your analytics.
