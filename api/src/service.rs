@@ -144,6 +144,32 @@ pub async fn standings(state: &AppState, event: &Event) -> Result<Arc<EventStand
     standings_at(state, event.id, event.seq, None).await
 }
 
+/// The rows of `filter`'s leaderboard that `change` touched, with their ranks after it:
+/// computed once per step and filter, shared by every live subscription that shows them.
+pub async fn changed_rows(
+    state: &AppState,
+    change: &EventChange,
+    filter: podium_domain::standings::LeaderboardFilter,
+) -> Result<crate::state::ChangedRows, ApiError> {
+    let cell = state
+        .standings
+        .delta_cell(change.event_id, change.seq, filter);
+    let rows = cell
+        .get_or_try_init(|| async {
+            let standings = standings_after(state, change).await?;
+            let changed: std::collections::HashSet<&Bib> =
+                change.entries.iter().map(|e| &e.bib).collect();
+            let rows = standings
+                .ranked_rows(filter, |row| changed.contains(&row.bib))
+                .into_iter()
+                .map(|(rank, row)| (rank, row.clone()))
+                .collect();
+            Ok::<_, ApiError>(Arc::new(rows))
+        })
+        .await?;
+    Ok(rows.clone())
+}
+
 /// Standings that include at least `change`, for live updates, where many subscribers ask for
 /// the same step at once; built from the previous step's standings with the change applied
 /// when those are cached (no database round trip).

@@ -4,7 +4,7 @@ use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::service::IngestReport;
 use podium_domain::ports::RaceRepository;
-use podium_domain::standings::EventStandings;
+use podium_domain::standings::{EventStandings, LeaderboardFilter, StandingRow};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -36,6 +36,16 @@ pub struct AppState {
 /// Standings and the event `seq` they were built at.
 type Versioned = (i64, Arc<EventStandings>);
 
+/// The rows of one filtered leaderboard that one step changed, with their ranks after it.
+pub type ChangedRows = Arc<Vec<(Option<u32>, StandingRow)>>;
+type DeltaKey = (Uuid, i64, LeaderboardFilter);
+type DeltaCell = tokio::sync::OnceCell<ChangedRows>;
+
+/// Steps per event whose deltas are kept (subscribers more than this behind recompute).
+const DELTA_STEPS: i64 = 16;
+/// Most deltas kept over all events.
+const DELTA_ENTRIES: usize = 1024;
+
 /// Events whose standings are kept; beyond, the one built longest ago is dropped (it is
 /// rebuilt from the database when asked for again).
 const CACHED_EVENTS: usize = 64;
@@ -46,6 +56,8 @@ pub struct StandingsCache {
     inner: Arc<RwLock<HashMap<Uuid, Versioned>>>,
     /// When each event's standings were last stored, for eviction.
     built: Arc<Mutex<HashMap<Uuid, std::time::Instant>>>,
+    /// A step's changed rows per leaderboard filter, shared by its live subscriptions.
+    deltas: Arc<Mutex<HashMap<DeltaKey, Arc<DeltaCell>>>>,
     /// One build at a time per event: a change seen by thousands of live subscribers at once
     /// builds the standings once.
     building: Arc<Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>>,
@@ -82,6 +94,27 @@ impl StandingsCache {
             built.remove(&oldest);
             map.remove(&oldest);
         }
+    }
+
+    /// The shared slot of a step's changed rows for `filter`: the first live subscription to
+    /// get there computes them, the others wait for that and reuse it.
+    pub fn delta_cell(
+        &self,
+        event_id: Uuid,
+        seq: i64,
+        filter: LeaderboardFilter,
+    ) -> Arc<DeltaCell> {
+        let mut deltas = self.deltas.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(cell) = deltas.get(&(event_id, seq, filter)) {
+            return cell.clone();
+        }
+        if deltas.len() >= DELTA_ENTRIES {
+            deltas.clear();
+        }
+        deltas.retain(|(event, step, _), _| *event != event_id || *step + DELTA_STEPS > seq);
+        let cell = Arc::new(DeltaCell::new());
+        deltas.insert((event_id, seq, filter), cell.clone());
+        cell
     }
 
     /// Events whose standings are held.
@@ -164,6 +197,24 @@ mod tests {
         assert!(
             cache.at_least(first, 0).is_none(),
             "the oldest build was dropped"
+        );
+    }
+
+    #[test]
+    fn subscriptions_of_one_step_and_filter_share_one_delta_slot() {
+        let cache = StandingsCache::default();
+        let (event, filter) = (Uuid::new_v4(), LeaderboardFilter::default());
+        let a = cache.delta_cell(event, 5, filter);
+        assert!(Arc::ptr_eq(&a, &cache.delta_cell(event, 5, filter)));
+        let women = LeaderboardFilter {
+            gender: Some(podium_domain::division::Gender::Women),
+            ..filter
+        };
+        assert!(!Arc::ptr_eq(&a, &cache.delta_cell(event, 5, women)));
+        cache.delta_cell(event, 5 + DELTA_STEPS, filter);
+        assert!(
+            !Arc::ptr_eq(&a, &cache.delta_cell(event, 5, filter)),
+            "steps far behind are dropped (and recomputed if asked again)"
         );
     }
 }

@@ -102,7 +102,7 @@ pub struct Ranks {
 }
 
 /// Which entries a leaderboard shows; `None` means all.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct LeaderboardFilter {
     pub category: Option<Category>,
     pub gender: Option<Gender>,

@@ -21,7 +21,6 @@ use podium_domain::model::Event;
 use podium_domain::ports::FlagFilter;
 use podium_domain::standings::LeaderboardFilter;
 use podium_domain::timing::Bib;
-use std::collections::HashSet;
 
 /// Why a live message was sent.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -261,12 +260,10 @@ impl Subscription {
             let (state, viewer, course) = (state.clone(), viewer.clone(), course.clone());
             async move {
                 let change = follower.next().await?;
-                let standings = service::standings_after(&state, &change).await.ok()?;
-                let changed: HashSet<&Bib> = change.entries.iter().map(|e| &e.bib).collect();
-                let entries = standings
-                    .ranked_rows(filter, |row| changed.contains(&row.bib))
-                    .into_iter()
-                    .map(|(rank, row)| LeaderboardNode::new(&viewer, &course, rank, row))
+                let rows = service::changed_rows(&state, &change, filter).await.ok()?;
+                let entries = rows
+                    .iter()
+                    .map(|(rank, row)| LeaderboardNode::new(&viewer, &course, *rank, row))
                     .collect();
                 let update = LeaderboardUpdate {
                     seq: change.seq,
