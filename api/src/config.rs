@@ -41,6 +41,10 @@ pub struct Settings {
     /// subscribers on every instance.
     #[serde(serialize_with = "serialize_secret_opt")]
     pub redis_url: Option<SecretString>,
+    /// Base64 of 32 bytes: seals token-signing keys and webhook secrets in the database
+    /// (AES-256-GCM). Unset: they are stored in clear.
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub secrets_key: Option<SecretString>,
     pub mode: Mode,
     pub log_format: LogFormat,
     /// A `tracing` filter, e.g. `info` or `podium_api=debug,info`.
@@ -149,6 +153,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("./podium-data"),
             database_url: None,
             redis_url: None,
+            secrets_key: None,
             mode: Mode::Development,
             log_format: LogFormat::Pretty,
             log_level: "info".to_owned(),
@@ -293,6 +298,10 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_url: Option<String>,
+    /// Base64 of 32 bytes sealing stored secrets [env: PODIUM_SECRETS_KEY]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets_key: Option<String>,
     /// development or production [env: PODIUM_MODE] [default: development]
     #[arg(long, global = true, value_enum)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -14,6 +14,7 @@ pub mod live;
 pub mod oauth;
 pub mod officiating;
 pub mod ratelimit;
+pub mod sealing;
 pub mod service;
 pub mod state;
 pub mod telemetry;
@@ -64,9 +65,19 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let athletes: Arc<dyn podium_domain::ports::AthleteRepository> = store.clone();
     let webhook_store: Arc<dyn podium_domain::ports::WebhookRepository> = store.clone();
     let access: Arc<dyn podium_domain::ports::AccessRepository> = store;
+    let sealer = sealing::Sealer::new(
+        settings
+            .secrets_key
+            .as_ref()
+            .map(secrecy::ExposeSecret::expose_secret),
+    )?;
+    if settings.mode == config::Mode::Production && !sealer.seals() {
+        tracing::warn!("no secrets_key: signing keys and webhook secrets are stored in clear");
+    }
     auth.attach_store(
         access.clone(),
         oauth::retirement_window(settings.token_ttl_secs),
+        sealer.clone(),
     );
     let live = live::LiveHub::new(
         repo.clone(),
@@ -84,6 +95,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         subscription_caps: Default::default(),
         repo,
         athletes,
+        sealer,
         webhooks: webhook_store,
         access,
         oauth_failures,

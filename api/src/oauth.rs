@@ -40,10 +40,13 @@ pub async fn load_keys(state: &AppState) -> anyhow::Result<()> {
         .await?;
     let mut stored = access.signing_keys().await?;
     if !stored.iter().any(|k| k.retired_at.is_none()) {
-        rotate(access.as_ref()).await?;
+        rotate(access.as_ref(), &state.sealer).await?;
         stored = access.signing_keys().await?;
     }
-    state.auth.own_keys().set(usable_keys(&stored, window)?);
+    state
+        .auth
+        .own_keys()
+        .set(usable_keys(&stored, window, &state.sealer)?);
     Ok(())
 }
 
@@ -51,6 +54,7 @@ pub async fn load_keys(state: &AppState) -> anyhow::Result<()> {
 pub fn usable_keys(
     stored: &[StoredSigningKey],
     window: chrono::Duration,
+    sealer: &crate::sealing::Sealer,
 ) -> anyhow::Result<Vec<SigningKey>> {
     let now = chrono::Utc::now();
     let mut keys: Vec<&StoredSigningKey> = stored
@@ -59,17 +63,20 @@ pub fn usable_keys(
         .collect();
     keys.sort_by_key(|k| (k.retired_at.is_some(), std::cmp::Reverse(k.created_at)));
     keys.into_iter()
-        .map(|k| SigningKey::from_seed(&hex::decode(&k.seed)?))
+        .map(|k| SigningKey::from_seed(&hex::decode(sealer.open(&k.seed)?)?))
         .collect()
 }
 
 /// A new signing key; the previous ones retire (and keep verifying their tokens).
-pub async fn rotate(access: &dyn AccessRepository) -> anyhow::Result<SigningKey> {
+pub async fn rotate(
+    access: &dyn AccessRepository,
+    sealer: &crate::sealing::Sealer,
+) -> anyhow::Result<SigningKey> {
     let key = SigningKey::generate();
     access
         .rotate_signing_key(StoredSigningKey {
             kid: key.kid().to_owned(),
-            seed: hex::encode(key.seed()),
+            seed: sealer.seal(&hex::encode(key.seed()))?,
             created_at: Timestamp::from_chrono(chrono::Utc::now()),
             retired_at: None,
         })

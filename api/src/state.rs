@@ -18,6 +18,8 @@ pub struct AppState {
     pub access: Arc<dyn podium_domain::ports::AccessRepository>,
     /// Athletes across events: profiles, privacy, coach access.
     pub athletes: Arc<dyn podium_domain::ports::AthleteRepository>,
+    /// Seals secrets stored in the database (`secrets_key`).
+    pub sealer: crate::sealing::Sealer,
     /// Webhook endpoints and deliveries.
     pub webhooks: Arc<dyn podium_domain::ports::WebhookRepository>,
     /// Failed `/oauth/token` attempts per client id and address.

@@ -181,7 +181,11 @@ async fn attempt(
     };
     let id = format!("msg_{}", delivery.message_id.simple());
     let timestamp = chrono::Utc::now().timestamp();
-    let signature = match sign(&endpoint.secret, &id, timestamp, &delivery.payload) {
+    let signature = match state
+        .sealer
+        .open(&endpoint.secret)
+        .and_then(|secret| sign(&secret, &id, timestamp, &delivery.payload))
+    {
         Ok(s) => s,
         Err(e) => return failed(format!("signing: {e}")),
     };

@@ -9,6 +9,7 @@ mod m20261123_000003_event_changes;
 mod m20261123_000004_access;
 mod m20261123_000005_coach_grants;
 mod m20261123_000006_webhooks;
+mod m20261123_000007_sealed_secrets;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_access::Migration),
             Box::new(m20261123_000005_coach_grants::Migration),
             Box::new(m20261123_000006_webhooks::Migration),
+            Box::new(m20261123_000007_sealed_secrets::Migration),
         ]
     }
 }

@@ -61,6 +61,7 @@ impl OwnKeys {
 struct KeyStore {
     access: Arc<dyn podium_domain::ports::AccessRepository>,
     window: chrono::Duration,
+    sealer: crate::sealing::Sealer,
     reloaded_at: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
 
@@ -128,10 +129,12 @@ impl Authenticator {
         &self,
         access: Arc<dyn podium_domain::ports::AccessRepository>,
         window: chrono::Duration,
+        sealer: crate::sealing::Sealer,
     ) {
         let _ = self.store.set(KeyStore {
             access,
             window,
+            sealer,
             reloaded_at: tokio::sync::Mutex::new(None),
         });
     }
@@ -147,7 +150,7 @@ impl Authenticator {
         }
         *reloaded_at = Some(std::time::Instant::now());
         match store.access.signing_keys().await {
-            Ok(stored) => match crate::oauth::usable_keys(&stored, store.window) {
+            Ok(stored) => match crate::oauth::usable_keys(&stored, store.window, &store.sealer) {
                 Ok(keys) => {
                     self.own.set(keys);
                     true

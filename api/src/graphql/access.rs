@@ -164,7 +164,7 @@ impl AccessMutation {
     async fn rotate_signing_key(&self, ctx: &Context<'_>) -> GqlResult<SigningKeyInfo> {
         principal(ctx).require_admin().gql()?;
         let state = app(ctx);
-        let key = oauth::rotate(state.access.as_ref())
+        let key = oauth::rotate(state.access.as_ref(), &state.sealer)
             .await
             .map_err(ApiError::Internal)
             .gql()?;

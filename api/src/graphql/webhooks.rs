@@ -174,18 +174,23 @@ impl WebhookMutation {
         }
         let url = check_url(input.url.trim(), state.settings.mode).gql()?;
         let topics = check_topics(&input.topics).gql()?;
+        let secret = new_secret();
         let webhook = WebhookRecord {
             id: Uuid::now_v7(),
             venue_id,
             url: url.to_string(),
-            secret: new_secret(),
+            secret: state
+                .sealer
+                .seal(&secret)
+                .map_err(ApiError::Internal)
+                .gql()?,
             topics,
             created_by: viewer.subject().to_owned(),
             created_at: Timestamp::from_chrono(Utc::now()),
         };
         state.webhooks.create_webhook(webhook.clone()).await.gql()?;
         Ok(CreatedWebhook {
-            secret: webhook.secret.clone(),
+            secret,
             webhook: webhook.into(),
         })
     }

@@ -327,7 +327,7 @@ async fn rotation_signs_with_a_new_key_and_keeps_old_tokens_valid() {
 async fn a_key_another_instance_rotated_in_verifies_here() {
     let app = TestApp::spawn().await;
     // Another instance rotates: the new key is in the database, not yet in this one's memory.
-    let key: SigningKey = podium_api::oauth::rotate(app.state.access.as_ref())
+    let key: SigningKey = podium_api::oauth::rotate(app.state.access.as_ref(), &app.state.sealer)
         .await
         .unwrap();
     let claims = Claims {
@@ -397,4 +397,38 @@ async fn token_requests_spend_the_address_budget() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert_eq!(body["error"], "slow_down");
     assert!(headers.contains_key(header::RETRY_AFTER));
+}
+
+#[tokio::test]
+async fn with_a_secrets_key_signing_keys_are_stored_sealed() {
+    let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+    let sealed_key = key.clone();
+    let app = TestApp::spawn_with(move |s| s.secrets_key = Some(sealed_key.into())).await;
+    let (id, secret) = register(&app, &["timing:write"], None).await;
+    let token = access_token(&app, &id, &secret).await;
+    let event = app.create_event(None).await;
+    assert_eq!(ingest_start(&app, &token, &event).await.0, StatusCode::OK);
+    let stored = app.state.access.signing_keys().await.unwrap();
+    assert!(!stored.is_empty());
+    assert!(
+        stored.iter().all(|k| k.seed.starts_with("sealed:v1:")),
+        "{stored:?}"
+    );
+
+    // An instance on the same database without the key cannot use them, and says why.
+    let mut settings = podium_api::config::Settings::load(None, [], &Default::default()).unwrap();
+    settings.data_dir =
+        std::env::temp_dir().join(format!("podium-test-{}", uuid::Uuid::new_v4().simple()));
+    settings.database_url = app.state.settings.database_url.clone();
+    let refused = podium_api::build_state(settings.clone())
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        format!("{refused:#}").contains("secrets_key"),
+        "{refused:#}"
+    );
+    settings.secrets_key = Some(key.into());
+    assert!(podium_api::build_state(settings.clone()).await.is_ok());
+    let _ = std::fs::remove_dir_all(&settings.data_dir);
 }

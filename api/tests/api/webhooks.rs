@@ -82,10 +82,16 @@ fn verify(secret: &str, headers: &HeaderMap, body: &str) {
     );
 }
 
+/// Quick retries, and secrets sealed at rest (deliveries must open them to sign).
 async fn fast_app() -> TestApp {
     TestApp::spawn_with(|s| {
         s.webhook_poll_ms = 50;
         s.webhook_retry_base_ms = 100;
+        s.secrets_key = Some(
+            base64::engine::general_purpose::STANDARD
+                .encode([7u8; 32])
+                .into(),
+        );
     })
     .await
 }
@@ -127,6 +133,11 @@ async fn an_endpoint_receives_its_venues_messages_signed() {
     let created = &body["data"]["createWebhook"];
     let secret = created["secret"].as_str().expect("a secret").to_owned();
     assert!(secret.starts_with("whsec_"));
+    let stored = app.state.webhooks.webhooks().await.unwrap();
+    assert!(
+        stored[0].secret.starts_with("sealed:v1:"),
+        "stored sealed, not in clear"
+    );
     assert_eq!(
         created["webhook"]["topics"],
         json!(["event.provisional", "event.official"])
