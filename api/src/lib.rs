@@ -109,6 +109,10 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         .await
         .context("loading the token signing keys")?;
     webhooks::start(state.clone())?;
+    state
+        .auth
+        .set_revoked(state.access.revoked_clients().await?);
+    oauth::start_revocation_refresh(state.clone(), std::time::Duration::from_secs(10));
     Ok(state)
 }
 

@@ -50,6 +50,21 @@ pub async fn load_keys(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Until the process ends, reloads the revoked API clients every `every`, so a revocation on
+/// any instance stops the client's tokens here too.
+pub fn start_revocation_refresh(state: AppState, every: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match state.access.revoked_clients().await {
+                Ok(revoked) => state.auth.set_revoked(revoked),
+                Err(e) => tracing::warn!(error = %e, "loading revoked API clients"),
+            }
+        }
+    });
+}
+
 /// The stored keys that still verify, the signing (newest unretired) key first.
 pub fn usable_keys(
     stored: &[StoredSigningKey],

@@ -279,6 +279,9 @@ pub trait AccessRepository: Send + Sync + 'static {
     /// Every client, newest first.
     async fn api_clients(&self) -> Result<Vec<ApiClientRecord>, RepoError>;
 
+    /// The ids of every revoked client.
+    async fn revoked_clients(&self) -> Result<Vec<String>, RepoError>;
+
     /// Marks a client revoked at `at` (idempotent: an earlier revocation is kept).
     async fn revoke_api_client(
         &self,

@@ -8,7 +8,8 @@ use podium_domain::ports::{AccessRepository, ApiClientRecord, RepoError, StoredS
 use podium_domain::timing::Timestamp;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 
 fn key_from(m: signing_keys::Model) -> StoredSigningKey {
@@ -110,6 +111,17 @@ impl AccessRepository for SeaRepository {
             .await
             .map_err(unexpected)?;
         Ok(rows.into_iter().map(client_from).collect())
+    }
+
+    async fn revoked_clients(&self) -> Result<Vec<String>, RepoError> {
+        api_clients::Entity::find()
+            .select_only()
+            .column(api_clients::Column::ClientId)
+            .filter(api_clients::Column::RevokedAt.is_not_null())
+            .into_tuple::<String>()
+            .all(self.connection())
+            .await
+            .map_err(unexpected)
     }
 
     async fn revoke_api_client(

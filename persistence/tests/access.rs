@@ -61,11 +61,13 @@ async fn api_clients_are_stored_listed_and_revoked_once() {
     ));
     assert_eq!(repo.api_client("pc_1").await.unwrap(), Some(client.clone()));
     assert_eq!(repo.api_clients().await.unwrap().len(), 1);
+    assert!(repo.revoked_clients().await.unwrap().is_empty());
     let revoked = repo
         .revoke_api_client("pc_1", Timestamp(5_000))
         .await
         .unwrap();
     assert_eq!(revoked.revoked_at, Some(Timestamp(5_000)));
+    assert_eq!(repo.revoked_clients().await.unwrap(), ["pc_1"]);
     let again = repo
         .revoke_api_client("pc_1", Timestamp(9_000))
         .await

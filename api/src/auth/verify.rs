@@ -81,6 +81,8 @@ pub struct Authenticator {
     dev: SigningKey,
     accept_dev: bool,
     own: OwnKeys,
+    /// API clients whose tokens are refused although they have not expired yet.
+    revoked: RwLock<std::collections::HashSet<String>>,
     store: std::sync::OnceLock<KeyStore>,
     external: Option<External>,
 }
@@ -114,6 +116,7 @@ impl Authenticator {
             dev: load_or_create_dev_key(&settings.data_dir)?,
             accept_dev: settings.dev_tokens(),
             own: OwnKeys::default(),
+            revoked: RwLock::default(),
             store: std::sync::OnceLock::new(),
             external,
         })
@@ -121,6 +124,19 @@ impl Authenticator {
 
     pub fn own_keys(&self) -> &OwnKeys {
         &self.own
+    }
+
+    /// Replaces the set of revoked API clients (refreshed from the database).
+    pub fn set_revoked(&self, clients: impl IntoIterator<Item = String>) {
+        *self.revoked.write().unwrap_or_else(|e| e.into_inner()) = clients.into_iter().collect();
+    }
+
+    /// Refuses `client`'s tokens from now on (this instance; others within their refresh).
+    pub fn revoke(&self, client: &str) {
+        self.revoked
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(client.to_owned());
     }
 
     /// Lets the authenticator reload podium's own keys from `access` when a token names a key
@@ -246,9 +262,20 @@ impl Authenticator {
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
             .map(|data| data.claims)
-            .map_err(|e| refuse(describe(&e)))
+            .map_err(|e| refuse(describe(&e)))?;
+        let revoked = issuer == self.issuer
+            && claims.client_id.as_ref().is_some_and(|client| {
+                self.revoked
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains(client)
+            });
+        if revoked {
+            return Err(refuse("the API client was revoked"));
+        }
+        Ok(claims)
     }
 
     /// The principal of a request from its `Authorization` header value, if any.

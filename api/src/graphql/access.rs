@@ -43,7 +43,7 @@ pub struct ApiClientObject {
     pub venue_id: Option<ID>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
-    /// Revoked clients get no new tokens; tokens already issued expire on their own.
+    /// Revoked clients get no new tokens, and their unexpired ones are refused.
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
@@ -142,8 +142,8 @@ impl AccessMutation {
         })
     }
 
-    /// Revokes an API client (admins): no new tokens; issued ones expire within
-    /// `token_ttl_secs`.
+    /// Revokes an API client (admins): no new tokens, and its unexpired ones are refused (on
+    /// other instances within 10 s).
     async fn revoke_api_client(
         &self,
         ctx: &Context<'_>,
@@ -156,6 +156,7 @@ impl AccessMutation {
             .revoke_api_client(&client_id, now)
             .await
             .gql()?;
+        app(ctx).auth.revoke(&record.client_id);
         Ok(record.into())
     }
 

@@ -432,3 +432,31 @@ async fn with_a_secrets_key_signing_keys_are_stored_sealed() {
     assert!(podium_api::build_state(settings.clone()).await.is_ok());
     let _ = std::fs::remove_dir_all(&settings.data_dir);
 }
+
+#[tokio::test]
+async fn a_revoked_clients_tokens_stop_working_before_they_expire() {
+    let app = TestApp::spawn().await;
+    let (id, secret) = register(&app, &["timing:write"], None).await;
+    let token = access_token(&app, &id, &secret).await;
+    let event = app.create_event(None).await;
+    assert_eq!(ingest_start(&app, &token, &event).await.0, StatusCode::OK);
+    app.gql(
+        "mutation($id: String!) { revokeApiClient(clientId: $id) { revokedAt } }",
+        json!({ "id": id }),
+    )
+    .await;
+    let (status, body) = ingest_start(&app, &token, &event).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("revoked"),
+        "{body}"
+    );
+    // Another instance on the same database knows it from its start (and refreshes every 10 s).
+    let shared = app.state.settings.database_url.clone();
+    let other = TestApp::spawn_with(|s| s.database_url = shared).await;
+    let (status, _) = ingest_start(&other, &token, &event).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
