@@ -138,12 +138,7 @@ impl RateLimits {
         let tiers = Tier::ALL
             .into_iter()
             .map(|tier| {
-                let per_minute = match tier {
-                    Tier::Anonymous => settings.rate_limit_anonymous,
-                    Tier::Free => settings.rate_limit_free,
-                    Tier::Pro => settings.rate_limit_pro,
-                    Tier::Enterprise => settings.rate_limit_enterprise,
-                };
+                let per_minute = TierPolicy::of(settings, tier).per_minute;
                 let quota = NonZeroU32::new(per_minute)
                     .map(Quota::per_minute)
                     .ok_or_else(|| {
@@ -453,26 +448,46 @@ mod tests {
     }
 }
 
-/// The WebSocket limits of a tier, from settings: concurrent subscriptions per caller and
-/// messages per second per connection.
-pub fn ws_limits(settings: &Settings, tier: Tier) -> (u32, u32) {
-    match tier {
-        Tier::Anonymous => (
-            settings.ws_max_subscriptions_anonymous,
-            settings.ws_messages_per_sec_anonymous,
-        ),
-        Tier::Free => (
-            settings.ws_max_subscriptions_free,
-            settings.ws_messages_per_sec_free,
-        ),
-        Tier::Pro => (
-            settings.ws_max_subscriptions_pro,
-            settings.ws_messages_per_sec_pro,
-        ),
-        Tier::Enterprise => (
-            settings.ws_max_subscriptions_enterprise,
-            settings.ws_messages_per_sec_enterprise,
-        ),
+/// A tier's limits, as the settings give them.
+pub struct TierPolicy {
+    /// Cost units per minute.
+    pub per_minute: u32,
+    /// Concurrent subscriptions per caller.
+    pub max_subscriptions: u32,
+    /// WebSocket messages per second per connection.
+    pub messages_per_sec: u32,
+}
+
+impl TierPolicy {
+    /// The one place a tier is mapped to its settings.
+    pub fn of(s: &Settings, tier: Tier) -> Self {
+        let (per_minute, max_subscriptions, messages_per_sec) = match tier {
+            Tier::Anonymous => (
+                s.rate_limit_anonymous,
+                s.ws_max_subscriptions_anonymous,
+                s.ws_messages_per_sec_anonymous,
+            ),
+            Tier::Free => (
+                s.rate_limit_free,
+                s.ws_max_subscriptions_free,
+                s.ws_messages_per_sec_free,
+            ),
+            Tier::Pro => (
+                s.rate_limit_pro,
+                s.ws_max_subscriptions_pro,
+                s.ws_messages_per_sec_pro,
+            ),
+            Tier::Enterprise => (
+                s.rate_limit_enterprise,
+                s.ws_max_subscriptions_enterprise,
+                s.ws_messages_per_sec_enterprise,
+            ),
+        };
+        Self {
+            per_minute,
+            max_subscriptions,
+            messages_per_sec,
+        }
     }
 }
 

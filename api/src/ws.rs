@@ -212,8 +212,8 @@ async fn serve(
                 let tier = principal
                     .as_ref()
                     .map_or(crate::auth::Tier::Anonymous, |p| p.tier());
-                let (_, per_second) = crate::ratelimit::ws_limits(&state.app.settings, tier);
-                messages = Some(crate::ratelimit::message_limiter(per_second));
+                let policy = crate::ratelimit::TierPolicy::of(&state.app.settings, tier);
+                messages = Some(crate::ratelimit::message_limiter(policy.messages_per_sec));
                 out.json(json!({ "type": "connection_ack" })).await;
                 if protocol == Protocol::Legacy {
                     out.json(json!({ "type": "ka" })).await;
@@ -282,7 +282,7 @@ fn start_subscription(
 ) -> Result<JoinHandle<()>, Value> {
     let key = viewer.limit_key(peer);
     let tier = viewer.tier();
-    let (max, _) = crate::ratelimit::ws_limits(&state.app.settings, tier);
+    let max = crate::ratelimit::TierPolicy::of(&state.app.settings, tier).max_subscriptions;
     let Some(place) = state.app.subscription_caps.acquire(&key, max) else {
         let payload = json!([{
             "message": format!("subscription limit reached: the {} tier allows {max} at once", tier.as_str()),
