@@ -415,20 +415,14 @@ pub async fn results(
         .map_err(|_| ApiError::BadRequest(format!("eventId: `{event_id}` is not a valid id")))?;
     let event = service::load_event(&s.app, event_id).await?;
     let standings = service::standings(&s.app, &event).await?;
-    let cost = u32::try_from(standings.len().div_ceil(100).max(1)).unwrap_or(u32::MAX);
+    let cost = crate::ratelimit::rows_cost(standings.len());
     let decision = s
         .app
         .limits
         .charge(principal.tier(), &principal.limit_key(peer), cost)
         .await;
     if !decision.allowed() {
-        let mut refused = ApiError::RateLimited {
-            message: decision.explain(),
-            retry_after_secs: decision.retry_after_secs.unwrap_or(1),
-        }
-        .into_response();
-        decision.write_headers(refused.headers_mut());
-        return Ok(refused);
+        return Ok(decision.refusal());
     }
     // Visibility depends on the viewer, so the tag does too.
     let etag = format!(

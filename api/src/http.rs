@@ -349,22 +349,17 @@ async fn ingest_detections(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let rows = parse_detections(content_type, &bytes)?;
-    // A flat 1 per started 100 rows: timing hardware posts small batches often.
-    let cost = u32::try_from(rows.len().div_ceil(100).max(1)).unwrap_or(u32::MAX);
+    let cost = crate::ratelimit::rows_cost(rows.len());
     let decision = s
         .app
         .limits
         .charge(principal.tier(), &principal.limit_key(peer), cost)
         .await;
-    let mut response = if decision.allowed() {
-        Json(service::ingest(&s.app, &principal, event_id, rows).await?).into_response()
-    } else {
-        ApiError::RateLimited {
-            message: decision.explain(),
-            retry_after_secs: decision.retry_after_secs.unwrap_or(1),
-        }
-        .into_response()
-    };
+    if !decision.allowed() {
+        return Ok(decision.refusal());
+    }
+    let mut response =
+        Json(service::ingest(&s.app, &principal, event_id, rows).await?).into_response();
     decision.write_headers(response.headers_mut());
     Ok(response)
 }

@@ -43,6 +43,18 @@ impl Decision {
         self.retry_after_secs.is_none()
     }
 
+    /// The 429 answer of a refused charge (`RATE_LIMITED`, `Retry-After`, `RateLimit`).
+    pub fn refusal(&self) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let mut response = crate::error::ApiError::RateLimited {
+            message: self.explain(),
+            retry_after_secs: self.retry_after_secs.unwrap_or(1),
+        }
+        .into_response();
+        self.write_headers(response.headers_mut());
+        response
+    }
+
     /// Why a refused charge was refused, for the error message.
     pub fn explain(&self) -> String {
         format!(
@@ -76,6 +88,12 @@ impl Decision {
             headers.insert(axum::http::header::RETRY_AFTER, HeaderValue::from(secs));
         }
     }
+}
+
+/// What a REST request handling `rows` rows costs: 1 per started 100 (timing hardware posts
+/// small batches often).
+pub fn rows_cost(rows: usize) -> u32 {
+    u32::try_from(rows.div_ceil(100).max(1)).unwrap_or(u32::MAX)
 }
 
 /// Where budgets are kept, as reported by `/readyz`.
