@@ -212,14 +212,9 @@ async fn execute_metered(
     http
 }
 
-/// GraphQL over POST takes JSON only: a form or `text/plain` body is what a cross-site form
-/// can send without a preflight (CSRF), and multipart uploads are not offered.
-async fn json_only(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Result<Response, ApiError> {
-    let media = request
-        .headers()
+/// The media type of a request's body, lowercase and without parameters (`""` when none).
+pub(crate) fn media_type(headers: &HeaderMap) -> String {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
@@ -227,7 +222,16 @@ async fn json_only(
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+/// GraphQL over POST takes JSON only: a form or `text/plain` body is what a cross-site form
+/// can send without a preflight (CSRF), and multipart uploads are not offered.
+async fn json_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<Response, ApiError> {
+    let media = media_type(request.headers());
     if !matches!(
         media.as_str(),
         "application/json" | "application/graphql-response+json"
@@ -287,9 +291,10 @@ async fn graphql_get(
     Ok(execute_metered(&s, principal, peer, request).await)
 }
 
-/// Parses a body of detections: a JSON array, or NDJSON (one object per non-blank line).
+/// Parses a body of detections of media type `media` (see `media_type`): a JSON array, or
+/// NDJSON (one object per non-blank line).
 fn parse_detections(
-    content_type: &str,
+    media: &str,
     body: &[u8],
 ) -> Result<Vec<Result<RawDetection, String>>, ApiError> {
     let row = |value: serde_json::Value| -> Result<RawDetection, String> {
@@ -298,13 +303,7 @@ fn parse_detections(
         }
         serde_json::from_value(value).map_err(|e| e.to_string())
     };
-    let media = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match media.as_str() {
+    match media {
         "application/json" | "" => {
             let values: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| {
                 ApiError::BadRequest(format!("body is not a JSON array of detections: {e}"))
@@ -344,11 +343,7 @@ async fn ingest_detections(
     let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| ApiError::PayloadTooLarge(limit))?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let rows = parse_detections(content_type, &bytes)?;
+    let rows = parse_detections(&media_type(&headers), &bytes)?;
     let cost = crate::ratelimit::rows_cost(rows.len());
     let decision = s
         .app

@@ -364,14 +364,7 @@ async fn issue(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, OAuthError> {
-    let media = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !media
-        .to_ascii_lowercase()
-        .starts_with("application/x-www-form-urlencoded")
-    {
+    if crate::http::media_type(headers) != "application/x-www-form-urlencoded" {
         return Err(OAuthError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
