@@ -174,30 +174,27 @@ async fn argon2_slot() -> tokio::sync::SemaphorePermit<'static> {
         .expect("the semaphore is never closed")
 }
 
+/// The argon2id PHC string of `secret`, with a fresh salt.
+fn argon2_hash(secret: &[u8]) -> Result<String, argon2::password_hash::Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(secret, &salt)
+        .map(|h| h.to_string())
+}
+
 async fn hash_secret(secret: String) -> Result<String, ApiError> {
     let _slot = argon2_slot().await;
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(secret.as_bytes(), &salt)
-            .map(|h| h.to_string())
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.into()))?
-    .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing a client secret: {e}")))
+    tokio::task::spawn_blocking(move || argon2_hash(secret.as_bytes()))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing a client secret: {e}")))
 }
 
 /// A hash of nothing anyone knows: unknown client ids cost a verification too, so response
 /// times do not tell which ids exist.
 fn decoy_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(b"decoy", &salt)
-            .map(|h| h.to_string())
-            .unwrap_or_default()
-    })
+    DECOY.get_or_init(|| argon2_hash(b"decoy").unwrap_or_default())
 }
 
 async fn secret_matches(secret: String, hash: String) -> bool {
