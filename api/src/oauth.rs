@@ -273,6 +273,16 @@ impl OAuthError {
             retry_after: None,
         }
     }
+
+    /// `server_error`: the cause is logged with `context`, never sent.
+    fn internal(context: &str, cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "{context}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error",
+        )
+    }
 }
 
 impl IntoResponse for OAuthError {
@@ -443,14 +453,11 @@ async fn issue(
             )
         });
     }
-    let client = state.access.api_client(&client_id).await.map_err(|e| {
-        tracing::error!(error = %e, "loading an API client");
-        OAuthError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "internal error",
-        )
-    })?;
+    let client = state
+        .access
+        .api_client(&client_id)
+        .await
+        .map_err(|e| OAuthError::internal("loading an API client", e))?;
     let hash = client
         .as_ref()
         .map_or_else(|| decoy_hash().to_owned(), |c| c.secret_hash.clone());
@@ -483,7 +490,7 @@ async fn issue(
         }
     };
     let ttl = state.settings.token_ttl_secs;
-    let tier = serde_json::from_value(json!(client.tier)).unwrap_or(Tier::Free);
+    let tier = Tier::parse(&client.tier).unwrap_or(Tier::Free);
     let claims = Claims {
         iss: String::new(),
         aud: Vec::new(),
@@ -507,14 +514,7 @@ async fn issue(
         .signing()
         .ok_or_else(|| anyhow::anyhow!("no signing key loaded"))
         .and_then(|key| key.sign(&claims))
-        .map_err(|e| {
-            tracing::error!(error = %e, "signing an access token");
-            OAuthError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "internal error",
-            )
-        })?;
+        .map_err(|e| OAuthError::internal("signing an access token", e))?;
     let body = json!({
         "access_token": signed,
         "token_type": "Bearer",

@@ -119,6 +119,10 @@ pub enum Tier {
 impl Tier {
     pub const ALL: [Tier; 4] = [Tier::Anonymous, Tier::Free, Tier::Pro, Tier::Enterprise];
 
+    pub fn parse(s: &str) -> Option<Tier> {
+        Tier::ALL.into_iter().find(|tier| tier.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Tier::Anonymous => "anonymous",
@@ -364,5 +368,9 @@ mod tests {
         let mut claims = dev_claims(Role::Integration, None, vec![], None);
         claims.tier = Some(Tier::Pro);
         assert_eq!(Principal::from_claims(claims).tier(), Tier::Pro);
+        for tier in Tier::ALL {
+            assert_eq!(Tier::parse(tier.as_str()), Some(tier));
+        }
+        assert_eq!(Tier::parse("platinum"), None);
     }
 }
