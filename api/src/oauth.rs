@@ -38,16 +38,11 @@ pub async fn load_keys(state: &AppState) -> anyhow::Result<()> {
     access
         .prune_signing_keys(Timestamp::from_chrono(now - window))
         .await?;
-    let mut stored = access.signing_keys().await?;
+    let stored = access.signing_keys().await?;
     if !stored.iter().any(|k| k.retired_at.is_none()) {
         rotate(access.as_ref(), &state.sealer).await?;
-        stored = access.signing_keys().await?;
     }
-    state
-        .auth
-        .own_keys()
-        .set(usable_keys(&stored, window, &state.sealer)?);
-    Ok(())
+    state.auth.load_own_keys().await
 }
 
 /// Until the process ends, reloads the revoked API clients every `every`, so a revocation on

@@ -165,22 +165,29 @@ impl Authenticator {
             return false;
         }
         *reloaded_at = Some(std::time::Instant::now());
-        match store.access.signing_keys().await {
-            Ok(stored) => match crate::oauth::usable_keys(&stored, store.window, &store.sealer) {
-                Ok(keys) => {
-                    self.own.set(keys);
-                    true
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "stored signing key is invalid");
-                    false
-                }
-            },
+        match self.load_own_keys().await {
+            Ok(()) => true,
             Err(e) => {
                 tracing::warn!(error = %e, "reloading signing keys");
                 false
             }
         }
+    }
+
+    /// Reads podium's own keys from the store (`attach_store`) and verifies with those still
+    /// valid from now on, the newest unretired one signing.
+    pub async fn load_own_keys(&self) -> anyhow::Result<()> {
+        let store = self
+            .store
+            .get()
+            .ok_or_else(|| anyhow::anyhow!("no key store attached"))?;
+        let stored = store.access.signing_keys().await?;
+        self.own.set(crate::oauth::usable_keys(
+            &stored,
+            store.window,
+            &store.sealer,
+        )?);
+        Ok(())
     }
 
     pub fn issuer(&self) -> &str {
