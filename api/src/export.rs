@@ -416,11 +416,7 @@ pub async fn results(
     let event = service::load_event(&s.app, event_id).await?;
     let standings = service::standings(&s.app, &event).await?;
     let cost = crate::ratelimit::rows_cost(standings.len());
-    let decision = s
-        .app
-        .limits
-        .charge(principal.tier(), &principal.limit_key(peer), cost)
-        .await;
+    let decision = s.app.limits.charge_caller(&principal, peer, cost).await;
     if !decision.allowed() {
         return Ok(decision.refusal());
     }

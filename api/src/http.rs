@@ -345,11 +345,7 @@ async fn ingest_detections(
         .map_err(|_| ApiError::PayloadTooLarge(limit))?;
     let rows = parse_detections(&media_type(&headers), &bytes)?;
     let cost = crate::ratelimit::rows_cost(rows.len());
-    let decision = s
-        .app
-        .limits
-        .charge(principal.tier(), &principal.limit_key(peer), cost)
-        .await;
+    let decision = s.app.limits.charge_caller(&principal, peer, cost).await;
     if !decision.allowed() {
         return Ok(decision.refusal());
     }

@@ -205,6 +205,17 @@ impl RateLimits {
         local_charge(limits, key, cost)
     }
 
+    /// Charges `principal` (in its tier, under its key; anonymous callers by `peer`).
+    pub async fn charge_caller(
+        &self,
+        principal: &crate::auth::Principal,
+        peer: Option<std::net::IpAddr>,
+        cost: u32,
+    ) -> Decision {
+        self.charge(principal.tier(), &principal.limit_key(peer), cost)
+            .await
+    }
+
     pub fn health(&self) -> LimitsHealth {
         match &self.shared {
             None => LimitsHealth::Local,
