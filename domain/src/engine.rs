@@ -31,43 +31,92 @@ impl EntryStatus {
     }
 }
 
-/// The earliest read of one entry at each timing point of its course.
+/// What the engine keeps of an entry's reads: the earliest read at each timing point, every
+/// distinct read at the finish mat, and the latest read at any course mat in between.
+///
+/// Each part merges by a minimum, a set union or a maximum, so recording reads is commutative,
+/// associative and idempotent: the outcome never depends on arrival order or on duplicates.
+/// The finish needs more than its earliest read because a stray `FINISH` read (a chip read
+/// passing the finish area while the athlete is still on the course) must not hide the real,
+/// later one; the latest course read is what proves a `FINISH` read stray.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timeline {
     times: Vec<Option<Timestamp>>,
+    finishes: Vec<Timestamp>,
+    last_course_read: Option<(Timestamp, usize)>,
 }
 
 impl Timeline {
     pub fn new(course: &Course) -> Self {
         Self {
             times: vec![None; course.points().len()],
+            finishes: Vec::new(),
+            last_course_read: None,
         }
     }
 
-    /// Rebuilds a timeline from stored per-point milliseconds.
-    pub fn from_millis(course: &Course, stored: &[Option<i64>]) -> Result<Self, InvalidInput> {
-        if stored.len() != course.points().len() {
+    /// Rebuilds a timeline from its stored parts (see [`Timeline::parts`]). `finishes` may be
+    /// in any order and repeat; `last_course_read` is `(instant ms, point)`.
+    pub fn from_parts(
+        course: &Course,
+        earliest: &[Option<i64>],
+        finishes: &[i64],
+        last_course_read: Option<(i64, usize)>,
+    ) -> Result<Self, InvalidInput> {
+        let points = course.points().len();
+        if earliest.len() != points {
             return Err(InvalidInput::new(
                 "timeline",
-                format!(
-                    "has {} points, the course {}",
-                    stored.len(),
-                    course.points().len()
-                ),
+                format!("has {} points, the course {points}", earliest.len()),
             ));
         }
+        if let Some((_, point)) = last_course_read {
+            if point == 0 || point + 1 >= points {
+                return Err(InvalidInput::new(
+                    "timeline",
+                    format!("point {point} is not between the start and the finish"),
+                ));
+            }
+        }
+        let mut finishes: Vec<Timestamp> = finishes.iter().copied().map(Timestamp).collect();
+        finishes.sort_unstable();
+        finishes.dedup();
         Ok(Self {
-            times: stored.iter().map(|t| t.map(Timestamp)).collect(),
+            times: earliest.iter().map(|t| t.map(Timestamp)).collect(),
+            finishes,
+            last_course_read: last_course_read.map(|(at, point)| (Timestamp(at), point)),
         })
     }
 
-    pub fn to_millis(&self) -> Vec<Option<i64>> {
-        self.times.iter().map(|t| t.map(|t| t.0)).collect()
+    /// Rebuilds a timeline stored by an earlier version, which kept only the earliest read per
+    /// point: that read stands for every part.
+    pub fn from_earliest(course: &Course, stored: &[Option<i64>]) -> Result<Self, InvalidInput> {
+        let finish = course.finish_index();
+        let finishes: Vec<i64> = stored.get(finish).copied().flatten().into_iter().collect();
+        let last = stored
+            .iter()
+            .enumerate()
+            .take(finish)
+            .skip(1)
+            .filter_map(|(i, t)| t.map(|t| (t, i)))
+            .max();
+        Self::from_parts(course, stored, &finishes, last)
+    }
+
+    /// The stored parts: earliest read per point (ms), distinct finish reads ascending (ms),
+    /// and the latest course read as `(instant ms, point)`.
+    pub fn parts(&self) -> (Vec<Option<i64>>, Vec<i64>, Option<(i64, usize)>) {
+        (
+            self.times.iter().map(|t| t.map(|t| t.0)).collect(),
+            self.finishes.iter().map(|t| t.0).collect(),
+            self.last_course_read.map(|(t, p)| (t.0, p)),
+        )
     }
 
     /// Records a read at point `index`; returns whether the timeline changed.
     pub fn record(&mut self, index: usize, at: Timestamp) -> bool {
-        match self.times.get_mut(index) {
+        let finish = self.times.len().saturating_sub(1);
+        let mut changed = match self.times.get_mut(index) {
             Some(slot @ None) => {
                 *slot = Some(at);
                 true
@@ -77,11 +126,32 @@ impl Timeline {
                 true
             }
             _ => false,
+        };
+        if index == finish && index > 0 {
+            if let Err(position) = self.finishes.binary_search(&at) {
+                self.finishes.insert(position, at);
+                changed = true;
+            }
+        } else if index > 0 && index < finish && self.last_course_read < Some((at, index)) {
+            self.last_course_read = Some((at, index));
+            changed = true;
         }
+        changed
     }
 
+    /// The earliest read at point `index`.
     pub fn at(&self, index: usize) -> Option<Timestamp> {
         self.times.get(index).copied().flatten()
+    }
+
+    /// Every distinct read at the finish mat, earliest first.
+    pub fn finishes(&self) -> &[Timestamp] {
+        &self.finishes
+    }
+
+    /// The latest read at a course mat between the start and the finish, with its point.
+    pub fn last_course_read(&self) -> Option<(usize, Timestamp)> {
+        self.last_course_read.map(|(t, p)| (p, t))
     }
 
     pub fn has_reads(&self) -> bool {
@@ -121,10 +191,12 @@ impl Split {
 pub enum SetAsideReason {
     /// The read would make the athlete go back in time.
     OutOfOrder,
-    /// The read is at a point before `FINISH` but later than the entry's finish.
-    AfterFinish,
-    /// The read is in order but would make a segment faster than the course's minimum.
+    /// The read is in order but would make a segment (for a `FINISH` read: the whole race)
+    /// faster than the course's minimum.
     TooFast,
+    /// A `FINISH` read after which the athlete was still read at course mats: a chip read
+    /// passing the finish area, not the finish.
+    StrayFinish,
 }
 
 /// A read the engine did not use, and why.
@@ -145,8 +217,8 @@ pub struct Progress {
     pub start_from_wave: bool,
     /// Accepted timing points in course order, with their times.
     pub passed: Vec<(usize, Timestamp)>,
-    /// Reads that are not used because they contradict the course order or the course's
-    /// physical minimums; each becomes a flag for officials to review.
+    /// Reads that are not used because they contradict the course order, the course's
+    /// physical minimums or the finish; each becomes a flag for officials to review.
     pub set_aside: Vec<SetAside>,
     pub splits: Vec<Split>,
     /// Furthest accepted point reached by a real read.
@@ -160,42 +232,59 @@ pub struct Progress {
 
 /// Evaluates an entry from its timeline.
 ///
-/// Accepted points are the longest chain of reads that respects the course in time: each
-/// accepted read comes after the previous one by at least the course's minimum for the
-/// segments between them. A read that would make the athlete go back in time, or faster than
-/// physically possible, is set aside (and flagged by `flags::derive`), never trusted; the
-/// splits around it merge. A missing `START` read falls back to `wave_start` and is flagged by
-/// `start_from_wave`.
+/// **The finish mat decides.** The entry's finish is the earliest `FINISH` read that comes at
+/// least the course's minimum for the whole race after the start and after which the athlete
+/// was not read at any course mat (see [`finish_of`]); the entry is then finished, whatever the
+/// reads in between say. The accepted points are the longest chain of reads from the start to
+/// that finish (or, without one, from the start on) that respects the course in time: each
+/// accepted read comes after the previous one by at least the course's minimum for the segments
+/// between them. A read that would make the athlete go back in time, or faster than physically
+/// possible, is set aside (and flagged by `flags::derive`), never trusted, and the splits
+/// around it merge; so is a `FINISH` read that is not the finish. A missing `START` read falls
+/// back to `wave_start` and is flagged by `start_from_wave`.
 pub fn evaluate(
     course: &Course,
     timeline: &Timeline,
     wave_start: Option<Timestamp>,
     adjustments: &Adjustments,
 ) -> Progress {
+    let finish_index = course.finish_index();
     let start_read = timeline.at(0);
     let start_from_wave = start_read.is_none() && wave_start.is_some();
-    let mut candidates: Vec<(usize, Timestamp)> = Vec::new();
-    if let Some(start) = start_read.or(wave_start) {
-        candidates.push((0, start));
-    }
-    candidates.extend((1..course.points().len()).filter_map(|i| timeline.at(i).map(|t| (i, t))));
+    let start = start_read.or(wave_start);
+    let finish = finish_of(course, timeline, start);
 
-    let anchored = candidates.first().is_some_and(|(i, _)| *i == 0);
-    let passed = longest_plausible_chain(course, &candidates, anchored);
-    let start = passed.first().filter(|(i, _)| *i == 0).map(|(_, t)| *t);
-    let finished_at = passed
-        .last()
-        .filter(|(i, _)| *i == course.finish_index())
-        .map(|(_, t)| *t);
-    let set_aside = candidates
+    let mut candidates: Vec<(usize, Timestamp)> = Vec::new();
+    candidates.extend(start.map(|s| (0, s)));
+    candidates.extend((1..finish_index).filter_map(|i| timeline.at(i).map(|t| (i, t))));
+    candidates.extend(finish.map(|f| (finish_index, f)));
+    let passed = longest_plausible_chain(course, &candidates, start.is_some(), finish.is_some());
+
+    let mut set_aside: Vec<SetAside> = candidates
         .iter()
         .filter(|(i, _)| !passed.iter().any(|(p, _)| p == i))
         .map(|&(point, at)| SetAside {
             point,
             at,
-            reason: set_aside_reason(&passed, point, at, finished_at),
+            reason: set_aside_reason(&passed, point, at),
         })
         .collect();
+    let race_minimum = course.min_between(0, finish_index);
+    set_aside.extend(
+        timeline
+            .finishes()
+            .iter()
+            .take_while(|f| finish.is_none_or(|finish| **f < finish))
+            .map(|&at| SetAside {
+                point: finish_index,
+                at,
+                reason: match start {
+                    Some(s) if at < s => SetAsideReason::OutOfOrder,
+                    Some(s) if at.since(s) < race_minimum => SetAsideReason::TooFast,
+                    _ => SetAsideReason::StrayFinish,
+                },
+            }),
+    );
 
     let splits = passed
         .windows(2)
@@ -212,18 +301,19 @@ pub fn evaluate(
         .collect();
     let last = real_reads.last().map(|(i, t)| (*i, *t));
     let last_point = last.map(|(i, _)| i);
+    let start = passed.first().filter(|(i, _)| *i == 0).map(|(_, t)| *t);
     let elapsed = match (last, start) {
         (Some((_, t)), Some(s)) => Some(t.since(s)),
         _ => None,
     };
-    let net_time = match (finished_at, start) {
+    let net_time = match (finish, start) {
         (Some(f), Some(s)) => Some(f.since(s) + adjustments.penalty),
         _ => None,
     };
 
     let status = match adjustments.status {
         Some(decided) => decided,
-        None if finished_at.is_some() => EntryStatus::Finished,
+        None if finish.is_some() => EntryStatus::Finished,
         None if timeline.has_reads() => EntryStatus::Racing,
         None => EntryStatus::Registered,
     };
@@ -246,33 +336,45 @@ pub fn evaluate(
     }
 }
 
+/// The entry's finish: the earliest `FINISH` read at least the course's minimum for the whole
+/// race after `start`, and not before the latest read at a course mat (a read at a course mat
+/// after a `FINISH` read proves that read stray). Reads at the finish mat after it are repeats.
+pub fn finish_of(
+    course: &Course,
+    timeline: &Timeline,
+    start: Option<Timestamp>,
+) -> Option<Timestamp> {
+    let race_minimum = course.min_between(0, course.finish_index());
+    let last_course_read = timeline.last_course_read().map(|(_, t)| t);
+    timeline.finishes().iter().copied().find(|&f| {
+        start.is_none_or(|s| f >= s && f.since(s) >= race_minimum)
+            && last_course_read.is_none_or(|seen| f >= seen)
+    })
+}
+
 /// Why a read at `point` is not in the accepted chain `passed`: it contradicts the accepted
-/// reads around it in time (after the finish, or simply out of order), or it fits between
-/// them but would make a segment impossibly fast.
-fn set_aside_reason(
-    passed: &[(usize, Timestamp)],
-    point: usize,
-    at: Timestamp,
-    finished_at: Option<Timestamp>,
-) -> SetAsideReason {
+/// reads around it in time, or it fits between them but would make a segment impossibly fast.
+fn set_aside_reason(passed: &[(usize, Timestamp)], point: usize, at: Timestamp) -> SetAsideReason {
     let before = passed.iter().rev().find(|(p, _)| *p < point);
     let after = passed.iter().find(|(p, _)| *p > point);
     let in_order = before.is_none_or(|(_, t)| *t <= at) && after.is_none_or(|(_, t)| at <= *t);
-    match finished_at {
-        _ if in_order => SetAsideReason::TooFast,
-        Some(finish) if at > finish => SetAsideReason::AfterFinish,
-        _ => SetAsideReason::OutOfOrder,
+    if in_order {
+        SetAsideReason::TooFast
+    } else {
+        SetAsideReason::OutOfOrder
     }
 }
 
 /// The longest subsequence of `candidates` (sorted by point index) in which every read comes
 /// at least the course's minimum after the previous one. With `anchored`, the chain must begin
-/// at the first candidate (the start). Ties prefer the chain reaching the furthest point, then
-/// the later predecessor; all choices depend only on the candidates, never on arrival order.
+/// at the first candidate (the start); with `to_last`, it must end at the last one (the
+/// finish). Ties prefer the chain reaching the furthest point, then the later predecessor; all
+/// choices depend only on the candidates, never on arrival order.
 fn longest_plausible_chain(
     course: &Course,
     candidates: &[(usize, Timestamp)],
     anchored: bool,
+    to_last: bool,
 ) -> Vec<(usize, Timestamp)> {
     let n = candidates.len();
     if n == 0 {
@@ -299,10 +401,14 @@ fn longest_plausible_chain(
             }
         }
     }
-    let Some(end) = (0..n)
-        .filter(|&j| length[j] > 0)
-        .max_by_key(|&j| (length[j], j))
-    else {
+    let end = if to_last {
+        Some(n - 1).filter(|&j| length[j] > 0)
+    } else {
+        (0..n)
+            .filter(|&j| length[j] > 0)
+            .max_by_key(|&j| (length[j], j))
+    };
+    let Some(end) = end else {
         return Vec::new();
     };
     let mut chain = vec![candidates[end]];
@@ -504,14 +610,119 @@ mod tests {
     }
 
     #[test]
-    fn a_read_after_the_finish_is_set_aside_as_such() {
+    fn a_finish_read_followed_by_course_reads_is_stray() {
         let mut reads = full_race();
-        reads[5].1 = 99_999; // SLED_PUSH_IN long after FINISH (7,200 s)
+        reads[5].1 = 99_999; // SLED_PUSH_IN long after the FINISH read (7,200 s)
+        let reads: Vec<(&str, i64)> = reads.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+        let p = evaluate(&course(), &timeline(&reads), None, &Adjustments::default());
+        assert_eq!(p.status, EntryStatus::Racing);
+        assert_eq!(p.net_time, None);
+        assert!(p.set_aside.contains(&SetAside {
+            point: 24,
+            at: Timestamp(T0 + 7_200_000),
+            reason: SetAsideReason::StrayFinish,
+        }));
+    }
+
+    #[test]
+    fn the_finish_mat_decides_over_impossible_intermediate_reads() {
+        // As seen in real results: plausible START and FINISH 75 min apart, but the source's
+        // intermediate times put runs of 11 to 16 minutes in, impossible given the finish.
+        let mut reads = vec![("START", 0)];
+        let course = course();
+        let points: Vec<String> = course.points().iter().map(|p| p.to_string()).collect();
+        let mut t = 0;
+        for (i, point) in points.iter().enumerate().take(24).skip(1) {
+            t += if point.starts_with("RUN") {
+                660 + 30 * i as i64
+            } else {
+                60
+            };
+            if t >= 4_500 {
+                break;
+            }
+            reads.push((point.as_str(), t));
+        }
+        // The chain through those reads cannot reach the finish 75 minutes in.
+        let (last, at) = *reads.last().unwrap();
+        let to_finish = course.min_between(course.index_of(last).unwrap(), 24);
+        assert!(4_500_000 - at * 1000 < to_finish.0);
+        reads.push(("FINISH", 4_500));
+        let p = evaluate(&course, &timeline(&reads), None, &Adjustments::default());
+        assert_eq!(p.status, EntryStatus::Finished);
+        assert_eq!(p.net_time, Some(DurationMs(4_500_000)));
+        assert_eq!(p.passed.last(), Some(&(24, Timestamp(T0 + 4_500_000))));
+        assert!(p.set_aside.iter().all(|a| a.point != 24));
+        assert!(
+            !p.set_aside.is_empty(),
+            "the contradicting reads are set aside"
+        );
+        let total: i64 = p.splits.iter().map(|s| s.duration.0).sum();
+        assert_eq!(total, 4_500_000);
+    }
+
+    #[test]
+    fn a_stray_finish_read_does_not_hide_the_real_finish() {
+        let mut reads = full_race(); // FINISH at 7,200 s
+        reads.push(("FINISH".into(), 3_000)); // a chip read passing the finish area
         let reads: Vec<(&str, i64)> = reads.iter().map(|(p, s)| (p.as_str(), *s)).collect();
         let p = evaluate(&course(), &timeline(&reads), None, &Adjustments::default());
         assert_eq!(p.status, EntryStatus::Finished);
-        assert_eq!(p.set_aside.len(), 1);
-        assert_eq!(p.set_aside[0].reason, SetAsideReason::AfterFinish);
+        assert_eq!(p.net_time, Some(DurationMs(7_200_000)));
+        assert_eq!(
+            p.set_aside,
+            vec![SetAside {
+                point: 24,
+                at: Timestamp(T0 + 3_000_000),
+                reason: SetAsideReason::StrayFinish,
+            }]
+        );
+        // Before the course reads after it arrive, the stray read finishes the entry: the
+        // finish mat decides on what it knows.
+        let early = timeline(&[("START", 0), ("RUN3", 2_000), ("FINISH", 3_000)]);
+        let p = evaluate(&course(), &early, None, &Adjustments::default());
+        assert_eq!(p.status, EntryStatus::Finished);
+    }
+
+    #[test]
+    fn a_finish_too_soon_after_the_start_is_set_aside() {
+        let p = evaluate(
+            &course(),
+            &timeline(&[("START", 0), ("RUN1", 300), ("FINISH", 900)]),
+            None,
+            &Adjustments::default(),
+        );
+        assert_eq!(p.status, EntryStatus::Racing);
+        assert_eq!(p.set_aside[0].reason, SetAsideReason::TooFast);
+        assert_eq!(p.last_point, Some(1));
+    }
+
+    #[test]
+    fn timelines_keep_every_finish_read_and_the_latest_course_read() {
+        let course = course();
+        let mut t = timeline(&[
+            ("START", 0),
+            ("FINISH", 5_000),
+            ("RUN2", 900),
+            ("RUN1", 400),
+        ]);
+        assert!(t.record(24, Timestamp(T0 + 4_000_000)));
+        assert!(!t.record(24, Timestamp(T0 + 5_000_000)));
+        assert_eq!(
+            t.finishes(),
+            &[Timestamp(T0 + 4_000_000), Timestamp(T0 + 5_000_000)]
+        );
+        assert_eq!(t.last_course_read(), Some((4, Timestamp(T0 + 900_000))));
+        let (earliest, finishes, last) = t.parts();
+        assert_eq!(
+            Timeline::from_parts(&course, &earliest, &finishes, last).unwrap(),
+            t
+        );
+        // A timeline stored before finishes were kept reads back with its earliest reads.
+        let legacy = Timeline::from_earliest(&course, &earliest).unwrap();
+        assert_eq!(legacy.finishes(), &[Timestamp(T0 + 4_000_000)]);
+        assert_eq!(legacy.last_course_read(), t.last_course_read());
+        assert!(Timeline::from_parts(&course, &earliest, &[], Some((0, 24))).is_err());
     }
 
     #[test]

@@ -19,6 +19,7 @@ string_enum!(
         OutOfOrder => "OUT_OF_ORDER",
         BeforeWaveStart => "BEFORE_WAVE_START",
         AfterFinish => "AFTER_FINISH",
+        StrayFinish => "STRAY_FINISH",
         SimultaneousReads => "SIMULTANEOUS_READS",
         MissingStart => "MISSING_START",
     }
@@ -130,18 +131,30 @@ pub fn derive(
                     points[aside.point], aside.at
                 ),
             ),
-            SetAsideReason::AfterFinish => (
-                FlagKind::AfterFinish,
-                progress.passed.last().copied(),
-                format!(
-                    "{} read at {}, after the entry finished; not used",
-                    points[aside.point], aside.at
-                ),
-            ),
+            SetAsideReason::StrayFinish => {
+                let seen = timeline.last_course_read();
+                (
+                    FlagKind::StrayFinish,
+                    seen,
+                    match seen {
+                        Some((point, at)) => format!(
+                            "{} read at {}, but {} was read later, at {at}: the athlete was still on the course; not used",
+                            points[aside.point], aside.at, points[point]
+                        ),
+                        None => format!("{} read at {} not used", points[aside.point], aside.at),
+                    },
+                )
+            }
             SetAsideReason::TooFast => {
                 // The segment that would be impossibly fast: towards the accepted read before,
                 // else towards the one after.
+                let start = progress.start.map(|s| (0, s));
+                let finish_read = aside.point == course.finish_index();
                 let (from, to) = match before {
+                    // A finish too soon after the start: the whole race would be too fast.
+                    _ if finish_read && start.is_some() => {
+                        (start.unwrap_or((0, aside.at)), (aside.point, aside.at))
+                    }
                     Some(&(p, t)) if aside.at.since(t) < course.min_between(p, aside.point) => {
                         ((p, t), (aside.point, aside.at))
                     }
@@ -285,7 +298,7 @@ mod tests {
     }
 
     #[test]
-    fn out_of_order_after_finish_and_before_wave_are_flagged() {
+    fn out_of_order_a_stray_finish_and_before_wave_are_flagged() {
         let course = Course::hyrox_standard();
         let mut reads: Vec<(String, i64)> = course
             .points()
@@ -294,7 +307,7 @@ mod tests {
             .map(|(i, p)| (p.to_string(), 60 + i as i64 * 300))
             .collect();
         reads[4].1 = 200; // RUN2 before RUN1 + SkiErg: out of order
-        reads[7].1 = 99_000; // RUN3 long after the finish
+        reads[7].1 = 99_000; // RUN3 long after the FINISH read: that read is stray
         reads[0].1 = -30; // START 30 s before the wave
         let reads: Vec<(&str, i64)> = reads.iter().map(|(p, s)| (p.as_str(), *s)).collect();
         let flags = flags_for(&reads, 0);
@@ -303,12 +316,26 @@ mod tests {
             vec![
                 FlagKind::BeforeWaveStart,
                 FlagKind::OutOfOrder,
-                FlagKind::AfterFinish
+                FlagKind::OutOfOrder,
+                FlagKind::StrayFinish
             ]
         );
         assert_eq!(flags[0].point, 0);
         assert_eq!(flags[1].point, 4);
         assert_eq!(flags[2].point, 7);
+        assert_eq!(flags[3].point, 24);
+        assert_eq!(flags[3].related, Some((7, Timestamp(T0 + 99_000_000))));
+        assert!(flags[3].detail.contains("RUN3 was read later"));
+    }
+
+    #[test]
+    fn a_finish_too_soon_after_the_start_names_the_whole_race() {
+        let flags = flags_for(&[("START", 0), ("RUN1", 300), ("FINISH", 900)], 0);
+        assert_eq!(kinds(&flags), vec![FlagKind::SegmentTooFast]);
+        assert_eq!(flags[0].related, Some((0, Timestamp(T0))));
+        assert!(flags[0]
+            .detail
+            .contains("(START → FINISH) would take 900.0 s"));
     }
 
     #[test]

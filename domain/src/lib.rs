@@ -12,6 +12,7 @@ pub mod lineage;
 pub mod live;
 pub mod model;
 pub mod ports;
+pub mod public_results;
 pub mod simulation;
 pub mod standings;
 pub mod timing;

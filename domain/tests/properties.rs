@@ -91,6 +91,38 @@ fn correction(n: u128, action: CorrectionAction) -> Correction {
     }
 }
 
+/// `reads` recorded in a shuffled order with some repeated, as a venue network delivers them.
+fn shuffled_timeline(
+    course: &Course,
+    reads: &[(usize, i64)],
+    seed: u64,
+    dups: &[bool],
+) -> Timeline {
+    let mut replayed: Vec<(usize, i64)> = reads.to_vec();
+    for (read, dup) in reads.iter().zip(dups) {
+        if *dup {
+            replayed.push(*read);
+        }
+    }
+    let mut state = seed | 1;
+    for i in (1..replayed.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        replayed.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+    let mut timeline = Timeline::new(course);
+    for (point, offset) in replayed {
+        timeline.record(point, Timestamp(T0 + offset));
+    }
+    timeline
+}
+
+/// The least time the whole standard course takes, in ms.
+fn race_minimum(course: &Course) -> i64 {
+    course.min_between(0, course.finish_index()).0
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -236,5 +268,62 @@ proptest! {
         by_value.sort();
         let after: Vec<Option<u32>> = by_value.into_iter().map(|(_, r)| r).collect();
         prop_assert_eq!(before, after);
+    }
+
+    #[test]
+    fn intermediate_reads_before_a_plausible_finish_never_change_the_result(
+        start in 0i64..60_000,
+        race in 0i64..7_200_000,
+        intermediate in prop::collection::vec((1usize..24, -3_600_000i64..1), 0..40),
+        seed in any::<u64>(),
+        dups in prop::collection::vec(any::<bool>(), 42),
+        with_start_read in any::<bool>(),
+    ) {
+        let course = Course::hyrox_standard();
+        let finish = start + race_minimum(&course) + race;
+        let mut reads = vec![(24, finish)];
+        if with_start_read {
+            reads.push((0, start));
+        }
+        // Any points, any times before the finish (offsets are relative to it).
+        reads.extend(intermediate.iter().map(|(p, back)| (*p, finish - 1 + back.min(&0))));
+        let wave = Timestamp(T0 + start);
+        let timeline = shuffled_timeline(&course, &reads, seed, &dups);
+        let p = evaluate(&course, &timeline, Some(wave), &Adjustments::default());
+        prop_assert_eq!(p.status, podium_domain::engine::EntryStatus::Finished);
+        prop_assert_eq!(p.net_time, Some(DurationMs(finish - start)));
+        prop_assert!(p.set_aside.iter().all(|a| a.point != 24));
+        prop_assert_eq!(p.passed.last().copied(), Some((24, Timestamp(T0 + finish))));
+    }
+
+    #[test]
+    fn a_stray_finish_followed_by_course_reads_never_finishes_and_the_real_one_counts(
+        stray in 0i64..7_200_000,
+        after in prop::collection::vec((1usize..24, 1i64..3_600_000), 1..10),
+        before in prop::collection::vec((1usize..24, 0i64..7_200_000), 0..20),
+        real_after in 0i64..600_000,
+        seed in any::<u64>(),
+        dups in prop::collection::vec(any::<bool>(), 32),
+    ) {
+        let course = Course::hyrox_standard();
+        let mut reads = vec![(0, 0), (24, stray)];
+        reads.extend(before.iter().filter(|(_, t)| *t < stray));
+        // At least one course read after the stray FINISH read.
+        reads.extend(after.iter().map(|(p, later)| (*p, stray + later)));
+        let wave = Some(Timestamp(T0));
+        let timeline = shuffled_timeline(&course, &reads, seed, &dups);
+        let p = evaluate(&course, &timeline, wave, &Adjustments::default());
+        prop_assert_ne!(p.status, podium_domain::engine::EntryStatus::Finished);
+        prop_assert_eq!(p.net_time, None);
+        prop_assert!(p.set_aside.iter().any(|a| a.point == 24 && a.at == Timestamp(T0 + stray)));
+
+        // The real finish: after every course read, and plausible against the start.
+        let last_course = reads.iter().filter(|(p, _)| *p != 0 && *p != 24).map(|(_, t)| *t).max().unwrap();
+        let real = last_course.max(race_minimum(&course)) + real_after;
+        reads.push((24, real));
+        let timeline = shuffled_timeline(&course, &reads, seed.rotate_left(7), &dups);
+        let p = evaluate(&course, &timeline, wave, &Adjustments::default());
+        prop_assert_eq!(p.status, podium_domain::engine::EntryStatus::Finished);
+        prop_assert_eq!(p.net_time, Some(DurationMs(real)));
     }
 }

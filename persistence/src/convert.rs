@@ -83,14 +83,46 @@ pub(crate) fn entry_from(
     })
 }
 
+/// How `entry_states.point_times` stores a timeline: an object with its parts; a bare array
+/// of earliest reads per point is the form stored before every finish read was kept.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum StoredTimeline {
+    Parts {
+        earliest: Vec<Option<i64>>,
+        finishes: Vec<i64>,
+        #[serde(rename = "lastCourseRead")]
+        last_course_read: Option<(i64, usize)>,
+    },
+    Earliest(Vec<Option<i64>>),
+}
+
+pub(crate) fn timeline_json(timeline: &Timeline) -> String {
+    let (earliest, finishes, last_course_read) = timeline.parts();
+    serde_json::to_string(&StoredTimeline::Parts {
+        earliest,
+        finishes,
+        last_course_read,
+    })
+    .unwrap_or_else(|_| "[]".into())
+}
+
 pub(crate) fn timeline_from(
     course: &Course,
     state: &entry_states::Model,
 ) -> Result<Timeline, RepoError> {
-    let stored: Vec<Option<i64>> = serde_json::from_str(&state.point_times)
+    let stored: StoredTimeline = serde_json::from_str(&state.point_times)
         .context("entry timeline")
         .map_err(RepoError::Unexpected)?;
-    Timeline::from_millis(course, &stored).map_err(|e| corrupt(e, "timeline"))
+    match stored {
+        StoredTimeline::Parts {
+            earliest,
+            finishes,
+            last_course_read,
+        } => Timeline::from_parts(course, &earliest, &finishes, last_course_read),
+        StoredTimeline::Earliest(earliest) => Timeline::from_earliest(course, &earliest),
+    }
+    .map_err(|e| corrupt(e, "timeline"))
 }
 
 pub(crate) fn status_from(raw: &str) -> Result<EntryStatus, RepoError> {

@@ -1,6 +1,6 @@
 //! `SeaRepository`: the SeaORM implementation of the race repository port.
 
-use crate::convert::{entry_from, on_unique, status_from, timeline_from, unexpected};
+use crate::convert::{self, entry_from, on_unique, status_from, timeline_from, unexpected};
 use crate::entities::flags as flags_table;
 use crate::entities::{
     athletes, corrections, detections, entries, entry_states, event_changes, events, venues, waves,
@@ -227,9 +227,7 @@ fn recompute(
         event_id: Set(event.id),
         bib: Set(bib.to_owned()),
         wave_start_ms: Set(wave_start.0),
-        point_times: Set(
-            serde_json::to_string(&timeline.to_millis()).unwrap_or_else(|_| "[]".into())
-        ),
+        point_times: Set(convert::timeline_json(timeline)),
         status: Set(progress.status.as_str().to_owned()),
         status_override: Set(adjustments.status.map(|s| s.as_str().to_owned())),
         penalty_ms: Set(adjustments.penalty.0),

@@ -46,8 +46,13 @@ pub enum FlagKindGql {
     OutOfOrder,
     /// The read is earlier than the entry's wave start.
     BeforeWaveStart,
-    /// The read is at a point before FINISH but after the entry finished; it is not used.
+    /// No longer raised: a course read after a FINISH read now makes that read stray
+    /// (`STRAY_FINISH`). Kept for flags recorded before.
+    #[graphql(deprecation = "a course read after a FINISH read now raises STRAY_FINISH")]
     AfterFinish,
+    /// A FINISH read after which the athlete was still read at course mats; it is not used
+    /// (a later FINISH read counts).
+    StrayFinish,
     /// Two points far apart on the course read within seconds of each other.
     SimultaneousReads,
     /// The entry finished (or was decided) without a START read; its clock started at its
@@ -279,10 +284,10 @@ pub enum ReadUsage {
     Ignored,
     /// Set aside: contradicts the course order.
     OutOfOrder,
-    /// Set aside: after the entry finished.
-    AfterFinish,
-    /// Set aside: would make a segment faster than its minimum.
+    /// Set aside: would make a segment (for FINISH: the race) faster than its minimum.
     TooFast,
+    /// Set aside: a FINISH read followed by reads at course mats.
+    StrayFinish,
 }
 
 #[derive(SimpleObject)]
@@ -351,8 +356,8 @@ impl LineageObject {
                         ReadUse::SetAside(SetAsideReason::OutOfOrder) => {
                             (ReadUsage::OutOfOrder, None)
                         }
-                        ReadUse::SetAside(SetAsideReason::AfterFinish) => {
-                            (ReadUsage::AfterFinish, None)
+                        ReadUse::SetAside(SetAsideReason::StrayFinish) => {
+                            (ReadUsage::StrayFinish, None)
                         }
                         ReadUse::SetAside(SetAsideReason::TooFast) => (ReadUsage::TooFast, None),
                     };

@@ -382,8 +382,8 @@ pub enum ResultStatus {
 )]
 pub enum SetAsideReasonGql {
     OutOfOrder,
-    AfterFinish,
     TooFast,
+    StrayFinish,
 }
 
 /// A read the engine did not use.
