@@ -15,6 +15,7 @@ mod live;
 mod oauth;
 mod officiating;
 mod race_day;
+mod real_results;
 mod scale_out;
 mod schema;
 mod tokens;
