@@ -1,6 +1,7 @@
 //! Courses: the ordered timing points of a race and the segments between them.
 
 use crate::error::InvalidInput;
+use crate::field::OutlierRule;
 use crate::timing::DurationMs;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -145,6 +146,8 @@ pub struct Course {
     code: String,
     points: Vec<TimingPointCode>,
     segments: Vec<Segment>,
+    #[serde(default)]
+    outliers: OutlierRule,
 }
 
 impl Course {
@@ -182,6 +185,7 @@ impl Course {
             code: HYROX_STANDARD.to_owned(),
             points: points.into_iter().map(TimingPointCode).collect(),
             segments,
+            outliers: OutlierRule::default(),
         }
     }
 
@@ -240,6 +244,7 @@ impl Course {
             code: CUSTOM.to_owned(),
             points: parsed,
             segments,
+            outliers: OutlierRule::default(),
         })
     }
 
@@ -372,6 +377,17 @@ impl Course {
     /// Position of a timing point on this course, or `None` if the course has no such point.
     pub fn index_of(&self, code: &str) -> Option<usize> {
         self.points.iter().position(|p| p.as_str() == code)
+    }
+
+    /// When a measured split is an outlier against its field (see `field`).
+    pub fn outlier_rule(&self) -> &OutlierRule {
+        &self.outliers
+    }
+
+    /// The course with another outlier rule (a per-event override).
+    pub fn with_outlier_rule(mut self, rule: OutlierRule) -> Self {
+        self.outliers = rule;
+        self
     }
 
     pub fn finish_index(&self) -> usize {

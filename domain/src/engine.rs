@@ -56,21 +56,16 @@ impl Timeline {
     }
 
     /// Rebuilds a timeline from its stored parts (see [`Timeline::parts`]). `finishes` may be
-    /// in any order and repeat; `last_course_read` is `(instant ms, point)`.
-    pub fn from_parts(
-        course: &Course,
-        earliest: &[Option<i64>],
-        finishes: &[i64],
-        last_course_read: Option<(i64, usize)>,
-    ) -> Result<Self, InvalidInput> {
+    /// in any order and repeat.
+    pub fn from_parts(course: &Course, parts: TimelineParts) -> Result<Self, InvalidInput> {
         let points = course.points().len();
-        if earliest.len() != points {
+        if parts.earliest.len() != points {
             return Err(InvalidInput::new(
                 "timeline",
-                format!("has {} points, the course {points}", earliest.len()),
+                format!("has {} points, the course {points}", parts.earliest.len()),
             ));
         }
-        if let Some((_, point)) = last_course_read {
+        if let Some((_, point)) = parts.last_course_read {
             if point == 0 || point + 1 >= points {
                 return Err(InvalidInput::new(
                     "timeline",
@@ -78,13 +73,15 @@ impl Timeline {
                 ));
             }
         }
-        let mut finishes: Vec<Timestamp> = finishes.iter().copied().map(Timestamp).collect();
+        let mut finishes: Vec<Timestamp> = parts.finishes.into_iter().map(Timestamp).collect();
         finishes.sort_unstable();
         finishes.dedup();
         Ok(Self {
-            times: earliest.iter().map(|t| t.map(Timestamp)).collect(),
+            times: parts.earliest.iter().map(|t| t.map(Timestamp)).collect(),
             finishes,
-            last_course_read: last_course_read.map(|(at, point)| (Timestamp(at), point)),
+            last_course_read: parts
+                .last_course_read
+                .map(|(at, point)| (Timestamp(at), point)),
         })
     }
 
@@ -100,17 +97,23 @@ impl Timeline {
             .skip(1)
             .filter_map(|(i, t)| t.map(|t| (t, i)))
             .max();
-        Self::from_parts(course, stored, &finishes, last)
+        Self::from_parts(
+            course,
+            TimelineParts {
+                earliest: stored.to_vec(),
+                finishes,
+                last_course_read: last,
+            },
+        )
     }
 
-    /// The stored parts: earliest read per point (ms), distinct finish reads ascending (ms),
-    /// and the latest course read as `(instant ms, point)`.
-    pub fn parts(&self) -> (Vec<Option<i64>>, Vec<i64>, Option<(i64, usize)>) {
-        (
-            self.times.iter().map(|t| t.map(|t| t.0)).collect(),
-            self.finishes.iter().map(|t| t.0).collect(),
-            self.last_course_read.map(|(t, p)| (t.0, p)),
-        )
+    /// The parts to store.
+    pub fn parts(&self) -> TimelineParts {
+        TimelineParts {
+            earliest: self.times.iter().map(|t| t.map(|t| t.0)).collect(),
+            finishes: self.finishes.iter().map(|t| t.0).collect(),
+            last_course_read: self.last_course_read.map(|(t, p)| (t.0, p)),
+        }
     }
 
     /// Records a read at point `index`; returns whether the timeline changed.
@@ -157,6 +160,17 @@ impl Timeline {
     pub fn has_reads(&self) -> bool {
         self.times.iter().any(Option::is_some)
     }
+}
+
+/// A timeline in plain numbers, for storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineParts {
+    /// The earliest read per point, in ms since the epoch.
+    pub earliest: Vec<Option<i64>>,
+    /// Every distinct finish read, ascending, in ms.
+    pub finishes: Vec<i64>,
+    /// The latest course read as `(instant ms, point)`.
+    pub last_course_read: Option<(i64, usize)>,
 }
 
 /// Decisions by officials that change an entry's outcome (see the officiating issue).
@@ -713,16 +727,18 @@ mod tests {
             &[Timestamp(T0 + 4_000_000), Timestamp(T0 + 5_000_000)]
         );
         assert_eq!(t.last_course_read(), Some((4, Timestamp(T0 + 900_000))));
-        let (earliest, finishes, last) = t.parts();
-        assert_eq!(
-            Timeline::from_parts(&course, &earliest, &finishes, last).unwrap(),
-            t
-        );
+        let parts = t.parts();
+        assert_eq!(Timeline::from_parts(&course, parts.clone()).unwrap(), t);
+        let earliest = parts.earliest.clone();
         // A timeline stored before finishes were kept reads back with its earliest reads.
         let legacy = Timeline::from_earliest(&course, &earliest).unwrap();
         assert_eq!(legacy.finishes(), &[Timestamp(T0 + 4_000_000)]);
         assert_eq!(legacy.last_course_read(), t.last_course_read());
-        assert!(Timeline::from_parts(&course, &earliest, &[], Some((0, 24))).is_err());
+        let bad = TimelineParts {
+            last_course_read: Some((0, 24)),
+            ..parts
+        };
+        assert!(Timeline::from_parts(&course, bad).is_err());
     }
 
     #[test]

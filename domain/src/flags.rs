@@ -20,6 +20,7 @@ string_enum!(
         BeforeWaveStart => "BEFORE_WAVE_START",
         AfterFinish => "AFTER_FINISH",
         StrayFinish => "STRAY_FINISH",
+        SegmentOutlier => "SEGMENT_OUTLIER",
         SimultaneousReads => "SIMULTANEOUS_READS",
         MissingStart => "MISSING_START",
     }

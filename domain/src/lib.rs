@@ -7,6 +7,7 @@ pub mod course;
 pub mod division;
 pub mod engine;
 pub mod error;
+pub mod field;
 pub mod flags;
 pub mod lineage;
 pub mod live;

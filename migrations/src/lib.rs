@@ -10,6 +10,7 @@ mod m20261123_000004_access;
 mod m20261123_000005_coach_grants;
 mod m20261123_000006_webhooks;
 mod m20261123_000007_sealed_secrets;
+mod m20261129_000001_add_outlier_rule;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_coach_grants::Migration),
             Box::new(m20261123_000006_webhooks::Migration),
             Box::new(m20261123_000007_sealed_secrets::Migration),
+            Box::new(m20261129_000001_add_outlier_rule::Migration),
         ]
     }
 }

@@ -3,7 +3,8 @@
 use crate::entities::{athletes, entries, entry_states, events};
 use anyhow::{anyhow, Context};
 use podium_domain::course::{Course, LimitOverride};
-use podium_domain::engine::{EntryStatus, Timeline};
+use podium_domain::engine::{EntryStatus, Timeline, TimelineParts};
+use podium_domain::field::OutlierRule;
 use podium_domain::model::{Entry, Event, EventStatus};
 use podium_domain::ports::RepoError;
 use podium_domain::timing::{Bib, Timestamp};
@@ -21,7 +22,7 @@ pub(crate) fn on_unique(e: DbErr, what: impl FnOnce() -> String) -> RepoError {
     }
 }
 
-fn corrupt(e: impl std::fmt::Display, what: &str) -> RepoError {
+pub(crate) fn corrupt(e: impl std::fmt::Display, what: &str) -> RepoError {
     RepoError::Unexpected(anyhow!("stored {what} is invalid: {e}"))
 }
 
@@ -40,6 +41,12 @@ impl TryFrom<events::Model> for Event {
             course = course
                 .with_limits(&limits)
                 .map_err(|e| corrupt(e, "segment limits"))?;
+        }
+        if let Some(rule) = &m.outlier_rule {
+            let rule: OutlierRule = serde_json::from_str(rule)
+                .context("outlier rule")
+                .map_err(RepoError::Unexpected)?;
+            course = course.with_outlier_rule(rule);
         }
         Ok(Event {
             id: m.id,
@@ -98,11 +105,11 @@ enum StoredTimeline {
 }
 
 pub(crate) fn timeline_json(timeline: &Timeline) -> String {
-    let (earliest, finishes, last_course_read) = timeline.parts();
+    let parts = timeline.parts();
     serde_json::to_string(&StoredTimeline::Parts {
-        earliest,
-        finishes,
-        last_course_read,
+        earliest: parts.earliest,
+        finishes: parts.finishes,
+        last_course_read: parts.last_course_read,
     })
     .unwrap_or_else(|_| "[]".into())
 }
@@ -119,7 +126,14 @@ pub(crate) fn timeline_from(
             earliest,
             finishes,
             last_course_read,
-        } => Timeline::from_parts(course, &earliest, &finishes, last_course_read),
+        } => Timeline::from_parts(
+            course,
+            TimelineParts {
+                earliest,
+                finishes,
+                last_course_read,
+            },
+        ),
         StoredTimeline::Earliest(earliest) => Timeline::from_earliest(course, &earliest),
     }
     .map_err(|e| corrupt(e, "timeline"))

@@ -6,6 +6,7 @@ mod athletes;
 mod convert;
 pub mod entities;
 mod officiating;
+mod recompute;
 mod repository;
 pub mod testing;
 mod webhooks;

@@ -1,17 +1,18 @@
 //! `SeaRepository`: the SeaORM implementation of the race repository port.
 
-use crate::convert::{self, entry_from, on_unique, status_from, timeline_from, unexpected};
+use crate::convert::{entry_from, on_unique, status_from, timeline_from, unexpected};
 use crate::entities::flags as flags_table;
 use crate::entities::{
     athletes, corrections, detections, entries, entry_states, event_changes, events, venues, waves,
 };
 use crate::officiating::{self, DerivedFlags};
+use crate::recompute::{adjustments_of, recompute, state_row, Fields, Pending};
 use async_trait::async_trait;
 use chrono::Utc;
 use podium_domain::corrections::{check_undo, Correction, CorrectionAction, Ruling};
 use podium_domain::course::TimingPointCode;
 use podium_domain::engine::{evaluate, Adjustments, Timeline};
-use podium_domain::flags::{self, Flag, FlagStatus};
+use podium_domain::flags::{Flag, FlagStatus};
 use podium_domain::lineage::RawRead;
 use podium_domain::live::{ChangeKind, EntryChange, EventChange};
 use podium_domain::model::{
@@ -23,7 +24,7 @@ use podium_domain::ports::{
     OutboxMessage, RaceRepository, RepoError, StoredFlag,
 };
 use podium_domain::standings::StandingRow;
-use podium_domain::timing::{Bib, Detection, DurationMs, ReadId, Timestamp};
+use podium_domain::timing::{Bib, Detection, ReadId, Timestamp};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
@@ -41,6 +42,7 @@ const INSERT_CHUNK: usize = 500;
 pub struct SeaRepository {
     db: DatabaseConnection,
     read_ids_need_lookup: bool,
+    fields: Fields,
 }
 
 impl SeaRepository {
@@ -52,6 +54,7 @@ impl SeaRepository {
         Ok(Self {
             db,
             read_ids_need_lookup,
+            fields: Fields::default(),
         })
     }
 
@@ -209,38 +212,6 @@ fn change(
     }
 }
 
-/// Evaluates an entry and shapes its stored state; also returns the flags its reads raise
-/// (`open_flags` is left at 0 for the caller to set once the flags are synced).
-fn recompute(
-    event: &Event,
-    entry_id: Uuid,
-    bib: &str,
-    wave_start: Timestamp,
-    timeline: &Timeline,
-    adjustments: &Adjustments,
-    seq: i64,
-) -> (entry_states::ActiveModel, Vec<Flag>) {
-    let progress = evaluate(&event.course, timeline, Some(wave_start), adjustments);
-    let flags = flags::derive(&event.course, timeline, Some(wave_start), &progress);
-    let model = entry_states::ActiveModel {
-        entry_id: Set(entry_id),
-        event_id: Set(event.id),
-        bib: Set(bib.to_owned()),
-        wave_start_ms: Set(wave_start.0),
-        point_times: Set(convert::timeline_json(timeline)),
-        status: Set(progress.status.as_str().to_owned()),
-        status_override: Set(adjustments.status.map(|s| s.as_str().to_owned())),
-        penalty_ms: Set(adjustments.penalty.0),
-        last_point: Set(progress.last_point.map(|p| p as i32)),
-        elapsed_ms: Set(progress.elapsed.map(|d| d.0)),
-        net_time_ms: Set(progress.net_time.map(|d| d.0)),
-        start_from_wave: Set(progress.start_from_wave),
-        updated_seq: Set(seq),
-        open_flags: Set(0),
-    };
-    (model, flags)
-}
-
 /// Columns an entry's recomputation rewrites.
 const RECOMPUTED_COLUMNS: [entry_states::Column; 10] = [
     entry_states::Column::PointTimes,
@@ -320,17 +291,6 @@ async fn announce_status(
     officiating::write_outbox(txn, id, topic, payload, seq).await
 }
 
-fn adjustments_of(state: &entry_states::Model) -> Result<Adjustments, RepoError> {
-    Ok(Adjustments {
-        status: state
-            .status_override
-            .as_deref()
-            .map(status_from)
-            .transpose()?,
-        penalty: DurationMs(state.penalty_ms),
-    })
-}
-
 #[async_trait]
 impl RaceRepository for SeaRepository {
     async fn ping(&self) -> Result<(), RepoError> {
@@ -386,6 +346,7 @@ impl RaceRepository for SeaRepository {
             course_code: Set(event.course.code().to_owned()),
             course_points: Set(serde_json::to_string(&points).unwrap_or_else(|_| "[]".into())),
             segment_limits: Set(serde_json::to_string(&event.course.limits()).ok()),
+            outlier_rule: Set(serde_json::to_string(event.course.outlier_rule()).ok()),
             status: Set(EventStatus::Scheduled.as_str().to_owned()),
             seq: Set(0),
             created_at: Set(Utc::now()),
@@ -592,16 +553,21 @@ impl RaceRepository for SeaRepository {
                 age_group: e.age_group.map(|a| a.label()),
                 created_at: now,
             };
-            let timeline = Timeline::new(&event.course);
-            let (state, _) = recompute(
-                event,
-                entry.id,
-                &entry.bib,
-                e.wave_start,
-                &timeline,
-                &Adjustments::default(),
-                seq,
+            let pending = Pending {
+                entry_id: entry.id,
+                bib: entry.bib.clone(),
+                wave_start: e.wave_start,
+                timeline: Timeline::new(&event.course),
+                adjustments: Adjustments::default(),
+                had_open: false,
+            };
+            let progress = evaluate(
+                &event.course,
+                &pending.timeline,
+                Some(e.wave_start),
+                &pending.adjustments,
             );
+            let state = state_row(event, &pending, &progress, seq);
             created.push(Entry {
                 id: entry.id,
                 event_id: event.id,
@@ -814,24 +780,22 @@ impl RaceRepository for SeaRepository {
             let (timeline, changed) = timelines.get_mut(bib).expect("inserted above");
             *changed |= timeline.record(d.point_index, d.detection.at);
         }
-        let mut recomputed = Vec::new();
+        let mut pending = Vec::new();
         for (bib, (timeline, changed)) in timelines {
             if !changed {
                 continue;
             }
             let state = &states[&bib];
-            outcome.changed_entries.push(state.entry_id);
-            let (model, flags) = recompute(
-                event,
-                state.entry_id,
-                &bib,
-                Timestamp(state.wave_start_ms),
-                &timeline,
-                &adjustments_of(state)?,
-                seq,
-            );
-            recomputed.push((model, flags, state.open_flags > 0));
+            pending.push(Pending {
+                timeline,
+                ..Pending::of(&event.course, state)?
+            });
         }
+        let mut field = self.fields.take(&txn, event, current_seq).await?;
+        let recomputed = recompute(&txn, event, &mut field, pending, seq).await?;
+        outcome
+            .changed_entries
+            .extend(recomputed.iter().map(|(m, _, _)| *m.entry_id.as_ref()));
         let changed = store_recomputed(&txn, event, recomputed, seq).await?;
         let went_live = status == EventStatus::Scheduled;
         let new_status = if went_live { EventStatus::Live } else { status };
@@ -844,6 +808,7 @@ impl RaceRepository for SeaRepository {
             announce_status(&txn, event.id, status, EventStatus::Live, seq).await?;
         }
         txn.commit().await.map_err(unexpected)?;
+        self.fields.put(event.id, seq, field);
         outcome.seq = seq;
         outcome.changed_entries.sort();
         Ok(outcome)
@@ -1014,17 +979,14 @@ impl RaceRepository for SeaRepository {
         let ruling = Ruling::of(&event.course, &history);
         let raw: Vec<(usize, Timestamp)> = reads.iter().map(|r| (r.point, r.at)).collect();
         let timeline = ruling.timeline(&event.course, &raw);
-        let (model, flags) = recompute(
-            event,
-            state.entry_id,
-            &state.bib,
-            Timestamp(state.wave_start_ms),
-            &timeline,
-            &ruling.adjustments,
-            seq,
-        );
-        let changed =
-            store_recomputed(&txn, event, vec![(model, flags, state.open_flags > 0)], seq).await?;
+        let mut field = self.fields.take(&txn, event, seq - 1).await?;
+        let pending = Pending {
+            timeline,
+            adjustments: ruling.adjustments.clone(),
+            ..Pending::of(&event.course, &state)?
+        };
+        let recomputed = recompute(&txn, event, &mut field, vec![pending], seq).await?;
+        let changed = store_recomputed(&txn, event, recomputed, seq).await?;
         advance(
             &txn,
             change(event.id, seq, ChangeKind::Correction, status, changed),

@@ -6,6 +6,7 @@ use podium_domain::corrections::{Correction, CorrectionAction};
 use podium_domain::course::{Course, LimitOverride, TimingPointCode};
 use podium_domain::division::{Category, Gender};
 use podium_domain::engine::EntryStatus;
+use podium_domain::field::OutlierRule;
 use podium_domain::flags::{FlagKind, FlagStatus};
 use podium_domain::model::{Event, EventStatus, NewEntry, NewEvent};
 use podium_domain::ports::{
@@ -452,4 +453,149 @@ async fn per_event_segment_limits_are_stored_and_applied() {
     assert!(flags
         .iter()
         .any(|f| f.kind == FlagKind::SegmentTooFast && f.point.as_str() == "RUN1"));
+}
+
+/// `START` at 0 s and `RUN1` after `run_s` for each `(bib, run_s)`.
+fn first_runs(runs: &[(&str, i64)]) -> Vec<IndexedDetection> {
+    let mut out = Vec::new();
+    for (bib, run_s) in runs {
+        for (point_index, s) in [(0, 0), (1, *run_s)] {
+            out.push(IndexedDetection {
+                index: out.len(),
+                point_index,
+                detection: Detection {
+                    bib: Bib::parse(bib).unwrap(),
+                    point: Course::hyrox_standard().points()[point_index].clone(),
+                    at: at(s),
+                    read_id: None,
+                    device_id: None,
+                },
+            });
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn outliers_against_the_field_appear_and_resolve_as_the_median_moves() {
+    let repo = repo().await;
+    let rule = OutlierRule::new(0.4, 2.5, 5).unwrap();
+    let event = event(&repo, Course::hyrox_standard().with_outlier_rule(rule)).await;
+    assert_eq!(event.course.outlier_rule(), &rule, "the rule is stored");
+    let more = (3..=8)
+        .map(|n| NewEntry {
+            bib: Bib::parse(&n.to_string()).unwrap(),
+            athlete_id: None,
+            first_name: "Eva".into(),
+            last_name: format!("Athlete{n}"),
+            category: Category::Open,
+            gender: Gender::Women,
+            age_group: None,
+            birth_year: Some(1990),
+            wave_start: Timestamp(T0),
+        })
+        .collect();
+    repo.add_entries(&event, more).await.unwrap();
+    let outliers = |bib: &str| FlagFilter {
+        status: None,
+        kind: Some(FlagKind::SegmentOutlier),
+        bib: Some(Bib::parse(bib).unwrap()),
+    };
+
+    // Four entries: no field yet, whatever the times.
+    repo.ingest(
+        &event,
+        first_runs(&[("1", 750), ("2", 750), ("3", 750), ("4", 2250)]),
+    )
+    .await
+    .unwrap();
+    assert!(repo
+        .flags(event.id, &outliers("4"))
+        .await
+        .unwrap()
+        .is_empty());
+    // The fifth makes the field (median 750 s): a 250 s run and the 2,250 s one are outliers —
+    // the latter on an entry this batch did not touch.
+    let outcome = repo
+        .ingest(&event, first_runs(&[("5", 250)]))
+        .await
+        .unwrap();
+    let five = repo.flags(event.id, &outliers("5")).await.unwrap();
+    assert_eq!(five.len(), 1);
+    assert_eq!(five[0].status, FlagStatus::Open);
+    assert_eq!(five[0].point.as_str(), "RUN1");
+    assert!(
+        five[0].detail.contains("0.33× the median 750.0 s"),
+        "{}",
+        five[0].detail
+    );
+    let four = repo.flags(event.id, &outliers("4")).await.unwrap();
+    assert_eq!(four.len(), 1);
+    assert_eq!(
+        outcome.changed_entries.len(),
+        2,
+        "bib 4 changed with the field"
+    );
+    repo.review_flag(
+        event.id,
+        four[0].id,
+        FlagReview::Dismiss,
+        "chief",
+        "slow, not wrong",
+    )
+    .await
+    .unwrap();
+
+    // Fast entries arrive: the median falls to 500 s; 250 s is no longer an outlier, 2,250 s
+    // still is and stays dismissed.
+    let outcome = repo
+        .ingest(&event, first_runs(&[("6", 225), ("7", 225), ("8", 225)]))
+        .await
+        .unwrap();
+    let five = repo.flags(event.id, &outliers("5")).await.unwrap();
+    assert_eq!(five[0].status, FlagStatus::Resolved);
+    assert_eq!(
+        repo.flags(event.id, &outliers("4")).await.unwrap()[0].status,
+        FlagStatus::Dismissed
+    );
+    assert_eq!(
+        outcome.changed_entries.len(),
+        4,
+        "bib 5 changed with the field"
+    );
+    assert!(repo
+        .flags(event.id, &outliers("6"))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A correction that moves the median is followed too, even made by another instance:
+    // ignoring bib 3's RUN1 leaves 225, 225, 225, 250, 750, 750, 2,250 (median 250 s) — 750 s
+    // is 3×, flagged on 1 and 2.
+    let other = SeaRepository::new(repo.connection().clone()).await.unwrap();
+    correct(
+        &other,
+        &event,
+        "3",
+        CorrectionAction::IgnoreRead {
+            point: point("RUN1"),
+            at: at(750),
+        },
+    )
+    .await
+    .unwrap();
+    for bib in ["1", "2"] {
+        let flags = repo.flags(event.id, &outliers(bib)).await.unwrap();
+        assert_eq!(flags.len(), 1, "bib {bib}");
+        assert_eq!(flags[0].status, FlagStatus::Open);
+    }
+    // This instance's field is older than the event now: the next write rebuilds it rather
+    // than judge bib 1 against a median that included bib 3's ignored read.
+    let mut skierg_in = first_runs(&[("1", 810)]);
+    skierg_in.remove(0);
+    skierg_in[0].point_index = 2;
+    skierg_in[0].detection.point = point("SKIERG_IN");
+    repo.ingest(&event, skierg_in).await.unwrap();
+    let one = repo.flags(event.id, &outliers("1")).await.unwrap();
+    assert_eq!(one[0].status, FlagStatus::Open);
 }

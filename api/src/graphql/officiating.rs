@@ -53,6 +53,9 @@ pub enum FlagKindGql {
     /// A FINISH read after which the athlete was still read at course mats; it is not used
     /// (a later FINISH read counts).
     StrayFinish,
+    /// A measured split far from the median of the same segment among the event's entries of
+    /// the same category and gender (below `outlierRule.low` × or above `outlierRule.high` ×).
+    SegmentOutlier,
     /// Two points far apart on the course read within seconds of each other.
     SimultaneousReads,
     /// The entry finished (or was decided) without a START read; its clock started at its

@@ -150,6 +150,26 @@ impl CourseObject<'_> {
             })
             .collect()
     }
+    /// When a measured split is flagged `SEGMENT_OUTLIER` against its field.
+    async fn outlier_rule(&self) -> OutlierRuleObject {
+        let rule = self.0.outlier_rule();
+        OutlierRuleObject {
+            low: rule.low,
+            high: rule.high,
+            min_field: rule.min_field,
+        }
+    }
+}
+
+/// A measured split is an outlier below `low` × or above `high` × the median of the same
+/// segment among the event's entries of the same category and gender, once `minField` of them
+/// have measured it.
+#[derive(SimpleObject)]
+#[graphql(name = "OutlierRule")]
+pub struct OutlierRuleObject {
+    pub low: f64,
+    pub high: f64,
+    pub min_field: u32,
 }
 
 #[derive(SimpleObject)]

@@ -15,6 +15,8 @@ pub struct Model {
     pub course_points: String,
     /// JSON array of `LimitOverride`, every segment's plausibility limits; null = defaults.
     pub segment_limits: Option<String>,
+    /// JSON `OutlierRule` (`{low, high, minField}`); null = defaults.
+    pub outlier_rule: Option<String>,
     pub status: String,
     pub seq: i64,
     pub created_at: ChronoDateTimeUtc,

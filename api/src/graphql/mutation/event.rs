@@ -8,6 +8,7 @@ use crate::graphql::{app, parse_id, principal};
 use async_graphql::{Context, InputObject, Object, ID};
 use chrono::{DateTime, Utc};
 use podium_domain::course::LimitOverride;
+use podium_domain::field::OutlierRule;
 use podium_domain::model::{parse_name, NewEvent, NewVenue};
 use podium_domain::timing::Timestamp;
 
@@ -24,6 +25,18 @@ pub struct CreateEventInput {
     pub venue_id: Option<ID>,
     /// Plausibility limits replacing the course's defaults, by segment code.
     pub segment_limits: Option<Vec<SegmentLimitInput>>,
+    /// The field-relative outlier rule replacing the defaults (0.4×, 2.5×, 20 entries).
+    pub outlier_rule: Option<OutlierRuleInput>,
+}
+
+/// When a measured split is flagged `SEGMENT_OUTLIER`: below `low` × or above `high` × the
+/// median of the same segment among the event's entries of the same category and gender, once
+/// `minField` of them have measured it. Omitted fields keep their defaults.
+#[derive(InputObject)]
+pub struct OutlierRuleInput {
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+    pub min_field: Option<u32>,
 }
 
 /// The plausibility limits of one segment: faster than `minMs` is flagged and the read set
@@ -52,23 +65,36 @@ impl TryFrom<CreateEventInput> for NewEvent {
                 })
             })
             .transpose()?;
+        let defaults = OutlierRule::default();
+        let outliers = match input.outlier_rule {
+            Some(r) => OutlierRule::new(
+                r.low.unwrap_or(defaults.low),
+                r.high.unwrap_or(defaults.high),
+                r.min_field.unwrap_or(defaults.min_field),
+            )?,
+            None => defaults,
+        };
         Ok(NewEvent {
             venue_id,
             name: parse_name("name", &input.name)?,
             starts_at: Timestamp::from_chrono(input.starts_at),
             timezone: input.timezone,
-            course: input.course.0.with_limits(
-                &input
-                    .segment_limits
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|l| LimitOverride {
-                        segment: l.segment,
-                        min_ms: l.min_ms,
-                        max_ms: l.max_ms,
-                    })
-                    .collect::<Vec<_>>(),
-            )?,
+            course: input
+                .course
+                .0
+                .with_limits(
+                    &input
+                        .segment_limits
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|l| LimitOverride {
+                            segment: l.segment,
+                            min_ms: l.min_ms,
+                            max_ms: l.max_ms,
+                        })
+                        .collect::<Vec<_>>(),
+                )?
+                .with_outlier_rule(outliers),
         })
     }
 }
