@@ -1,6 +1,7 @@
 //! One typed settings tree: defaults → optional TOML file → `PODIUM_…` environment → flags.
 
 use figment::providers::{Format, Serialized, Toml};
+use anyhow::Context;
 use figment::Figment;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,10 @@ pub enum Mode {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
+    /// What loading noticed but did not refuse (unknown `PODIUM_…` variables), to log once
+    /// telemetry runs.
+    #[serde(skip)]
+    pub notes: Vec<String>,
     /// Address the server listens on.
     pub bind: SocketAddr,
     /// Holds the SQLite database (when no database URL is set) and development keys.
@@ -149,6 +154,7 @@ fn serialize_secret_opt<S: serde::Serializer>(
 impl Default for Settings {
     fn default() -> Self {
         Self {
+            notes: Vec::new(),
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./podium-data"),
             database_url: None,
@@ -209,27 +215,72 @@ impl Settings {
         env: impl IntoIterator<Item = (String, String)>,
         overrides: &SettingsOverrides,
     ) -> anyhow::Result<Self> {
+        let mut notes = Vec::new();
+        // Where each setting came from, to name it in an error.
+        let mut sources: std::collections::HashMap<String, String> = Default::default();
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(file) = file {
             if !file.exists() {
                 anyhow::bail!("config file {} does not exist", file.display());
             }
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("config file {}", file.display()))?;
+            let table: toml::Table = text
+                .parse()
+                .with_context(|| format!("config file {} is not valid TOML", file.display()))?;
+            let known = known_keys();
+            for key in table.keys() {
+                if !known.contains(key) {
+                    anyhow::bail!(
+                        "config file {}: unknown setting `{key}`{}",
+                        file.display(),
+                        closest(key, &known)
+                            .map(|k| format!(" (did you mean `{k}`?)"))
+                            .unwrap_or_default()
+                    );
+                }
+                sources.insert(key.clone(), format!("config file {}", file.display()));
+            }
             figment = figment.merge(Toml::file(file));
         }
-        let vars: figment::value::Dict = env
-            .into_iter()
-            .filter_map(|(k, v)| {
-                let key = k.strip_prefix("PODIUM_")?.to_ascii_lowercase();
-                // Typed like figment's own `Env` provider: "50" is a number, "true" a bool.
-                let value = v
-                    .parse::<figment::value::Value>()
-                    .unwrap_or_else(|_| v.into());
-                (key != "config").then_some((key, value))
-            })
-            .collect();
+        let known = known_keys();
+        let mut vars = figment::value::Dict::new();
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix("PODIUM_").map(str::to_ascii_lowercase) else {
+                continue;
+            };
+            if key == "config" {
+                continue;
+            }
+            if !known.contains(&key) {
+                if !is_service_link(&key) {
+                    notes.push(unknown_variable(&name, &key, &known));
+                }
+                continue;
+            }
+            // Typed like figment's own `Env` provider: "50" is a number, "true" a bool.
+            let typed = value
+                .parse::<figment::value::Value>()
+                .unwrap_or_else(|_| value.clone().into());
+            sources.insert(key.clone(), name);
+            vars.insert(key, typed);
+        }
         figment = figment.merge(Serialized::defaults(vars));
+        if let Ok(serde_json::Value::Object(flags)) = serde_json::to_value(overrides) {
+            for key in flags.keys() {
+                sources.insert(key.clone(), format!("--{}", key.replace('_', "-")));
+            }
+        }
         figment = figment.merge(Serialized::defaults(overrides));
-        let mut settings: Settings = figment.extract()?;
+        let mut settings: Settings = figment.extract().map_err(|e| {
+            let key = e.path.last().cloned().unwrap_or_default();
+            let source = sources
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| "the defaults".to_owned());
+            anyhow::anyhow!("setting `{key}` (from {source}): {}", e.kind)
+        })?;
+        settings.notes = notes;
         if settings
             .database_url
             .as_ref()
@@ -276,6 +327,60 @@ impl Settings {
                 self.data_dir.join("podium.db").display()
             ),
         }
+    }
+}
+
+/// The name of every setting.
+fn known_keys() -> Vec<String> {
+    match serde_json::to_value(Settings::default()) {
+        Ok(serde_json::Value::Object(map)) => map.into_iter().map(|(k, _)| k).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Variables Kubernetes (service links of a Service named `podium`) and Docker links define
+/// in a container's environment: `PODIUM_SERVICE_HOST`, `PODIUM_SERVICE_PORT[_<NAME>]`,
+/// `PODIUM_PORT`, `PODIUM_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]`, `PODIUM_NAME`,
+/// `PODIUM_ENV_<VAR>`. They are not settings and are ignored. (`key` is lowercase, without the
+/// prefix.)
+fn is_service_link(key: &str) -> bool {
+    let port_link = |rest: &str| {
+        let mut parts = rest.split('_');
+        let port = parts.next().unwrap_or_default();
+        let proto = parts.next().unwrap_or_default();
+        let field = parts.next();
+        !port.is_empty()
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && matches!(proto, "tcp" | "udp" | "sctp")
+            && matches!(field, None | Some("proto" | "port" | "addr"))
+            && parts.next().is_none()
+    };
+    key == "service_host"
+        || key == "service_port"
+        || key.starts_with("service_port_")
+        || key == "port"
+        || key.strip_prefix("port_").is_some_and(port_link)
+        || key == "name"
+        || key.starts_with("env_")
+}
+
+/// The known setting closest to an unknown key, when one is close enough to be a typo.
+fn closest<'a>(key: &str, known: &'a [String]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(key, k), k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min()
+        .map(|(_, k)| k.as_str())
+}
+
+fn unknown_variable(name: &str, key: &str, known: &[String]) -> String {
+    match closest(key, known) {
+        Some(k) => format!(
+            "ignoring {name}: podium has no such setting; did you mean PODIUM_{}?",
+            k.to_ascii_uppercase()
+        ),
+        None => format!("ignoring {name}: podium has no such setting"),
     }
 }
 
@@ -508,15 +613,60 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_are_rejected() {
-        let err = load(&[("PODIUM_DATABSE_URL", "typo")]).unwrap_err();
-        assert!(err.to_string().contains("databse_url"), "{err}");
+    fn kubernetes_and_docker_link_variables_are_ignored() {
+        // What Kubernetes injects for a Service named `podium`, and Docker links.
+        let s = load(&[
+            ("PODIUM_PORT", "tcp://10.0.0.7:8080"),
+            ("PODIUM_SERVICE_HOST", "10.0.0.7"),
+            ("PODIUM_SERVICE_PORT", "8080"),
+            ("PODIUM_SERVICE_PORT_HTTP", "8080"),
+            ("PODIUM_PORT_8080_TCP", "tcp://10.0.0.7:8080"),
+            ("PODIUM_PORT_8080_TCP_PROTO", "tcp"),
+            ("PODIUM_PORT_8080_TCP_PORT", "8080"),
+            ("PODIUM_PORT_8080_TCP_ADDR", "10.0.0.7"),
+            ("PODIUM_NAME", "/web/podium"),
+            ("PODIUM_ENV_FOO", "bar"),
+            ("PODIUM_MAX_BATCH", "50"),
+        ])
+        .unwrap();
+        assert_eq!(s.max_batch, 50);
+        assert!(s.notes.is_empty(), "{:?}", s.notes);
+    }
+
+    #[test]
+    fn an_unknown_variable_is_a_warning_naming_the_closest_setting() {
+        let s = load(&[("PODIUM_DATABSE_URL", "postgres://x/y")]).unwrap();
+        assert!(s.database_url.is_none());
+        assert_eq!(
+            s.notes,
+            ["ignoring PODIUM_DATABSE_URL: podium has no such setting; did you mean PODIUM_DATABASE_URL?"]
+        );
+        let s = load(&[("PODIUM_WHATEVER", "1")]).unwrap();
+        assert_eq!(s.notes, ["ignoring PODIUM_WHATEVER: podium has no such setting"]);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let err = load(&[("PODIUM_MAX_BATCH", "many")]).unwrap_err();
+        let message = format!("{err:#}");
+        assert!(message.contains("`max_batch`"), "{message}");
+        assert!(message.contains("PODIUM_MAX_BATCH"), "{message}");
+    }
+
+    #[test]
+    fn unknown_keys_in_a_file_are_refused_naming_the_file() {
         let dir = std::env::temp_dir().join(format!("podium-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("podium.toml");
         std::fs::write(&file, "bind = \"0.0.0.0:9000\"\nlog_levle = \"debug\"\n").unwrap();
         let err = Settings::load(Some(&file), [], &SettingsOverrides::default()).unwrap_err();
-        assert!(err.to_string().contains("log_levle"), "{err}");
+        let message = err.to_string();
+        assert!(message.contains("unknown setting `log_levle`"), "{message}");
+        assert!(message.contains("did you mean `log_level`"), "{message}");
+        assert!(message.contains("podium.toml"), "{message}");
+        std::fs::write(&file, "bind = \"0.0.0.0:9000\"\nmax_batch = \"x\"\n").unwrap();
+        let err = Settings::load(Some(&file), [], &SettingsOverrides::default()).unwrap_err();
+        assert!(format!("{err:#}").contains("from config file"), "{err:#}");
         std::fs::write(&file, "bind = \"0.0.0.0:9000\"\n").unwrap();
         let s = Settings::load(Some(&file), [], &SettingsOverrides::default()).unwrap();
         assert_eq!(s.bind.port(), 9000);
