@@ -21,23 +21,30 @@ use std::time::Duration;
 
 pub use sea_orm::DatabaseConnection as Connection;
 
-/// Connects to `url` (`sqlite://…?mode=rwc`, `sqlite::memory:` or `postgres://…`).
+/// Connects to `url` (`sqlite://…?mode=rwc` or `postgres://…`).
+///
+/// In-memory SQLite is refused: each connection to it is a database of its own, so the pool
+/// replacing a connection (a cancelled query drops one) would silently lose every table.
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    if is_in_memory_sqlite(url) {
+        anyhow::bail!(
+            "database_url `{url}` is an in-memory SQLite database, which loses every table when \
+             a connection is replaced; use a file instead, e.g. `sqlite:///tmp/podium.db?mode=rwc` \
+             (or leave database_url unset for the file in the data directory)"
+        );
+    }
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30));
-    if url.contains(":memory:") || url.contains("mode=memory") {
-        // Each connection to an in-memory SQLite database is a database of its own.
-        options.max_connections(1).min_connections(1);
-    } else if url.starts_with("sqlite:") {
+    if url.starts_with("sqlite:") {
         options.max_connections(8);
     } else {
         options.max_connections(16);
     }
     let db = Database::connect(options).await?;
-    if db.get_database_backend() == DbBackend::Sqlite && !url.contains(":memory:") {
+    if db.get_database_backend() == DbBackend::Sqlite {
         // WAL lets readers proceed while a writer commits; writers queue on the busy timeout.
         db.execute(Statement::from_string(
             DbBackend::Sqlite,
@@ -46,6 +53,10 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         .await?;
     }
     Ok(db)
+}
+
+fn is_in_memory_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory"))
 }
 
 /// Applies every pending migration.
@@ -57,4 +68,16 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
 /// Whether this database uses TimescaleDB for raw detections.
 pub async fn uses_timescaledb(db: &DatabaseConnection) -> anyhow::Result<bool> {
     Ok(podium_migrations::timescaledb_available(db).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn in_memory_sqlite_is_refused_with_a_way_out() {
+        for url in ["sqlite::memory:", "sqlite://file:x?mode=memory&cache=shared"] {
+            let err = super::connect(url).await.unwrap_err().to_string();
+            assert!(err.contains("in-memory SQLite"), "{err}");
+            assert!(err.contains("use a file"), "{err}");
+        }
+    }
 }
