@@ -1,7 +1,7 @@
 //! One typed settings tree: defaults → optional TOML file → `PODIUM_…` environment → flags.
 
-use figment::providers::{Format, Serialized, Toml};
 use anyhow::Context;
+use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -642,7 +642,10 @@ mod tests {
             ["ignoring PODIUM_DATABSE_URL: podium has no such setting; did you mean PODIUM_DATABASE_URL?"]
         );
         let s = load(&[("PODIUM_WHATEVER", "1")]).unwrap();
-        assert_eq!(s.notes, ["ignoring PODIUM_WHATEVER: podium has no such setting"]);
+        assert_eq!(
+            s.notes,
+            ["ignoring PODIUM_WHATEVER: podium has no such setting"]
+        );
     }
 
     #[test]

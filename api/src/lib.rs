@@ -41,11 +41,17 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     podium_persistence::migrate(&db)
         .await
         .context("migrating the database")?;
-    if podium_persistence::uses_timescaledb(&db)
+    use podium_persistence::timescale::Support;
+    match podium_persistence::upgrade_to_timescaledb(&db)
         .await
-        .unwrap_or(false)
+        .context("enabling TimescaleDB")?
     {
-        tracing::info!("TimescaleDB available: raw detections are a hypertable");
+        (Support::Ready, true) => tracing::info!(
+            "TimescaleDB can be used now: raw detections were converted into a hypertable"
+        ),
+        (Support::Ready, false) => tracing::info!("TimescaleDB: raw detections are a hypertable"),
+        (Support::Unusable(why), _) => tracing::warn!("{}", why.advice()),
+        (Support::Absent, _) => {}
     }
     let auth = Arc::new(auth::Authenticator::new(&settings)?);
     if settings.webhook_poll_ms == 0 || settings.webhook_timeout_ms == 0 {

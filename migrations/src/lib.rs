@@ -1,5 +1,5 @@
 //! podium's schema migrations. They run on SQLite and PostgreSQL; TimescaleDB-only statements
-//! run only when the extension is available (`pg_available_extensions`).
+//! run only when the server can create the extension (see `timescale`).
 
 pub use sea_orm_migration::prelude::*;
 
@@ -11,6 +11,8 @@ mod m20261123_000005_coach_grants;
 mod m20261123_000006_webhooks;
 mod m20261123_000007_sealed_secrets;
 mod m20261129_000001_add_outlier_rule;
+
+pub mod timescale;
 
 pub struct Migrator;
 
@@ -30,20 +32,7 @@ impl MigratorTrait for Migrator {
     }
 }
 
-/// Whether the connected database can use TimescaleDB (PostgreSQL with the extension available).
-pub async fn timescaledb_available<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
-    if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
-        return Ok(false);
-    }
-    let row = db
-        .query_one(sea_orm::Statement::from_string(
-            sea_orm::DatabaseBackend::Postgres,
-            "SELECT count(*) AS n FROM pg_available_extensions WHERE name = 'timescaledb'",
-        ))
-        .await?;
-    let n: i64 = match row {
-        Some(row) => row.try_get("", "n")?,
-        None => 0,
-    };
-    Ok(n > 0)
+/// Whether raw detections are stored in a TimescaleDB hypertable.
+pub async fn timescaledb_in_use<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
+    timescale::detections_is_hypertable(db).await
 }

@@ -318,7 +318,14 @@ impl MigrationTrait for Migration {
 
         let db = manager.get_connection();
         let backend = db.get_database_backend();
-        let timescale = crate::timescaledb_available(db).await?;
+        let timescale = match crate::timescale::enable(db).await? {
+            crate::timescale::Support::Ready => true,
+            crate::timescale::Support::Unusable(why) => {
+                tracing::warn!("{}", why.advice());
+                false
+            }
+            crate::timescale::Support::Absent => false,
+        };
         let sql = |s: &str| Statement::from_string(backend, s.to_owned());
         // Plain SQL so the primary key can include the time column, as a hypertable requires;
         // SQLite accepts it as is (its column types only set affinity).
@@ -329,16 +336,9 @@ impl MigrationTrait for Migration {
         if timescale {
             // A hypertable's unique indexes must include its time column, so the read-id
             // index does; ingest also checks read ids under the event's row lock.
-            db.execute(sql("CREATE EXTENSION IF NOT EXISTS timescaledb"))
-                .await?;
-            db.execute(sql(
-                "CREATE UNIQUE INDEX detections_read_id ON detections (event_id, read_id, ts)",
-            ))
-            .await?;
-            db.execute(sql(
-                "SELECT create_hypertable('detections', 'ts', chunk_time_interval => INTERVAL '1 day', migrate_data => true)",
-            ))
-            .await?;
+            for statement in crate::timescale::CONVERT_DETECTIONS {
+                db.execute(sql(statement)).await?;
+            }
         } else {
             db.execute(sql(
                 "CREATE UNIQUE INDEX detections_read_id ON detections (event_id, read_id) WHERE read_id IS NOT NULL",

@@ -11,6 +11,7 @@ mod repository;
 pub mod testing;
 mod webhooks;
 
+pub use podium_migrations::timescale;
 pub use repository::SeaRepository;
 
 use podium_migrations::{Migrator, MigratorTrait};
@@ -65,16 +66,22 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether this database uses TimescaleDB for raw detections.
-pub async fn uses_timescaledb(db: &DatabaseConnection) -> anyhow::Result<bool> {
-    Ok(podium_migrations::timescaledb_available(db).await?)
+/// Makes raw detections a TimescaleDB hypertable when the server can (converting an existing
+/// plain table, rows kept), and says what the server can do and whether it converted now.
+pub async fn upgrade_to_timescaledb(
+    db: &DatabaseConnection,
+) -> anyhow::Result<(podium_migrations::timescale::Support, bool)> {
+    Ok(podium_migrations::timescale::upgrade_if_possible(db).await?)
 }
 
 #[cfg(test)]
 mod tests {
     #[tokio::test]
     async fn in_memory_sqlite_is_refused_with_a_way_out() {
-        for url in ["sqlite::memory:", "sqlite://file:x?mode=memory&cache=shared"] {
+        for url in [
+            "sqlite::memory:",
+            "sqlite://file:x?mode=memory&cache=shared",
+        ] {
             let err = super::connect(url).await.unwrap_err().to_string();
             assert!(err.contains("in-memory SQLite"), "{err}");
             assert!(err.contains("use a file"), "{err}");

@@ -48,7 +48,7 @@ pub struct SeaRepository {
 impl SeaRepository {
     /// Wraps a migrated connection.
     pub async fn new(db: DatabaseConnection) -> Result<Self, RepoError> {
-        let read_ids_need_lookup = podium_migrations::timescaledb_available(&db)
+        let read_ids_need_lookup = podium_migrations::timescaledb_in_use(&db)
             .await
             .map_err(unexpected)?;
         Ok(Self {

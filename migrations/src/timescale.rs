@@ -1,0 +1,190 @@
+//! TimescaleDB: decided by what the server can do, not by what is installed.
+//!
+//! A server may list `timescaledb` in `pg_available_extensions` (the package is installed) and
+//! still refuse `CREATE EXTENSION` — most often because the library is not in
+//! `shared_preload_libraries` (right after installing the package, and on managed hosts),
+//! sometimes for lack of privilege. podium then keeps plain tables and says how to enable
+//! hypertables; once the extension can be created, `podium serve` (and `podium migrate`)
+//! convert the existing `detections` table at start, keeping its rows
+//! (`create_hypertable(…, migrate_data => true)`).
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
+
+/// Why TimescaleDB cannot be used on a server that has it installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unusable {
+    /// The library is not preloaded: add it to `shared_preload_libraries` and restart.
+    NotPreloaded,
+    /// The database role may not create the extension.
+    NotPermitted,
+    /// Anything else, with the server's message.
+    Other(String),
+}
+
+impl Unusable {
+    /// Reads the error PostgreSQL returned for `CREATE EXTENSION timescaledb`.
+    pub fn classify(message: &str) -> Self {
+        let m = message.to_ascii_lowercase();
+        if m.contains("must be preloaded") || m.contains("shared_preload_libraries") {
+            Unusable::NotPreloaded
+        } else if m.contains("permission denied") || m.contains("must be owner") {
+            Unusable::NotPermitted
+        } else {
+            Unusable::Other(message.to_owned())
+        }
+    }
+
+    /// What an operator should do about it.
+    pub fn advice(&self) -> String {
+        match self {
+            Unusable::NotPreloaded => "TimescaleDB is installed but not preloaded: add \
+                `shared_preload_libraries = 'timescaledb'` to postgresql.conf and restart \
+                PostgreSQL; podium converts `detections` into a hypertable at its next start"
+                .to_owned(),
+            Unusable::NotPermitted => "TimescaleDB is installed but this role may not create \
+                the extension: run `CREATE EXTENSION timescaledb` as a superuser; podium \
+                converts `detections` into a hypertable at its next start"
+                .to_owned(),
+            Unusable::Other(message) => format!(
+                "TimescaleDB is installed but `CREATE EXTENSION timescaledb` failed ({message}); \
+                 raw detections stay in a plain table"
+            ),
+        }
+    }
+}
+
+/// What the connected server can do with TimescaleDB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Support {
+    /// Not PostgreSQL, or the extension is not installed.
+    Absent,
+    /// Installed but cannot be used (see [`Unusable::advice`]).
+    Unusable(Unusable),
+    /// The extension exists in this database.
+    Ready,
+}
+
+fn sql(backend: DatabaseBackend, s: &str) -> Statement {
+    Statement::from_string(backend, s.to_owned())
+}
+
+async fn count<C: ConnectionTrait>(db: &C, query: &str) -> Result<i64, DbErr> {
+    let row = db.query_one(sql(DatabaseBackend::Postgres, query)).await?;
+    match row {
+        Some(row) => row.try_get("", "n"),
+        None => Ok(0),
+    }
+}
+
+/// Creates the extension when the server can, inside the caller's transaction (a savepoint
+/// keeps a refusal from aborting it), and says what the server can do.
+pub async fn enable<C: ConnectionTrait>(db: &C) -> Result<Support, DbErr> {
+    let backend = db.get_database_backend();
+    if backend != DatabaseBackend::Postgres {
+        return Ok(Support::Absent);
+    }
+    if count(
+        db,
+        "SELECT count(*) AS n FROM pg_available_extensions WHERE name = 'timescaledb'",
+    )
+    .await?
+        == 0
+    {
+        return Ok(Support::Absent);
+    }
+    db.execute(sql(backend, "SAVEPOINT podium_timescaledb"))
+        .await?;
+    match db
+        .execute(sql(backend, "CREATE EXTENSION IF NOT EXISTS timescaledb"))
+        .await
+    {
+        Ok(_) => {
+            db.execute(sql(backend, "RELEASE SAVEPOINT podium_timescaledb"))
+                .await?;
+            Ok(Support::Ready)
+        }
+        Err(e) => {
+            db.execute(sql(backend, "ROLLBACK TO SAVEPOINT podium_timescaledb"))
+                .await?;
+            Ok(Support::Unusable(Unusable::classify(&e.to_string())))
+        }
+    }
+}
+
+/// Whether raw detections are stored in a hypertable.
+pub async fn detections_is_hypertable<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
+    if db.get_database_backend() != DatabaseBackend::Postgres
+        || count(
+            db,
+            "SELECT count(*) AS n FROM pg_extension WHERE extname = 'timescaledb'",
+        )
+        .await?
+            == 0
+    {
+        return Ok(false);
+    }
+    Ok(count(
+        db,
+        "SELECT count(*) AS n FROM timescaledb_information.hypertables \
+         WHERE hypertable_name = 'detections' AND hypertable_schema = current_schema()",
+    )
+    .await?
+        > 0)
+}
+
+/// The statements that turn the plain `detections` table into a hypertable, keeping its rows:
+/// a hypertable's unique indexes must include the time column, so the read-id index does.
+pub const CONVERT_DETECTIONS: [&str; 3] = [
+    "DROP INDEX IF EXISTS detections_read_id",
+    "CREATE UNIQUE INDEX detections_read_id ON detections (event_id, read_id, ts)",
+    "SELECT create_hypertable('detections', 'ts', chunk_time_interval => INTERVAL '1 day', migrate_data => true)",
+];
+
+/// At start: when `detections` is a plain table but the server can now create the extension,
+/// converts it (one transaction). Returns what the server can do, for the caller to log.
+pub async fn upgrade_if_possible<C>(db: &C) -> Result<(Support, bool), DbErr>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok((Support::Absent, false));
+    }
+    if detections_is_hypertable(db).await? {
+        return Ok((Support::Ready, false));
+    }
+    let txn = db.begin().await?;
+    let support = enable(&txn).await?;
+    if support != Support::Ready {
+        txn.rollback().await?;
+        return Ok((support, false));
+    }
+    for statement in CONVERT_DETECTIONS {
+        txn.execute(sql(DatabaseBackend::Postgres, statement))
+            .await?;
+    }
+    txn.commit().await?;
+    Ok((Support::Ready, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_servers_refusals_are_told_apart() {
+        // What PostgreSQL answers when the package is installed but not preloaded.
+        let not_preloaded = "Execution Error: error returned from database: extension \
+            \"timescaledb\" must be preloaded";
+        assert_eq!(Unusable::classify(not_preloaded), Unusable::NotPreloaded);
+        assert!(Unusable::NotPreloaded
+            .advice()
+            .contains("shared_preload_libraries = 'timescaledb'"));
+        let denied = "error returned from database: permission denied to create extension \
+            \"timescaledb\"";
+        assert_eq!(Unusable::classify(denied), Unusable::NotPermitted);
+        let other = Unusable::classify("could not open extension control file");
+        assert!(matches!(other, Unusable::Other(_)));
+        assert!(other.advice().contains("plain table"));
+    }
+}
