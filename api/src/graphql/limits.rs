@@ -1,6 +1,16 @@
-//! Request-shape limits async-graphql does not have built in: query size, aliases and field
-//! selections per document (alias overloading and field duplication). Depth, complexity and
-//! directives per field are the schema builder's own limits (`graphql::build_schema`).
+//! Request-shape limits: query size, aliases and field selections per document (alias
+//! overloading and field duplication), nesting depth, and the shape of introspection.
+//! Complexity and directives per field are the schema builder's own limits
+//! (`graphql::build_schema`).
+//!
+//! Depth is counted here rather than by the engine so that introspection can be judged by its
+//! own rule: graphql-js's standard introspection query (what GraphiQL and code generators send)
+//! nests `ofType` nine levels deep, past any depth limit that protects the API, while the
+//! attack it must stop is circular — `fields { type { fields { type { … } } } }`. As graphql-js's
+//! `MaxIntrospectionDepthRule` does, a selection may nest the list fields `fields`,
+//! `inputFields`, `interfaces` and `possibleTypes` inside one another at most twice (the
+//! standard query nests them once), and `ofType` at most [`MAX_OF_TYPE`] times; outside
+//! `__schema` and `__type` the depth limit applies as usual.
 
 use crate::auth::Principal;
 use crate::ratelimit::{Decision, RateLimits};
@@ -20,6 +30,7 @@ pub struct ShapeLimits {
     pub max_query_bytes: usize,
     pub max_aliases: usize,
     pub max_fields: usize,
+    pub max_depth: usize,
 }
 
 impl ExtensionFactory for ShapeLimits {
@@ -39,6 +50,93 @@ fn coded(message: String, code: &str) -> ServerError {
 
 fn refused(message: String) -> ServerError {
     coded(message, "QUERY_TOO_LARGE")
+}
+
+/// Deepest `ofType { ofType { … } }` chain accepted (graphql-js's standard query uses 9).
+pub const MAX_OF_TYPE: usize = 12;
+/// Introspection list fields nested inside one another at most this often.
+const MAX_INTROSPECTION_LISTS: usize = 2;
+const INTROSPECTION_LISTS: [&str; 4] = ["fields", "inputFields", "interfaces", "possibleTypes"];
+
+/// How deep a selection goes, and whether its introspection stays within its rule.
+struct Shape<'a> {
+    fragments: &'a std::collections::HashMap<
+        async_graphql::Name,
+        async_graphql::Positioned<async_graphql::parser::types::FragmentDefinition>,
+    >,
+    /// Fragments being walked (a cycle is refused by validation later; here it just stops).
+    walking: Vec<&'a str>,
+}
+
+/// Where a walk is inside introspection: list fields and `ofType`s nested so far.
+#[derive(Clone, Copy, Default)]
+struct Introspection {
+    inside: bool,
+    lists: usize,
+    of_types: usize,
+}
+
+impl<'a> Shape<'a> {
+    /// The depth of `set` outside introspection; an error for introspection that nests too
+    /// deep.
+    fn depth(&mut self, set: &'a SelectionSet, at: Introspection) -> Result<usize, String> {
+        let mut deepest = 0;
+        for selection in &set.items {
+            let below = match &selection.node {
+                Selection::Field(field) => {
+                    let name = field.node.name.node.as_str();
+                    let mut inner = at;
+                    if name == "__schema" || name == "__type" {
+                        inner.inside = true;
+                    }
+                    if inner.inside {
+                        if INTROSPECTION_LISTS.contains(&name) {
+                            inner.lists += 1;
+                        }
+                        if name == "ofType" {
+                            inner.of_types += 1;
+                        }
+                        if inner.lists > MAX_INTROSPECTION_LISTS {
+                            return Err(format!(
+                                "introspection nests `{name}` {} levels deep inside fields, inputFields, interfaces or possibleTypes; at most {} (circular introspection)",
+                                inner.lists, MAX_INTROSPECTION_LISTS
+                            ));
+                        }
+                        if inner.of_types > MAX_OF_TYPE {
+                            return Err(format!(
+                                "introspection nests `ofType` {} levels deep; at most {MAX_OF_TYPE}",
+                                inner.of_types
+                            ));
+                        }
+                    }
+                    let nested = self.depth(&field.node.selection_set.node, inner)?;
+                    // Introspection does not count towards the depth limit.
+                    if inner.inside {
+                        0
+                    } else {
+                        nested + 1
+                    }
+                }
+                Selection::InlineFragment(fragment) => {
+                    self.depth(&fragment.node.selection_set.node, at)?
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    match self.fragments.get(name) {
+                        Some(fragment) if !self.walking.contains(&name) => {
+                            self.walking.push(name);
+                            let d = self.depth(&fragment.node.selection_set.node, at)?;
+                            self.walking.pop();
+                            d
+                        }
+                        _ => 0,
+                    }
+                }
+            };
+            deepest = deepest.max(below);
+        }
+        Ok(deepest)
+    }
 }
 
 /// Aliases and field selections in a selection set, fragments' own sets counted once each.
@@ -116,6 +214,24 @@ impl Extension for ShapeLimits {
                 "query selects {fields} fields; the limit is {}",
                 self.max_fields
             )));
+        }
+        let mut shape = Shape {
+            fragments: &document.fragments,
+            walking: Vec::new(),
+        };
+        for (_, operation) in document.operations.iter() {
+            let depth = shape
+                .depth(&operation.node.selection_set.node, Introspection::default())
+                .map_err(|message| coded(message, "INTROSPECTION_TOO_DEEP"))?;
+            if depth > self.max_depth {
+                return Err(coded(
+                    format!(
+                        "query is nested too deep: {depth} levels; the limit is {}",
+                        self.max_depth
+                    ),
+                    "GRAPHQL_VALIDATION_FAILED",
+                ));
+            }
         }
         Ok(document)
     }

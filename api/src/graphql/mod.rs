@@ -29,13 +29,13 @@ pub fn build_schema(state: Option<AppState>) -> PodiumSchema {
         mutation::Mutation::default(),
         subscription::Subscription,
     )
-    .limit_depth(settings.graphql_max_depth)
     .limit_complexity(settings.graphql_max_complexity)
     .limit_directives(settings.graphql_max_directives)
     .extension(limits::ShapeLimits {
         max_query_bytes: settings.graphql_max_query_bytes,
         max_aliases: settings.graphql_max_aliases,
         max_fields: settings.graphql_max_fields,
+        max_depth: settings.graphql_max_depth,
     })
     .extension(limits::CostCharge);
     if !settings.introspection() {

@@ -57,17 +57,48 @@ async fn oversized_query_shapes_are_refused_before_they_run() {
     assert!(body["data"].is_null(), "{body}");
     assert_eq!(code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
 
-    // Circular introspection: types → fields → type → fields → … beyond the depth limit.
-    let deep = "{ __schema { types { fields { type { fields { type { fields { type { fields { type { fields { type { name } } } } } } } } } } } } }";
-    let (_, body) = app.graphql_as(None, deep, json!({})).await;
+    // Circular introspection, as graphql-cop sends it: within the depth limit, refused by the
+    // introspection rule.
+    let circular = "query { __schema { types { fields { type { fields { type { fields { type { fields { type { name } } } } } } } } } } }";
+    for query in [
+        circular,
+        "{ __type(name: \"Query\") { fields { type { inputFields { type { interfaces { name } } } } } } }",
+        "{ __schema { types { ...F } } } fragment F on __Type { fields { type { fields { type { fields { name } } } } } }",
+    ] {
+        let (_, body) = app.graphql_as(None, query, json!({})).await;
+        assert_eq!(code(&body), "INTROSPECTION_TOO_DEEP", "{query}: {body}");
+        assert!(body["data"].is_null(), "{body}");
+    }
+    let chain = format!(
+        "{{ __type(name: \"Query\") {{ {} name {} }} }}",
+        "ofType { ".repeat(13),
+        "}".repeat(13)
+    );
+    let (_, body) = app.graphql_as(None, &chain, json!({})).await;
+    assert_eq!(code(&body), "INTROSPECTION_TOO_DEEP", "{body}");
+}
+
+#[tokio::test]
+async fn deep_queries_are_refused_and_standard_introspection_is_answered() {
+    let app = TestApp::spawn_with(|s| s.graphql_max_depth = 2).await;
+    let (_, body) = app
+        .graphql_as(None, "{ events(first: 1) { course { code } } }", json!({}))
+        .await;
+    assert_eq!(code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
     assert!(
         body["errors"][0]["message"]
             .as_str()
             .unwrap_or("")
-            .contains("nested too deep"),
+            .contains("nested too deep: 3 levels"),
         "{body}"
     );
-    assert!(body["data"].is_null(), "{body}");
+    // graphql-js's introspection query with every option (descriptions, specifiedByUrl,
+    // directive repeatability, schema description, deprecated input values) — what GraphiQL
+    // and code generators send — is answered and rebuilds the schema, whatever the depth limit.
+    let addr = crate::helpers::serve(&app).await;
+    let types =
+        crate::helpers::run_js("introspection.mjs", &[format!("http://{addr}/graphql")]).await;
+    assert!(types.trim().parse::<u32>().unwrap() > 50, "{types}");
 }
 
 #[tokio::test]

@@ -189,3 +189,58 @@ pub fn error_code(body: &Value) -> &str {
         .as_str()
         .unwrap_or("")
 }
+
+/// Serves `app`'s router on a real socket (random port); returns `127.0.0.1:<port>`.
+pub async fn serve(app: &TestApp) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app.router.clone();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
+    addr
+}
+
+/// Runs one of the Node.js oracles in `api/tests/js` (official clients and audits), installing
+/// them with `npm ci` on first use; returns its standard output, failing the test when it
+/// fails or takes over 60 s.
+pub async fn run_js(script: &str, args: &[String]) -> String {
+    let js = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    // One install at a time: tests run in parallel processes.
+    let lock = std::fs::File::create(std::env::temp_dir().join("podium-npm-ci.lock")).unwrap();
+    lock.lock().unwrap();
+    let installed = ["graphql", "graphql-ws", "graphql-http", "ws"]
+        .iter()
+        .all(|p| js.join("node_modules").join(p).exists());
+    if !installed {
+        let status = tokio::process::Command::new("npm")
+            .args(["ci", "--silent", "--no-audit", "--no-fund"])
+            .current_dir(&js)
+            .stdin(std::process::Stdio::null())
+            .status()
+            .await
+            .expect("npm is needed to install the test oracles (Node.js 18+)");
+        assert!(status.success(), "npm ci failed in {}", js.display());
+    }
+    lock.unlock().unwrap();
+    let run = tokio::process::Command::new("node")
+        .arg(js.join(script))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        .await
+        .unwrap_or_else(|_| panic!("{script} finishes within 60 s"))
+        .expect("node is needed to run the test oracles");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{script}: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}

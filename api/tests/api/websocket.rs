@@ -211,17 +211,6 @@ async fn the_legacy_graphql_ws_protocol_still_works() {
 /// is not enough.
 #[tokio::test]
 async fn the_official_graphql_ws_client_subscribes_and_resumes() {
-    let js = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
-    if !js.join("node_modules/graphql-ws").exists() {
-        let status = tokio::process::Command::new("npm")
-            .args(["ci", "--silent", "--no-audit", "--no-fund"])
-            .current_dir(&js)
-            .stdin(std::process::Stdio::null())
-            .status()
-            .await
-            .expect("npm is needed to install the graphql-ws client (Node.js 18+)");
-        assert!(status.success(), "npm ci failed in {}", js.display());
-    }
     let app = TestApp::spawn().await;
     let event_id = race(&app).await;
     let before = app
@@ -233,21 +222,11 @@ async fn the_official_graphql_ws_client_subscribes_and_resumes() {
         .ingest_json(&event_id, json!([read("1", "RUN1", 300)]))
         .await;
     let url = serve(&app).await;
-    let run = tokio::process::Command::new("node")
-        .arg(js.join("graphql-ws-client.mjs"))
-        .args([url, event_id, "1".into(), before.to_string()])
-        .stdin(std::process::Stdio::null())
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(30), run)
-        .await
-        .expect("the client finishes within 30 s")
-        .expect("node is needed to run the graphql-ws client");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = crate::helpers::run_js(
+        "graphql-ws-client.mjs",
+        &[url, event_id, "1".into(), before.to_string()],
+    )
+    .await;
     let messages: Vec<Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
