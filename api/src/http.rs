@@ -9,7 +9,6 @@ use crate::ratelimit::LimitsHealth;
 use crate::service::{self, RawDetection};
 use crate::state::AppState;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::GraphQLResponse;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -159,9 +158,14 @@ async fn graphql_post(
             "batched operations are not accepted: send one operation per request".into(),
         ));
     }
+    if !value.get("query").is_some_and(serde_json::Value::is_string) {
+        return Err(ApiError::BadRequest(
+            "body is not a GraphQL request: `query` must be a string".into(),
+        ));
+    }
     let request: async_graphql::Request = serde_json::from_value(value)
         .map_err(|e| ApiError::BadRequest(format!("body is not a GraphQL request: {e}")))?;
-    Ok(execute_metered(&s, principal, peer, request).await)
+    Ok(execute_metered(&s, principal, peer, request, answer_media(&headers)).await)
 }
 
 /// Executes a GraphQL request charged to its caller: `RateLimit` headers on the answer, and
@@ -171,6 +175,7 @@ async fn execute_metered(
     principal: crate::auth::Principal,
     peer: Option<std::net::IpAddr>,
     request: async_graphql::Request,
+    media: AnswerMedia,
 ) -> Response {
     let meter = Meter::new(&s.app.limits, &principal, peer);
     let limit = std::time::Duration::from_millis(s.app.settings.graphql_timeout_ms);
@@ -185,7 +190,7 @@ async fn execute_metered(
         response = execution => Some(response),
     };
     let mut http = match outcome {
-        Some(response) => GraphQLResponse::from(response).into_response(),
+        Some(response) => render(response, media),
         None => {
             let error = ApiError::Timeout(format!(
                 "the request took longer than {} ms and was cancelled",
@@ -198,7 +203,7 @@ async fn execute_metered(
             response
                 .http_headers
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-            let mut http = GraphQLResponse::from(response).into_response();
+            let mut http = render(response, media);
             *http.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
             http
         }
@@ -209,6 +214,74 @@ async fn execute_metered(
             *http.status_mut() = StatusCode::TOO_MANY_REQUESTS;
         }
     }
+    http
+}
+
+/// The media type a GraphQL answer is sent as (GraphQL over HTTP, "Accept"): the newer
+/// `application/graphql-response+json` when the client accepts it, else `application/json`
+/// (also when `Accept` is missing or `*/*`, for the clients that predate the newer type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AnswerMedia {
+    Json,
+    GraphqlResponse,
+}
+
+fn answer_media(headers: &HeaderMap) -> AnswerMedia {
+    let accepts_newer = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';');
+            let media = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            media.eq_ignore_ascii_case("application/graphql-response+json") && !refused
+        });
+    if accepts_newer {
+        AnswerMedia::GraphqlResponse
+    } else {
+        AnswerMedia::Json
+    }
+}
+
+/// A GraphQL answer as HTTP. As `application/graphql-response+json`, a request error (the
+/// document did not parse or validate, or its variables did not coerce: nothing executed)
+/// is 400 without a `data` entry; as `application/json` every GraphQL answer is 200.
+fn render(response: async_graphql::Response, media: AnswerMedia) -> Response {
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let cache_control = (response.errors.is_empty())
+        .then(|| response.cache_control.value())
+        .flatten();
+    let extra_headers = response.http_headers.clone();
+    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
+    let (status, content_type) = match media {
+        AnswerMedia::GraphqlResponse if request_error => {
+            if let Some(object) = body.as_object_mut() {
+                object.remove("data");
+            }
+            (StatusCode::BAD_REQUEST, "application/graphql-response+json")
+        }
+        AnswerMedia::GraphqlResponse => (StatusCode::OK, "application/graphql-response+json"),
+        AnswerMedia::Json => (StatusCode::OK, "application/json"),
+    };
+    let mut http = (
+        status,
+        [(header::CONTENT_TYPE, content_type)],
+        body.to_string(),
+    )
+        .into_response();
+    if let Some(value) = cache_control.and_then(|v| header::HeaderValue::from_str(&v).ok()) {
+        http.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    http.headers_mut().extend(extra_headers);
     http
 }
 
@@ -288,7 +361,7 @@ async fn graphql_get(
             .into_response());
     }
     let principal = principal(&s.app, &headers).await?;
-    Ok(execute_metered(&s, principal, peer, request).await)
+    Ok(execute_metered(&s, principal, peer, request, answer_media(&headers)).await)
 }
 
 /// Parses a body of detections of media type `media` (see `media_type`): a JSON array, or

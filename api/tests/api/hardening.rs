@@ -269,3 +269,72 @@ async fn ten_megabyte_bodies_and_oversized_batches_are_refused() {
         "{body}"
     );
 }
+
+/// The GraphQL-over-HTTP spec's reference audit (npm `graphql-http`): every MUST and SHOULD
+/// (and the MAYs) pass on a real socket.
+#[tokio::test]
+async fn the_graphql_over_http_audit_passes() {
+    let app = TestApp::spawn().await;
+    let addr = crate::helpers::serve(&app).await;
+    let out = crate::helpers::run_js(
+        "graphql-http-audit.mjs",
+        &[format!("http://{addr}/graphql")],
+    )
+    .await;
+    let results: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(results.len() > 50, "{out}");
+    let failed: Vec<&Value> = results.iter().filter(|r| r["status"] != "ok").collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
+#[tokio::test]
+async fn answers_follow_the_accept_header() {
+    let app = TestApp::spawn().await;
+    let post = |accept: Option<&str>, query: &str| {
+        let mut request =
+            Request::post("/graphql").header(header::CONTENT_TYPE, "application/json");
+        if let Some(accept) = accept {
+            request = request.header(header::ACCEPT, accept);
+        }
+        request
+            .body(Body::from(json!({ "query": query }).to_string()))
+            .unwrap()
+    };
+    for accept in [None, Some("*/*"), Some("application/json")] {
+        let (status, headers, _) = app.request(post(accept, "{ __typename }")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            headers[header::CONTENT_TYPE],
+            "application/json",
+            "{accept:?}"
+        );
+        // A document that does not validate is still 200 with `data: null` for these clients.
+        let (status, _, body) = app.request(post(accept, "{ nope }")).await;
+        assert_eq!(status, StatusCode::OK);
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert!(
+            body["data"].is_null() && body["errors"].is_array(),
+            "{body}"
+        );
+    }
+    let newer = Some("application/graphql-response+json, application/json;q=0.9");
+    let (status, headers, _) = app.request(post(newer, "{ __typename }")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers[header::CONTENT_TYPE],
+        "application/graphql-response+json"
+    );
+    for broken in ["{", "{ nope }"] {
+        let (status, _, body) = app.request(post(newer, broken)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{broken}");
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert!(body.get("data").is_none(), "{body}");
+        assert!(
+            body["errors"][0]["extensions"]["code"].is_string(),
+            "{body}"
+        );
+    }
+}
