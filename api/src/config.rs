@@ -84,6 +84,10 @@ pub struct Settings {
     pub graphql_max_query_bytes: usize,
     /// Longest a GraphQL request over HTTP may run, in milliseconds (then: 503 `TIMEOUT`).
     pub graphql_timeout_ms: u64,
+    /// Longest a request waits for a database connection, in milliseconds; then it is answered
+    /// 503 `DATABASE_UNAVAILABLE` with `Retry-After`, and until a probe reaches the database
+    /// again every request that needs it is answered so at once.
+    pub database_acquire_timeout_ms: u64,
     /// How often the webhook dispatcher looks for new messages and due deliveries, in ms.
     pub webhook_poll_ms: u64,
     /// How long an endpoint has to answer a delivery, in ms.
@@ -176,6 +180,7 @@ impl Default for Settings {
             graphql_max_directives: 10,
             graphql_max_query_bytes: 16 * 1024,
             graphql_timeout_ms: 10_000,
+            database_acquire_timeout_ms: 3_000,
             webhook_poll_ms: 1_000,
             webhook_timeout_ms: 5_000,
             webhook_max_attempts: 8,
@@ -491,6 +496,10 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub graphql_timeout_ms: Option<u64>,
+    /// Longest wait for a database connection in milliseconds, then 503 [env: PODIUM_DATABASE_ACQUIRE_TIMEOUT_MS] [default: 3000]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_acquire_timeout_ms: Option<u64>,
     /// Accept development tokens [env: PODIUM_DEV_TOKENS] [default: on in development, off in production]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]

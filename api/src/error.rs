@@ -40,6 +40,9 @@ pub enum ApiError {
     /// The request ran longer than the server allows.
     #[error("{0}")]
     Timeout(String),
+    /// The database cannot be reached; the request may be repeated (nothing was written).
+    #[error("the database is unavailable; retry in a few seconds")]
+    Unavailable,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -56,6 +59,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             ApiError::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
             ApiError::Timeout(_) => "TIMEOUT",
+            ApiError::Unavailable => DATABASE_UNAVAILABLE,
             ApiError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -70,7 +74,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout(_) | ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -94,6 +98,7 @@ impl ApiError {
             ApiError::RateLimited {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
+            ApiError::Unavailable => Some(DATABASE_RETRY_AFTER_SECS),
             _ => None,
         };
         async_graphql::Error::new(self.public_message()).extend_with(|_, ext| {
@@ -131,6 +136,10 @@ impl From<RepoError> for ApiError {
             RepoError::Duplicate(what) => ApiError::Conflict(format!("{what} already exists")),
             RepoError::Conflict(what) => ApiError::Conflict(what),
             RepoError::Invalid(e) => e.into(),
+            RepoError::Unavailable(cause) => {
+                tracing::warn!(%cause, "database unavailable");
+                ApiError::Unavailable
+            }
             RepoError::Unexpected(cause) => ApiError::Internal(cause),
         }
     }
@@ -151,8 +160,10 @@ impl IntoResponse for ApiError {
             ApiError::RateLimited {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
+            ApiError::Unavailable => Some(DATABASE_RETRY_AFTER_SECS),
             _ => None,
         };
+        let database_down = matches!(self, ApiError::Unavailable);
         let body = json!({ "error": { "code": code, "message": self.public_message() } });
         let mut response = (status, axum::Json(body)).into_response();
         if let Some(value) = challenge.and_then(|c| header::HeaderValue::from_str(&c).ok()) {
@@ -165,9 +176,21 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
         }
+        if database_down {
+            response.extensions_mut().insert(DatabaseDown);
+        }
         response
     }
 }
+
+/// The code of answers given while the database cannot be reached.
+pub const DATABASE_UNAVAILABLE: &str = "DATABASE_UNAVAILABLE";
+/// What `Retry-After` says while the database cannot be reached.
+pub const DATABASE_RETRY_AFTER_SECS: u64 = 2;
+
+/// Marks a response that found the database unreachable, for `database::gate` to notice.
+#[derive(Debug, Clone, Copy)]
+pub struct DatabaseDown;
 
 /// `?` in resolvers: every error goes through the same mapping.
 pub type GqlResult<T> = Result<T, async_graphql::Error>;

@@ -62,6 +62,10 @@ pub fn router(app: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .layer(RequestBodyLimitLayer::new(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::database::gate,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(HttpState {
             app,
@@ -260,6 +264,12 @@ fn render(response: async_graphql::Response, media: AnswerMedia) -> Response {
     let cache_control = (response.errors.is_empty())
         .then(|| response.cache_control.value())
         .flatten();
+    let database_down = response.errors.iter().any(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .is_some_and(|c| *c == async_graphql::Value::from(crate::error::DATABASE_UNAVAILABLE))
+    });
     let extra_headers = response.http_headers.clone();
     let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
     let (status, content_type) = match media {
@@ -282,6 +292,14 @@ fn render(response: async_graphql::Response, media: AnswerMedia) -> Response {
         http.headers_mut().insert(header::CACHE_CONTROL, value);
     }
     http.headers_mut().extend(extra_headers);
+    if database_down {
+        *http.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        http.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(crate::error::DATABASE_RETRY_AFTER_SECS),
+        );
+        http.extensions_mut().insert(crate::error::DatabaseDown);
+    }
     http
 }
 

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod database;
 pub mod demo;
 pub mod error;
 pub mod export;
@@ -35,7 +36,11 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
     let url = settings.effective_database_url();
-    let db = podium_persistence::connect(&url)
+    if settings.database_acquire_timeout_ms == 0 {
+        anyhow::bail!("database_acquire_timeout_ms must be at least 1");
+    }
+    let acquire = std::time::Duration::from_millis(settings.database_acquire_timeout_ms);
+    let db = podium_persistence::connect_with(&url, acquire)
         .await
         .context("connecting to the database")?;
     podium_persistence::migrate(&db)
@@ -110,6 +115,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         standings: StandingsCache::default(),
         metrics: Arc::new(Metrics::default()),
         live,
+        database: Default::default(),
     };
     oauth::load_keys(&state)
         .await

@@ -33,6 +33,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Fan-out of "event X reached seq N" to live subscribers.
     pub live: crate::live::LiveHub,
+    /// Whether the database was found unreachable (answer 503 at once until it is back).
+    pub database: Arc<crate::database::DatabaseGate>,
 }
 
 /// Standings and the event `seq` they were built at.

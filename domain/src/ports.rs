@@ -28,6 +28,10 @@ pub enum RepoError {
     /// The request contradicts what is stored (checked under the event's lock).
     #[error(transparent)]
     Invalid(#[from] InvalidInput),
+    /// The database cannot be reached (down, restarting, or no connection free in time); the
+    /// same request may succeed later. Nothing was written.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

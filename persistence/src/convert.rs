@@ -11,7 +11,32 @@ use podium_domain::timing::{Bib, Timestamp};
 use sea_orm::{DbErr, SqlErr};
 
 pub(crate) fn unexpected(e: DbErr) -> RepoError {
+    if is_unavailable(&e) {
+        return RepoError::Unavailable(e.to_string());
+    }
     RepoError::Unexpected(anyhow!(e).context("database error"))
+}
+
+/// Whether an error means the database cannot be reached, rather than that a statement
+/// failed: no connection in time, a broken connection, or a server shutting down or starting
+/// up (SQLSTATE class 08, 57P01–57P03).
+pub(crate) fn is_unavailable(e: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::RuntimeErr;
+    let sqlx = match e {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match sqlx {
+        Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::Io(_) | Sqlx::Tls(_) => true,
+        Sqlx::Database(db) => db.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
 }
 
 /// Maps a unique violation to `Duplicate(what)`, anything else to `Unexpected`.

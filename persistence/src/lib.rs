@@ -22,11 +22,21 @@ use std::time::Duration;
 
 pub use sea_orm::DatabaseConnection as Connection;
 
-/// Connects to `url` (`sqlite://…?mode=rwc` or `postgres://…`).
+/// Connects to `url` (`sqlite://…?mode=rwc` or `postgres://…`), waiting at most 3 s for a
+/// free connection (see [`connect_with`]).
+pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    connect_with(url, Duration::from_secs(3)).await
+}
+
+/// Connects to `url`; a query that gets no connection within `acquire_timeout` (the database
+/// is down, or every connection busy) fails as `RepoError::Unavailable` instead of waiting.
 ///
 /// In-memory SQLite is refused: each connection to it is a database of its own, so the pool
 /// replacing a connection (a cancelled query drops one) would silently lose every table.
-pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+pub async fn connect_with(
+    url: &str,
+    acquire_timeout: Duration,
+) -> anyhow::Result<DatabaseConnection> {
     if is_in_memory_sqlite(url) {
         anyhow::bail!(
             "database_url `{url}` is an in-memory SQLite database, which loses every table when \
@@ -37,8 +47,8 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30));
+        .connect_timeout(acquire_timeout)
+        .acquire_timeout(acquire_timeout);
     if url.starts_with("sqlite:") {
         options.max_connections(8);
     } else {

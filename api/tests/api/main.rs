@@ -5,6 +5,7 @@ mod helpers;
 mod idp;
 
 mod authorization;
+mod db_outage;
 mod events;
 mod exports;
 mod hardening;
