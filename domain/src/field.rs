@@ -191,20 +191,29 @@ impl Field {
             .collect();
         let updated: BTreeSet<Uuid> = updates.iter().map(|(e, _, _)| *e).collect();
         for (entry, division, measured) in updates {
-            if let Some((old_division, old)) = self.entries.remove(&entry) {
-                let fields = self.divisions.entry(old_division).or_default();
-                for (k, d) in old.iter().enumerate() {
-                    if let (Some(d), Some(field)) = (d, fields.get_mut(k)) {
+            let old = self.entries.remove(&entry);
+            let same_division = old.as_ref().is_some_and(|(d, _)| *d == division);
+            // Only the segments whose value changed move (usually one or two per batch).
+            if let Some((old_division, old_values)) = &old {
+                let fields = self.divisions.entry(*old_division).or_default();
+                for (k, d) in old_values.iter().enumerate() {
+                    let unchanged = same_division && measured.get(k).copied().flatten() == *d;
+                    if let (Some(d), Some(field), false) = (d, fields.get_mut(k), unchanged) {
                         field.remove((*d, entry));
                     }
                 }
             }
+            let segments = self.segments;
             let fields = self
                 .divisions
                 .entry(division)
-                .or_insert_with(|| vec![SegmentField::default(); self.segments]);
-            for (k, d) in measured.iter().enumerate().take(self.segments) {
-                if let Some(d) = d {
+                .or_insert_with(|| vec![SegmentField::default(); segments]);
+            for (k, d) in measured.iter().enumerate().take(segments) {
+                let unchanged = same_division
+                    && old
+                        .as_ref()
+                        .is_some_and(|(_, o)| o.get(k).copied().flatten() == *d);
+                if let (Some(d), false) = (d, unchanged) {
                     fields[k].insert((*d, entry));
                 }
             }

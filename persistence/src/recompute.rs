@@ -143,11 +143,20 @@ pub(crate) struct Pending {
 impl Pending {
     /// An entry as stored, with its effective timeline.
     pub(crate) fn of(course: &Course, state: &entry_states::Model) -> Result<Self, RepoError> {
+        Self::with_timeline(state, timeline_from(course, state)?)
+    }
+
+    /// An entry as stored, with another timeline (the stored one with new reads merged, or
+    /// one rebuilt by a correction).
+    pub(crate) fn with_timeline(
+        state: &entry_states::Model,
+        timeline: Timeline,
+    ) -> Result<Self, RepoError> {
         Ok(Self {
             entry_id: state.entry_id,
             bib: state.bib.clone(),
             wave_start: Timestamp(state.wave_start_ms),
-            timeline: timeline_from(course, state)?,
+            timeline,
             adjustments: adjustments_of(state)?,
             had_open: state.open_flags > 0,
         })

@@ -786,10 +786,7 @@ impl RaceRepository for SeaRepository {
                 continue;
             }
             let state = &states[&bib];
-            pending.push(Pending {
-                timeline,
-                ..Pending::of(&event.course, state)?
-            });
+            pending.push(Pending::with_timeline(state, timeline)?);
         }
         let mut field = self.fields.take(&txn, event, current_seq).await?;
         let recomputed = recompute(&txn, event, &mut field, pending, seq).await?;
@@ -981,9 +978,8 @@ impl RaceRepository for SeaRepository {
         let timeline = ruling.timeline(&event.course, &raw);
         let mut field = self.fields.take(&txn, event, seq - 1).await?;
         let pending = Pending {
-            timeline,
             adjustments: ruling.adjustments.clone(),
-            ..Pending::of(&event.course, &state)?
+            ..Pending::with_timeline(&state, timeline)?
         };
         let recomputed = recompute(&txn, event, &mut field, vec![pending], seq).await?;
         let changed = store_recomputed(&txn, event, recomputed, seq).await?;
