@@ -152,7 +152,9 @@ pub fn measured(progress: &Progress, segments: usize) -> Vec<Option<i64>> {
 pub struct Field {
     rule: OutlierRule,
     segments: usize,
-    divisions: HashMap<Division, Vec<SegmentField>>,
+    /// Per division, its segments' fields. An event has a handful of divisions: a list
+    /// searched in place costs less than hashing on every split of every entry.
+    divisions: Vec<(Division, Vec<SegmentField>)>,
     entries: HashMap<Uuid, (Division, Vec<Option<i64>>)>,
 }
 
@@ -161,9 +163,28 @@ impl Field {
         Self {
             rule: *course.outlier_rule(),
             segments: course.segments().len(),
-            divisions: HashMap::new(),
+            divisions: Vec::new(),
             entries: HashMap::new(),
         }
+    }
+
+    fn fields(&self, division: Division) -> Option<&[SegmentField]> {
+        self.divisions
+            .iter()
+            .find(|(d, _)| *d == division)
+            .map(|(_, f)| f.as_slice())
+    }
+
+    fn fields_mut(&mut self, division: Division) -> &mut Vec<SegmentField> {
+        let at = match self.divisions.iter().position(|(d, _)| *d == division) {
+            Some(at) => at,
+            None => {
+                self.divisions
+                    .push((division, vec![SegmentField::default(); self.segments]));
+                self.divisions.len() - 1
+            }
+        };
+        &mut self.divisions[at].1
     }
 
     /// Records entries' measured segments (see [`measured`]), replacing what they had, and
@@ -195,7 +216,7 @@ impl Field {
             let same_division = old.as_ref().is_some_and(|(d, _)| *d == division);
             // Only the segments whose value changed move (usually one or two per batch).
             if let Some((old_division, old_values)) = &old {
-                let fields = self.divisions.entry(*old_division).or_default();
+                let fields = self.fields_mut(*old_division);
                 for (k, d) in old_values.iter().enumerate() {
                     let unchanged = same_division && measured.get(k).copied().flatten() == *d;
                     if let (Some(d), Some(field), false) = (d, fields.get_mut(k), unchanged) {
@@ -204,10 +225,7 @@ impl Field {
                 }
             }
             let segments = self.segments;
-            let fields = self
-                .divisions
-                .entry(division)
-                .or_insert_with(|| vec![SegmentField::default(); segments]);
+            let fields = self.fields_mut(division);
             for (k, d) in measured.iter().enumerate().take(segments) {
                 let unchanged = same_division
                     && old
@@ -235,8 +253,7 @@ impl Field {
     }
 
     fn outliers(&self, division: Division, segment: usize) -> Vec<Uuid> {
-        self.divisions
-            .get(&division)
+        self.fields(division)
             .and_then(|f| f.get(segment))
             .map(|f| f.outliers(&self.rule))
             .unwrap_or_default()
@@ -244,16 +261,12 @@ impl Field {
 
     /// The median of a segment in a division, once enough entries have measured it.
     pub fn median(&self, division: Division, segment: usize) -> Option<i64> {
-        self.divisions
-            .get(&division)?
-            .get(segment)?
-            .median(&self.rule)
+        self.fields(division)?.get(segment)?.median(&self.rule)
     }
 
     /// How many entries of a division have measured a segment.
     pub fn count(&self, division: Division, segment: usize) -> usize {
-        self.divisions
-            .get(&division)
+        self.fields(division)
             .and_then(|f| f.get(segment))
             .map_or(0, |f| f.sorted.len())
     }
@@ -261,6 +274,9 @@ impl Field {
     /// The `SEGMENT_OUTLIER` flags of an entry recorded in this field, from its progress.
     pub fn flags(&self, course: &Course, entry: Uuid, progress: &Progress) -> Vec<Flag> {
         let Some((division, _)) = self.entries.get(&entry) else {
+            return Vec::new();
+        };
+        let Some(fields) = self.fields(*division) else {
             return Vec::new();
         };
         let at = |point: usize| {
@@ -273,7 +289,10 @@ impl Field {
         let mut flags = Vec::new();
         for split in progress.splits.iter().filter(|s| !s.is_merged()) {
             let k = split.from_point;
-            let Some(median) = self.median(*division, k) else {
+            let Some(field) = fields.get(k) else {
+                continue;
+            };
+            let Some(median) = field.median(&self.rule) else {
                 continue;
             };
             let d = split.duration.0;
@@ -291,7 +310,7 @@ impl Field {
                     d as f64 / 1000.0,
                     d as f64 / median as f64,
                     median as f64 / 1000.0,
-                    self.count(*division, k),
+                    field.sorted.len(),
                     division.0,
                     division.1,
                     self.rule.low,
@@ -325,7 +344,7 @@ mod tests {
         Field {
             rule,
             segments: 1,
-            divisions: HashMap::new(),
+            divisions: Vec::new(),
             entries: HashMap::new(),
         }
     }

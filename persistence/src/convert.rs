@@ -115,23 +115,20 @@ pub(crate) fn entry_from(
     })
 }
 
-/// How `entry_states.point_times` stores a timeline: an object with its parts; a bare array
-/// of earliest reads per point is the form stored before every finish read was kept.
+/// How `entry_states.point_times` stores a timeline: an object with its parts. A bare array
+/// of earliest reads per point is the form stored before every finish read was kept; it still
+/// reads back (`Timeline::from_earliest`).
 #[derive(serde::Serialize, serde::Deserialize)]
-#[serde(untagged)]
-enum StoredTimeline {
-    Parts {
-        earliest: Vec<Option<i64>>,
-        finishes: Vec<i64>,
-        #[serde(rename = "lastCourseRead")]
-        last_course_read: Option<(i64, usize)>,
-    },
-    Earliest(Vec<Option<i64>>),
+struct StoredTimeline {
+    earliest: Vec<Option<i64>>,
+    finishes: Vec<i64>,
+    #[serde(rename = "lastCourseRead")]
+    last_course_read: Option<(i64, usize)>,
 }
 
 pub(crate) fn timeline_json(timeline: &Timeline) -> String {
     let parts = timeline.parts();
-    serde_json::to_string(&StoredTimeline::Parts {
+    serde_json::to_string(&StoredTimeline {
         earliest: parts.earliest,
         finishes: parts.finishes,
         last_course_read: parts.last_course_read,
@@ -143,25 +140,28 @@ pub(crate) fn timeline_from(
     course: &Course,
     state: &entry_states::Model,
 ) -> Result<Timeline, RepoError> {
-    let stored: StoredTimeline = serde_json::from_str(&state.point_times)
-        .context("entry timeline")
-        .map_err(RepoError::Unexpected)?;
-    match stored {
-        StoredTimeline::Parts {
-            earliest,
-            finishes,
-            last_course_read,
-        } => Timeline::from_parts(
+    let raw = state.point_times.trim_start();
+    // Told apart by the first byte rather than an untagged enum, which would buffer every
+    // timeline before parsing it (this runs for every entry of every batch).
+    let timeline = if raw.starts_with('[') {
+        let earliest: Vec<Option<i64>> = serde_json::from_str(raw)
+            .context("entry timeline")
+            .map_err(RepoError::Unexpected)?;
+        Timeline::from_earliest(course, &earliest)
+    } else {
+        let stored: StoredTimeline = serde_json::from_str(raw)
+            .context("entry timeline")
+            .map_err(RepoError::Unexpected)?;
+        Timeline::from_parts(
             course,
             TimelineParts {
-                earliest,
-                finishes,
-                last_course_read,
+                earliest: stored.earliest,
+                finishes: stored.finishes,
+                last_course_read: stored.last_course_read,
             },
-        ),
-        StoredTimeline::Earliest(earliest) => Timeline::from_earliest(course, &earliest),
-    }
-    .map_err(|e| corrupt(e, "timeline"))
+        )
+    };
+    timeline.map_err(|e| corrupt(e, "timeline"))
 }
 
 pub(crate) fn status_from(raw: &str) -> Result<EntryStatus, RepoError> {

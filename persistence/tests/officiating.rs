@@ -599,3 +599,33 @@ async fn outliers_against_the_field_appear_and_resolve_as_the_median_moves() {
     let one = repo.flags(event.id, &outliers("1")).await.unwrap();
     assert_eq!(one[0].status, FlagStatus::Open);
 }
+
+#[tokio::test]
+async fn a_timeline_stored_before_finishes_were_kept_reads_back() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let repo = repo().await;
+    let event = event(&repo, Course::hyrox_standard()).await;
+    repo.ingest(&event, full_race("1", 0)).await.unwrap();
+    let before = row(&repo, &event, "1").await;
+    assert_eq!(before.status, EntryStatus::Finished);
+    // The form stored by earlier versions: the earliest read per point, as a bare array.
+    let earliest: Vec<i64> = (0..25).map(|i| at(10 + i * 300).0).collect();
+    let db = repo.connection();
+    db.execute(Statement::from_string(
+        db.get_database_backend(),
+        format!(
+            "UPDATE entry_states SET point_times = '{}' WHERE bib = '1'",
+            serde_json::to_string(&earliest).unwrap()
+        ),
+    ))
+    .await
+    .unwrap();
+    // A later read at the finish mat is a repeat: the finish and net time stand.
+    let mut repeat = full_race("1", 0).pop().unwrap();
+    repeat.detection.at = at(10 + 24 * 300 + 40);
+    repeat.index = 0;
+    repo.ingest(&event, vec![repeat]).await.unwrap();
+    let after = row(&repo, &event, "1").await;
+    assert_eq!(after.status, EntryStatus::Finished);
+    assert_eq!(after.net_time_ms, before.net_time_ms);
+}
