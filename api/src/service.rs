@@ -60,8 +60,11 @@ fn parse_row(event: &Event, raw: RawDetection) -> Result<IndexedDetection, Strin
         .map(ReadId::parse)
         .transpose()
         .map_err(|e| e.to_string())?;
-    if raw.device_id.as_ref().is_some_and(|d| d.len() > 128) {
-        return Err("deviceId: must be at most 128 characters".into());
+    if let Some(device) = &raw.device_id {
+        if device.len() > 128 {
+            return Err("deviceId: must be at most 128 characters".into());
+        }
+        podium_domain::check_text("deviceId", device, false).map_err(|e| e.to_string())?;
     }
     let detection = Detection {
         bib,

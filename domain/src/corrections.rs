@@ -146,6 +146,7 @@ impl CorrectionAction {
 
 /// Checks a correction's reason: trimmed, 1 to 500 characters.
 pub fn parse_reason(raw: &str) -> Result<String, InvalidInput> {
+    crate::error::check_text("reason", raw, true)?;
     let reason = raw.trim();
     if reason.is_empty() {
         return Err(InvalidInput::new(

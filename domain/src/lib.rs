@@ -18,4 +18,4 @@ pub mod simulation;
 pub mod standings;
 pub mod timing;
 
-pub use error::InvalidInput;
+pub use error::{check_text, InvalidInput};

@@ -182,6 +182,7 @@ pub struct NewEvent {
 
 /// Checks a display name: trimmed, 1 to 200 characters.
 pub fn parse_name(field: &str, raw: &str) -> Result<String, InvalidInput> {
+    crate::error::check_text(field, raw, false)?;
     let name = raw.trim();
     if name.is_empty() {
         return Err(InvalidInput::new(field, "must not be empty"));

@@ -116,6 +116,7 @@ impl ReadId {
         if raw.is_empty() || raw.len() > 128 {
             return Err(InvalidInput::new("readId", "must be 1 to 128 characters"));
         }
+        crate::error::check_text("readId", raw, false)?;
         Ok(Self(raw.to_owned()))
     }
 

@@ -139,6 +139,51 @@ impl<'a> Shape<'a> {
     }
 }
 
+/// The first string in `value` with a control character other than tab or a line break, as
+/// `(path, message)`: text from outside never reaches a resolver with one (PostgreSQL cannot
+/// store NUL; the others have no business in any field). Fields that must be one line (names)
+/// are stricter, in the domain's parsers.
+fn control_character(path: &str, value: &async_graphql::Value) -> Option<(String, String)> {
+    match value {
+        async_graphql::Value::String(s) => podium_domain::check_text(path, s, true)
+            .err()
+            .map(|e| (e.field, e.message)),
+        async_graphql::Value::List(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| control_character(&format!("{path}[{i}]"), v)),
+        async_graphql::Value::Object(fields) => fields
+            .iter()
+            .find_map(|(k, v)| control_character(&format!("{path}.{k}"), v)),
+        _ => None,
+    }
+}
+
+/// The same check over the literal arguments of a selection set.
+fn control_character_in_arguments(set: &SelectionSet) -> Option<(String, String)> {
+    set.items
+        .iter()
+        .find_map(|selection| match &selection.node {
+            Selection::Field(field) => field
+                .node
+                .arguments
+                .iter()
+                .find_map(|(name, value)| {
+                    let literal = value.node.clone().into_const_with(|_| {
+                        Ok::<_, std::convert::Infallible>(async_graphql::Value::Null)
+                    });
+                    literal.ok().and_then(|v| {
+                        control_character(&format!("{}({})", field.node.name.node, name.node), &v)
+                    })
+                })
+                .or_else(|| control_character_in_arguments(&field.node.selection_set.node)),
+            Selection::InlineFragment(fragment) => {
+                control_character_in_arguments(&fragment.node.selection_set.node)
+            }
+            Selection::FragmentSpread(_) => None,
+        })
+}
+
 /// Aliases and field selections in a selection set, fragments' own sets counted once each.
 fn count(set: &SelectionSet, aliases: &mut usize, fields: &mut usize) {
     for selection in &set.items {
@@ -192,6 +237,24 @@ impl Extension for ShapeLimits {
             )));
         }
         let document = next.run(ctx, query, variables).await?;
+        let in_variables = variables
+            .iter()
+            .find_map(|(name, value)| control_character(&format!("${name}"), value));
+        let in_arguments = || {
+            document
+                .operations
+                .iter()
+                .find_map(|(_, op)| control_character_in_arguments(&op.node.selection_set.node))
+                .or_else(|| {
+                    document
+                        .fragments
+                        .values()
+                        .find_map(|f| control_character_in_arguments(&f.node.selection_set.node))
+                })
+        };
+        if let Some((path, message)) = in_variables.or_else(in_arguments) {
+            return Err(coded(format!("{path}: {message}"), "BAD_USER_INPUT"));
+        }
         let (mut aliases, mut fields) = (0, 0);
         for (_, operation) in document.operations.iter() {
             count(

@@ -9,6 +9,7 @@ mod db_outage;
 mod events;
 mod exports;
 mod hardening;
+mod hostile;
 mod ingest;
 mod leaderboard;
 mod limits;
