@@ -20,6 +20,10 @@ pub enum ApiError {
     InvalidToken(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A request malformed at the HTTP level (RFC 6750 `invalid_request`), e.g. two
+    /// `Authorization` headers that a proxy in front might read differently.
+    #[error("{0}")]
+    InvalidRequest(String),
     /// A valid token without the scope an operation needs (RFC 6750 `insufficient_scope`).
     #[error("this operation needs scope `{0}`")]
     InsufficientScope(crate::auth::Scope),
@@ -51,6 +55,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "BAD_USER_INPUT",
+            ApiError::InvalidRequest(_) => "INVALID_REQUEST",
             ApiError::Unauthenticated(_) | ApiError::InvalidToken(_) => "UNAUTHENTICATED",
             ApiError::Forbidden(_) | ApiError::InsufficientScope(_) => "FORBIDDEN",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
@@ -66,7 +71,7 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated(_) | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -119,6 +124,10 @@ impl ApiError {
             ApiError::Unauthenticated(_) => Some("Bearer realm=\"podium\"".to_owned()),
             ApiError::InvalidToken(why) => Some(format!(
                 "Bearer realm=\"podium\", error=\"invalid_token\", error_description=\"{}\"",
+                quote(why)
+            )),
+            ApiError::InvalidRequest(why) => Some(format!(
+                "Bearer realm=\"podium\", error=\"invalid_request\", error_description=\"{}\"",
                 quote(why)
             )),
             ApiError::InsufficientScope(scope) => Some(format!(

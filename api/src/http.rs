@@ -134,14 +134,25 @@ pub(crate) async fn principal(
     app: &AppState,
     headers: &HeaderMap,
 ) -> Result<crate::auth::Principal, ApiError> {
-    let authorization = match headers.get(header::AUTHORIZATION) {
-        None => None,
-        Some(v) => Some(
+    app.auth.principal(authorization(headers)?).await
+}
+
+/// The request's one `Authorization` header. Two are refused: the first would win here while a
+/// proxy in front may have read (and authorised) the other.
+pub(crate) fn authorization(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ApiError::InvalidRequest(
+            "more than one Authorization header".into(),
+        ));
+    }
+    first
+        .map(|v| {
             v.to_str()
-                .map_err(|_| ApiError::InvalidToken("Authorization header is not text".into()))?,
-        ),
-    };
-    app.auth.principal(authorization).await
+                .map_err(|_| ApiError::InvalidToken("Authorization header is not text".into()))
+        })
+        .transpose()
 }
 
 async fn graphql_post(
@@ -388,18 +399,29 @@ fn parse_detections(
     media: &str,
     body: &[u8],
 ) -> Result<Vec<Result<RawDetection, String>>, ApiError> {
-    let row = |value: serde_json::Value| -> Result<RawDetection, String> {
-        if !value.is_object() {
-            return Err(format!("expected an object, got {value}"));
+    // Each row is read from its own text, not from a parsed `Value`: a `Value` keeps only the
+    // last of two equal keys, which would silently book `{"bib":"301", …, "bib":"311"}` on 311.
+    let row = |text: &str| -> Result<RawDetection, String> {
+        if !text.trim_start().starts_with('{') {
+            return Err(format!("expected an object, got {}", text.trim()));
         }
-        serde_json::from_value(value).map_err(|e| e.to_string())
+        serde_json::from_str(text).map_err(|e| {
+            let message = e.to_string();
+            let message = message.split(" at line ").next().unwrap_or_default();
+            if message.starts_with("duplicate field") {
+                format!("{message}: a row names each field once")
+            } else {
+                message.to_owned()
+            }
+        })
     };
     match media {
         "application/json" | "" => {
-            let values: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| {
-                ApiError::BadRequest(format!("body is not a JSON array of detections: {e}"))
-            })?;
-            Ok(values.into_iter().map(row).collect())
+            let values: Vec<Box<serde_json::value::RawValue>> = serde_json::from_slice(body)
+                .map_err(|e| {
+                    ApiError::BadRequest(format!("body is not a JSON array of detections: {e}"))
+                })?;
+            Ok(values.iter().map(|v| row(v.get())).collect())
         }
         "application/x-ndjson" | "application/jsonl" | "application/ndjson" => {
             let text = std::str::from_utf8(body)
@@ -408,9 +430,9 @@ fn parse_detections(
                 .lines()
                 .filter(|l| !l.trim().is_empty())
                 .map(|line| {
-                    serde_json::from_str::<serde_json::Value>(line)
+                    serde_json::from_str::<&serde_json::value::RawValue>(line)
                         .map_err(|e| format!("not JSON: {e}"))
-                        .and_then(row)
+                        .and_then(|v| row(v.get()))
                 })
                 .collect())
         }
@@ -516,5 +538,23 @@ mod tests {
         assert!(rows[2].as_ref().unwrap_err().contains("expected an object"));
         assert!(parse_detections("application/json", b"{").is_err());
         assert!(parse_detections("text/plain", b"[]").is_err());
+    }
+
+    #[test]
+    fn a_row_naming_a_field_twice_is_rejected() {
+        let body = br#"[{"bib":"301","timingPoint":"START","timestamp":"2026-03-14T09:00:00Z","bib":"311"},
+                        {"bib":"302","timingPoint":"START","timestamp":"2026-03-14T09:00:00Z"}]"#;
+        let rows = parse_detections("application/json", body).unwrap();
+        assert_eq!(
+            rows[0].as_ref().unwrap_err(),
+            "duplicate field `bib`: a row names each field once"
+        );
+        assert!(rows[1].is_ok());
+        let ndjson = br#"{"bib":"301","timingPoint":"START","timingPoint":"RUN1","timestamp":"2026-03-14T09:00:00Z"}"#;
+        let rows = parse_detections("application/x-ndjson", ndjson).unwrap();
+        assert!(rows[0]
+            .as_ref()
+            .unwrap_err()
+            .contains("duplicate field `timingPoint`"));
     }
 }

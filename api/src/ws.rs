@@ -120,12 +120,10 @@ pub async fn handler(
         Protocol::Transport
     };
     // A token on the upgrade request counts unless `connection_init` brings one.
-    let upgrade_principal = match headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(v) => Some(state.app.auth.principal(Some(v)).await.map_err(|_| ())),
-        None => None,
+    let upgrade_principal = match crate::http::authorization(&headers) {
+        Ok(Some(v)) => Some(state.app.auth.principal(Some(v)).await.map_err(|_| ())),
+        Ok(None) => None,
+        Err(_) => Some(Err(())),
     };
     upgrade
         .protocols([TRANSPORT_WS, LEGACY_WS])

@@ -197,3 +197,27 @@ async fn an_ingest_row_with_a_control_character_is_rejected_and_the_good_rows_st
         "{report}"
     );
 }
+
+#[tokio::test]
+async fn two_authorization_headers_are_refused() {
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+    let app = TestApp::spawn().await;
+    let request = Request::post("/graphql")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {}", app.admin))
+        .header(header::AUTHORIZATION, "Bearer garbage")
+        .body(Body::from(
+            json!({ "query": "{ apiClients { id } }" }).to_string(),
+        ))
+        .unwrap();
+    let (status, headers, body) = app.request(request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let challenge = headers[header::WWW_AUTHENTICATE].to_str().unwrap();
+    assert!(
+        challenge.contains("error=\"invalid_request\""),
+        "{challenge}"
+    );
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["code"], "INVALID_REQUEST", "{body}");
+}
