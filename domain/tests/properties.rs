@@ -91,13 +91,9 @@ fn correction(n: u128, action: CorrectionAction) -> Correction {
     }
 }
 
-/// `reads` recorded in a shuffled order with some repeated, as a venue network delivers them.
-fn shuffled_timeline(
-    course: &Course,
-    reads: &[(usize, i64)],
-    seed: u64,
-    dups: &[bool],
-) -> Timeline {
+/// `reads` in a shuffled order with some repeated (`dups[i]`: read `i` arrives twice), as a
+/// venue network delivers them.
+fn replay(reads: &[(usize, i64)], seed: u64, dups: &[bool]) -> Vec<(usize, i64)> {
     let mut replayed: Vec<(usize, i64)> = reads.to_vec();
     for (read, dup) in reads.iter().zip(dups) {
         if *dup {
@@ -111,8 +107,18 @@ fn shuffled_timeline(
         state ^= state << 17;
         replayed.swap(i, (state % (i as u64 + 1)) as usize);
     }
+    replayed
+}
+
+/// The timeline of `reads` recorded in the order `replay` gives them.
+fn shuffled_timeline(
+    course: &Course,
+    reads: &[(usize, i64)],
+    seed: u64,
+    dups: &[bool],
+) -> Timeline {
     let mut timeline = Timeline::new(course);
-    for (point, offset) in replayed {
+    for (point, offset) in replay(reads, seed, dups) {
         timeline.record(point, Timestamp(T0 + offset));
     }
     timeline
@@ -214,19 +220,7 @@ proptest! {
         let course = Course::hyrox_standard();
         let expected = progress(&course, &reads);
 
-        let mut replayed: Vec<(usize, i64)> = reads.clone();
-        for (read, dup) in reads.iter().zip(&dup_mask) {
-            if *dup {
-                replayed.push(*read);
-            }
-        }
-        let mut state = shuffle_seed | 1;
-        for i in (1..replayed.len()).rev() {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            replayed.swap(i, (state % (i as u64 + 1)) as usize);
-        }
+        let replayed = replay(&reads, shuffle_seed, &dup_mask);
         prop_assert_eq!(progress(&course, &replayed), expected);
     }
 

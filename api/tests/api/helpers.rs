@@ -172,6 +172,27 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// The open flags of an event (`bib`, `kind`), and how many entries have one.
+    pub async fn open_flags(&self, event_id: &str) -> (Vec<Value>, usize) {
+        let open = self
+            .gql(
+                "query($id: ID!) { flags(eventId: $id, status: OPEN) { bib kind } }",
+                json!({ "id": event_id }),
+            )
+            .await["flags"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let entries = open
+            .iter()
+            .map(|f| f["bib"].as_str().unwrap().to_owned())
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        (open, entries)
+    }
+}
+
 /// `2026-03-14T09:00:00Z` plus `seconds`, as ISO-8601.
 pub fn at(seconds: i64) -> String {
     let base = chrono::DateTime::parse_from_rfc3339(STARTS_AT).unwrap();

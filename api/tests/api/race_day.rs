@@ -229,20 +229,7 @@ async fn a_simulated_race_day_ranks_every_entry_correctly() {
     }
 
     // Flags stay rare on a realistic day: at most one entry in ten ends with an open flag.
-    let open = app
-        .gql(
-            "query($id: ID!) { flags(eventId: $id, status: OPEN) { bib kind } }",
-            json!({ "id": event }),
-        )
-        .await["flags"]
-        .as_array()
-        .unwrap()
-        .clone();
-    let flagged = open
-        .iter()
-        .map(|f| f["bib"].as_str().unwrap())
-        .collect::<std::collections::HashSet<_>>()
-        .len();
+    let (_, flagged) = app.open_flags(&event).await;
     println!(
         "simulated race day: {flagged} of {} entries with an open flag ({:.1} %)",
         expected.len(),
