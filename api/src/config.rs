@@ -60,6 +60,9 @@ pub struct Settings {
     pub max_batch: usize,
     /// Seconds a WebSocket client has to send `connection_init` (then: close 4408).
     pub ws_init_timeout_secs: u64,
+    /// Largest WebSocket frame or message a client may send, in bytes (then: close 1009,
+    /// without reading the rest).
+    pub ws_max_message_bytes: usize,
     /// Milliseconds a live feed waits for a change notice before it checks the change log
     /// anyway: the bound on how late a change from another instance can arrive when Redis lost
     /// its notice (or without Redis).
@@ -170,6 +173,7 @@ impl Default for Settings {
             max_body_bytes: 8 * 1024 * 1024,
             max_batch: 10_000,
             ws_init_timeout_secs: 10,
+            ws_max_message_bytes: 65_536,
             live_poll_ms: 2000,
             live_recent_steps: 1024,
             graphql_introspection: None,
@@ -436,6 +440,10 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ws_init_timeout_secs: Option<u64>,
+    /// Largest WebSocket message from a client in bytes, then close 1009 [env: PODIUM_WS_MAX_MESSAGE_BYTES] [default: 65536]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws_max_message_bytes: Option<usize>,
     /// Milliseconds between change-log checks of a live feed without notices [env: PODIUM_LIVE_POLL_MS] [default: 2000]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]

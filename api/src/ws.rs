@@ -131,6 +131,10 @@ pub async fn handler(
         // reads. tungstenite's 128 KiB default would cost more than everything else per socket.
         .read_buffer_size(1024)
         .write_buffer_size(0)
+        // Checked against the frame header: an oversized frame is refused before its payload
+        // is read, so the server never buffers more than this.
+        .max_frame_size(state.app.settings.ws_max_message_bytes)
+        .max_message_size(state.app.settings.ws_max_message_bytes)
         .on_upgrade(move |socket| serve(socket, state, protocol, upgrade_principal, peer))
 }
 
@@ -166,6 +170,11 @@ async fn serve(
             Some(Ok(m)) => m,
             Some(Err(e)) => {
                 tracing::debug!(error = %e, "websocket read failed");
+                // tungstenite's capacity error ("Space limit exceeded: …"), reached through
+                // axum's opaque error: close 1009 (message too big), RFC 6455 §7.4.1.
+                if e.to_string().contains("Space limit exceeded") {
+                    break Some((1009, "Message too big"));
+                }
                 break None;
             }
             None => break None,

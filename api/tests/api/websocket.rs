@@ -264,3 +264,26 @@ async fn shutting_down_closes_live_connections_with_1001() {
         .unwrap()
         .unwrap();
 }
+
+/// A 10 MB frame is refused from its header with close 1009, before its payload is read: the
+/// server never buffers more than `ws_max_message_bytes`.
+#[tokio::test]
+async fn an_oversized_frame_is_closed_with_1009() {
+    let app = TestApp::spawn().await;
+    let url = serve(&app).await;
+    let mut ws = connect(&url, "graphql-transport-ws").await;
+    init(&mut ws, json!({})).await;
+    let big = format!(
+        "{{\"type\":\"ping\",\"payload\":{{\"x\":\"{}\"}}}}",
+        "x".repeat(10 * 1024 * 1024)
+    );
+    // The send may fail midway once the server has closed; what matters is the close code.
+    let _ = ws.send(Message::Text(big.into())).await;
+    assert_eq!(receive(&mut ws).await, Err(1009));
+    // A message under the limit is served as usual on a new connection.
+    let mut ws = connect(&url, "graphql-transport-ws").await;
+    init(&mut ws, json!({})).await;
+    let ping = json!({ "type": "ping", "payload": { "x": "x".repeat(60_000) } });
+    send(&mut ws, ping).await;
+    assert_eq!(receive(&mut ws).await.unwrap()["type"], "pong");
+}
