@@ -56,6 +56,15 @@ pub struct Settings {
     pub log_level: String,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Time a client has to send a request's headers, in milliseconds (then the connection
+    /// is closed).
+    pub http_header_timeout_ms: u64,
+    /// Time a client has to send a request's body, in milliseconds (then 408 and the
+    /// connection is closed).
+    pub http_body_timeout_ms: u64,
+    /// Connections one address may hold open at once (0: no cap); beyond it a connection gets
+    /// 429 and is closed. Counted before any token is read, so it bounds every caller.
+    pub max_connections_per_address: usize,
     /// Most detections accepted in one ingest request.
     pub max_batch: usize,
     /// Seconds a WebSocket client has to send `connection_init` (then: close 4408).
@@ -172,6 +181,9 @@ impl Default for Settings {
             log_level: "info".to_owned(),
             max_body_bytes: 8 * 1024 * 1024,
             max_batch: 10_000,
+            http_header_timeout_ms: 10_000,
+            http_body_timeout_ms: 30_000,
+            max_connections_per_address: 256,
             ws_init_timeout_secs: 10,
             ws_max_message_bytes: 65_536,
             live_poll_ms: 2000,
@@ -436,6 +448,18 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_batch: Option<usize>,
+    /// Milliseconds a client has to send a request's headers [env: PODIUM_HTTP_HEADER_TIMEOUT_MS] [default: 10000]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_header_timeout_ms: Option<u64>,
+    /// Milliseconds a client has to send a request's body, then 408 [env: PODIUM_HTTP_BODY_TIMEOUT_MS] [default: 30000]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_body_timeout_ms: Option<u64>,
+    /// Connections one address may hold open at once, 0 for no cap [env: PODIUM_MAX_CONNECTIONS_PER_ADDRESS] [default: 256]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections_per_address: Option<usize>,
     /// Seconds to wait for a WebSocket `connection_init` [env: PODIUM_WS_INIT_TIMEOUT_SECS] [default: 10]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -66,6 +66,10 @@ pub fn router(app: AppState) -> Router {
             app.clone(),
             crate::database::gate,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.settings.clone(),
+            crate::server::read_body_in_time,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(HttpState {
             app,

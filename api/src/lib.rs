@@ -16,6 +16,7 @@ pub mod oauth;
 pub mod officiating;
 pub mod ratelimit;
 pub mod sealing;
+pub mod server;
 pub mod service;
 pub mod state;
 pub mod telemetry;
@@ -36,6 +37,9 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
     let url = settings.effective_database_url();
+    if settings.http_header_timeout_ms == 0 || settings.http_body_timeout_ms == 0 {
+        anyhow::bail!("http_header_timeout_ms and http_body_timeout_ms must be at least 1");
+    }
     if settings.database_acquire_timeout_ms == 0 {
         anyhow::bail!("database_acquire_timeout_ms must be at least 1");
     }
@@ -133,6 +137,7 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     router: axum::Router,
     live: live::LiveHub,
+    settings: Arc<Settings>,
 }
 
 impl Application {
@@ -144,6 +149,7 @@ impl Application {
         Ok(Self {
             listener,
             live: state.live.clone(),
+            settings: state.settings.clone(),
             router: http::router(state),
         })
     }
@@ -167,20 +173,7 @@ impl Application {
             tracing::info!("shutting down: closing live connections");
             live.shut_down(std::time::Duration::from_secs(5)).await;
         };
-        // Live updates are small frames that must leave at once: no Nagle delay.
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
-        axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(signal)
-        .await?;
-        Ok(())
+        server::serve(self.listener, self.router, &self.settings, signal).await
     }
 }
 

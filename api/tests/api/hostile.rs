@@ -221,3 +221,102 @@ async fn two_authorization_headers_are_refused() {
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["error"]["code"], "INVALID_REQUEST", "{body}");
 }
+
+/// A real server for the connection-level checks, with short timeouts.
+async fn real_server(
+    configure: impl FnOnce(&mut podium_api::config::Settings),
+) -> (TestApp, std::net::SocketAddr) {
+    let app = TestApp::spawn_with(|s| {
+        s.bind = "127.0.0.1:0".parse().unwrap();
+        s.http_header_timeout_ms = 500;
+        s.http_body_timeout_ms = 500;
+        configure(s);
+    })
+    .await;
+    let server = podium_api::Application::build(app.state.clone())
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.run_until(std::future::pending()));
+    (app, addr)
+}
+
+/// Everything the server sends until it closes the connection (or 5 s pass).
+async fn read_to_close(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut out),
+    )
+    .await
+    .expect("the server closes the connection within 5 s");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_one_address_cannot_hold_every_connection() {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    let (_app, addr) = real_server(|s| {
+        s.max_connections_per_address = 3;
+        s.http_header_timeout_ms = 1_500;
+        s.http_body_timeout_ms = 1_500;
+    })
+    .await;
+    // Half a body, then nothing: 408 and the connection closed.
+    let mut slow_body = TcpStream::connect(addr).await.unwrap();
+    slow_body
+        .write_all(b"POST /graphql HTTP/1.1\r\nhost: podium\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"query\":")
+        .await
+        .unwrap();
+    // Half the headers, then nothing: the connection is closed.
+    let mut slow_headers = TcpStream::connect(addr).await.unwrap();
+    slow_headers
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: podium\r\n")
+        .await
+        .unwrap();
+    // Two are open: a third from the same address is served, a fourth refused.
+    let mut third = TcpStream::connect(addr).await.unwrap();
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: podium\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(read_to_close(&mut third).await.starts_with("HTTP/1.1 200"));
+    // (Its slot is given back when the server's side of it ends.)
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let held = TcpStream::connect(addr).await.unwrap();
+    let mut fourth = TcpStream::connect(addr).await.unwrap();
+    let refused = read_to_close(&mut fourth).await;
+    assert!(refused.starts_with("HTTP/1.1 429"), "{refused}");
+
+    let answer = read_to_close(&mut slow_body).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("REQUEST_TIMEOUT"), "{answer}");
+    let answer = read_to_close(&mut slow_headers).await;
+    assert!(!answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // Slots free up as connections close.
+    drop(held);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut again = TcpStream::connect(addr).await.unwrap();
+    again
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: podium\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(read_to_close(&mut again).await.starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn an_http_1_1_request_without_host_is_refused() {
+    use tokio::io::AsyncWriteExt;
+    let (_app, addr) = real_server(|_| {}).await;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("Host header"), "{answer}");
+}
