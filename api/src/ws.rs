@@ -271,7 +271,21 @@ async fn serve(
     for (_, task) in subscriptions {
         task.abort();
     }
+    let closing = close.is_some();
     out.close(close).await;
+    if closing {
+        // Give the client a moment to read the close frame: a client still sending (a flood
+        // refused with 4429) would otherwise get a reset for its unread data, and see 1006
+        // instead of our code. Read and discard until its own close frame, for at most 1 s.
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while let Some(Ok(message)) = stream.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
 }
 
 /// Starts one subscription's task, or answers why it may not start (the caller's cap). Not

@@ -287,3 +287,52 @@ async fn an_oversized_frame_is_closed_with_1009() {
     send(&mut ws, ping).await;
     assert_eq!(receive(&mut ws).await.unwrap()["type"], "pong");
 }
+
+/// A client flooding subscribe messages without pause still reads the 4429 close frame
+/// (before, the server dropped the socket with the flood unread, and the reset showed as 1006).
+#[tokio::test]
+async fn a_subscription_flood_sees_the_4429_close() {
+    let app = TestApp::spawn().await;
+    let event_id = race(&app).await;
+    let url = serve(&app).await;
+    let ws = connect(&url, "graphql-transport-ws").await;
+    let (mut sink, mut stream) = ws.split();
+    sink.send(Message::Text(
+        json!({ "type": "connection_init", "payload": {} })
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let flood = tokio::spawn(async move {
+        for n in 0..2_000 {
+            let message = subscribe(&format!("s{n}"), &event_id);
+            if sink
+                .send(Message::Text(message.to_string().into()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        sink
+    });
+    // A client busy sending reads late: the close frame must still be there to read.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stream.next().await {
+                Some(Ok(Message::Close(Some(frame)))) => return Ok(u16::from(frame.code)),
+                Some(Ok(Message::Close(None))) | None => {
+                    return Err("closed without a code".to_owned())
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(format!("socket error: {e}")),
+            }
+        }
+    })
+    .await
+    .expect("closed within 10 s");
+    assert_eq!(closed, Ok(4429));
+    let _ = flood.await;
+}
