@@ -348,19 +348,32 @@ pub fn rate_limited(decision: &Decision) -> ServerError {
     error
 }
 
-/// Charges each request its computed complexity (at least 1; a request that does not parse
-/// or validate costs 1) before anything executes.
+/// Charges each request its cost (`cost::cost`, at least 1; a request that does not parse or
+/// validate costs 1) before anything executes, and refuses one costing more than
+/// `graphql_max_complexity`.
 #[derive(Debug, Clone, Copy)]
-pub struct CostCharge;
+pub struct CostCharge {
+    pub max_cost: usize,
+}
 
 impl ExtensionFactory for CostCharge {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(CostCharge)
+        Arc::new(CostChargeRun {
+            max_cost: self.max_cost,
+            cost: Mutex::new(None),
+        })
     }
 }
 
+/// One request's charge: its cost is computed from the parsed document and charged once it
+/// validates.
+struct CostChargeRun {
+    max_cost: usize,
+    cost: Mutex<Option<usize>>,
+}
+
 #[async_trait::async_trait]
-impl Extension for CostCharge {
+impl Extension for CostChargeRun {
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -369,10 +382,19 @@ impl Extension for CostCharge {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let parsed = next.run(ctx, query, variables).await;
-        if let (Err(_), Some(meter)) = (&parsed, ctx.data_opt::<Meter>()) {
-            let decision = meter.charge(1).await;
-            if !decision.allowed() {
-                return Err(rate_limited(&decision));
+        match &parsed {
+            Ok(document) => {
+                let cost =
+                    crate::graphql::cost::cost(&ctx.schema_env.registry, document, variables);
+                *self.cost.lock().unwrap_or_else(|e| e.into_inner()) = Some(cost);
+            }
+            Err(_) => {
+                if let Some(meter) = ctx.data_opt::<Meter>() {
+                    let decision = meter.charge(1).await;
+                    if !decision.allowed() {
+                        return Err(rate_limited(&decision));
+                    }
+                }
             }
         }
         parsed
@@ -384,13 +406,32 @@ impl Extension for CostCharge {
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let validated = next.run(ctx).await;
-        let Some(meter) = ctx.data_opt::<Meter>() else {
-            return validated;
+        let cost = match &validated {
+            Ok(_) => self
+                .cost
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or(1)
+                .max(1),
+            Err(_) => 1,
         };
-        let cost = validated.as_ref().map_or(1, |v| v.complexity.max(1));
-        let decision = meter.charge(cost).await;
-        if !decision.allowed() {
-            return Err(vec![rate_limited(&decision)]);
+        let too_costly = validated.is_ok() && cost > self.max_cost;
+        if let Some(meter) = ctx.data_opt::<Meter>() {
+            // A request refused here costs 1, like any that does not validate.
+            let decision = meter.charge(if too_costly { 1 } else { cost }).await;
+            if !decision.allowed() {
+                return Err(vec![rate_limited(&decision)]);
+            }
+        }
+        if too_costly {
+            return Err(vec![coded(
+                format!(
+                    "query costs {cost}; the limit is {} (list fields cost their page size, \
+                     unpaginated lists {UNPAGED_LIST}: ask for fewer rows)",
+                    self.max_cost
+                ),
+                "GRAPHQL_VALIDATION_FAILED",
+            )]);
         }
         validated
     }

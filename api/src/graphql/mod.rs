@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod athlete;
+pub mod cost;
 pub mod limits;
 pub mod mutation;
 pub mod officiating;
@@ -29,7 +30,6 @@ pub fn build_schema(state: Option<AppState>) -> PodiumSchema {
         mutation::Mutation::default(),
         subscription::Subscription,
     )
-    .limit_complexity(settings.graphql_max_complexity)
     .limit_directives(settings.graphql_max_directives)
     .extension(limits::ShapeLimits {
         max_query_bytes: settings.graphql_max_query_bytes,
@@ -37,7 +37,9 @@ pub fn build_schema(state: Option<AppState>) -> PodiumSchema {
         max_fields: settings.graphql_max_fields,
         max_depth: settings.graphql_max_depth,
     })
-    .extension(limits::CostCharge);
+    .extension(limits::CostCharge {
+        max_cost: settings.graphql_max_complexity,
+    });
     if !settings.introspection() {
         builder = builder.disable_introspection().disable_suggestions();
     }

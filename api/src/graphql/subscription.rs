@@ -225,7 +225,9 @@ impl Subscription {
         category: Option<CategoryGql>,
         gender: Option<GenderGql>,
         after_seq: Option<i64>,
-        #[graphql(validator(minimum = 1, maximum = 500))] first: Option<i32>,
+        #[graphql(default_with = "Some(20)", validator(minimum = 1, maximum = 500))] first: Option<
+            i32,
+        >,
     ) -> async_graphql::Result<impl Stream<Item = LeaderboardUpdate>> {
         let state: AppState = app(ctx).clone();
         let viewer = principal(ctx).clone();

@@ -297,3 +297,51 @@ async fn behind_trusted_proxies_callers_are_told_apart_by_forwarded_for() {
         "the header is ignored"
     );
 }
+
+/// The documented rule, figure by figure: one per field, a paginated field times its `first`,
+/// an unpaginated list times 20 (a list of scalars costs its size). The limit is set low so
+/// each query is refused with its exact cost.
+#[tokio::test]
+async fn a_query_costs_what_the_documented_rule_says() {
+    let app = TestApp::spawn_with(|s| s.graphql_max_complexity = 50).await;
+    let event = app.create_event(None).await;
+    let here = [10, 0, 0, 9];
+    let cost_of = |body: &Value| -> u64 {
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+            "{body}"
+        );
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        message
+            .strip_prefix("query costs ")
+            .and_then(|m| m.split(';').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{message}"))
+    };
+    let nested = |first: u64| {
+        format!(
+            "{{ events(first: {first}) {{ waves {{ id startsAt entryCount }} course {{ timingPoints segments {{ code fromPoint toPoint minMs maxMs }} }} }} }}"
+        )
+    };
+    // Per event: waves 1 + 20 × 3, course 1 + timingPoints 20 + segments (1 + 20 × 5).
+    let per_event = (1 + 20 * 3) + (1 + 20 + (1 + 20 * 5));
+    for first in [50, 500] {
+        let (_, _, body) = query(&app, None, here, &nested(first)).await;
+        assert_eq!(
+            cost_of(&body),
+            1 + first * per_event,
+            "events(first: {first})"
+        );
+    }
+    // A page counts its rows once: 1 + 20 × (totalCount 1 + edges (1 + node (1 + 2))).
+    let page = format!(
+        "{{ leaderboard(eventId: \"{event}\", first: 20) {{ totalCount edges {{ node {{ bib rank }} }} }} }}"
+    );
+    let (_, _, body) = query(&app, None, here, &page).await;
+    assert_eq!(cost_of(&body), 1 + 20 * (1 + (1 + (1 + 2))));
+    // Without `first`, the field's default page size (events: 50).
+    let (_, _, body) = query(&app, None, here, "{ events { id } }").await;
+    assert_eq!(cost_of(&body), 1 + 50);
+    let (status, _, body) = query(&app, None, here, "{ __typename }").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

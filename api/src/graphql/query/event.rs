@@ -19,15 +19,13 @@ impl EventQuery {
     }
 
     /// Events, most recent start first.
-    #[graphql(
-        guard = "RequireScope(Scope::ResultsRead)",
-        complexity = "first.unwrap_or(50) as usize * child_complexity + 1"
-    )]
+    #[graphql(guard = "RequireScope(Scope::ResultsRead)")]
     async fn events(
         &self,
         ctx: &Context<'_>,
         #[graphql(
             desc = "At most this many, 1 to 500; 50 when omitted.",
+            default_with = "Some(50)",
             validator(minimum = 1, maximum = 500)
         )]
         first: Option<u64>,

@@ -41,10 +41,7 @@ impl LeaderboardQuery {
     /// timing point and the earliest time there; unranked entries (not started, DNF, DNS, DSQ)
     /// last. Ranks are within the filter; equal times share a rank.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(
-        guard = "RequireScope(Scope::ResultsRead)",
-        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
-    )]
+    #[graphql(guard = "RequireScope(Scope::ResultsRead)")]
     async fn leaderboard(
         &self,
         ctx: &Context<'_>,
@@ -56,6 +53,7 @@ impl LeaderboardQuery {
         >,
         #[graphql(
             desc = "Page size, 0 to 500; 20 when omitted.",
+            default_with = "Some(20)",
             validator(minimum = 0, maximum = 500)
         )]
         first: Option<i32>,

@@ -16,7 +16,6 @@ pub struct OfficiatingQuery;
 impl OfficiatingQuery {
     /// Plausibility flags of an event, optionally narrowed by status, kind or bib (the
     /// event's managers: `events:manage` at its venue).
-    #[graphql(complexity = "crate::graphql::limits::UNPAGED_LIST * child_complexity + 1")]
     async fn flags(
         &self,
         ctx: &Context<'_>,
@@ -41,10 +40,7 @@ impl OfficiatingQuery {
 
     /// The corrections of an event (or of one bib), oldest first: the audit trail. Authors
     /// are shown to the event's managers only.
-    #[graphql(
-        guard = "RequireScope(Scope::ResultsRead)",
-        complexity = "crate::graphql::limits::UNPAGED_LIST * child_complexity + 1"
-    )]
+    #[graphql(guard = "RequireScope(Scope::ResultsRead)")]
     async fn corrections(
         &self,
         ctx: &Context<'_>,
