@@ -320,3 +320,120 @@ async fn an_http_1_1_request_without_host_is_refused() {
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("Host header"), "{answer}");
 }
+
+/// One hostile request and what it must get.
+struct Attack {
+    what: &'static str,
+    method: &'static str,
+    path: String,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+    status: u16,
+    /// `extensions.code` (GraphQL) or `error.code` (REST) the answer must carry.
+    code: &'static str,
+}
+
+fn b64url(value: &Value) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+}
+
+/// The shape of the outside battery: hostile requests in one table, run in process; each row
+/// must keep its refusal as the API grows (socket-level cases — slow clients, missing Host,
+/// oversized WebSocket frames, floods — are real-socket tests above and in websocket.rs).
+/// Every new mutation, endpoint and subscription gets its rows here.
+#[tokio::test]
+async fn the_hostile_request_battery_stays_refused() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let app = TestApp::spawn().await;
+    let venue = app
+        .gql(
+            "mutation { createVenue(name: \"Hall A\") { id } }",
+            json!({}),
+        )
+        .await["createVenue"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let event = app.create_event(Some(&venue)).await;
+    app.add_entries(&event, &[("1", "OPEN", "MEN", 1990)]).await;
+    let other_venue_operator = app.token(
+        podium_api::auth::Role::VenueOperator,
+        vec![uuid::Uuid::new_v4()],
+    );
+    let athlete = app.token(podium_api::auth::Role::Athlete, vec![]);
+    let bearer = |t: &str| ("authorization", format!("Bearer {t}"));
+    let json_type = ("content-type", "application/json".to_owned());
+    let gql = |query: &str, variables: Value| {
+        json!({ "query": query, "variables": variables })
+            .to_string()
+            .into_bytes()
+    };
+    let forged_none = format!(
+        "{}.{}.",
+        b64url(&json!({ "alg": "none", "typ": "at+jwt" })),
+        b64url(
+            &json!({ "sub": "x", "role": "admin", "aud": "podium", "iss": "podium", "exp": 4_102_444_800u64 })
+        )
+    );
+    let forged_hs256 = format!(
+        "{}.{}.c2lnbmF0dXJl",
+        b64url(&json!({ "alg": "HS256", "typ": "at+jwt" })),
+        b64url(
+            &json!({ "sub": "x", "role": "admin", "aud": "podium", "iss": "podium", "exp": 4_102_444_800u64 })
+        )
+    );
+    let ingest = format!("/v1/events/{event}/detections");
+    let detections = |rows: Value| rows.to_string().into_bytes();
+    let attacks = vec![
+        Attack { what: "token with alg none", method: "POST", path: "/graphql".into(), headers: vec![json_type.clone(), bearer(&forged_none)], body: gql("{ apiClients { id } }", json!({})), status: 401, code: "UNAUTHENTICATED" },
+        Attack { what: "token with alg HS256", method: "POST", path: "/graphql".into(), headers: vec![json_type.clone(), bearer(&forged_hs256)], body: gql("{ apiClients { id } }", json!({})), status: 401, code: "UNAUTHENTICATED" },
+        Attack { what: "garbage token", method: "POST", path: ingest.clone(), headers: vec![json_type.clone(), bearer("garbage")], body: detections(json!([])), status: 401, code: "UNAUTHENTICATED" },
+        Attack { what: "two Authorization headers", method: "POST", path: "/graphql".into(), headers: vec![json_type.clone(), bearer(&app.admin), bearer("garbage")], body: gql("{ apiClients { id } }", json!({})), status: 400, code: "INVALID_REQUEST" },
+        Attack { what: "ingest without a token", method: "POST", path: ingest.clone(), headers: vec![json_type.clone()], body: detections(json!([read("1", "START", 5)])), status: 401, code: "UNAUTHENTICATED" },
+        Attack { what: "ingest at another venue", method: "POST", path: ingest.clone(), headers: vec![json_type.clone(), bearer(&other_venue_operator)], body: detections(json!([read("1", "START", 5)])), status: 403, code: "FORBIDDEN" },
+        Attack { what: "ingest as an athlete", method: "POST", path: ingest.clone(), headers: vec![json_type.clone(), bearer(&athlete)], body: detections(json!([read("1", "START", 5)])), status: 403, code: "FORBIDDEN" },
+        Attack { what: "ingest into an unknown event", method: "POST", path: format!("/v1/events/{}/detections", uuid::Uuid::new_v4()), headers: vec![json_type.clone(), bearer(&app.admin)], body: detections(json!([])), status: 404, code: "NOT_FOUND" },
+        Attack { what: "ingest into a malformed event id", method: "POST", path: "/v1/events/not-a-uuid/detections".into(), headers: vec![json_type.clone(), bearer(&app.admin)], body: detections(json!([])), status: 400, code: "BAD_USER_INPUT" },
+        Attack { what: "ingest body that is not JSON", method: "POST", path: ingest.clone(), headers: vec![json_type.clone(), bearer(&app.admin)], body: b"[{".to_vec(), status: 400, code: "BAD_USER_INPUT" },
+        Attack { what: "ingest as a form", method: "POST", path: ingest.clone(), headers: vec![("content-type", "application/x-www-form-urlencoded".into()), bearer(&app.admin)], body: b"a=b".to_vec(), status: 415, code: "UNSUPPORTED_MEDIA_TYPE" },
+        Attack { what: "an 9 MB body", method: "POST", path: ingest.clone(), headers: vec![json_type.clone(), bearer(&app.admin)], body: vec![b' '; 9 * 1024 * 1024], status: 413, code: "PAYLOAD_TOO_LARGE" },
+        Attack { what: "GraphQL as a form (CSRF)", method: "POST", path: "/graphql".into(), headers: vec![("content-type", "application/x-www-form-urlencoded".into())], body: b"query=%7B__typename%7D".to_vec(), status: 415, code: "UNSUPPORTED_MEDIA_TYPE" },
+        Attack { what: "batched operations", method: "POST", path: "/graphql".into(), headers: vec![json_type.clone()], body: json!([{ "query": "{ __typename }" }, { "query": "{ __typename }" }]).to_string().into_bytes(), status: 400, code: "BAD_USER_INPUT" },
+        Attack { what: "a body without query", method: "POST", path: "/graphql".into(), headers: vec![json_type.clone()], body: json!({ "qeury": "{ __typename }" }).to_string().into_bytes(), status: 400, code: "BAD_USER_INPUT" },
+        Attack { what: "a mutation over GET", method: "GET", path: "/graphql?query=mutation%20%7B%20__typename%20%7D".into(), headers: vec![], body: vec![], status: 405, code: "METHOD_NOT_ALLOWED" },
+        Attack { what: "alias overloading", method: "POST", path: "/graphql".into(), headers: vec![json_type.clone()], body: gql(&format!("{{ {} }}", (0..16).map(|i| format!("a{i}: __typename ")).collect::<String>()), json!({})), status: 200, code: "QUERY_TOO_LARGE" },
+        Attack { what: "circular introspection", method: "POST", path: "/graphql".into(), headers: vec![json_type.clone()], body: gql("{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }", json!({})), status: 200, code: "INTROSPECTION_TOO_DEEP" },
+        Attack { what: "nested lists under a large page", method: "POST", path: "/graphql".into(), headers: vec![json_type.clone()], body: gql("{ events(first: 500) { waves { id startsAt entryCount } course { timingPoints segments { code fromPoint toPoint minMs maxMs } } } }", json!({})), status: 200, code: "GRAPHQL_VALIDATION_FAILED" },
+        Attack { what: "NUL in a venue name", method: "POST", path: "/graphql".into(), headers: vec![json_type.clone(), bearer(&app.admin)], body: gql("mutation($n: String!) { createVenue(name: $n) { id } }", json!({ "n": "Hall\u{0}" })), status: 200, code: "BAD_USER_INPUT" },
+        Attack { what: "an admin mutation as an athlete", method: "POST", path: "/graphql".into(), headers: vec![json_type.clone(), bearer(&athlete)], body: gql("mutation { rotateSigningKey { kid } }", json!({})), status: 200, code: "FORBIDDEN" },
+        Attack { what: "another venue's event closed by an operator", method: "POST", path: "/graphql".into(), headers: vec![json_type.clone(), bearer(&other_venue_operator)], body: gql("mutation($e: ID!) { setEventStatus(eventId: $e, status: CANCELLED) { id } }", json!({ "e": event })), status: 200, code: "FORBIDDEN" },
+        Attack { what: "an unknown route", method: "GET", path: "/v1/../../etc/passwd".into(), headers: vec![], body: vec![], status: 404, code: "" },
+        Attack { what: "system metrics anonymously", method: "GET", path: "/metrics".into(), headers: vec![], body: vec![], status: 401, code: "UNAUTHENTICATED" },
+    ];
+    for attack in attacks {
+        let mut request = Request::builder().method(attack.method).uri(&attack.path);
+        for (name, value) in &attack.headers {
+            request = request.header(*name, value);
+        }
+        let (status, _, body) = app
+            .request(request.body(Body::from(attack.body)).unwrap())
+            .await;
+        let text = String::from_utf8_lossy(&body);
+        assert_eq!(status.as_u16(), attack.status, "{}: {text}", attack.what);
+        assert!(
+            !text.contains("INTERNAL_SERVER_ERROR"),
+            "{}: {text}",
+            attack.what
+        );
+        if !attack.code.is_empty() {
+            let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let code = answer["errors"][0]["extensions"]["code"]
+                .as_str()
+                .or_else(|| answer["error"]["code"].as_str())
+                .unwrap_or("");
+            assert_eq!(code, attack.code, "{}: {text}", attack.what);
+        }
+    }
+}
