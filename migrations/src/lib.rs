@@ -11,6 +11,7 @@ mod m20261123_000005_coach_grants;
 mod m20261123_000006_webhooks;
 mod m20261123_000007_sealed_secrets;
 mod m20261129_000001_add_outlier_rule;
+mod m20261129_000002_add_detection_read_ids;
 
 pub mod timescale;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_webhooks::Migration),
             Box::new(m20261123_000007_sealed_secrets::Migration),
             Box::new(m20261129_000001_add_outlier_rule::Migration),
+            Box::new(m20261129_000002_add_detection_read_ids::Migration),
         ]
     }
 }
@@ -35,4 +37,28 @@ impl MigratorTrait for Migrator {
 /// Whether raw detections are stored in a TimescaleDB hypertable.
 pub async fn timescaledb_in_use<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
     timescale::detections_is_hypertable(db).await
+}
+
+/// Whether `detections` has the hypertable shape — no unique read-id index (a hypertable's
+/// cannot exclude `ts`) — so ingest keys read ids in `detection_read_ids`. True on TimescaleDB,
+/// and on plain PostgreSQL migrated with `TEST_HYPERTABLE_SHAPE` set (see
+/// `timescale::hypertable_shape_requested`); SQLite and plain PostgreSQL keep the partial
+/// unique index `(event_id, read_id)`.
+pub async fn read_ids_keyed_apart<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        return Ok(false);
+    }
+    let row = db
+        .query_one(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT count(*) AS n FROM pg_indexes WHERE tablename = 'detections' \
+             AND indexname = 'detections_read_id' AND indexdef LIKE '%WHERE%' \
+             AND schemaname = current_schema()",
+        ))
+        .await?;
+    let n: i64 = match row {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(n == 0)
 }

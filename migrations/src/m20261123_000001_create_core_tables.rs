@@ -333,11 +333,15 @@ impl MigrationTrait for Migration {
         // Idempotent ingest is a database guarantee: one row per (bib, point, instant).
         db.execute(sql("CREATE UNIQUE INDEX detections_content ON detections (event_id, bib, timing_point, ts)"))
             .await?;
-        if timescale {
-            // A hypertable's unique indexes must include its time column, so the read-id
-            // index does; ingest also checks read ids under the event's row lock.
-            for statement in crate::timescale::CONVERT_DETECTIONS {
-                db.execute(sql(statement)).await?;
+        let shaped = timescale
+            || (backend == sea_orm::DatabaseBackend::Postgres
+                && crate::timescale::hypertable_shape_requested());
+        if shaped {
+            // A hypertable's unique indexes must include its time column, so no read-id
+            // index can be unique here: ingest keys read ids in `detection_read_ids` (a later
+            // migration).
+            if timescale {
+                db.execute(sql(crate::timescale::CREATE_HYPERTABLE)).await?;
             }
         } else {
             db.execute(sql(

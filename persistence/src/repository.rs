@@ -41,19 +41,19 @@ const INSERT_CHUNK: usize = 500;
 #[derive(Clone)]
 pub struct SeaRepository {
     db: DatabaseConnection,
-    read_ids_need_lookup: bool,
+    read_ids_keyed_apart: bool,
     fields: Fields,
 }
 
 impl SeaRepository {
     /// Wraps a migrated connection.
     pub async fn new(db: DatabaseConnection) -> Result<Self, RepoError> {
-        let read_ids_need_lookup = podium_migrations::timescaledb_in_use(&db)
+        let read_ids_keyed_apart = podium_migrations::read_ids_keyed_apart(&db)
             .await
             .map_err(unexpected)?;
         Ok(Self {
             db,
-            read_ids_need_lookup,
+            read_ids_keyed_apart,
             fields: Fields::default(),
         })
     }
@@ -289,6 +289,48 @@ async fn announce_status(
         "seq": seq,
     });
     officiating::write_outbox(txn, id, topic, payload, seq).await
+}
+
+/// The insert of the hypertable path (PostgreSQL), one statement per chunk: a hypertable's
+/// unique indexes must include `ts`, so `detections` cannot refuse a read id seen at another
+/// instant; the read ids are keyed in the small plain table `detection_read_ids` in the same
+/// statement, and only rows without a read id or with one it did not know are inserted, with
+/// the content key `(event, bib, point, instant)` dropping the rest — one round trip, as on
+/// the plain path. Returns the inserted rows' ids.
+fn keyed_insert(chunk: &[detections::ActiveModel]) -> sea_orm::Statement {
+    use sea_orm::Value;
+    let mut sql = String::from(
+        "WITH batch (id, event_id, bib, timing_point, ts, read_id, device_id, received_at) AS (VALUES ",
+    );
+    let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 8);
+    for (n, row) in chunk.iter().enumerate() {
+        let p = n * 8;
+        if n > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(${}::uuid, ${}::uuid, ${}::text, ${}::text, ${}::timestamptz, ${}::text, ${}::text, ${}::timestamptz)",
+            p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8
+        ));
+        values.push(row.id.clone().unwrap().into());
+        values.push(row.event_id.clone().unwrap().into());
+        values.push(row.bib.clone().unwrap().into());
+        values.push(row.timing_point.clone().unwrap().into());
+        values.push(row.ts.clone().unwrap().into());
+        values.push(row.read_id.clone().unwrap().into());
+        values.push(row.device_id.clone().unwrap().into());
+        values.push(row.received_at.clone().unwrap().into());
+    }
+    sql.push_str(
+        "), keys AS (INSERT INTO detection_read_ids (event_id, read_id) \
+           SELECT event_id, read_id FROM batch WHERE read_id IS NOT NULL \
+           ON CONFLICT DO NOTHING RETURNING read_id) \
+         INSERT INTO detections (id, event_id, bib, timing_point, ts, read_id, device_id, received_at) \
+           SELECT id, event_id, bib, timing_point, ts, read_id, device_id, received_at FROM batch \
+           WHERE read_id IS NULL OR read_id IN (SELECT read_id FROM keys) \
+         ON CONFLICT DO NOTHING RETURNING id",
+    );
+    sea_orm::Statement::from_sql_and_values(sea_orm::DatabaseBackend::Postgres, sql, values)
 }
 
 #[async_trait]
@@ -682,42 +724,6 @@ impl RaceRepository for SeaRepository {
             known
         });
 
-        // On TimescaleDB the read-id index must include the time column, so it cannot catch
-        // the same read id with another instant; look those up (the event lock makes it safe).
-        if self.read_ids_need_lookup {
-            let batch_read_ids: Vec<String> = unique
-                .iter()
-                .filter_map(|d| d.detection.read_id.as_ref().map(|r| r.as_str().to_owned()))
-                .collect();
-            let mut known_read_ids = HashSet::new();
-            for chunk in batch_read_ids.chunks(INSERT_CHUNK * 2) {
-                known_read_ids.extend(
-                    detections::Entity::find()
-                        .select_only()
-                        .column(detections::Column::ReadId)
-                        .filter(detections::Column::EventId.eq(event.id))
-                        .filter(detections::Column::ReadId.is_in(chunk.iter().cloned()))
-                        .into_tuple::<Option<String>>()
-                        .all(&txn)
-                        .await
-                        .map_err(unexpected)?
-                        .into_iter()
-                        .flatten(),
-                );
-            }
-            unique.retain(|d| {
-                let seen = d
-                    .detection
-                    .read_id
-                    .as_ref()
-                    .is_some_and(|r| known_read_ids.contains(r.as_str()));
-                if seen {
-                    outcome.duplicates += 1;
-                }
-                !seen
-            });
-        }
-
         // Store. The unique keys (event, bib, point, instant) and (event, read id) make the
         // database drop any read it already has; only rows it inserted are merged below.
         let received_at = Utc::now();
@@ -739,15 +745,16 @@ impl RaceRepository for SeaRepository {
         let backend = txn.get_database_backend();
         let mut inserted_ids: HashSet<Uuid> = HashSet::with_capacity(rows.len());
         for chunk in rows.chunks(INSERT_CHUNK) {
-            let mut insert = detections::Entity::insert_many(chunk.to_vec())
-                .on_conflict(OnConflict::new().do_nothing().to_owned())
-                .into_query();
-            insert.returning_col(detections::Column::Id);
-            for row in txn
-                .query_all(backend.build(&insert))
-                .await
-                .map_err(unexpected)?
-            {
+            let statement = if self.read_ids_keyed_apart {
+                keyed_insert(chunk)
+            } else {
+                let mut insert = detections::Entity::insert_many(chunk.to_vec())
+                    .on_conflict(OnConflict::new().do_nothing().to_owned())
+                    .into_query();
+                insert.returning_col(detections::Column::Id);
+                backend.build(&insert)
+            };
+            for row in txn.query_all(statement).await.map_err(unexpected)? {
                 inserted_ids.insert(row.try_get::<Uuid>("", "id").map_err(unexpected)?);
             }
         }

@@ -7,6 +7,7 @@ use podium_domain::model::{EventStatus, NewEntry, NewEvent, NewVenue};
 use podium_domain::ports::{IndexedDetection, RaceRepository, RepoError};
 use podium_domain::timing::{Bib, Detection, ReadId, Timestamp};
 use podium_persistence::{testing, SeaRepository};
+use sea_orm::ConnectionTrait;
 
 const T0: i64 = 1_773_478_800_000;
 
@@ -248,4 +249,17 @@ async fn concurrent_ingests_into_one_event_lose_nothing() {
         "every entry saw all five points"
     );
     assert_eq!(repo.event_seq(event.id).await.unwrap(), Some(event.seq + 5));
+}
+
+/// The CI pass with `TEST_HYPERTABLE_SHAPE` must really run the hypertable ingest path: the
+/// read-id index includes `ts` and read ids are keyed apart; without it, the plain shape.
+#[tokio::test]
+async fn the_hypertable_shape_is_in_effect_when_asked_for() {
+    let db = testing::fresh_database().await.expect("test database");
+    let postgres = db.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+    let asked = podium_migrations::timescale::hypertable_shape_requested();
+    assert_eq!(
+        podium_migrations::read_ids_keyed_apart(&db).await.unwrap(),
+        postgres && asked
+    );
 }
