@@ -52,7 +52,11 @@ impl MigrationTrait for Migration {
                  AND (read_id IS NULL OR char_length(read_id) <= 128) \
                  AND (device_id IS NULL OR char_length(device_id) <= 128))"))
             .await?;
-        // Reads stored before on the hypertable path: their ids become keys.
+        // Reads stored before on the hypertable path: their ids become keys (the plain path
+        // keeps its unique index and never reads this table).
+        if !crate::read_ids_keyed_apart(db).await? {
+            return Ok(());
+        }
         db.execute(sql("INSERT INTO detection_read_ids (event_id, read_id) \
              SELECT DISTINCT event_id, read_id FROM detections WHERE read_id IS NOT NULL \
              ON CONFLICT DO NOTHING"))
