@@ -5,6 +5,7 @@ mod access;
 mod athletes;
 mod convert;
 pub mod entities;
+mod ingest;
 mod officiating;
 mod recompute;
 mod repository;

@@ -27,22 +27,23 @@ use podium_domain::standings::StandingRow;
 use podium_domain::timing::{Bib, Detection, ReadId, Timestamp};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use std::collections::{HashMap, HashSet};
 use tracing::instrument;
 use uuid::Uuid;
 
 /// Rows per multi-row INSERT: stays far below SQLite's and PostgreSQL's bind-parameter limits.
-const INSERT_CHUNK: usize = 500;
+pub(crate) const INSERT_CHUNK: usize = 500;
 
 #[derive(Clone)]
 pub struct SeaRepository {
-    db: DatabaseConnection,
-    read_ids_keyed_apart: bool,
-    fields: Fields,
+    pub(crate) db: DatabaseConnection,
+    /// `detections` has the hypertable shape: read ids are keyed in `detection_read_ids`.
+    pub(crate) read_ids_keyed_apart: bool,
+    /// The fields of measured splits of recently written events.
+    pub(crate) fields: Fields,
 }
 
 impl SeaRepository {
@@ -196,7 +197,7 @@ pub(crate) fn entry_change(model: &entry_states::ActiveModel) -> Result<EntryCha
     })
 }
 
-fn change(
+pub(crate) fn change(
     event_id: Uuid,
     seq: i64,
     kind: ChangeKind,
@@ -228,7 +229,7 @@ const RECOMPUTED_COLUMNS: [entry_states::Column; 10] = [
 
 /// Stores recomputed entry states: their flags first (which gives the open-flag counts), then
 /// the states. Entries that neither raise nor had flags skip the flag lookup.
-async fn store_recomputed(
+pub(crate) async fn store_recomputed(
     txn: &DatabaseTransaction,
     event: &Event,
     recomputed: Vec<(entry_states::ActiveModel, Vec<Flag>, bool)>,
@@ -272,7 +273,7 @@ async fn store_recomputed(
 
 /// Writes the `event.*` domain event announcing that an event went from `from` to `to` at
 /// `seq`, whether an official moved it or the first detection did.
-async fn announce_status(
+pub(crate) async fn announce_status(
     txn: &DatabaseTransaction,
     id: Uuid,
     from: EventStatus,
@@ -289,48 +290,6 @@ async fn announce_status(
         "seq": seq,
     });
     officiating::write_outbox(txn, id, topic, payload, seq).await
-}
-
-/// The insert of the hypertable path (PostgreSQL), one statement per chunk: a hypertable's
-/// unique indexes must include `ts`, so `detections` cannot refuse a read id seen at another
-/// instant; the read ids are keyed in the small plain table `detection_read_ids` in the same
-/// statement, and only rows without a read id or with one it did not know are inserted, with
-/// the content key `(event, bib, point, instant)` dropping the rest — one round trip, as on
-/// the plain path. Returns the inserted rows' ids.
-fn keyed_insert(chunk: &[detections::ActiveModel]) -> sea_orm::Statement {
-    use sea_orm::Value;
-    let mut sql = String::from(
-        "WITH batch (id, event_id, bib, timing_point, ts, read_id, device_id, received_at) AS (VALUES ",
-    );
-    let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 8);
-    for (n, row) in chunk.iter().enumerate() {
-        let p = n * 8;
-        if n > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!(
-            "(${}::uuid, ${}::uuid, ${}::text, ${}::text, ${}::timestamptz, ${}::text, ${}::text, ${}::timestamptz)",
-            p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8
-        ));
-        values.push(row.id.clone().unwrap().into());
-        values.push(row.event_id.clone().unwrap().into());
-        values.push(row.bib.clone().unwrap().into());
-        values.push(row.timing_point.clone().unwrap().into());
-        values.push(row.ts.clone().unwrap().into());
-        values.push(row.read_id.clone().unwrap().into());
-        values.push(row.device_id.clone().unwrap().into());
-        values.push(row.received_at.clone().unwrap().into());
-    }
-    sql.push_str(
-        "), keys AS (INSERT INTO detection_read_ids (event_id, read_id) \
-           SELECT event_id, read_id FROM batch WHERE read_id IS NOT NULL \
-           ON CONFLICT DO NOTHING RETURNING read_id) \
-         INSERT INTO detections (id, event_id, bib, timing_point, ts, read_id, device_id, received_at) \
-           SELECT id, event_id, bib, timing_point, ts, read_id, device_id, received_at FROM batch \
-           WHERE read_id IS NULL OR read_id IN (SELECT read_id FROM keys) \
-         ON CONFLICT DO NOTHING RETURNING id",
-    );
-    sea_orm::Statement::from_sql_and_values(sea_orm::DatabaseBackend::Postgres, sql, values)
 }
 
 #[async_trait]
@@ -664,158 +623,7 @@ impl RaceRepository for SeaRepository {
         event: &Event,
         batch: Vec<IndexedDetection>,
     ) -> Result<IngestOutcome, RepoError> {
-        let mut outcome = IngestOutcome::default();
-        let txn = self.db.begin().await.map_err(unexpected)?;
-        let (current_seq, status) = lock_event(&txn, event.id).await?;
-        if !status.accepts_detections() {
-            return Err(RepoError::Conflict(format!(
-                "event {} is {status} and accepts no detections",
-                event.id
-            )));
-        }
-        outcome.seq = current_seq;
-        if batch.is_empty() {
-            txn.commit().await.map_err(unexpected)?;
-            return Ok(outcome);
-        }
-
-        // Duplicates inside the batch.
-        let mut read_ids = HashSet::new();
-        let mut contents = HashSet::new();
-        let mut unique = Vec::with_capacity(batch.len());
-        for d in batch {
-            let by_read = d
-                .detection
-                .read_id
-                .as_ref()
-                .is_some_and(|r| !read_ids.insert(r.clone()));
-            let key = (d.detection.bib.clone(), d.point_index, d.detection.at);
-            if by_read || !contents.insert(key) {
-                outcome.duplicates += 1;
-            } else {
-                unique.push(d);
-            }
-        }
-
-        // Entries of the bibs in the batch; unknown bibs are rejected.
-        let bibs: Vec<String> = unique
-            .iter()
-            .map(|d| d.detection.bib.to_string())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let mut states: HashMap<String, entry_states::Model> = HashMap::with_capacity(bibs.len());
-        for chunk in bibs.chunks(INSERT_CHUNK * 2) {
-            for s in entry_states::Entity::find()
-                .filter(entry_states::Column::EventId.eq(event.id))
-                .filter(entry_states::Column::Bib.is_in(chunk.iter().cloned()))
-                .all(&txn)
-                .await
-                .map_err(unexpected)?
-            {
-                states.insert(s.bib.clone(), s);
-            }
-        }
-        unique.retain(|d| {
-            let known = states.contains_key(d.detection.bib.as_str());
-            if !known {
-                outcome.unknown_bibs.push(d.index);
-            }
-            known
-        });
-
-        // Store. The unique keys (event, bib, point, instant) and (event, read id) make the
-        // database drop any read it already has; only rows it inserted are merged below.
-        let received_at = Utc::now();
-        let ids: Vec<Uuid> = unique.iter().map(|_| Uuid::now_v7()).collect();
-        let rows: Vec<detections::ActiveModel> = unique
-            .iter()
-            .zip(&ids)
-            .map(|(d, id)| detections::ActiveModel {
-                id: Set(*id),
-                event_id: Set(event.id),
-                bib: Set(d.detection.bib.to_string()),
-                timing_point: Set(d.detection.point.to_string()),
-                ts: Set(d.detection.at.to_chrono()),
-                read_id: Set(d.detection.read_id.as_ref().map(|r| r.as_str().to_owned())),
-                device_id: Set(d.detection.device_id.clone()),
-                received_at: Set(received_at),
-            })
-            .collect();
-        let backend = txn.get_database_backend();
-        let mut inserted_ids: HashSet<Uuid> = HashSet::with_capacity(rows.len());
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            let statement = if self.read_ids_keyed_apart {
-                keyed_insert(chunk)
-            } else {
-                let mut insert = detections::Entity::insert_many(chunk.to_vec())
-                    .on_conflict(OnConflict::new().do_nothing().to_owned())
-                    .into_query();
-                insert.returning_col(detections::Column::Id);
-                backend.build(&insert)
-            };
-            for row in txn.query_all(statement).await.map_err(unexpected)? {
-                inserted_ids.insert(row.try_get::<Uuid>("", "id").map_err(unexpected)?);
-            }
-        }
-        let stored = unique.len();
-        unique = unique
-            .into_iter()
-            .zip(&ids)
-            .filter(|(_, id)| inserted_ids.contains(id))
-            .map(|(d, _)| d)
-            .collect();
-        outcome.accepted = unique.len() as u64;
-        outcome.duplicates += (stored - unique.len()) as u64;
-        if outcome.accepted == 0 {
-            txn.commit().await.map_err(unexpected)?;
-            return Ok(outcome);
-        }
-
-        // Merge into timelines (a per-point minimum).
-        let seq = current_seq + 1;
-        let mut timelines: HashMap<String, (Timeline, bool)> = HashMap::new();
-        for d in &unique {
-            let bib = d.detection.bib.as_str();
-            if !timelines.contains_key(bib) {
-                let state = &states[bib];
-                timelines.insert(
-                    bib.to_owned(),
-                    (timeline_from(&event.course, state)?, false),
-                );
-            }
-            let (timeline, changed) = timelines.get_mut(bib).expect("inserted above");
-            *changed |= timeline.record(d.point_index, d.detection.at);
-        }
-        let mut pending = Vec::new();
-        for (bib, (timeline, changed)) in timelines {
-            if !changed {
-                continue;
-            }
-            let state = &states[&bib];
-            pending.push(Pending::with_timeline(state, timeline)?);
-        }
-        let mut field = self.fields.take(&txn, event, current_seq).await?;
-        let recomputed = recompute(&txn, event, &mut field, pending, seq).await?;
-        outcome
-            .changed_entries
-            .extend(recomputed.iter().map(|(m, _, _)| *m.entry_id.as_ref()));
-        let changed = store_recomputed(&txn, event, recomputed, seq).await?;
-        let went_live = status == EventStatus::Scheduled;
-        let new_status = if went_live { EventStatus::Live } else { status };
-        advance(
-            &txn,
-            change(event.id, seq, ChangeKind::Detections, new_status, changed),
-        )
-        .await?;
-        if went_live {
-            announce_status(&txn, event.id, status, EventStatus::Live, seq).await?;
-        }
-        txn.commit().await.map_err(unexpected)?;
-        self.fields.put(event.id, seq, field);
-        outcome.seq = seq;
-        outcome.changed_entries.sort();
-        Ok(outcome)
+        crate::ingest::ingest(self, event, batch).await
     }
 
     async fn standings(&self, event_id: Uuid) -> Result<Vec<StandingRow>, RepoError> {
