@@ -1,8 +1,9 @@
 //! The athlete repository: profiles, results history, privacy and coach access.
 
+use crate::changes::{advance, entry_change};
 use crate::convert::{status_from, unexpected};
 use crate::entities::{athletes, coach_grants, entries, entry_states, events};
-use crate::repository::{advance, entry_change, lock_event};
+use crate::repository::lock_event;
 use crate::SeaRepository;
 use async_trait::async_trait;
 use podium_domain::analytics::AthleteResult;

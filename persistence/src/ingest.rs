@@ -3,12 +3,11 @@
 //! reads (the database decides what is new), merge them into timelines, evaluate and flag,
 //! store, and advance the event's `seq`.
 
+use crate::changes::{advance, announce_status, change, store_recomputed};
 use crate::convert::{timeline_from, unexpected};
 use crate::entities::{detections, entry_states};
 use crate::recompute::{recompute, Pending};
-use crate::repository::{
-    advance, announce_status, change, lock_event, store_recomputed, SeaRepository, INSERT_CHUNK,
-};
+use crate::repository::{lock_event, SeaRepository, INSERT_CHUNK};
 use chrono::Utc;
 use podium_domain::course::Course;
 use podium_domain::engine::Timeline;

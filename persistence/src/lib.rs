@@ -3,6 +3,7 @@
 
 mod access;
 mod athletes;
+mod changes;
 mod convert;
 pub mod entities;
 mod ingest;

@@ -1,20 +1,21 @@
 //! `SeaRepository`: the SeaORM implementation of the race repository port.
 
+use crate::changes::{advance, announce_status, change, entry_change, store_recomputed};
 use crate::convert::{entry_from, on_unique, status_from, timeline_from, unexpected};
 use crate::entities::flags as flags_table;
 use crate::entities::{
     athletes, corrections, detections, entries, entry_states, event_changes, events, venues, waves,
 };
-use crate::officiating::{self, DerivedFlags};
+use crate::officiating;
 use crate::recompute::{adjustments_of, recompute, state_row, Fields, Pending};
 use async_trait::async_trait;
 use chrono::Utc;
 use podium_domain::corrections::{check_undo, Correction, CorrectionAction, Ruling};
 use podium_domain::course::TimingPointCode;
 use podium_domain::engine::{evaluate, Adjustments, Timeline};
-use podium_domain::flags::{Flag, FlagStatus};
+use podium_domain::flags::FlagStatus;
 use podium_domain::lineage::RawRead;
-use podium_domain::live::{ChangeKind, EntryChange, EventChange};
+use podium_domain::live::{ChangeKind, EventChange};
 use podium_domain::model::{
     CorrectionPolicy, Entry, Event, EventStatus, NewEntry, NewEvent, NewVenue, Venue, Wave,
     TOPIC_RESULT_AMENDED,
@@ -25,7 +26,7 @@ use podium_domain::ports::{
 };
 use podium_domain::standings::StandingRow;
 use podium_domain::timing::{Bib, Detection, ReadId, Timestamp};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -149,147 +150,6 @@ pub(crate) async fn lock_event(
         .parse()
         .map_err(|e| RepoError::Unexpected(anyhow::anyhow!("stored event status: {e}")))?;
     Ok((seq, status))
-}
-
-/// Moves the event to `change.seq` (and `change.status`) and appends `change` to its change
-/// log, inside the caller's transaction: no `seq` without its log row, so replays never miss a
-/// step.
-pub(crate) async fn advance(
-    txn: &DatabaseTransaction,
-    change: EventChange,
-) -> Result<(), RepoError> {
-    events::Entity::update_many()
-        .col_expr(events::Column::Seq, Expr::value(change.seq))
-        .col_expr(events::Column::Status, Expr::value(change.status.as_str()))
-        .filter(events::Column::Id.eq(change.event_id))
-        .exec(txn)
-        .await
-        .map_err(unexpected)?;
-    event_changes::Entity::insert(event_changes::ActiveModel {
-        event_id: Set(change.event_id),
-        seq: Set(change.seq),
-        kind: Set(change.kind.as_str().to_owned()),
-        payload: Set(serde_json::to_string(&change)
-            .map_err(|e| RepoError::Unexpected(anyhow::anyhow!("change log: {e}")))?),
-        created_at: Set(Utc::now()),
-    })
-    .exec_without_returning(txn)
-    .await
-    .map_err(unexpected)?;
-    Ok(())
-}
-
-/// An entry's live state, read back from the row about to be stored.
-pub(crate) fn entry_change(model: &entry_states::ActiveModel) -> Result<EntryChange, RepoError> {
-    Ok(EntryChange {
-        entry_id: *model.entry_id.as_ref(),
-        bib: Bib::parse(model.bib.as_ref())
-            .map_err(|e| RepoError::Unexpected(anyhow::anyhow!("bib: {e}")))?,
-        status: status_from(model.status.as_ref())?,
-        last_point: model.last_point.as_ref().map(|p| p as usize),
-        elapsed_ms: *model.elapsed_ms.as_ref(),
-        net_time_ms: *model.net_time_ms.as_ref(),
-        penalty_ms: *model.penalty_ms.as_ref(),
-        open_flags: *model.open_flags.as_ref(),
-        start_from_wave: *model.start_from_wave.as_ref(),
-        athlete_private: None,
-        athlete_name: None,
-    })
-}
-
-pub(crate) fn change(
-    event_id: Uuid,
-    seq: i64,
-    kind: ChangeKind,
-    status: EventStatus,
-    entries: Vec<EntryChange>,
-) -> EventChange {
-    EventChange {
-        event_id,
-        seq,
-        kind,
-        status,
-        entries,
-    }
-}
-
-/// Columns an entry's recomputation rewrites.
-const RECOMPUTED_COLUMNS: [entry_states::Column; 10] = [
-    entry_states::Column::PointTimes,
-    entry_states::Column::Status,
-    entry_states::Column::StatusOverride,
-    entry_states::Column::PenaltyMs,
-    entry_states::Column::LastPoint,
-    entry_states::Column::ElapsedMs,
-    entry_states::Column::NetTimeMs,
-    entry_states::Column::StartFromWave,
-    entry_states::Column::UpdatedSeq,
-    entry_states::Column::OpenFlags,
-];
-
-/// Stores recomputed entry states: their flags first (which gives the open-flag counts), then
-/// the states. Entries that neither raise nor had flags skip the flag lookup.
-pub(crate) async fn store_recomputed(
-    txn: &DatabaseTransaction,
-    event: &Event,
-    recomputed: Vec<(entry_states::ActiveModel, Vec<Flag>, bool)>,
-    seq: i64,
-) -> Result<Vec<EntryChange>, RepoError> {
-    let derived: Vec<DerivedFlags> = recomputed
-        .iter()
-        .filter(|(_, flags, had_open)| !flags.is_empty() || *had_open)
-        .map(|(model, flags, _)| DerivedFlags {
-            entry_id: *model.entry_id.as_ref(),
-            bib: model.bib.as_ref().clone(),
-            flags: flags.clone(),
-        })
-        .collect();
-    let open = if derived.is_empty() {
-        HashMap::new()
-    } else {
-        officiating::sync_flags(txn, &event.course, event.id, derived, seq).await?
-    };
-    let states: Vec<entry_states::ActiveModel> = recomputed
-        .into_iter()
-        .map(|(mut model, _, _)| {
-            let count = open.get(model.entry_id.as_ref()).copied().unwrap_or(0);
-            model.open_flags = Set(count);
-            model
-        })
-        .collect();
-    for chunk in states.chunks(INSERT_CHUNK) {
-        entry_states::Entity::insert_many(chunk.to_vec())
-            .on_conflict(
-                OnConflict::column(entry_states::Column::EntryId)
-                    .update_columns(RECOMPUTED_COLUMNS)
-                    .to_owned(),
-            )
-            .exec_without_returning(txn)
-            .await
-            .map_err(unexpected)?;
-    }
-    states.iter().map(entry_change).collect()
-}
-
-/// Writes the `event.*` domain event announcing that an event went from `from` to `to` at
-/// `seq`, whether an official moved it or the first detection did.
-pub(crate) async fn announce_status(
-    txn: &DatabaseTransaction,
-    id: Uuid,
-    from: EventStatus,
-    to: EventStatus,
-    seq: i64,
-) -> Result<(), RepoError> {
-    let Some(topic) = to.topic() else {
-        return Ok(());
-    };
-    let payload = serde_json::json!({
-        "eventId": id,
-        "status": to.as_str(),
-        "previousStatus": from.as_str(),
-        "seq": seq,
-    });
-    officiating::write_outbox(txn, id, topic, payload, seq).await
 }
 
 #[async_trait]
