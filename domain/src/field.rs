@@ -190,51 +190,43 @@ impl Field {
     /// Records entries' measured segments (see [`measured`]), replacing what they had, and
     /// returns the entries whose outlier status in some segment changed because a median
     /// moved or a field reached its minimum size — those that are not among `updates`, whose
-    /// flags the caller recomputes anyway.
+    /// flags the caller recomputes anyway. Each entry appears in `updates` at most once.
     pub fn apply(&mut self, updates: Vec<(Uuid, Division, Vec<Option<i64>>)>) -> BTreeSet<Uuid> {
-        let mut touched: BTreeSet<(Division, usize)> = BTreeSet::new();
+        // What moves, per entry and segment: its old and its new (division, duration). Only
+        // those move in the sorted fields (usually one or two segments per entry and batch).
+        let mut moves = Vec::new();
         for (entry, division, measured) in &updates {
             let before = self.entries.get(entry);
             for k in 0..self.segments {
-                let new = measured.get(k).copied().flatten();
                 let old = before.and_then(|(d, m)| Some((*d, m.get(k).copied().flatten()?)));
-                if old != new.map(|n| (*division, n)) {
-                    touched.extend(old.map(|(d, _)| (d, k)));
-                    if new.is_some() {
-                        touched.insert((*division, k));
-                    }
+                let new = measured.get(k).copied().flatten().map(|n| (*division, n));
+                if old != new {
+                    moves.push((*entry, k, old, new));
                 }
             }
         }
+        let touched: BTreeSet<(Division, usize)> = moves
+            .iter()
+            .flat_map(|&(_, k, old, new)| {
+                [old, new].into_iter().flatten().map(move |(d, _)| (d, k))
+            })
+            .collect();
         let outliers_before: HashMap<(Division, usize), Vec<Uuid>> = touched
             .iter()
             .map(|&(d, k)| ((d, k), self.outliers(d, k)))
             .collect();
+        for (entry, k, old, new) in moves {
+            if let Some((d, value)) = old {
+                if let Some(field) = self.fields_mut(d).get_mut(k) {
+                    field.remove((value, entry));
+                }
+            }
+            if let Some((d, value)) = new {
+                self.fields_mut(d)[k].insert((value, entry));
+            }
+        }
         let updated: BTreeSet<Uuid> = updates.iter().map(|(e, _, _)| *e).collect();
         for (entry, division, measured) in updates {
-            let old = self.entries.remove(&entry);
-            let same_division = old.as_ref().is_some_and(|(d, _)| *d == division);
-            // Only the segments whose value changed move (usually one or two per batch).
-            if let Some((old_division, old_values)) = &old {
-                let fields = self.fields_mut(*old_division);
-                for (k, d) in old_values.iter().enumerate() {
-                    let unchanged = same_division && measured.get(k).copied().flatten() == *d;
-                    if let (Some(d), Some(field), false) = (d, fields.get_mut(k), unchanged) {
-                        field.remove((*d, entry));
-                    }
-                }
-            }
-            let segments = self.segments;
-            let fields = self.fields_mut(division);
-            for (k, d) in measured.iter().enumerate().take(segments) {
-                let unchanged = same_division
-                    && old
-                        .as_ref()
-                        .is_some_and(|(_, o)| o.get(k).copied().flatten() == *d);
-                if let (Some(d), false) = (d, unchanged) {
-                    fields[k].insert((*d, entry));
-                }
-            }
             self.entries.insert(entry, (division, measured));
         }
         let mut changed = BTreeSet::new();
@@ -262,13 +254,6 @@ impl Field {
     /// The median of a segment in a division, once enough entries have measured it.
     pub fn median(&self, division: Division, segment: usize) -> Option<i64> {
         self.fields(division)?.get(segment)?.median(&self.rule)
-    }
-
-    /// How many entries of a division have measured a segment.
-    pub fn count(&self, division: Division, segment: usize) -> usize {
-        self.fields(division)
-            .and_then(|f| f.get(segment))
-            .map_or(0, |f| f.sorted.len())
     }
 
     /// The `SEGMENT_OUTLIER` flags of an entry recorded in this field, from its progress.
