@@ -4,10 +4,9 @@
 //! the database is answered 503 `DATABASE_UNAVAILABLE` with `Retry-After` at once, until a
 //! probe reaches the database again.
 
-use crate::error::{ApiError, DatabaseDown, DATABASE_RETRY_AFTER_SECS, DATABASE_UNAVAILABLE};
+use crate::error::{ApiError, DatabaseDown};
 use crate::state::AppState;
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use podium_domain::ports::RaceRepository;
@@ -62,20 +61,12 @@ fn needs_database(path: &str) -> bool {
 pub async fn gate(State(app): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     if app.database.is_down() && needs_database(&path) {
+        // 503 with `Retry-After`, in the shape of the transport that was asked.
         return if path == "/graphql" {
-            let body = serde_json::json!({ "errors": [{
-                "message": ApiError::Unavailable.to_string(),
-                "extensions": { "code": DATABASE_UNAVAILABLE, "retryAfterSecs": DATABASE_RETRY_AFTER_SECS },
-            }] });
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [
-                    (header::CONTENT_TYPE, "application/json".to_owned()),
-                    (header::RETRY_AFTER, DATABASE_RETRY_AFTER_SECS.to_string()),
-                ],
-                body.to_string(),
+            crate::http::graphql_error(
+                ApiError::Unavailable,
+                crate::http::answer_media(request.headers()),
             )
-                .into_response()
         } else {
             ApiError::Unavailable.into_response()
         };

@@ -44,6 +44,9 @@ pub enum ApiError {
     /// The request ran longer than the server allows.
     #[error("{0}")]
     Timeout(String),
+    /// The client did not send its request in time.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// The database cannot be reached; the request may be repeated (nothing was written).
     #[error("the database is unavailable; retry in a few seconds")]
     Unavailable,
@@ -64,6 +67,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             ApiError::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
             ApiError::Timeout(_) => "TIMEOUT",
+            ApiError::RequestTimeout(_) => "REQUEST_TIMEOUT",
             ApiError::Unavailable => DATABASE_UNAVAILABLE,
             ApiError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
@@ -80,6 +84,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Timeout(_) | ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

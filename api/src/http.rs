@@ -211,18 +211,15 @@ async fn execute_metered(
     let mut http = match outcome {
         Some(response) => render(response, media),
         None => {
-            let error = ApiError::Timeout(format!(
-                "the request took longer than {} ms and was cancelled",
-                limit.as_millis()
-            ))
-            .into_graphql();
-            let mut response = async_graphql::Response::from_errors(vec![
-                error.into_server_error(async_graphql::Pos::default())
-            ]);
-            response
-                .http_headers
+            let mut http = graphql_error(
+                ApiError::Timeout(format!(
+                    "the request took longer than {} ms and was cancelled",
+                    limit.as_millis()
+                )),
+                media,
+            );
+            http.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-            let mut http = render(response, media);
             *http.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
             http
         }
@@ -245,7 +242,7 @@ pub(crate) enum AnswerMedia {
     GraphqlResponse,
 }
 
-fn answer_media(headers: &HeaderMap) -> AnswerMedia {
+pub(crate) fn answer_media(headers: &HeaderMap) -> AnswerMedia {
     let accepts_newer = headers
         .get_all(header::ACCEPT)
         .iter()
@@ -267,6 +264,14 @@ fn answer_media(headers: &HeaderMap) -> AnswerMedia {
     } else {
         AnswerMedia::Json
     }
+}
+
+/// A GraphQL answer carrying only `error`, refused before anything ran (see `render`).
+pub(crate) fn graphql_error(error: ApiError, media: AnswerMedia) -> Response {
+    let error = error
+        .into_graphql()
+        .into_server_error(async_graphql::Pos::default());
+    render(async_graphql::Response::from_errors(vec![error]), media)
 }
 
 /// A GraphQL answer as HTTP. As `application/graphql-response+json`, a request error (the

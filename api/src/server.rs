@@ -5,9 +5,11 @@
 //! answers it.
 
 use crate::config::Settings;
+use crate::error::ApiError;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{header, Request, Response, StatusCode, Version};
+use axum::http::{header, Request, Response, Version};
+use axum::response::IntoResponse;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -137,17 +139,16 @@ pub async fn serve(
     Ok(())
 }
 
+/// 400 for an HTTP/1.1 request without `Host`, and the connection closed.
 fn no_host() -> Response<Body> {
-    let body = serde_json::json!({ "error": {
-        "code": "BAD_USER_INPUT",
-        "message": "an HTTP/1.1 request needs a Host header (RFC 9112 §3.2)",
-    } });
-    let mut response = Response::new(Body::from(body.to_string()));
-    *response.status_mut() = StatusCode::BAD_REQUEST;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
+    closing(ApiError::BadRequest(
+        "an HTTP/1.1 request needs a Host header (RFC 9112 §3.2)".into(),
+    ))
+}
+
+/// An error answer after which the connection is closed.
+fn closing(error: ApiError) -> Response<Body> {
+    let mut response = error.into_response();
     response.headers_mut().insert(
         header::CONNECTION,
         header::HeaderValue::from_static("close"),
@@ -163,7 +164,6 @@ pub async fn read_body_in_time(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    use axum::response::IntoResponse;
     let has_body = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -180,18 +180,10 @@ pub async fn read_body_in_time(
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
         }
-        Ok(Err(_)) => crate::error::ApiError::PayloadTooLarge(limit).into_response(),
-        Err(_) => {
-            let body = serde_json::json!({ "error": {
-                "code": "REQUEST_TIMEOUT",
-                "message": format!("the request body did not arrive within {} ms", wait.as_millis()),
-            } });
-            (
-                StatusCode::REQUEST_TIMEOUT,
-                [(header::CONNECTION, "close")],
-                axum::Json(body),
-            )
-                .into_response()
-        }
+        Ok(Err(_)) => ApiError::PayloadTooLarge(limit).into_response(),
+        Err(_) => closing(ApiError::RequestTimeout(format!(
+            "the request body did not arrive within {} ms",
+            wait.as_millis()
+        ))),
     }
 }
