@@ -236,6 +236,7 @@ impl Settings {
         env: impl IntoIterator<Item = (String, String)>,
         overrides: &SettingsOverrides,
     ) -> anyhow::Result<Self> {
+        let known = known_keys();
         let mut notes = Vec::new();
         // Where each setting came from, to name it in an error.
         let mut sources: std::collections::HashMap<String, String> = Default::default();
@@ -249,7 +250,6 @@ impl Settings {
             let table: toml::Table = text
                 .parse()
                 .with_context(|| format!("config file {} is not valid TOML", file.display()))?;
-            let known = known_keys();
             for key in table.keys() {
                 if !known.contains(key) {
                     anyhow::bail!(
@@ -264,7 +264,6 @@ impl Settings {
             }
             figment = figment.merge(Toml::file(file));
         }
-        let known = known_keys();
         let mut vars = figment::value::Dict::new();
         for (name, value) in env {
             let Some(key) = name.strip_prefix("PODIUM_").map(str::to_ascii_lowercase) else {

@@ -34,11 +34,6 @@ impl MigratorTrait for Migrator {
     }
 }
 
-/// Whether raw detections are stored in a TimescaleDB hypertable.
-pub async fn timescaledb_in_use<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
-    timescale::detections_is_hypertable(db).await
-}
-
 /// Whether `detections` has the hypertable shape — no unique read-id index (a hypertable's
 /// cannot exclude `ts`) — so ingest keys read ids in `detection_read_ids`. True on TimescaleDB,
 /// and on plain PostgreSQL migrated with `TEST_HYPERTABLE_SHAPE` set (see

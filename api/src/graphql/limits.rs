@@ -1,6 +1,7 @@
 //! Request-shape limits: query size, aliases and field selections per document (alias
-//! overloading and field duplication), nesting depth, and the shape of introspection.
-//! Complexity and directives per field are the schema builder's own limits
+//! overloading and field duplication), nesting depth, the shape of introspection and control
+//! characters in input text; and the cost charge (`cost`), refused over
+//! `graphql_max_complexity`. Directives per field are the schema builder's own limit
 //! (`graphql::build_schema`).
 //!
 //! Depth is counted here rather than by the engine so that introspection can be judged by its
