@@ -85,24 +85,8 @@ async fn events_use_the_standard_course_or_a_custom_point_list() {
 #[tokio::test]
 async fn venue_operators_manage_only_their_own_venues() {
     let app = TestApp::spawn().await;
-    let venue = app
-        .gql(
-            "mutation { createVenue(name: \"Messe\") { id } }",
-            json!({}),
-        )
-        .await["createVenue"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let other = app
-        .gql(
-            "mutation { createVenue(name: \"Arena\") { id } }",
-            json!({}),
-        )
-        .await["createVenue"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let venue = app.create_venue("Messe").await;
+    let other = app.create_venue("Arena").await;
     let operator = app.token(Role::VenueOperator, vec![venue.parse().unwrap()]);
     let mut mine = input(json!("HYROX_STANDARD"));
     mine["input"]["venueId"] = json!(venue);

@@ -133,6 +133,18 @@ impl TestApp {
         (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
     }
 
+    /// Registers a venue as admin; returns its id.
+    pub async fn create_venue(&self, name: &str) -> String {
+        self.gql(
+            "mutation($n: String!) { createVenue(name: $n) { id } }",
+            json!({ "n": name }),
+        )
+        .await["createVenue"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     pub async fn create_event(&self, venue_id: Option<&str>) -> String {
         let data = self
             .gql(

@@ -347,15 +347,7 @@ async fn the_hostile_request_battery_stays_refused() {
     use axum::body::Body;
     use axum::http::Request;
     let app = TestApp::spawn().await;
-    let venue = app
-        .gql(
-            "mutation { createVenue(name: \"Hall A\") { id } }",
-            json!({}),
-        )
-        .await["createVenue"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let venue = app.create_venue("Hall A").await;
     let event = app.create_event(Some(&venue)).await;
     app.add_entries(&event, &[("1", "OPEN", "MEN", 1990)]).await;
     let other_venue_operator = app.token(

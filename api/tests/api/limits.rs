@@ -114,15 +114,7 @@ async fn token_holders_are_limited_by_subject_in_their_tier() {
 #[tokio::test]
 async fn ingest_is_charged_per_hundred_rows() {
     let app = TestApp::spawn_with(|s| s.rate_limit_pro = 3).await;
-    let venue = app
-        .gql(
-            r#"mutation { createVenue(name: "Hall") { id } }"#,
-            json!({}),
-        )
-        .await["createVenue"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let venue = app.create_venue("Hall").await;
     let event = app.create_event(Some(&venue)).await;
     let operator = app.token(Role::VenueOperator, vec![venue.parse().unwrap()]);
     let rows: Vec<Value> = (0..150)

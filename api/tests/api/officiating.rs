@@ -36,15 +36,7 @@ struct Venue {
 }
 
 async fn venue_event(app: &TestApp) -> Venue {
-    let venue = app
-        .gql(
-            "mutation { createVenue(name: \"Olympiahalle\") { id } }",
-            json!({}),
-        )
-        .await["createVenue"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let venue = app.create_venue("Olympiahalle").await;
     let event_id = app.create_event(Some(&venue)).await;
     let operator = app.token(Role::VenueOperator, vec![Uuid::parse_str(&venue).unwrap()]);
     Venue { event_id, operator }

@@ -97,14 +97,7 @@ async fn fast_app() -> TestApp {
 }
 
 async fn venue(app: &TestApp) -> String {
-    app.gql(
-        r#"mutation { createVenue(name: "Hall") { id } }"#,
-        json!({}),
-    )
-    .await["createVenue"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    app.create_venue("Hall").await
 }
 
 const CREATE: &str = "mutation($input: CreateWebhookInput!) { createWebhook(input: $input) { secret webhook { id url topics venueId } } }";
