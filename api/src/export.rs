@@ -415,7 +415,7 @@ pub async fn results(
         .map_err(|_| ApiError::BadRequest(format!("eventId: `{event_id}` is not a valid id")))?;
     let event = service::load_event(&s.app, event_id).await?;
     let standings = service::standings(&s.app, &event).await?;
-    let cost = crate::ratelimit::rows_cost(standings.len());
+    let cost = crate::limits::rows_cost(standings.len());
     let decision = s.app.limits.charge_caller(&principal, peer, cost).await;
     if !decision.allowed() {
         return Ok(decision.refusal());

@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::graphql::limits::Meter;
 use crate::graphql::PodiumSchema;
 use crate::live::FanoutHealth;
-use crate::ratelimit::LimitsHealth;
+use crate::limits::LimitsHealth;
 use crate::service::{self, RawDetection};
 use crate::state::AppState;
 use async_graphql::http::GraphiQLSource;
@@ -466,7 +466,7 @@ async fn ingest_detections(
         .await
         .map_err(|_| ApiError::PayloadTooLarge(limit))?;
     let rows = parse_detections(&media_type(&headers), &bytes)?;
-    let cost = crate::ratelimit::rows_cost(rows.len());
+    let cost = crate::limits::rows_cost(rows.len());
     let decision = s.app.limits.charge_caller(&principal, peer, cost).await;
     if !decision.allowed() {
         return Ok(decision.refusal());

@@ -8,14 +8,12 @@ pub mod database;
 pub mod demo;
 pub mod error;
 pub mod export;
-pub mod fanout;
 pub mod graphql;
 pub mod http;
 pub mod live;
 pub mod oauth;
 pub mod officiating;
-pub mod ratelimit;
-pub mod sealing;
+pub mod limits;
 pub mod server;
 pub mod service;
 pub mod state;
@@ -80,7 +78,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let athletes: Arc<dyn podium_domain::ports::AthleteRepository> = store.clone();
     let webhook_store: Arc<dyn podium_domain::ports::WebhookRepository> = store.clone();
     let access: Arc<dyn podium_domain::ports::AccessRepository> = store;
-    let sealer = sealing::Sealer::new(
+    let sealer = auth::sealing::Sealer::new(
         settings
             .secrets_key
             .as_ref()
@@ -100,10 +98,10 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         settings.live_recent_steps,
     );
     if let Some(url) = &settings.redis_url {
-        fanout::start(live.clone(), secrecy::ExposeSecret::expose_secret(url))?;
+        live::fanout::start(live.clone(), secrecy::ExposeSecret::expose_secret(url))?;
     }
     let oauth_failures = Arc::new(oauth::FailureGuard::new(settings.oauth_failures_per_min));
-    let limits = ratelimit::RateLimits::new(&settings)?;
+    let limits = limits::RateLimits::new(&settings)?;
     limits.start_housekeeping(std::time::Duration::from_secs(60));
     let state = AppState {
         limits,

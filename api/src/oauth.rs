@@ -60,27 +60,10 @@ pub fn start_revocation_refresh(state: AppState, every: Duration) {
     });
 }
 
-/// The stored keys that still verify, the signing (newest unretired) key first.
-pub fn usable_keys(
-    stored: &[StoredSigningKey],
-    window: chrono::Duration,
-    sealer: &crate::sealing::Sealer,
-) -> anyhow::Result<Vec<SigningKey>> {
-    let now = chrono::Utc::now();
-    let mut keys: Vec<&StoredSigningKey> = stored
-        .iter()
-        .filter(|k| k.retired_at.is_none_or(|at| at.to_chrono() + window > now))
-        .collect();
-    keys.sort_by_key(|k| (k.retired_at.is_some(), std::cmp::Reverse(k.created_at)));
-    keys.into_iter()
-        .map(|k| SigningKey::from_seed(&hex::decode(sealer.open(&k.seed)?)?))
-        .collect()
-}
-
 /// A new signing key; the previous ones retire (and keep verifying their tokens).
 pub async fn rotate(
     access: &dyn AccessRepository,
-    sealer: &crate::sealing::Sealer,
+    sealer: &crate::auth::sealing::Sealer,
 ) -> anyhow::Result<SigningKey> {
     let key = SigningKey::generate();
     access

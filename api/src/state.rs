@@ -19,15 +19,15 @@ pub struct AppState {
     /// Athletes across events: profiles, privacy, coach access.
     pub athletes: Arc<dyn podium_domain::ports::AthleteRepository>,
     /// Seals secrets stored in the database (`secrets_key`).
-    pub sealer: crate::sealing::Sealer,
+    pub sealer: crate::auth::sealing::Sealer,
     /// Webhook endpoints and deliveries.
     pub webhooks: Arc<dyn podium_domain::ports::WebhookRepository>,
     /// Failed `/oauth/token` attempts per client id and address.
     pub oauth_failures: Arc<crate::oauth::FailureGuard>,
     /// Cost budgets per caller, by tier.
-    pub limits: crate::ratelimit::RateLimits,
+    pub limits: crate::limits::RateLimits,
     /// Running WebSocket subscriptions per caller.
-    pub subscription_caps: crate::ratelimit::SubscriptionCaps,
+    pub subscription_caps: crate::limits::SubscriptionCaps,
     pub settings: Arc<Settings>,
     pub standings: StandingsCache,
     pub metrics: Arc<Metrics>,

@@ -219,8 +219,8 @@ async fn serve(
                 let tier = principal
                     .as_ref()
                     .map_or(crate::auth::Tier::Anonymous, |p| p.tier());
-                let policy = crate::ratelimit::TierPolicy::of(&state.app.settings, tier);
-                messages = Some(crate::ratelimit::message_limiter(policy.messages_per_sec));
+                let policy = crate::limits::TierPolicy::of(&state.app.settings, tier);
+                messages = Some(crate::limits::message_limiter(policy.messages_per_sec));
                 out.json(json!({ "type": "connection_ack" })).await;
                 if protocol == Protocol::Legacy {
                     out.json(json!({ "type": "ka" })).await;
@@ -303,7 +303,7 @@ fn start_subscription(
 ) -> Result<JoinHandle<()>, Value> {
     let key = viewer.limit_key(peer);
     let tier = viewer.tier();
-    let max = crate::ratelimit::TierPolicy::of(&state.app.settings, tier).max_subscriptions;
+    let max = crate::limits::TierPolicy::of(&state.app.settings, tier).max_subscriptions;
     let Some(place) = state.app.subscription_caps.acquire(&key, max) else {
         let payload = json!([{
             "message": format!("subscription limit reached: the {} tier allows {max} at once", tier.as_str()),
@@ -340,7 +340,7 @@ async fn run_subscription(
     protocol: Protocol,
     out: Outbound,
     // Held while the subscription runs: its place under the caller's cap.
-    _place: crate::ratelimit::CapGuard,
+    _place: crate::limits::CapGuard,
 ) {
     let (next, error) = match protocol {
         Protocol::Transport => ("next", "error"),

@@ -83,6 +83,23 @@ impl SigningKey {
     }
 }
 
+/// The stored keys that still verify, the signing (newest unretired) key first.
+pub fn usable_keys(
+    stored: &[podium_domain::ports::StoredSigningKey],
+    window: chrono::Duration,
+    sealer: &super::sealing::Sealer,
+) -> anyhow::Result<Vec<SigningKey>> {
+    let now = chrono::Utc::now();
+    let mut keys: Vec<&podium_domain::ports::StoredSigningKey> = stored
+        .iter()
+        .filter(|k| k.retired_at.is_none_or(|at| at.to_chrono() + window > now))
+        .collect();
+    keys.sort_by_key(|k| (k.retired_at.is_some(), std::cmp::Reverse(k.created_at)));
+    keys.into_iter()
+        .map(|k| SigningKey::from_seed(&hex::decode(sealer.open(&k.seed)?)?))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

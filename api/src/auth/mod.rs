@@ -8,6 +8,7 @@
 mod keys;
 pub mod policy;
 mod remote;
+pub mod sealing;
 mod verify;
 
 pub use keys::SigningKey;

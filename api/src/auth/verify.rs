@@ -61,7 +61,7 @@ impl OwnKeys {
 struct KeyStore {
     access: Arc<dyn podium_domain::ports::AccessRepository>,
     window: chrono::Duration,
-    sealer: crate::sealing::Sealer,
+    sealer: crate::auth::sealing::Sealer,
     reloaded_at: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
 
@@ -145,7 +145,7 @@ impl Authenticator {
         &self,
         access: Arc<dyn podium_domain::ports::AccessRepository>,
         window: chrono::Duration,
-        sealer: crate::sealing::Sealer,
+        sealer: crate::auth::sealing::Sealer,
     ) {
         let _ = self.store.set(KeyStore {
             access,
@@ -182,7 +182,7 @@ impl Authenticator {
             .get()
             .ok_or_else(|| anyhow::anyhow!("no key store attached"))?;
         let stored = store.access.signing_keys().await?;
-        self.own.set(crate::oauth::usable_keys(
+        self.own.set(super::keys::usable_keys(
             &stored,
             store.window,
             &store.sealer,

@@ -14,7 +14,7 @@
 //! `__schema` and `__type` the depth limit applies as usual.
 
 use crate::auth::Principal;
-use crate::ratelimit::{Decision, RateLimits};
+use crate::limits::{Decision, RateLimits};
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
 };

@@ -15,6 +15,8 @@
 //!   feed no longer (or not yet) holds the steps after its cursor, it reads the log itself from
 //!   the cursor; so a slow subscriber only ever delays itself.
 
+pub mod fanout;
+
 use podium_domain::course::Course;
 use podium_domain::live::EventChange;
 use podium_domain::model::Event;
