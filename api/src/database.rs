@@ -4,8 +4,8 @@
 //! the database is answered 503 `DATABASE_UNAVAILABLE` with `Retry-After` at once, until a
 //! probe reaches the database again.
 
+use crate::app::AppState;
 use crate::error::{ApiError, DatabaseDown};
-use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};

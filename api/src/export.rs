@@ -5,11 +5,11 @@
 //! scope (`results:read`), charged by rows; `ETag` is the event's `seq`, so a cache or a
 //! client asking again with `If-None-Match` gets 304 until something changes.
 
+use crate::app::race;
 use crate::auth::{Principal, Scope};
 use crate::error::ApiError;
 use crate::graphql::types::AthleteRef;
 use crate::http::{HttpState, PeerIp};
-use crate::service;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -44,7 +44,7 @@ pub struct SplitsCache {
 impl SplitsCache {
     async fn get(
         &self,
-        state: &crate::state::AppState,
+        state: &crate::app::AppState,
         event: &Event,
     ) -> Result<EventSplits, ApiError> {
         let cached = {
@@ -413,8 +413,8 @@ pub async fn results(
     let filter = query.filter()?;
     let event_id = Uuid::parse_str(&event_id)
         .map_err(|_| ApiError::BadRequest(format!("eventId: `{event_id}` is not a valid id")))?;
-    let event = service::load_event(&s.app, event_id).await?;
-    let standings = service::standings(&s.app, &event).await?;
+    let event = race::load_event(&s.app, event_id).await?;
+    let standings = race::standings(&s.app, &event).await?;
     let cost = crate::limits::rows_cost(standings.len());
     let decision = s.app.limits.charge_caller(&principal, peer, cost).await;
     if !decision.allowed() {

@@ -1,13 +1,13 @@
 //! The HTTP surface: routes, the GraphQL endpoint, REST ingest, health and metrics.
 
+use crate::app::race::{self, RawDetection};
+use crate::app::AppState;
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::graphql::limits::Meter;
 use crate::graphql::PodiumSchema;
-use crate::live::FanoutHealth;
 use crate::limits::LimitsHealth;
-use crate::service::{self, RawDetection};
-use crate::state::AppState;
+use crate::live::FanoutHealth;
 use async_graphql::http::GraphiQLSource;
 use std::sync::Arc;
 
@@ -52,11 +52,11 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/events/{event_id}/{file}", get(crate::export::results))
         .route(
             "/oauth/token",
-            post(crate::oauth::token).with_state(app.clone()),
+            post(crate::app::access::token).with_state(app.clone()),
         )
         .route(
             "/.well-known/jwks.json",
-            get(crate::oauth::jwks).with_state(app.clone()),
+            get(crate::app::access::jwks).with_state(app.clone()),
         )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -472,7 +472,7 @@ async fn ingest_detections(
         return Ok(decision.refusal());
     }
     let mut response =
-        Json(service::ingest(&s.app, &principal, event_id, rows).await?).into_response();
+        Json(race::ingest(&s.app, &principal, event_id, rows).await?).into_response();
     decision.write_headers(response.headers_mut());
     Ok(response)
 }

@@ -1,6 +1,7 @@
 //! podium's server: configuration, telemetry, auth, GraphQL and HTTP, and the `podium`
 //! command's sub-commands. `main.rs` only parses the command line and calls in here.
 
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -10,21 +11,16 @@ pub mod error;
 pub mod export;
 pub mod graphql;
 pub mod http;
-pub mod live;
-pub mod oauth;
-pub mod officiating;
 pub mod limits;
+pub mod live;
 pub mod server;
-pub mod service;
-pub mod state;
 pub mod telemetry;
-pub mod webhooks;
 pub mod ws;
 
 use anyhow::Context;
+use app::{AppState, Metrics, StandingsCache};
 use config::Settings;
 use podium_persistence::SeaRepository;
-use state::{AppState, Metrics, StandingsCache};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -89,7 +85,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     }
     auth.attach_store(
         access.clone(),
-        oauth::retirement_window(settings.token_ttl_secs),
+        app::access::retirement_window(settings.token_ttl_secs),
         sealer.clone(),
     );
     let live = live::LiveHub::new(
@@ -100,7 +96,9 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     if let Some(url) = &settings.redis_url {
         live::fanout::start(live.clone(), secrecy::ExposeSecret::expose_secret(url))?;
     }
-    let oauth_failures = Arc::new(oauth::FailureGuard::new(settings.oauth_failures_per_min));
+    let oauth_failures = Arc::new(app::access::FailureGuard::new(
+        settings.oauth_failures_per_min,
+    ));
     let limits = limits::RateLimits::new(&settings)?;
     limits.start_housekeeping(std::time::Duration::from_secs(60));
     let state = AppState {
@@ -119,14 +117,14 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         live,
         database: Default::default(),
     };
-    oauth::load_keys(&state)
+    app::access::load_keys(&state)
         .await
         .context("loading the token signing keys")?;
-    webhooks::start(state.clone())?;
+    app::webhooks::start(state.clone())?;
     state
         .auth
         .set_revoked(state.access.revoked_clients().await?);
-    oauth::start_revocation_refresh(state.clone(), std::time::Duration::from_secs(10));
+    app::access::start_revocation_refresh(state.clone(), std::time::Duration::from_secs(10));
     Ok(state)
 }
 

@@ -22,9 +22,9 @@
 //! subscriptions, which catch up from the durable change log; ingest and other clients never
 //! wait for it.
 
+use crate::app::AppState;
 use crate::auth::Principal;
 use crate::graphql::PodiumSchema;
-use crate::state::AppState;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};

@@ -1,10 +1,10 @@
 //! API clients and signing keys (admins only): podium as an authorization server.
 
+use crate::app::access::{self, NewClient};
 use crate::auth::{Scope, Tier};
 use crate::error::{ApiError, GqlResult, IntoGql};
 use crate::graphql::types::time;
 use crate::graphql::{app, parse_id, principal};
-use crate::oauth::{self, NewClient};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use podium_domain::ports::ApiClientRecord;
@@ -133,7 +133,7 @@ impl AccessMutation {
             tier: input.tier.into(),
             venue_id,
         };
-        let (record, secret) = oauth::register(app(ctx), viewer.subject(), new)
+        let (record, secret) = access::register(app(ctx), viewer.subject(), new)
             .await
             .gql()?;
         Ok(RegisteredApiClient {
@@ -165,11 +165,11 @@ impl AccessMutation {
     async fn rotate_signing_key(&self, ctx: &Context<'_>) -> GqlResult<SigningKeyInfo> {
         principal(ctx).require_admin().gql()?;
         let state = app(ctx);
-        let key = oauth::rotate(state.access.as_ref(), &state.sealer)
+        let key = access::rotate(state.access.as_ref(), &state.sealer)
             .await
             .map_err(ApiError::Internal)
             .gql()?;
-        oauth::load_keys(state)
+        access::load_keys(state)
             .await
             .map_err(ApiError::Internal)
             .gql()?;

@@ -2,11 +2,11 @@
 //! personal data for the athlete and admins, analytics for the athlete, coaches they granted
 //! access and admins, and the athlete's own privacy and coach grants.
 
+use crate::app::AppState;
 use crate::auth::{Principal, Role, Scope};
 use crate::error::{ApiError, GqlResult, IntoGql};
 use crate::graphql::types::{time, CategoryGql, EntryStatusGql, GenderGql};
 use crate::graphql::{app, parse_id, principal, RequireScope};
-use crate::state::AppState;
 use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use podium_domain::analytics::{summarise, AthleteResult};

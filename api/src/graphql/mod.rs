@@ -12,9 +12,9 @@ pub mod subscription;
 pub mod types;
 pub mod webhooks;
 
+use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, GqlResult};
-use crate::state::AppState;
 use async_graphql::{Context, Schema, ID};
 use uuid::Uuid;
 

@@ -2,6 +2,8 @@
 //! `afterSeq`, the steps after it, replayed from the durable change log), then follows the log
 //! live. Every message carries the event `seq`; seqs only grow.
 
+use crate::app::race;
+use crate::app::AppState;
 use crate::auth::Scope;
 use crate::error::{ApiError, IntoGql};
 use crate::graphql::types::{
@@ -9,8 +11,6 @@ use crate::graphql::types::{
 };
 use crate::graphql::{app, parse_id, principal, RequireScope};
 use crate::live::ChangeFollower;
-use crate::service;
-use crate::state::AppState;
 use async_graphql::{Context, Enum, SimpleObject, Subscription, ID};
 use futures::Stream;
 use podium_domain::course::Course;
@@ -120,7 +120,7 @@ async fn open(
 ) -> async_graphql::Result<(Event, Option<i64>, ChangeFollower)> {
     let event_id = parse_id("eventId", event_id)?;
     let mut follower = state.live.follow(event_id, 0, bib);
-    let event = service::load_event(state, event_id).await.gql()?;
+    let event = race::load_event(state, event_id).await.gql()?;
     let after = check_after(&event, after_seq).gql()?;
     follower.start_at(after.unwrap_or(event.seq));
     Ok((event, after, follower))
@@ -240,7 +240,7 @@ impl Subscription {
         let snapshot = match after {
             Some(_) => None,
             None => {
-                let standings = service::standings(&state, &event).await.gql()?;
+                let standings = race::standings(&state, &event).await.gql()?;
                 let page = standings.leaderboard(filter, 0, first.unwrap_or(20) as usize);
                 Some(LeaderboardUpdate {
                     seq: event.seq,
@@ -262,7 +262,7 @@ impl Subscription {
             let (state, viewer, course) = (state.clone(), viewer.clone(), course.clone());
             async move {
                 let change = follower.next().await?;
-                let rows = service::changed_rows(&state, &change, filter).await.ok()?;
+                let rows = race::changed_rows(&state, &change, filter).await.ok()?;
                 let entries = rows
                     .iter()
                     .map(|(rank, row)| LeaderboardNode::new(&viewer, &course, *rank, row))

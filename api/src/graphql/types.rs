@@ -1,9 +1,9 @@
 //! GraphQL output types. Each wraps a domain type; none is a storage model.
 
+use crate::app::race::{EntryResult, IngestReport, Rejection};
 use crate::auth::Principal;
 use crate::error::{GqlResult, IntoGql};
 use crate::graphql::officiating::{CorrectionObject, FlagObject, LineageObject};
-use crate::service::{EntryResult, IngestReport, Rejection};
 use async_graphql::{ComplexObject, Enum, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use podium_domain::course::Course;
@@ -451,7 +451,7 @@ impl ResultObject {
 
     /// The raw reads and corrections behind every split and the net time.
     async fn lineage(&self, ctx: &async_graphql::Context<'_>) -> GqlResult<LineageObject> {
-        let (lineage, corrections) = crate::officiating::lineage(
+        let (lineage, corrections) = crate::app::officiating::lineage(
             super::app(ctx),
             &self.source,
             &self.bib_value,

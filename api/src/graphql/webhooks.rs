@@ -1,11 +1,11 @@
 //! Webhook endpoints (`webhooks:manage` at the endpoint's venue; endpoints for every event:
 //! admins and unbound integrations) and their deliveries.
 
+use crate::app::webhooks::{check_topics, check_url, new_secret};
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, GqlResult, IntoGql};
 use crate::graphql::types::time;
 use crate::graphql::{app, parse_id, principal, RequireScope};
-use crate::webhooks::{check_topics, check_url, new_secret};
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use podium_domain::ports::{WebhookDelivery, WebhookRecord};

@@ -327,9 +327,10 @@ async fn rotation_signs_with_a_new_key_and_keeps_old_tokens_valid() {
 async fn a_key_another_instance_rotated_in_verifies_here() {
     let app = TestApp::spawn().await;
     // Another instance rotates: the new key is in the database, not yet in this one's memory.
-    let key: SigningKey = podium_api::oauth::rotate(app.state.access.as_ref(), &app.state.sealer)
-        .await
-        .unwrap();
+    let key: SigningKey =
+        podium_api::app::access::rotate(app.state.access.as_ref(), &app.state.sealer)
+            .await
+            .unwrap();
     let claims = Claims {
         scope: Some("timing:write".into()),
         ..podium_api::auth::dev_claims(Role::Integration, Some("pc_elsewhere".into()), vec![], None)

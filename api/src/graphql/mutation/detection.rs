@@ -1,9 +1,9 @@
 //! Raw timing detections.
 
+use crate::app::race::{self, RawDetection};
 use crate::error::{GqlResult, IntoGql};
 use crate::graphql::types::IngestReportObject;
 use crate::graphql::{app, parse_id, principal};
-use crate::service::{self, RawDetection};
 use async_graphql::{Context, InputObject, Object, ID};
 
 #[derive(InputObject)]
@@ -48,7 +48,7 @@ impl DetectionMutation {
             .into_iter()
             .map(|d| Ok(RawDetection::from(d)))
             .collect();
-        let report = service::ingest(app(ctx), principal(ctx), event_id, rows)
+        let report = race::ingest(app(ctx), principal(ctx), event_id, rows)
             .await
             .gql()?;
         Ok(report.into())

@@ -1,9 +1,9 @@
 //! Entries: registering athletes for an event.
 
+use crate::app::race::load_event;
 use crate::error::{ApiError, GqlResult, IntoGql};
 use crate::graphql::types::{category, gender, CategoryGql, EntryObject, GenderGql};
 use crate::graphql::{app, parse_id, principal};
-use crate::service::load_event;
 use async_graphql::{Context, InputObject, Object, ID};
 use chrono::{DateTime, Datelike, Utc};
 use podium_domain::division::AgeGroup;

@@ -137,7 +137,7 @@ impl EventMutation {
         event_id: ID,
         status: crate::graphql::types::EventStatusGql,
     ) -> GqlResult<EventObject> {
-        let event = crate::officiating::transition(
+        let event = crate::app::officiating::transition(
             app(ctx),
             principal(ctx),
             parse_id("eventId", &event_id)?,

@@ -1,9 +1,9 @@
 //! Corrections and flag reviews.
 
+use crate::app::officiating::{self, CorrectionRequest};
 use crate::error::{GqlResult, IntoGql};
 use crate::graphql::officiating::{CorrectionKindGql, CorrectionObject, FlagAction, FlagObject};
 use crate::graphql::{app, parse_id, principal};
-use crate::officiating::{self, CorrectionRequest};
 use async_graphql::{Context, InputObject, Object, ID};
 use chrono::{DateTime, Utc};
 use podium_domain::ports::FlagReview;

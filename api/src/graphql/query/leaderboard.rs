@@ -1,5 +1,6 @@
 //! Leaderboards: live standings of an event as a Relay connection.
 
+use crate::app::race;
 use crate::auth::Scope;
 use crate::error::{ApiError, GqlResult, IntoGql};
 use crate::graphql::types::{
@@ -7,7 +8,6 @@ use crate::graphql::types::{
     LeaderboardNode, PageInfo,
 };
 use crate::graphql::{app, parse_id, principal, RequireScope};
-use crate::service;
 use async_graphql::{Context, Object, ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -72,8 +72,8 @@ impl LeaderboardQuery {
             .transpose()
             .gql()?
             .map_or(0, |p| p + 1);
-        let event = service::load_event(state, event_id).await.gql()?;
-        let standings = service::standings(state, &event).await.gql()?;
+        let event = race::load_event(state, event_id).await.gql()?;
+        let standings = race::standings(state, &event).await.gql()?;
         let filter = LeaderboardFilter {
             category: category.map(self::category),
             gender: gender.map(self::gender),

@@ -1,10 +1,10 @@
 //! Flags and the corrections audit trail.
 
+use crate::app::race::load_event;
 use crate::auth::Scope;
 use crate::error::{GqlResult, IntoGql};
 use crate::graphql::officiating::{CorrectionObject, FlagKindGql, FlagObject, FlagStatusGql};
 use crate::graphql::{app, parse_id, principal, RequireScope};
-use crate::service::load_event;
 use async_graphql::{Context, Object, ID};
 use podium_domain::ports::FlagFilter;
 use podium_domain::timing::Bib;

@@ -1,10 +1,10 @@
 //! One entry's result with every split.
 
+use crate::app::race;
 use crate::auth::Scope;
 use crate::error::{GqlResult, IntoGql};
 use crate::graphql::types::ResultObject;
 use crate::graphql::{app, parse_id, principal, RequireScope};
-use crate::service;
 use async_graphql::{Context, Object, ID};
 
 #[derive(Default)]
@@ -21,9 +21,7 @@ impl ResultQuery {
         bib: String,
     ) -> GqlResult<Option<ResultObject>> {
         let event_id = parse_id("eventId", &event_id)?;
-        let found = service::entry_result(app(ctx), event_id, &bib)
-            .await
-            .gql()?;
+        let found = race::entry_result(app(ctx), event_id, &bib).await.gql()?;
         Ok(found.map(|r| ResultObject::new(principal(ctx), r)))
     }
 }

@@ -6,9 +6,9 @@
 //! ones; a failed attempt is retried after 5 s, 30 s, 3 min, 18 min … (at most 10 h apart)
 //! until `webhook_max_attempts`, then given up (visible in `webhookDeliveries`).
 
+use crate::app::AppState;
 use crate::config::{Mode, Settings};
 use crate::error::ApiError;
-use crate::state::AppState;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use futures::StreamExt;

@@ -1,10 +1,10 @@
 //! Officiating services shared by every transport: corrections, flag reviews, lineage and
 //! lifecycle transitions. Permissions are checked here, once.
 
+use crate::app::race::load_event;
+use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::service::load_event;
-use crate::state::AppState;
 use podium_domain::corrections::{
     parse_reason, Correction, CorrectionAction, CorrectionKind, Ruling,
 };

@@ -1,18 +1,21 @@
-//! Application services shared by every transport (GraphQL, REST): they check permissions,
-//! turn raw input into domain requests, call the repository and shape the answer.
+//! The race: events and entries as the transports see them, ingest of detections, and the
+//! standings cache every leaderboard, result and live update reads from.
 
+use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::state::AppState;
 use podium_domain::course::TimingPointCode;
 use podium_domain::engine::{evaluate, Progress};
 use podium_domain::live::{EntryChange, EventChange};
 use podium_domain::model::{Entry, Event};
 use podium_domain::ports::IndexedDetection;
 use podium_domain::standings::{EventStandings, Ranks};
+use podium_domain::standings::{LeaderboardFilter, StandingRow};
 use podium_domain::timing::{Bib, Detection, ReadId, Timestamp};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::{Mutex, RwLock};
 use uuid::Uuid;
 
 /// One detection as a client sends it; every field optional so a bad row can be named, not
@@ -153,7 +156,7 @@ pub async fn changed_rows(
     state: &AppState,
     change: &EventChange,
     filter: podium_domain::standings::LeaderboardFilter,
-) -> Result<crate::state::ChangedRows, ApiError> {
+) -> Result<ChangedRows, ApiError> {
     let cell = state
         .standings
         .delta_cell(change.event_id, change.seq, filter);
@@ -244,4 +247,136 @@ pub async fn entry_result(
         progress,
         ranks,
     }))
+}
+
+/// Standings and the event `seq` they were built at.
+type Versioned = (i64, Arc<EventStandings>);
+
+/// The rows of one filtered leaderboard that one step changed, with their ranks after it.
+pub type ChangedRows = Arc<Vec<(Option<u32>, StandingRow)>>;
+type DeltaKey = (Uuid, i64, LeaderboardFilter);
+type DeltaCell = tokio::sync::OnceCell<ChangedRows>;
+
+/// Steps per event whose deltas are kept (subscribers more than this behind recompute).
+const DELTA_STEPS: i64 = 16;
+/// Most deltas kept over all events.
+const DELTA_ENTRIES: usize = 1024;
+
+/// Events whose standings are kept; beyond, the one built longest ago is dropped (it is
+/// rebuilt from the database when asked for again).
+const CACHED_EVENTS: usize = 64;
+
+/// Built standings per event, keyed by the event `seq` they were built at.
+#[derive(Clone, Default)]
+pub struct StandingsCache {
+    inner: Arc<RwLock<HashMap<Uuid, Versioned>>>,
+    /// When each event's standings were last stored, for eviction.
+    built: Arc<Mutex<HashMap<Uuid, std::time::Instant>>>,
+    /// A step's changed rows per leaderboard filter, shared by its live subscriptions.
+    deltas: Arc<Mutex<HashMap<DeltaKey, Arc<DeltaCell>>>>,
+    /// One build at a time per event: a change seen by thousands of live subscribers at once
+    /// builds the standings once.
+    building: Arc<Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl StandingsCache {
+    /// The newest standings, when built at `seq` or later.
+    pub fn at_least(&self, event_id: Uuid, seq: i64) -> Option<Versioned> {
+        let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        map.get(&event_id).filter(|(s, _)| *s >= seq).cloned()
+    }
+
+    /// The lock a builder of `event_id`'s standings holds.
+    pub fn build_lock(&self, event_id: Uuid) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.building.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(event_id).or_default().clone()
+    }
+
+    /// Keeps the newest standings per event; an older build never replaces a newer one.
+    pub fn put(&self, event_id: Uuid, seq: i64, standings: Arc<EventStandings>) {
+        let mut map = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        match map.get(&event_id) {
+            Some((current, _)) if *current > seq => {}
+            _ => {
+                map.insert(event_id, (seq, standings));
+            }
+        }
+        let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
+        built.insert(event_id, std::time::Instant::now());
+        while built.len() > CACHED_EVENTS {
+            let Some(oldest) = built.iter().min_by_key(|(_, at)| **at).map(|(id, _)| *id) else {
+                break;
+            };
+            built.remove(&oldest);
+            map.remove(&oldest);
+        }
+    }
+
+    /// The shared slot of a step's changed rows for `filter`: the first live subscription to
+    /// get there computes them, the others wait for that and reuse it.
+    pub fn delta_cell(
+        &self,
+        event_id: Uuid,
+        seq: i64,
+        filter: LeaderboardFilter,
+    ) -> Arc<DeltaCell> {
+        let mut deltas = self.deltas.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(cell) = deltas.get(&(event_id, seq, filter)) {
+            return cell.clone();
+        }
+        if deltas.len() >= DELTA_ENTRIES {
+            deltas.clear();
+        }
+        deltas.retain(|(event, step, _), _| *event != event_id || *step + DELTA_STEPS > seq);
+        let cell = Arc::new(DeltaCell::new());
+        deltas.insert((event_id, seq, filter), cell.clone());
+        cell
+    }
+
+    /// Events whose standings are held.
+    pub fn len(&self) -> usize {
+        self.inner.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standings_of_at_most_64_events_are_kept_the_oldest_build_goes_first() {
+        let cache = StandingsCache::default();
+        let first = Uuid::new_v4();
+        cache.put(first, 1, Arc::default());
+        for _ in 0..CACHED_EVENTS {
+            cache.put(Uuid::new_v4(), 1, Arc::default());
+        }
+        assert_eq!(cache.len(), CACHED_EVENTS);
+        assert!(
+            cache.at_least(first, 0).is_none(),
+            "the oldest build was dropped"
+        );
+    }
+
+    #[test]
+    fn subscriptions_of_one_step_and_filter_share_one_delta_slot() {
+        let cache = StandingsCache::default();
+        let (event, filter) = (Uuid::new_v4(), LeaderboardFilter::default());
+        let a = cache.delta_cell(event, 5, filter);
+        assert!(Arc::ptr_eq(&a, &cache.delta_cell(event, 5, filter)));
+        let women = LeaderboardFilter {
+            gender: Some(podium_domain::division::Gender::Women),
+            ..filter
+        };
+        assert!(!Arc::ptr_eq(&a, &cache.delta_cell(event, 5, women)));
+        cache.delta_cell(event, 5 + DELTA_STEPS, filter);
+        assert!(
+            !Arc::ptr_eq(&a, &cache.delta_cell(event, 5, filter)),
+            "steps far behind are dropped (and recomputed if asked again)"
+        );
+    }
 }

@@ -3,9 +3,9 @@
 //! with podium's own Ed25519 keys, the public keys at `/.well-known/jwks.json`, key rotation,
 //! and a brute-force guard on failed attempts.
 
+use crate::app::AppState;
 use crate::auth::{Claims, Role, Scope, SigningKey, Tier};
 use crate::error::ApiError;
-use crate::state::AppState;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use axum::extract::State;

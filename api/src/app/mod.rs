@@ -1,0 +1,100 @@
+//! The use cases every transport shares, transport-free: they check permissions, turn input
+//! into domain requests, call the ports and shape the answer. `AppState` holds the ports
+//! (`Arc<dyn Port>`) and caches, built once by `build_state`.
+//!
+//! Nothing here names axum, async-graphql or tungstenite, nor imports `crate::transport`
+//! (checked by `api/tests/api/layering.rs`).
+
+pub mod access;
+pub mod officiating;
+pub mod race;
+pub mod webhooks;
+
+pub use race::{ChangedRows, StandingsCache};
+
+use crate::auth::Authenticator;
+use crate::config::Settings;
+use race::IngestReport;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub repo: Arc<dyn podium_domain::ports::RaceRepository>,
+    pub auth: Arc<Authenticator>,
+    /// Signing keys and API clients (podium as an authorization server).
+    pub access: Arc<dyn podium_domain::ports::AccessRepository>,
+    /// Athletes across events: profiles, privacy, coach access.
+    pub athletes: Arc<dyn podium_domain::ports::AthleteRepository>,
+    /// Seals secrets stored in the database (`secrets_key`).
+    pub sealer: crate::auth::sealing::Sealer,
+    /// Webhook endpoints and deliveries.
+    pub webhooks: Arc<dyn podium_domain::ports::WebhookRepository>,
+    /// Failed `/oauth/token` attempts per client id and address.
+    pub oauth_failures: Arc<crate::app::access::FailureGuard>,
+    /// Cost budgets per caller, by tier.
+    pub limits: crate::limits::RateLimits,
+    /// Running WebSocket subscriptions per caller.
+    pub subscription_caps: crate::limits::SubscriptionCaps,
+    pub settings: Arc<Settings>,
+    pub standings: StandingsCache,
+    pub metrics: Arc<Metrics>,
+    /// Fan-out of "event X reached seq N" to live subscribers.
+    pub live: crate::live::LiveHub,
+    /// Whether the database was found unreachable (answer 503 at once until it is back).
+    pub database: Arc<crate::database::DatabaseGate>,
+}
+
+/// Counters exported on `/metrics` in the Prometheus text format.
+#[derive(Default)]
+pub struct Metrics {
+    pub detections_accepted: AtomicU64,
+    pub detections_duplicate: AtomicU64,
+    pub detections_rejected: AtomicU64,
+    pub ingest_requests: AtomicU64,
+}
+
+impl Metrics {
+    pub fn record_ingest(&self, report: &IngestReport) {
+        self.ingest_requests.fetch_add(1, Ordering::Relaxed);
+        self.detections_accepted
+            .fetch_add(report.accepted, Ordering::Relaxed);
+        self.detections_duplicate
+            .fetch_add(report.duplicates, Ordering::Relaxed);
+        self.detections_rejected
+            .fetch_add(report.rejected.len() as u64, Ordering::Relaxed);
+    }
+
+    pub fn render(&self) -> String {
+        let counters = [
+            (
+                "podium_ingest_requests_total",
+                "Ingest requests handled.",
+                &self.ingest_requests,
+            ),
+            (
+                "podium_detections_accepted_total",
+                "New raw detections stored.",
+                &self.detections_accepted,
+            ),
+            (
+                "podium_detections_duplicate_total",
+                "Detections recognised as duplicates.",
+                &self.detections_duplicate,
+            ),
+            (
+                "podium_detections_rejected_total",
+                "Detections rejected as invalid.",
+                &self.detections_rejected,
+            ),
+        ];
+        let mut out = String::new();
+        for (name, help, value) in counters {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+                value.load(Ordering::Relaxed)
+            ));
+        }
+        out
+    }
+}
