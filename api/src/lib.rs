@@ -5,17 +5,12 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod database;
 pub mod demo;
 pub mod error;
-pub mod export;
-pub mod graphql;
-pub mod http;
 pub mod limits;
 pub mod live;
-pub mod server;
 pub mod telemetry;
-pub mod ws;
+pub mod transport;
 
 use anyhow::Context;
 use app::{AppState, Metrics, StandingsCache};
@@ -146,7 +141,7 @@ impl Application {
             listener,
             live: state.live.clone(),
             settings: state.settings.clone(),
-            router: http::router(state),
+            router: transport::http::router(state),
         })
     }
 
@@ -169,7 +164,7 @@ impl Application {
             tracing::info!("shutting down: closing live connections");
             live.shut_down(std::time::Duration::from_secs(5)).await;
         };
-        server::serve(self.listener, self.router, &self.settings, signal).await
+        transport::http::server::serve(self.listener, self.router, &self.settings, signal).await
     }
 }
 

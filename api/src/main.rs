@@ -16,7 +16,7 @@ async fn main() -> anyhow::Result<()> {
     };
     match &cli.command {
         Command::Schema => {
-            print!("{}", podium_api::graphql::sdl());
+            print!("{}", podium_api::transport::graphql::sdl());
         }
         Command::Token(args) => {
             println!("{}", mint_token(&settings, args)?);

@@ -333,7 +333,7 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
 /// Basic or in the form; `scope` may narrow the granted scopes.
 pub async fn token(
     State(state): State<AppState>,
-    crate::http::PeerIp(peer): crate::http::PeerIp,
+    crate::transport::http::PeerIp(peer): crate::transport::http::PeerIp,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -349,7 +349,7 @@ async fn issue(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, OAuthError> {
-    if crate::http::media_type(headers) != "application/x-www-form-urlencoded" {
+    if crate::transport::http::media_type(headers) != "application/x-www-form-urlencoded" {
         return Err(OAuthError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",

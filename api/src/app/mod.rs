@@ -42,7 +42,7 @@ pub struct AppState {
     /// Fan-out of "event X reached seq N" to live subscribers.
     pub live: crate::live::LiveHub,
     /// Whether the database was found unreachable (answer 503 at once until it is back).
-    pub database: Arc<crate::database::DatabaseGate>,
+    pub database: Arc<crate::transport::http::database::DatabaseGate>,
 }
 
 /// Counters exported on `/metrics` in the Prometheus text format.

@@ -247,7 +247,7 @@ async fn allowed(f: &Fixture, token: Option<&str>, call: &Call) -> Result<bool, 
                     .await
                     .map_err(|e| e.to_string())?,
             };
-            let schema = podium_api::graphql::build_schema(Some(f.app.state.clone()));
+            let schema = podium_api::transport::graphql::build_schema(Some(f.app.state.clone()));
             let request = async_graphql::Request::new(query.as_str())
                 .variables(async_graphql::Variables::from_json(variables.clone()))
                 .data(principal);
@@ -405,7 +405,7 @@ async fn a_private_athlete_does_not_leak_through_public_views() {
 async fn a_live_leaderboard_anonymises_an_athlete_who_goes_private() {
     let f = fixture().await;
     let app = &f.app;
-    let schema = podium_api::graphql::build_schema(Some(app.state.clone()));
+    let schema = podium_api::transport::graphql::build_schema(Some(app.state.clone()));
     let request = async_graphql::Request::new(
         "subscription($e: ID!) { leaderboardUpdates(eventId: $e) { kind entries { bib athlete { name } } } }",
     )

@@ -18,7 +18,7 @@ pub(crate) fn subscribe(
     query: &str,
     variables: Value,
 ) -> impl Stream<Item = Response> + Unpin {
-    let schema = podium_api::graphql::build_schema(Some(app.state.clone()));
+    let schema = podium_api::transport::graphql::build_schema(Some(app.state.clone()));
     let request = Request::new(query).variables(Variables::from_json(variables));
     Box::pin(schema.execute_stream(request))
 }
@@ -122,7 +122,7 @@ async fn resuming_after_a_seq_replays_exactly_what_was_missed_then_goes_live() {
     let u = next(&mut stream).await["entryUpdates"].clone();
     assert_eq!(u["seq"], live["seq"]);
 
-    let schema = podium_api::graphql::build_schema(Some(app.state.clone()));
+    let schema = podium_api::transport::graphql::build_schema(Some(app.state.clone()));
     let mut bad = schema.execute_stream(Request::new(ENTRY).variables(Variables::from_json(
         json!({ "id": event_id, "bib": "1", "after": 999 }),
     )));

@@ -9,7 +9,7 @@ fn schema_graphql_matches_the_code() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql");
     let checked_in = std::fs::read_to_string(path).unwrap_or_default();
     assert!(
-        checked_in == podium_api::graphql::sdl(),
+        checked_in == podium_api::transport::graphql::sdl(),
         "schema.graphql is out of date; regenerate it with:\n    cargo run -p podium-api --bin podium -- schema > schema.graphql"
     );
 }

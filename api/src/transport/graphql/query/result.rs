@@ -3,8 +3,8 @@
 use crate::app::race;
 use crate::auth::Scope;
 use crate::error::{GqlResult, IntoGql};
-use crate::graphql::types::ResultObject;
-use crate::graphql::{app, parse_id, principal, RequireScope};
+use crate::transport::graphql::types::ResultObject;
+use crate::transport::graphql::{app, parse_id, principal, RequireScope};
 use async_graphql::{Context, Object, ID};
 
 #[derive(Default)]

@@ -2,9 +2,9 @@
 
 use crate::auth::Scope;
 use crate::error::{ApiError, GqlResult, IntoGql};
-use crate::graphql::scalars::CourseSpec;
-use crate::graphql::types::{EventObject, VenueObject};
-use crate::graphql::{app, parse_id, principal};
+use crate::transport::graphql::scalars::CourseSpec;
+use crate::transport::graphql::types::{EventObject, VenueObject};
+use crate::transport::graphql::{app, parse_id, principal};
 use async_graphql::{Context, InputObject, Object, ID};
 use chrono::{DateTime, Utc};
 use podium_domain::course::LimitOverride;
@@ -135,7 +135,7 @@ impl EventMutation {
         &self,
         ctx: &Context<'_>,
         event_id: ID,
-        status: crate::graphql::types::EventStatusGql,
+        status: crate::transport::graphql::types::EventStatusGql,
     ) -> GqlResult<EventObject> {
         let event = crate::app::officiating::transition(
             app(ctx),

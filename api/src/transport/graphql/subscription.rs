@@ -6,11 +6,11 @@ use crate::app::race;
 use crate::app::AppState;
 use crate::auth::Scope;
 use crate::error::{ApiError, IntoGql};
-use crate::graphql::types::{
+use crate::live::ChangeFollower;
+use crate::transport::graphql::types::{
     category, gender, CategoryGql, EntryStatusGql, EventStatusGql, GenderGql, LeaderboardNode,
 };
-use crate::graphql::{app, parse_id, principal, RequireScope};
-use crate::live::ChangeFollower;
+use crate::transport::graphql::{app, parse_id, principal, RequireScope};
 use async_graphql::{Context, Enum, SimpleObject, Subscription, ID};
 use futures::Stream;
 use podium_domain::course::Course;

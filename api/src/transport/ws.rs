@@ -24,7 +24,7 @@
 
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::graphql::PodiumSchema;
+use crate::transport::graphql::PodiumSchema;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -104,7 +104,7 @@ struct Next<'a> {
 
 pub async fn handler(
     State(state): State<WsState>,
-    crate::http::PeerIp(peer): crate::http::PeerIp,
+    crate::transport::http::PeerIp(peer): crate::transport::http::PeerIp,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -120,7 +120,7 @@ pub async fn handler(
         Protocol::Transport
     };
     // A token on the upgrade request counts unless `connection_init` brings one.
-    let upgrade_principal = match crate::http::authorization(&headers) {
+    let upgrade_principal = match crate::transport::http::authorization(&headers) {
         Ok(Some(v)) => Some(state.app.auth.principal(Some(v)).await.map_err(|_| ())),
         Ok(None) => None,
         Err(_) => Some(Err(())),
@@ -320,7 +320,7 @@ fn start_subscription(
             msg["payload"]["variables"].clone(),
         ));
     }
-    let meter = crate::graphql::limits::Meter::new(&state.app.limits, &viewer, peer);
+    let meter = crate::transport::graphql::limits::Meter::new(&state.app.limits, &viewer, peer);
     // Started here, so the task keeps only the stream, not the request.
     let responses = state
         .schema

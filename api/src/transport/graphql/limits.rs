@@ -385,8 +385,11 @@ impl Extension for CostChargeRun {
         let parsed = next.run(ctx, query, variables).await;
         match &parsed {
             Ok(document) => {
-                let cost =
-                    crate::graphql::cost::cost(&ctx.schema_env.registry, document, variables);
+                let cost = crate::transport::graphql::cost::cost(
+                    &ctx.schema_env.registry,
+                    document,
+                    variables,
+                );
                 *self.cost.lock().unwrap_or_else(|e| e.into_inner()) = Some(cost);
             }
             Err(_) => {

@@ -11,7 +11,7 @@ pub struct Query(
     leaderboard::LeaderboardQuery,
     result::ResultQuery,
     officiating::OfficiatingQuery,
-    crate::graphql::access::AccessQuery,
-    crate::graphql::athlete::AthleteQuery,
-    crate::graphql::webhooks::WebhookQuery,
+    crate::transport::graphql::access::AccessQuery,
+    crate::transport::graphql::athlete::AthleteQuery,
+    crate::transport::graphql::webhooks::WebhookQuery,
 );

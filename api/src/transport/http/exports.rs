@@ -8,8 +8,8 @@
 use crate::app::race;
 use crate::auth::{Principal, Scope};
 use crate::error::ApiError;
-use crate::graphql::types::AthleteRef;
-use crate::http::{HttpState, PeerIp};
+use crate::transport::graphql::types::AthleteRef;
+use crate::transport::http::{HttpState, PeerIp};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -407,7 +407,7 @@ pub async fn results(
             "/v1/events/{event_id}/{file} (exports are results.csv, results.json, results.ndjson)"
         )));
     };
-    let principal = crate::http::principal(&s.app, &headers).await?;
+    let principal = crate::transport::http::principal(&s.app, &headers).await?;
     principal.require(Scope::ResultsRead)?;
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let filter = query.filter()?;

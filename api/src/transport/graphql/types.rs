@@ -3,7 +3,7 @@
 use crate::app::race::{EntryResult, IngestReport, Rejection};
 use crate::auth::Principal;
 use crate::error::{GqlResult, IntoGql};
-use crate::graphql::officiating::{CorrectionObject, FlagObject, LineageObject};
+use crate::transport::graphql::officiating::{CorrectionObject, FlagObject, LineageObject};
 use async_graphql::{ComplexObject, Enum, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use podium_domain::course::Course;

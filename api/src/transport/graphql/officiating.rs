@@ -1,7 +1,7 @@
 //! GraphQL types of officiating: corrections, flags and lineage.
 
 use crate::auth::Principal;
-use crate::graphql::types::time;
+use crate::transport::graphql::types::time;
 use async_graphql::{Enum, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use podium_domain::corrections::{undone_by, Correction, CorrectionAction};

@@ -5,7 +5,7 @@
 //! its selection. Introspection costs one per field: its size is the schema's, and its shape
 //! is limited by its own rule (`limits`).
 
-use crate::graphql::limits::UNPAGED_LIST;
+use crate::transport::graphql::limits::UNPAGED_LIST;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::registry::{MetaTypeName, Registry};
 use async_graphql::{Value, Variables};

@@ -63,9 +63,9 @@ pub async fn gate(State(app): State<AppState>, request: Request, next: Next) -> 
     if app.database.is_down() && needs_database(&path) {
         // 503 with `Retry-After`, in the shape of the transport that was asked.
         return if path == "/graphql" {
-            crate::http::graphql_error(
+            crate::transport::http::graphql_error(
                 ApiError::Unavailable,
-                crate::http::answer_media(request.headers()),
+                crate::transport::http::answer_media(request.headers()),
             )
         } else {
             ApiError::Unavailable.into_response()

@@ -2,8 +2,8 @@
 
 use crate::app::race::load_event;
 use crate::error::{ApiError, GqlResult, IntoGql};
-use crate::graphql::types::{category, gender, CategoryGql, EntryObject, GenderGql};
-use crate::graphql::{app, parse_id, principal};
+use crate::transport::graphql::types::{category, gender, CategoryGql, EntryObject, GenderGql};
+use crate::transport::graphql::{app, parse_id, principal};
 use async_graphql::{Context, InputObject, Object, ID};
 use chrono::{DateTime, Datelike, Utc};
 use podium_domain::division::AgeGroup;

@@ -11,7 +11,7 @@ pub struct Mutation(
     entry::EntryMutation,
     detection::DetectionMutation,
     officiating::OfficiatingMutation,
-    crate::graphql::access::AccessMutation,
-    crate::graphql::athlete::AthleteMutation,
-    crate::graphql::webhooks::WebhookMutation,
+    crate::transport::graphql::access::AccessMutation,
+    crate::transport::graphql::athlete::AthleteMutation,
+    crate::transport::graphql::webhooks::WebhookMutation,
 );

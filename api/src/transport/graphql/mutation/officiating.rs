@@ -2,8 +2,10 @@
 
 use crate::app::officiating::{self, CorrectionRequest};
 use crate::error::{GqlResult, IntoGql};
-use crate::graphql::officiating::{CorrectionKindGql, CorrectionObject, FlagAction, FlagObject};
-use crate::graphql::{app, parse_id, principal};
+use crate::transport::graphql::officiating::{
+    CorrectionKindGql, CorrectionObject, FlagAction, FlagObject,
+};
+use crate::transport::graphql::{app, parse_id, principal};
 use async_graphql::{Context, InputObject, Object, ID};
 use chrono::{DateTime, Utc};
 use podium_domain::ports::FlagReview;

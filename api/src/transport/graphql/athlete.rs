@@ -5,8 +5,8 @@
 use crate::app::AppState;
 use crate::auth::{Principal, Role, Scope};
 use crate::error::{ApiError, GqlResult, IntoGql};
-use crate::graphql::types::{time, CategoryGql, EntryStatusGql, GenderGql};
-use crate::graphql::{app, parse_id, principal, RequireScope};
+use crate::transport::graphql::types::{time, CategoryGql, EntryStatusGql, GenderGql};
+use crate::transport::graphql::{app, parse_id, principal, RequireScope};
 use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use podium_domain::analytics::{summarise, AthleteResult};

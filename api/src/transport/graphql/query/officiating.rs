@@ -3,8 +3,10 @@
 use crate::app::race::load_event;
 use crate::auth::Scope;
 use crate::error::{GqlResult, IntoGql};
-use crate::graphql::officiating::{CorrectionObject, FlagKindGql, FlagObject, FlagStatusGql};
-use crate::graphql::{app, parse_id, principal, RequireScope};
+use crate::transport::graphql::officiating::{
+    CorrectionObject, FlagKindGql, FlagObject, FlagStatusGql,
+};
+use crate::transport::graphql::{app, parse_id, principal, RequireScope};
 use async_graphql::{Context, Object, ID};
 use podium_domain::ports::FlagFilter;
 use podium_domain::timing::Bib;

@@ -2,8 +2,8 @@
 
 use crate::app::race::{self, RawDetection};
 use crate::error::{GqlResult, IntoGql};
-use crate::graphql::types::IngestReportObject;
-use crate::graphql::{app, parse_id, principal};
+use crate::transport::graphql::types::IngestReportObject;
+use crate::transport::graphql::{app, parse_id, principal};
 use async_graphql::{Context, InputObject, Object, ID};
 
 #[derive(InputObject)]

@@ -3,11 +3,11 @@
 use crate::app::race;
 use crate::auth::Scope;
 use crate::error::{ApiError, GqlResult, IntoGql};
-use crate::graphql::types::{
+use crate::transport::graphql::types::{
     category, gender, CategoryGql, GenderGql, LeaderboardConnection, LeaderboardEdge,
     LeaderboardNode, PageInfo,
 };
-use crate::graphql::{app, parse_id, principal, RequireScope};
+use crate::transport::graphql::{app, parse_id, principal, RequireScope};
 use async_graphql::{Context, Object, ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

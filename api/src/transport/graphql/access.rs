@@ -3,8 +3,8 @@
 use crate::app::access::{self, NewClient};
 use crate::auth::{Scope, Tier};
 use crate::error::{ApiError, GqlResult, IntoGql};
-use crate::graphql::types::time;
-use crate::graphql::{app, parse_id, principal};
+use crate::transport::graphql::types::time;
+use crate::transport::graphql::{app, parse_id, principal};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use podium_domain::ports::ApiClientRecord;

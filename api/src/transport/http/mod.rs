@@ -2,12 +2,16 @@
 
 use crate::app::race::{self, RawDetection};
 use crate::app::AppState;
+pub mod database;
+pub mod exports;
+pub mod server;
+
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::graphql::limits::Meter;
-use crate::graphql::PodiumSchema;
 use crate::limits::LimitsHealth;
 use crate::live::FanoutHealth;
+use crate::transport::graphql::limits::Meter;
+use crate::transport::graphql::PodiumSchema;
 use async_graphql::http::GraphiQLSource;
 use std::sync::Arc;
 
@@ -28,18 +32,18 @@ pub struct HttpState {
     pub app: AppState,
     pub schema: PodiumSchema,
     /// Splits of every entry per event, as of a `seq`, for exports.
-    pub splits: crate::export::SplitsCache,
+    pub splits: crate::transport::http::exports::SplitsCache,
 }
 
 pub fn router(app: AppState) -> Router {
     let limit = app.settings.max_body_bytes;
-    let schema = crate::graphql::build_schema(Some(app.clone()));
+    let schema = crate::transport::graphql::build_schema(Some(app.clone()));
     Router::new()
         // graphql-transport-ws and the legacy graphql-ws subprotocol (see `ws`); public
         // subscriptions need no token.
         .route(
             "/graphql/ws",
-            get(crate::ws::handler).with_state(crate::ws::WsState {
+            get(crate::transport::ws::handler).with_state(crate::transport::ws::WsState {
                 app: app.clone(),
                 schema: schema.clone(),
             }),
@@ -49,7 +53,10 @@ pub fn router(app: AppState) -> Router {
             get(graphql_get).post(graphql_post.layer(axum::middleware::from_fn(json_only))),
         )
         .route("/v1/events/{event_id}/detections", post(ingest_detections))
-        .route("/v1/events/{event_id}/{file}", get(crate::export::results))
+        .route(
+            "/v1/events/{event_id}/{file}",
+            get(crate::transport::http::exports::results),
+        )
         .route(
             "/oauth/token",
             post(crate::app::access::token).with_state(app.clone()),
@@ -64,11 +71,11 @@ pub fn router(app: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
-            crate::database::gate,
+            crate::transport::http::database::gate,
         ))
         .layer(axum::middleware::from_fn_with_state(
             app.settings.clone(),
-            crate::server::read_body_in_time,
+            crate::transport::http::server::read_body_in_time,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(HttpState {

@@ -4,8 +4,8 @@
 use crate::app::webhooks::{check_topics, check_url, new_secret};
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, GqlResult, IntoGql};
-use crate::graphql::types::time;
-use crate::graphql::{app, parse_id, principal, RequireScope};
+use crate::transport::graphql::types::time;
+use crate::transport::graphql::{app, parse_id, principal, RequireScope};
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use podium_domain::ports::{WebhookDelivery, WebhookRecord};

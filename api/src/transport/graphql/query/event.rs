@@ -2,8 +2,8 @@
 
 use crate::auth::Scope;
 use crate::error::{GqlResult, IntoGql};
-use crate::graphql::types::EventObject;
-use crate::graphql::{app, parse_id, RequireScope};
+use crate::transport::graphql::types::EventObject;
+use crate::transport::graphql::{app, parse_id, RequireScope};
 use async_graphql::{Context, Object, ID};
 
 #[derive(Default)]
