@@ -5,7 +5,6 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod demo;
 pub mod error;
 pub mod limits;
 pub mod live;

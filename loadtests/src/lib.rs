@@ -1,8 +1,8 @@
 //! Shared pieces of podium's load generators: starting a server in process and timing helpers.
 
 use podium_api::auth::{dev_claims, Authenticator, Role};
+use podium_api::cli::demo::DemoClient;
 use podium_api::config::{Settings, SettingsOverrides};
-use podium_api::demo::DemoClient;
 use podium_domain::simulation::{SimConfig, SimRace};
 use podium_domain::timing::Timestamp;
 use std::net::SocketAddr;
@@ -99,7 +99,8 @@ pub async fn serve_race_day(
     let data_dir = std::env::temp_dir().join(format!("podium-bench-{}", std::process::id()));
     let client = admin_client(&data_dir, &addr.to_string())?;
     let config = race_day(seed, entries, 0.02);
-    let (event_id, race) = podium_api::demo::create_simulated_event(&client, name, &config).await?;
+    let (event_id, race) =
+        podium_api::cli::demo::create_simulated_event(&client, name, &config).await?;
     Ok((addr, client, event_id, race))
 }
 

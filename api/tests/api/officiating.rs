@@ -3,7 +3,7 @@
 
 use crate::helpers::{at, error_code, read, TestApp, STARTS_AT};
 use podium_api::auth::Role;
-use podium_api::demo::detection_json;
+use podium_api::cli::demo::detection_json;
 use podium_domain::simulation::{simulate, SimConfig, SimRead};
 use podium_domain::timing::Timestamp;
 use serde_json::{json, Value};

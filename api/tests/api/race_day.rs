@@ -2,7 +2,7 @@
 //! shuffled, with duplicates and ~2 % missed mats, checked against an independent computation.
 
 use crate::helpers::TestApp;
-use podium_api::demo::detection_json;
+use podium_api::cli::demo::detection_json;
 use podium_domain::simulation::{simulate, SimConfig, SimRace};
 use podium_domain::timing::Timestamp;
 use serde_json::{json, Value};

@@ -6,7 +6,7 @@ use crate::helpers::{read, TestApp, STARTS_AT};
 use crate::live::{next, subscribe};
 use crate::websocket::{connect, init, receive, send, Socket};
 use podium_api::auth::{dev_claims, Authenticator, Role};
-use podium_api::demo::DemoClient;
+use podium_api::cli::demo::DemoClient;
 use serde_json::{json, Value};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

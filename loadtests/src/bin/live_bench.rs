@@ -14,7 +14,7 @@
 use anyhow::{bail, Context};
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
-use podium_api::demo::{create_simulated_event, detection_json};
+use podium_api::cli::demo::{create_simulated_event, detection_json};
 use podium_domain::ports::RaceRepository;
 use podium_loadtests::{admin_client, backend, on_fresh_database, quantile, race_day};
 use rand::seq::SliceRandom;

@@ -10,7 +10,7 @@
 
 use anyhow::bail;
 use clap::Parser;
-use podium_api::demo::detection_json;
+use podium_api::cli::demo::detection_json;
 use podium_loadtests::{backend, on_fresh_database, quantile, serve_race_day};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};

@@ -1,40 +1,8 @@
-//! The `podium` command line: sub-commands and their flags.
+//! `podium token`: mints a development access token.
 
 use crate::auth::{dev_claims, Authenticator, Role};
-use crate::config::{Settings, SettingsOverrides};
-use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use crate::config::Settings;
 use uuid::Uuid;
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "podium",
-    version,
-    about = "Results and analytics backend for HYROX-format races"
-)]
-pub struct Cli {
-    /// A TOML settings file [env: PODIUM_CONFIG]
-    #[arg(long, global = true)]
-    pub config: Option<PathBuf>,
-    #[command(flatten)]
-    pub settings: SettingsOverrides,
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run the server (GraphQL, WebSocket, REST ingest, exports).
-    Serve,
-    /// Apply database migrations and exit.
-    Migrate,
-    /// Print the GraphQL schema (SDL).
-    Schema,
-    /// Mint a development access token.
-    Token(TokenArgs),
-    /// Simulate a live race against a running server.
-    Demo(crate::demo::DemoArgs),
-}
 
 #[derive(Debug, clap::Args)]
 pub struct TokenArgs {
@@ -52,12 +20,6 @@ pub struct TokenArgs {
     /// Lifetime in hours.
     #[arg(long, default_value_t = 24)]
     pub ttl_hours: i64,
-}
-
-impl Cli {
-    pub fn load_settings(&self) -> anyhow::Result<Settings> {
-        Settings::from_env(self.config.clone(), &self.settings)
-    }
 }
 
 /// Mints a development token with the keys of `settings`' data directory.
@@ -81,4 +43,9 @@ pub fn mint_token(settings: &Settings, args: &TokenArgs) -> anyhow::Result<Strin
         args.athlete,
     );
     auth.mint_dev(claims, chrono::Duration::hours(args.ttl_hours))
+}
+
+pub fn run(settings: &Settings, args: &TokenArgs) -> anyhow::Result<()> {
+    println!("{}", mint_token(settings, args)?);
+    Ok(())
 }

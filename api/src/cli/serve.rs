@@ -1,0 +1,14 @@
+//! `podium serve`: builds the application and serves until Ctrl-C or SIGTERM.
+
+use crate::config::Settings;
+
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    crate::telemetry::init(settings.log_format, &settings.log_level);
+    for note in &settings.notes {
+        tracing::warn!("{note}");
+    }
+    let state = crate::build_state(settings).await?;
+    let app = crate::Application::build(state).await?;
+    tracing::info!(address = %app.local_addr(), "podium listening; GraphiQL at http://{}/graphql", app.local_addr());
+    app.run_until(crate::shutdown_signal()).await
+}
