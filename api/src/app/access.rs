@@ -1,6 +1,6 @@
 //! podium as an OAuth 2.0 authorization server for integrations (RFC 6749 §4.4 client
 //! credentials): API clients with argon2id-hashed secrets, short-lived `at+jwt` tokens signed
-//! with podium's own Ed25519 keys, the public keys at `/.well-known/jwks.json`, key rotation,
+//! with podium's own Ed25519 keys, key rotation,
 //! and a brute-force guard on failed attempts.
 
 use crate::app::AppState;
@@ -8,15 +8,10 @@ use crate::auth::{Claims, Role, Scope, SigningKey, Tier};
 use crate::error::ApiError;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
-use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use podium_domain::ports::{AccessRepository, ApiClientRecord, StoredSigningKey};
 use podium_domain::timing::Timestamp;
 use rand::RngCore;
-use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -234,18 +229,16 @@ impl FailureGuard {
     }
 }
 
-/// An RFC 6749 §5.2 error response.
-struct OAuthError {
-    status: StatusCode,
-    error: &'static str,
-    description: String,
-    retry_after: Option<u64>,
+/// A refused token request: an RFC 6749 §5.2 error code, what went wrong, and when to retry.
+pub struct TokenRefusal {
+    pub error: &'static str,
+    pub description: String,
+    pub retry_after: Option<u64>,
 }
 
-impl OAuthError {
-    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+impl TokenRefusal {
+    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
         Self {
-            status,
             error,
             description: description.into(),
             retry_after: None,
@@ -255,134 +248,52 @@ impl OAuthError {
     /// `server_error`: the cause is logged with `context`, never sent.
     fn internal(context: &str, cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "{context}");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "internal error",
-        )
+        Self::new("server_error", "internal error")
     }
 }
 
-impl IntoResponse for OAuthError {
-    fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            [(header::CACHE_CONTROL, "no-store")],
-            Json(json!({ "error": self.error, "error_description": self.description })),
-        )
-            .into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Basic realm=\"podium\""),
-            );
-        }
-        if let Some(secs) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
-        }
-        response
-    }
-}
-
+/// The form of a token request (RFC 6749 §4.4.2).
 #[derive(serde::Deserialize)]
 pub struct TokenForm {
-    grant_type: Option<String>,
-    scope: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
+    pub grant_type: Option<String>,
+    pub scope: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
 }
 
-/// `client_id:client_secret` from HTTP Basic (each part form-urlencoded, RFC 6749 §2.3.1).
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let bad = || {
-        OAuthError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Authorization must be `Basic base64(client_id:client_secret)`",
-        )
-    };
-    let encoded = value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            v.strip_prefix("Basic ")
-                .or_else(|| v.strip_prefix("basic "))
-        })
-        .ok_or_else(bad)?;
-    let decoded =
-        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded.trim())
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(bad)?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
-    let unescape = |s: &str| {
-        form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    Ok(Some((unescape(id), unescape(secret))))
+/// A token issued to an API client.
+pub struct IssuedToken {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub scope: String,
 }
 
-/// `POST /oauth/token`: `grant_type=client_credentials` with the client's credentials in HTTP
-/// Basic or in the form; `scope` may narrow the granted scopes.
-pub async fn token(
-    State(state): State<AppState>,
-    crate::transport::http::PeerIp(peer): crate::transport::http::PeerIp,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    match issue(&state, peer, &headers, &body).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn issue(
+/// Issues an access token for a client-credentials request: `basic` holds the credentials
+/// from HTTP Basic, when sent that way.
+pub async fn issue_token(
     state: &AppState,
     peer: Option<IpAddr>,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Response, OAuthError> {
-    if crate::transport::http::media_type(headers) != "application/x-www-form-urlencoded" {
-        return Err(OAuthError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "send the request as application/x-www-form-urlencoded",
-        ));
-    }
-    let form: TokenForm = serde_urlencoded::from_bytes(body)
-        .map_err(|e| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))?;
+    basic: Option<(String, String)>,
+    form: TokenForm,
+) -> Result<IssuedToken, TokenRefusal> {
     match form.grant_type.as_deref() {
         Some("client_credentials") => {}
         Some(other) => {
-            return Err(OAuthError::new(
-                StatusCode::BAD_REQUEST,
+            return Err(TokenRefusal::new(
                 "unsupported_grant_type",
                 format!("grant_type `{other}` is not supported; use client_credentials"),
             ))
         }
         None => {
-            return Err(OAuthError::new(
-                StatusCode::BAD_REQUEST,
+            return Err(TokenRefusal::new(
                 "invalid_request",
                 "grant_type is missing",
             ))
         }
     }
-    let (client_id, secret) = match (
-        basic_credentials(headers)?,
-        form.client_id,
-        form.client_secret,
-    ) {
+    let (client_id, secret) = match (basic, form.client_id, form.client_secret) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            return Err(OAuthError::new(
-                StatusCode::BAD_REQUEST,
+            return Err(TokenRefusal::new(
                 "invalid_request",
                 "send client credentials once: HTTP Basic or the form, not both",
             ))
@@ -390,8 +301,7 @@ async fn issue(
         (Some(pair), None, None) => pair,
         (None, Some(id), Some(secret)) => (id, secret),
         _ => {
-            return Err(OAuthError::new(
-                StatusCode::UNAUTHORIZED,
+            return Err(TokenRefusal::new(
                 "invalid_client",
                 "client credentials are missing",
             ))
@@ -409,10 +319,9 @@ async fn issue(
         .charge(Tier::Anonymous, &guard_keys[1], TOKEN_REQUEST_COST)
         .await;
     if !decision.allowed() {
-        return Err(OAuthError {
+        return Err(TokenRefusal {
             retry_after: decision.retry_after_secs,
-            ..OAuthError::new(
-                StatusCode::TOO_MANY_REQUESTS,
+            ..TokenRefusal::new(
                 "slow_down",
                 format!(
                     "too many token requests from this address: {}",
@@ -422,20 +331,16 @@ async fn issue(
         });
     }
     if let Some(retry) = state.oauth_failures.blocked(&guard_keys) {
-        return Err(OAuthError {
+        return Err(TokenRefusal {
             retry_after: Some(retry),
-            ..OAuthError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "slow_down",
-                "too many failed attempts; try again later",
-            )
+            ..TokenRefusal::new("slow_down", "too many failed attempts; try again later")
         });
     }
     let client = state
         .access
         .api_client(&client_id)
         .await
-        .map_err(|e| OAuthError::internal("loading an API client", e))?;
+        .map_err(|e| TokenRefusal::internal("loading an API client", e))?;
     let hash = client
         .as_ref()
         .map_or_else(|| decoy_hash().to_owned(), |c| c.secret_hash.clone());
@@ -444,8 +349,7 @@ async fn issue(
         Some(c) if matches && c.revoked_at.is_none() => c,
         _ => {
             state.oauth_failures.failed(&guard_keys);
-            return Err(OAuthError::new(
-                StatusCode::UNAUTHORIZED,
+            return Err(TokenRefusal::new(
                 "invalid_client",
                 "unknown client, wrong secret or revoked client",
             ));
@@ -455,11 +359,10 @@ async fn issue(
     let scopes = match form.scope.as_deref().map(str::trim) {
         None | Some("") => granted.clone(),
         Some(asked) => {
-            let asked = Scope::parse_list(asked)
-                .map_err(|e| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", e))?;
+            let asked =
+                Scope::parse_list(asked).map_err(|e| TokenRefusal::new("invalid_scope", e))?;
             if let Some(extra) = asked.iter().find(|s| !granted.contains(s)) {
-                return Err(OAuthError::new(
-                    StatusCode::BAD_REQUEST,
+                return Err(TokenRefusal::new(
                     "invalid_scope",
                     format!("scope `{extra}` is not granted to this client"),
                 ));
@@ -492,29 +395,10 @@ async fn issue(
         .signing()
         .ok_or_else(|| anyhow::anyhow!("no signing key loaded"))
         .and_then(|key| key.sign(&claims))
-        .map_err(|e| OAuthError::internal("signing an access token", e))?;
-    let body = json!({
-        "access_token": signed,
-        "token_type": "Bearer",
-        "expires_in": ttl,
-        "scope": Scope::render(&scopes),
-    });
-    Ok((
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (header::PRAGMA, "no-cache"),
-        ],
-        Json(body),
-    )
-        .into_response())
-}
-
-/// `GET /.well-known/jwks.json`: the public keys of every token podium issued that can still
-/// be valid.
-pub async fn jwks(State(state): State<AppState>) -> Response {
-    (
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(state.auth.own_keys().public_jwks()),
-    )
-        .into_response()
+        .map_err(|e| TokenRefusal::internal("signing an access token", e))?;
+    Ok(IssuedToken {
+        access_token: signed,
+        expires_in: ttl,
+        scope: Scope::render(&scopes),
+    })
 }

@@ -4,6 +4,7 @@ use crate::app::race::{self, RawDetection};
 use crate::app::AppState;
 pub mod database;
 pub mod exports;
+mod oauth;
 pub mod server;
 
 use crate::config::Settings;
@@ -57,13 +58,10 @@ pub fn router(app: AppState) -> Router {
             "/v1/events/{event_id}/{file}",
             get(crate::transport::http::exports::results),
         )
-        .route(
-            "/oauth/token",
-            post(crate::app::access::token).with_state(app.clone()),
-        )
+        .route("/oauth/token", post(oauth::token).with_state(app.clone()))
         .route(
             "/.well-known/jwks.json",
-            get(crate::app::access::jwks).with_state(app.clone()),
+            get(oauth::jwks).with_state(app.clone()),
         )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
