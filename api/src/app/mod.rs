@@ -6,6 +6,7 @@
 //! (checked by `api/tests/api/layering.rs`).
 
 pub mod access;
+pub mod database;
 pub mod officiating;
 pub mod race;
 pub mod webhooks;
@@ -42,7 +43,7 @@ pub struct AppState {
     /// Fan-out of "event X reached seq N" to live subscribers.
     pub live: crate::live::LiveHub,
     /// Whether the database was found unreachable (answer 503 at once until it is back).
-    pub database: Arc<crate::transport::http::database::DatabaseGate>,
+    pub database: Arc<database::DatabaseGate>,
 }
 
 /// Counters exported on `/metrics` in the Prometheus text format.

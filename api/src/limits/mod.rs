@@ -6,11 +6,11 @@
 
 use crate::auth::Tier;
 use crate::config::Settings;
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,18 +43,6 @@ impl Decision {
         self.retry_after_secs.is_none()
     }
 
-    /// The 429 answer of a refused charge (`RATE_LIMITED`, `Retry-After`, `RateLimit`).
-    pub fn refusal(&self) -> axum::response::Response {
-        use axum::response::IntoResponse;
-        let mut response = crate::error::ApiError::RateLimited {
-            message: self.explain(),
-            retry_after_secs: self.retry_after_secs.unwrap_or(1),
-        }
-        .into_response();
-        self.write_headers(response.headers_mut());
-        response
-    }
-
     /// Why a refused charge was refused, for the error message.
     pub fn explain(&self) -> String {
         format!(
@@ -85,7 +73,7 @@ impl Decision {
             }
         }
         if let Some(secs) = self.retry_after_secs {
-            headers.insert(axum::http::header::RETRY_AFTER, HeaderValue::from(secs));
+            headers.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
         }
     }
 }

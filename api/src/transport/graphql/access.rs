@@ -2,7 +2,8 @@
 
 use crate::app::access::{self, NewClient};
 use crate::auth::{Scope, Tier};
-use crate::error::{ApiError, GqlResult, IntoGql};
+use crate::error::ApiError;
+use crate::transport::graphql::error::{GqlResult, IntoGql};
 use crate::transport::graphql::types::time;
 use crate::transport::graphql::{app, parse_id, principal};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};

@@ -4,7 +4,8 @@
 
 use crate::app::AppState;
 use crate::auth::{Principal, Role, Scope};
-use crate::error::{ApiError, GqlResult, IntoGql};
+use crate::error::ApiError;
+use crate::transport::graphql::error::{GqlResult, IntoGql, ToGraphql};
 use crate::transport::graphql::types::{time, CategoryGql, EntryStatusGql, GenderGql};
 use crate::transport::graphql::{app, parse_id, principal, RequireScope};
 use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod athlete;
 pub mod cost;
+pub mod error;
 pub mod limits;
 pub mod mutation;
 pub mod officiating;
@@ -14,7 +15,8 @@ pub mod webhooks;
 
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::error::{ApiError, GqlResult};
+use crate::error::ApiError;
+use crate::transport::graphql::error::{GqlResult, ToGraphql};
 use async_graphql::{Context, Schema, ID};
 use uuid::Uuid;
 

@@ -5,8 +5,9 @@
 use crate::app::race;
 use crate::app::AppState;
 use crate::auth::Scope;
-use crate::error::{ApiError, IntoGql};
+use crate::error::ApiError;
 use crate::live::ChangeFollower;
+use crate::transport::graphql::error::IntoGql;
 use crate::transport::graphql::types::{
     category, gender, CategoryGql, EntryStatusGql, EventStatusGql, GenderGql, LeaderboardNode,
 };

@@ -2,7 +2,7 @@
 
 use crate::app::race::{EntryResult, IngestReport, Rejection};
 use crate::auth::Principal;
-use crate::error::{GqlResult, IntoGql};
+use crate::transport::graphql::error::{GqlResult, IntoGql};
 use crate::transport::graphql::officiating::{CorrectionObject, FlagObject, LineageObject};
 use async_graphql::{ComplexObject, Enum, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
@@ -101,11 +101,8 @@ impl EventObject {
     async fn course(&self) -> CourseObject<'_> {
         CourseObject(&self.0.course)
     }
-    async fn waves(
-        &self,
-        ctx: &async_graphql::Context<'_>,
-    ) -> crate::error::GqlResult<Vec<WaveObject>> {
-        use crate::error::IntoGql;
+    async fn waves(&self, ctx: &async_graphql::Context<'_>) -> GqlResult<Vec<WaveObject>> {
+        use crate::transport::graphql::error::IntoGql;
         let waves = super::app(ctx).repo.waves(self.0.id).await.gql()?;
         Ok(waves.into_iter().map(WaveObject).collect())
     }

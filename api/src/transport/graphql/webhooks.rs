@@ -3,7 +3,8 @@
 
 use crate::app::webhooks::{check_topics, check_url, new_secret};
 use crate::auth::{Principal, Scope};
-use crate::error::{ApiError, GqlResult, IntoGql};
+use crate::error::ApiError;
+use crate::transport::graphql::error::{GqlResult, IntoGql, ToGraphql};
 use crate::transport::graphql::types::time;
 use crate::transport::graphql::{app, parse_id, principal, RequireScope};
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};

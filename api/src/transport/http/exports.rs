@@ -418,7 +418,7 @@ pub async fn results(
     let cost = crate::limits::rows_cost(standings.len());
     let decision = s.app.limits.charge_caller(&principal, peer, cost).await;
     if !decision.allowed() {
-        return Ok(decision.refusal());
+        return Ok(super::error::rate_limited(&decision));
     }
     // Visibility depends on the viewer, so the tag does too.
     let etag = format!(

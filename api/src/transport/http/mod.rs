@@ -3,6 +3,7 @@
 use crate::app::race::{self, RawDetection};
 use crate::app::AppState;
 pub mod database;
+pub mod error;
 pub mod exports;
 mod oauth;
 pub mod server;
@@ -11,6 +12,7 @@ use crate::config::Settings;
 use crate::error::ApiError;
 use crate::limits::LimitsHealth;
 use crate::live::FanoutHealth;
+use crate::transport::graphql::error::ToGraphql;
 use crate::transport::graphql::limits::Meter;
 use crate::transport::graphql::PodiumSchema;
 use async_graphql::http::GraphiQLSource;
@@ -323,7 +325,7 @@ fn render(response: async_graphql::Response, media: AnswerMedia) -> Response {
             header::RETRY_AFTER,
             header::HeaderValue::from(crate::error::DATABASE_RETRY_AFTER_SECS),
         );
-        http.extensions_mut().insert(crate::error::DatabaseDown);
+        http.extensions_mut().insert(database::DatabaseDown);
     }
     http
 }
@@ -474,7 +476,7 @@ async fn ingest_detections(
     let cost = crate::limits::rows_cost(rows.len());
     let decision = s.app.limits.charge_caller(&principal, peer, cost).await;
     if !decision.allowed() {
-        return Ok(decision.refusal());
+        return Ok(error::rate_limited(&decision));
     }
     let mut response =
         Json(race::ingest(&s.app, &principal, event_id, rows).await?).into_response();

@@ -1,7 +1,7 @@
 //! Raw timing detections.
 
 use crate::app::race::{self, RawDetection};
-use crate::error::{GqlResult, IntoGql};
+use crate::transport::graphql::error::{GqlResult, IntoGql};
 use crate::transport::graphql::types::IngestReportObject;
 use crate::transport::graphql::{app, parse_id, principal};
 use async_graphql::{Context, InputObject, Object, ID};

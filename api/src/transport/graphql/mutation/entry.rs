@@ -1,7 +1,8 @@
 //! Entries: registering athletes for an event.
 
 use crate::app::race::load_event;
-use crate::error::{ApiError, GqlResult, IntoGql};
+use crate::error::ApiError;
+use crate::transport::graphql::error::{GqlResult, IntoGql, ToGraphql};
 use crate::transport::graphql::types::{category, gender, CategoryGql, EntryObject, GenderGql};
 use crate::transport::graphql::{app, parse_id, principal};
 use async_graphql::{Context, InputObject, Object, ID};

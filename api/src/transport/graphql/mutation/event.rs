@@ -1,7 +1,8 @@
 //! Venues and events.
 
 use crate::auth::Scope;
-use crate::error::{ApiError, GqlResult, IntoGql};
+use crate::error::ApiError;
+use crate::transport::graphql::error::{GqlResult, IntoGql};
 use crate::transport::graphql::scalars::CourseSpec;
 use crate::transport::graphql::types::{EventObject, VenueObject};
 use crate::transport::graphql::{app, parse_id, principal};

@@ -1,7 +1,7 @@
 //! Corrections and flag reviews.
 
 use crate::app::officiating::{self, CorrectionRequest};
-use crate::error::{GqlResult, IntoGql};
+use crate::transport::graphql::error::{GqlResult, IntoGql};
 use crate::transport::graphql::officiating::{
     CorrectionKindGql, CorrectionObject, FlagAction, FlagObject,
 };

@@ -1,7 +1,7 @@
 //! Events: one by id, or the list.
 
 use crate::auth::Scope;
-use crate::error::{GqlResult, IntoGql};
+use crate::transport::graphql::error::{GqlResult, IntoGql};
 use crate::transport::graphql::types::EventObject;
 use crate::transport::graphql::{app, parse_id, RequireScope};
 use async_graphql::{Context, Object, ID};

@@ -2,7 +2,8 @@
 
 use crate::app::race;
 use crate::auth::Scope;
-use crate::error::{ApiError, GqlResult, IntoGql};
+use crate::error::ApiError;
+use crate::transport::graphql::error::{GqlResult, IntoGql};
 use crate::transport::graphql::types::{
     category, gender, CategoryGql, GenderGql, LeaderboardConnection, LeaderboardEdge,
     LeaderboardNode, PageInfo,

@@ -2,7 +2,7 @@
 
 use crate::app::race::load_event;
 use crate::auth::Scope;
-use crate::error::{GqlResult, IntoGql};
+use crate::transport::graphql::error::{GqlResult, IntoGql};
 use crate::transport::graphql::officiating::{
     CorrectionObject, FlagKindGql, FlagObject, FlagStatusGql,
 };

@@ -2,7 +2,7 @@
 
 use crate::app::race;
 use crate::auth::Scope;
-use crate::error::{GqlResult, IntoGql};
+use crate::transport::graphql::error::{GqlResult, IntoGql};
 use crate::transport::graphql::types::ResultObject;
 use crate::transport::graphql::{app, parse_id, principal, RequireScope};
 use async_graphql::{Context, Object, ID};
