@@ -140,7 +140,7 @@ impl Application {
             listener,
             live: state.live.clone(),
             settings: state.settings.clone(),
-            router: transport::http::router(state),
+            router: transport::router(state),
         })
     }
 

@@ -47,6 +47,15 @@ impl axum::extract::FromRef<WsState> for Arc<crate::config::Settings> {
 pub const TRANSPORT_WS: &str = "graphql-transport-ws";
 pub const LEGACY_WS: &str = "graphql-ws";
 
+/// `/graphql/ws`: graphql-transport-ws and the legacy graphql-ws subprotocol; public
+/// subscriptions need no token.
+pub fn routes(app: AppState, schema: PodiumSchema) -> axum::Router {
+    axum::Router::new().route(
+        "/graphql/ws",
+        axum::routing::get(handler).with_state(WsState { app, schema }),
+    )
+}
+
 #[derive(Clone)]
 pub struct WsState {
     pub app: AppState,
@@ -104,7 +113,7 @@ struct Next<'a> {
 
 pub async fn handler(
     State(state): State<WsState>,
-    crate::transport::http::PeerIp(peer): crate::transport::http::PeerIp,
+    crate::transport::PeerIp(peer): crate::transport::PeerIp,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -120,7 +129,7 @@ pub async fn handler(
         Protocol::Transport
     };
     // A token on the upgrade request counts unless `connection_init` brings one.
-    let upgrade_principal = match crate::transport::http::authorization(&headers) {
+    let upgrade_principal = match crate::transport::authorization(&headers) {
         Ok(Some(v)) => Some(state.app.auth.principal(Some(v)).await.map_err(|_| ())),
         Ok(None) => None,
         Err(_) => Some(Err(())),

@@ -56,7 +56,7 @@ impl TestApp {
                 chrono::Duration::hours(1),
             )
             .unwrap();
-        let router = podium_api::transport::http::router(state.clone());
+        let router = podium_api::transport::router(state.clone());
         Self {
             state,
             router,

@@ -407,7 +407,7 @@ pub async fn results(
             "/v1/events/{event_id}/{file} (exports are results.csv, results.json, results.ndjson)"
         )));
     };
-    let principal = crate::transport::http::principal(&s.app, &headers).await?;
+    let principal = crate::transport::principal(&s.app, &headers).await?;
     principal.require(Scope::ResultsRead)?;
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let filter = query.filter()?;

@@ -15,6 +15,7 @@ use crate::live::FanoutHealth;
 use crate::transport::graphql::error::ToGraphql;
 use crate::transport::graphql::limits::Meter;
 use crate::transport::graphql::PodiumSchema;
+use crate::transport::{principal, PeerIp};
 use async_graphql::http::GraphiQLSource;
 use std::sync::Arc;
 
@@ -30,27 +31,9 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
-#[derive(Clone)]
-pub struct HttpState {
-    pub app: AppState,
-    pub schema: PodiumSchema,
-    /// Splits of every entry per event, as of a `seq`, for exports.
-    pub splits: crate::transport::http::exports::SplitsCache,
-}
-
-pub fn router(app: AppState) -> Router {
-    let limit = app.settings.max_body_bytes;
-    let schema = crate::transport::graphql::build_schema(Some(app.clone()));
+/// The HTTP routes: GraphQL over HTTP, REST ingest, exports, OAuth, health and metrics.
+pub fn routes(app: AppState, schema: PodiumSchema) -> Router {
     Router::new()
-        // graphql-transport-ws and the legacy graphql-ws subprotocol (see `ws`); public
-        // subscriptions need no token.
-        .route(
-            "/graphql/ws",
-            get(crate::transport::ws::handler).with_state(crate::transport::ws::WsState {
-                app: app.clone(),
-                schema: schema.clone(),
-            }),
-        )
         .route(
             "/graphql",
             get(graphql_get).post(graphql_post.layer(axum::middleware::from_fn(json_only))),
@@ -68,16 +51,6 @@ pub fn router(app: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .layer(RequestBodyLimitLayer::new(limit))
-        .layer(axum::middleware::from_fn_with_state(
-            app.clone(),
-            crate::transport::http::database::gate,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            app.settings.clone(),
-            crate::transport::http::server::read_body_in_time,
-        ))
-        .layer(TraceLayer::new_for_http())
         .with_state(HttpState {
             app,
             schema,
@@ -85,85 +58,34 @@ pub fn router(app: AppState) -> Router {
         })
 }
 
-/// The caller's address: the connection's peer (when the server was started with connection
-/// info, as `podium serve` is), or behind `forwarded_for_hops` trusted proxies the address the
-/// outermost of them put into `X-Forwarded-For`. Addresses further left are the client's own
-/// claims and are never trusted.
-pub struct PeerIp(pub Option<std::net::IpAddr>);
-
-impl<S> axum::extract::FromRequestParts<S> for PeerIp
-where
-    S: Send + Sync,
-    Arc<Settings>: axum::extract::FromRef<S>,
-{
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let socket = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip());
-        let hops = <Arc<Settings> as axum::extract::FromRef<S>>::from_ref(state).forwarded_for_hops;
-        Ok(PeerIp(forwarded_client(&parts.headers, hops).or(socket)))
-    }
+/// What every request passes through on its way in, outermost last: the body limit, the
+/// database gate, the body deadline and tracing.
+pub fn layers(router: Router, app: &AppState) -> Router {
+    router
+        .layer(RequestBodyLimitLayer::new(app.settings.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            database::gate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.settings.clone(),
+            server::read_body_in_time,
+        ))
+        .layer(TraceLayer::new_for_http())
 }
 
-/// The address `hops` trusted proxies vouch for: the `hops`-th entry of `X-Forwarded-For`
-/// from the right (each proxy appends the address it received the request from).
-fn forwarded_client(headers: &HeaderMap, hops: usize) -> Option<std::net::IpAddr> {
-    if hops == 0 {
-        return None;
-    }
-    let chain: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .collect();
-    let index = chain.len().checked_sub(hops)?;
-    chain[index].parse().ok()
+#[derive(Clone)]
+pub struct HttpState {
+    pub app: AppState,
+    pub schema: PodiumSchema,
+    /// Splits of every entry per event, as of a `seq`, for exports.
+    pub splits: crate::transport::http::exports::SplitsCache,
 }
 
 impl axum::extract::FromRef<HttpState> for Arc<Settings> {
     fn from_ref(state: &HttpState) -> Self {
         state.app.settings.clone()
     }
-}
-
-impl axum::extract::FromRef<AppState> for Arc<Settings> {
-    fn from_ref(state: &AppState) -> Self {
-        state.settings.clone()
-    }
-}
-
-pub(crate) async fn principal(
-    app: &AppState,
-    headers: &HeaderMap,
-) -> Result<crate::auth::Principal, ApiError> {
-    app.auth.principal(authorization(headers)?).await
-}
-
-/// The request's one `Authorization` header. Two are refused: the first would win here while a
-/// proxy in front may have read (and authorised) the other.
-pub(crate) fn authorization(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let first = values.next();
-    if values.next().is_some() {
-        return Err(ApiError::InvalidRequest(
-            "more than one Authorization header".into(),
-        ));
-    }
-    first
-        .map(|v| {
-            v.to_str()
-                .map_err(|_| ApiError::InvalidToken("Authorization header is not text".into()))
-        })
-        .transpose()
 }
 
 async fn graphql_post(
