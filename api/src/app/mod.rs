@@ -6,7 +6,9 @@
 //! (checked by `api/tests/api/layering.rs`).
 
 pub mod access;
+pub mod athletes;
 pub mod database;
+pub mod exports;
 pub mod officiating;
 pub mod race;
 pub mod webhooks;

@@ -2,8 +2,9 @@
 //! personal data for the athlete and admins, analytics for the athlete, coaches they granted
 //! access and admins, and the athlete's own privacy and coach grants.
 
+use crate::app::athletes;
 use crate::app::AppState;
-use crate::auth::{Principal, Role, Scope};
+use crate::auth::{Principal, Scope};
 use crate::error::ApiError;
 use crate::transport::graphql::error::{GqlResult, IntoGql, ToGraphql};
 use crate::transport::graphql::types::{time, CategoryGql, EntryStatusGql, GenderGql};
@@ -30,7 +31,7 @@ pub struct AthleteObject {
 impl AthleteObject {
     /// Personal data: the athlete and admins only.
     async fn birth_year(&self, ctx: &Context<'_>) -> GqlResult<Option<i32>> {
-        may_see_personal_data(principal(ctx), self.profile.id).gql()?;
+        athletes::may_see_personal_data(principal(ctx), self.profile.id).gql()?;
         Ok(self.profile.birth_year)
     }
 
@@ -105,78 +106,20 @@ impl From<CoachGrant> for CoachGrantObject {
     }
 }
 
-fn may_see_personal_data(viewer: &Principal, athlete_id: Uuid) -> Result<(), ApiError> {
-    if viewer.is_admin() || viewer.athlete_id() == Some(athlete_id) {
-        return Ok(());
-    }
-    match viewer.claims {
-        None => Err(ApiError::Unauthenticated(
-            "personal data needs the athlete's own token".into(),
-        )),
-        Some(_) => Err(ApiError::Forbidden(
-            "personal data is visible to the athlete and admins only".into(),
-        )),
-    }
-}
-
-/// The athlete themself, a coach they granted access, or an admin.
-async fn may_read_analytics(
-    state: &AppState,
-    viewer: &Principal,
-    athlete_id: Uuid,
-) -> Result<(), ApiError> {
-    viewer.require(Scope::AnalyticsRead)?;
-    if viewer.is_admin() || viewer.athlete_id() == Some(athlete_id) {
-        return Ok(());
-    }
-    if viewer.role() == Some(Role::Coach)
-        && state
-            .athletes
-            .coach_may_read(athlete_id, viewer.subject())
-            .await?
-    {
-        return Ok(());
-    }
-    Err(ApiError::Forbidden(format!(
-        "athlete {athlete_id} has not granted you access"
-    )))
-}
-
-/// The athlete a token speaks for: role `athlete` with an `athlete_id` claim.
-fn own_athlete(viewer: &Principal) -> Result<Uuid, ApiError> {
-    match (viewer.role(), viewer.athlete_id()) {
-        (None, _) => Err(ApiError::Unauthenticated(
-            "this operation needs an athlete's token".into(),
-        )),
-        (Some(Role::Athlete), Some(id)) => Ok(id),
-        (Some(Role::Athlete), None) => Err(ApiError::Forbidden(
-            "the token has no athlete_id claim".into(),
-        )),
-        (Some(_), _) => Err(ApiError::Forbidden(
-            "only athletes manage their own privacy and coaches".into(),
-        )),
-    }
-}
-
-/// A profile as `viewer` may see it; private athletes exist only for themselves, coaches
-/// they granted access and admins (elsewhere they are "Private athlete" without an id).
+/// A profile as `viewer` may see it (see `athletes::visible_profile`).
 async fn visible_profile(
     state: &AppState,
     viewer: &Principal,
     id: Uuid,
 ) -> Result<Option<AthleteObject>, ApiError> {
-    let Some(profile) = state.athletes.athlete(id).await? else {
-        return Ok(None);
-    };
-    if profile.private && may_read_analytics(state, viewer, id).await.is_err() {
-        return Ok(None);
-    }
-    Ok(Some(AthleteObject {
-        id: ID(profile.id.to_string()),
-        name: format!("{} {}", profile.first_name, profile.last_name),
-        private: profile.private,
-        profile,
-    }))
+    Ok(athletes::visible_profile(state, viewer, id)
+        .await?
+        .map(|profile| AthleteObject {
+            id: ID(profile.id.to_string()),
+            name: format!("{} {}", profile.first_name, profile.last_name),
+            private: profile.private,
+            profile,
+        }))
 }
 
 #[derive(Default)]
@@ -202,7 +145,9 @@ impl AthleteQuery {
     ) -> GqlResult<AthleteAnalytics> {
         let id = parse_id("athleteId", &athlete_id)?;
         let state = app(ctx);
-        may_read_analytics(state, principal(ctx), id).await.gql()?;
+        athletes::may_read_analytics(state, principal(ctx), id)
+            .await
+            .gql()?;
         if state.athletes.athlete(id).await.gql()?.is_none() {
             return Err(ApiError::NotFound(format!("athlete {id}")).into_graphql());
         }
@@ -225,44 +170,13 @@ impl AthleteQuery {
         &self,
         ctx: &Context<'_>,
     ) -> GqlResult<async_graphql::Json<serde_json::Value>> {
-        let athlete = own_athlete(principal(ctx)).gql()?;
-        let state = app(ctx);
-        let profile = state
-            .athletes
-            .athlete(athlete)
-            .await
-            .gql()?
-            .ok_or_else(|| ApiError::NotFound(format!("athlete {athlete}")).into_graphql())?;
-        let results = state.athletes.athlete_results(athlete).await.gql()?;
-        let grants = state.athletes.coach_grants(athlete).await.gql()?;
-        Ok(async_graphql::Json(serde_json::json!({
-            "athlete": {
-                "id": profile.id,
-                "firstName": profile.first_name,
-                "lastName": profile.last_name,
-                "birthYear": profile.birth_year,
-                "private": profile.private,
-            },
-            "results": results.iter().map(|r| serde_json::json!({
-                "eventId": r.event_id,
-                "eventName": r.event_name,
-                "startsAt": time(r.starts_at),
-                "bib": r.bib,
-                "category": r.category.as_str(),
-                "gender": r.gender.as_str(),
-                "status": r.status.as_str(),
-                "netTimeMs": r.net_time_ms,
-            })).collect::<Vec<_>>(),
-            "coachGrants": grants.iter().map(|g| serde_json::json!({
-                "coachId": g.coach,
-                "grantedAt": time(g.granted_at),
-            })).collect::<Vec<_>>(),
-        })))
+        let document = athletes::my_data(app(ctx), principal(ctx)).await.gql()?;
+        Ok(async_graphql::Json(document))
     }
 
     /// Coaches you (an athlete) gave access to your analytics.
     async fn coach_grants(&self, ctx: &Context<'_>) -> GqlResult<Vec<CoachGrantObject>> {
-        let athlete = own_athlete(principal(ctx)).gql()?;
+        let athlete = athletes::own_athlete(principal(ctx)).gql()?;
         let grants = app(ctx).athletes.coach_grants(athlete).await.gql()?;
         Ok(grants.into_iter().map(Into::into).collect())
     }
@@ -297,7 +211,7 @@ impl AthleteMutation {
         private: bool,
     ) -> GqlResult<AthleteObject> {
         let viewer = principal(ctx);
-        let athlete = own_athlete(viewer).gql()?;
+        let athlete = athletes::own_athlete(viewer).gql()?;
         let state = app(ctx);
         let changes = state
             .athletes
@@ -312,7 +226,7 @@ impl AthleteMutation {
     /// the events' records, anonymised; live leaderboards follow at once. Irreversible.
     async fn erase_my_data(&self, ctx: &Context<'_>) -> GqlResult<AthleteObject> {
         let viewer = principal(ctx);
-        let athlete = own_athlete(viewer).gql()?;
+        let athlete = athletes::own_athlete(viewer).gql()?;
         let state = app(ctx);
         let changes = state.athletes.erase_athlete(athlete).await.gql()?;
         announced(state, viewer, athlete, changes).await
@@ -324,7 +238,7 @@ impl AthleteMutation {
         ctx: &Context<'_>,
         coach_id: String,
     ) -> GqlResult<CoachGrantObject> {
-        let athlete = own_athlete(principal(ctx)).gql()?;
+        let athlete = athletes::own_athlete(principal(ctx)).gql()?;
         let coach = coach_id.trim();
         if coach.is_empty() || coach.len() > 200 {
             return Err(ApiError::BadRequest("coachId: 1 to 200 characters".into()).into_graphql());
@@ -343,7 +257,7 @@ impl AthleteMutation {
 
     /// Withdraws a coach's access; false when they had none.
     async fn revoke_coach_access(&self, ctx: &Context<'_>, coach_id: String) -> GqlResult<bool> {
-        let athlete = own_athlete(principal(ctx)).gql()?;
+        let athlete = athletes::own_athlete(principal(ctx)).gql()?;
         app(ctx)
             .athletes
             .revoke_coach(athlete, coach_id.trim())

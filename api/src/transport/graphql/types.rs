@@ -190,23 +190,14 @@ pub struct AthleteRef {
     pub private: bool,
 }
 
-pub const PRIVATE_NAME: &str = "Private athlete";
-
 impl AthleteRef {
+    /// The athlete as `viewer` may see them (see `athletes::shown_athlete`).
     pub fn new(viewer: &Principal, athlete_id: Uuid, name: String, private: bool) -> Self {
-        let own = viewer.claims.as_ref().and_then(|c| c.athlete_id) == Some(athlete_id);
-        if private && !own && !viewer.is_admin() {
-            AthleteRef {
-                id: None,
-                name: PRIVATE_NAME.to_owned(),
-                private,
-            }
-        } else {
-            AthleteRef {
-                id: Some(ID(athlete_id.to_string())),
-                name,
-                private,
-            }
+        let shown = crate::app::athletes::shown_athlete(viewer, athlete_id, name, private);
+        AthleteRef {
+            id: shown.id.map(|id| ID(id.to_string())),
+            name: shown.name,
+            private: shown.private,
         }
     }
 }

@@ -79,7 +79,7 @@ pub struct HttpState {
     pub app: AppState,
     pub schema: PodiumSchema,
     /// Splits of every entry per event, as of a `seq`, for exports.
-    pub splits: crate::transport::http::exports::SplitsCache,
+    pub splits: crate::app::exports::SplitsCache,
 }
 
 impl axum::extract::FromRef<HttpState> for Arc<Settings> {
