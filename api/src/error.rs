@@ -23,7 +23,7 @@ pub enum ApiError {
     InvalidRequest(String),
     /// A valid token without the scope an operation needs (RFC 6750 `insufficient_scope`).
     #[error("this operation needs scope `{0}`")]
-    InsufficientScope(crate::auth::Scope),
+    InsufficientScope(crate::scope::Scope),
     /// Over the caller's rate limit; try again after `retry_after_secs`.
     #[error("rate limit exceeded: {message}")]
     RateLimited {

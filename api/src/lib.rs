@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod limits;
 pub mod live;
+pub mod scope;
 pub mod telemetry;
 pub mod transport;
 

@@ -11,6 +11,7 @@ mod exports;
 mod hardening;
 mod hostile;
 mod ingest;
+mod layering;
 mod leaderboard;
 mod limits;
 mod live;
