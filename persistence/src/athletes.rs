@@ -1,7 +1,7 @@
 //! The athlete repository: profiles, results history, privacy and coach access.
 
 use crate::changes::{advance, entry_change};
-use crate::convert::{status_from, unexpected};
+use crate::convert::{corrupt, status_from, unexpected};
 use crate::entities::{athletes, coach_grants, entries, entry_states, events};
 use crate::repository::lock_event;
 use crate::SeaRepository;
@@ -17,10 +17,6 @@ use sea_orm::{
 };
 use std::collections::HashMap;
 use uuid::Uuid;
-
-fn corrupt(what: &str, e: impl std::fmt::Display) -> RepoError {
-    RepoError::Unexpected(anyhow::anyhow!("stored {what} is invalid: {e}"))
-}
 
 #[async_trait]
 impl AthleteRepository for SeaRepository {
@@ -72,8 +68,8 @@ impl AthleteRepository for SeaRepository {
                     event_name: event.name.clone(),
                     starts_at: Timestamp::from_chrono(event.starts_at),
                     bib: entry.bib,
-                    category: entry.category.parse().map_err(|e| corrupt("category", e))?,
-                    gender: entry.gender.parse().map_err(|e| corrupt("gender", e))?,
+                    category: entry.category.parse().map_err(|e| corrupt(e, "category"))?,
+                    gender: entry.gender.parse().map_err(|e| corrupt(e, "gender"))?,
                     status: status_from(&state.status)?,
                     net_time_ms: state.net_time_ms,
                 })

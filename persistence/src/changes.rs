@@ -3,17 +3,21 @@
 //! function runs inside the caller's transaction, under the event's lock.
 
 use crate::convert::{status_from, unexpected};
-use crate::entities::{entry_states, event_changes, events};
-use crate::officiating::{self, DerivedFlags};
+use crate::entities::{entry_states, event_changes, events, outbox};
+use crate::flagging::DerivedFlags;
 use crate::recompute::Recomputed;
-use crate::repository::INSERT_CHUNK;
+use crate::repository::{SeaRepository, INSERT_CHUNK};
 use chrono::Utc;
 use podium_domain::live::{ChangeKind, EntryChange, EventChange};
 use podium_domain::model::{Event, EventStatus};
-use podium_domain::ports::RepoError;
-use podium_domain::timing::Bib;
+use podium_domain::ports::{OutboxMessage, RepoError};
+use podium_domain::timing::{Bib, Timestamp};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -113,7 +117,7 @@ pub(crate) async fn store_recomputed(
     let open = if derived.is_empty() {
         HashMap::new()
     } else {
-        officiating::sync_flags(txn, &event.course, event.id, derived, seq).await?
+        crate::flagging::sync_flags(txn, &event.course, event.id, derived, seq).await?
     };
     let states: Vec<entry_states::ActiveModel> = recomputed
         .into_iter()
@@ -155,5 +159,75 @@ pub(crate) async fn announce_status(
         "previousStatus": from.as_str(),
         "seq": seq,
     });
-    officiating::write_outbox(txn, id, topic, payload, seq).await
+    write_outbox(txn, id, topic, payload, seq).await
+}
+
+/// Appends a domain event to the outbox.
+pub(crate) async fn write_outbox(
+    txn: &DatabaseTransaction,
+    event_id: Uuid,
+    topic: &str,
+    payload: serde_json::Value,
+    seq: i64,
+) -> Result<(), RepoError> {
+    outbox::Entity::insert(outbox::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        event_id: Set(event_id),
+        topic: Set(topic.to_owned()),
+        payload: Set(payload.to_string()),
+        seq: Set(seq),
+        created_at: Set(Utc::now()),
+        delivered_at: Set(None),
+    })
+    .exec_without_returning(txn)
+    .await
+    .map_err(unexpected)?;
+    Ok(())
+}
+
+pub(crate) async fn pending_outbox<C: ConnectionTrait>(
+    db: &C,
+    event_id: Uuid,
+) -> Result<Vec<OutboxMessage>, RepoError> {
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::EventId.eq(event_id))
+        .filter(outbox::Column::DeliveredAt.is_null())
+        .order_by_asc(outbox::Column::Seq)
+        .order_by_asc(outbox::Column::Id)
+        .all(db)
+        .await
+        .map_err(unexpected)?
+        .into_iter()
+        .map(|m| OutboxMessage {
+            id: m.id,
+            event_id: m.event_id,
+            topic: m.topic,
+            payload: m.payload,
+            seq: m.seq,
+            created_at: Timestamp::from_chrono(m.created_at),
+        })
+        .collect())
+}
+
+pub(crate) async fn changes(
+    repo: &SeaRepository,
+    event_id: Uuid,
+    after_seq: i64,
+    limit: u64,
+) -> Result<Vec<EventChange>, RepoError> {
+    event_changes::Entity::find()
+        .filter(event_changes::Column::EventId.eq(event_id))
+        .filter(event_changes::Column::Seq.gt(after_seq))
+        .order_by_asc(event_changes::Column::Seq)
+        .limit(limit)
+        .all(&repo.db)
+        .await
+        .map_err(unexpected)?
+        .into_iter()
+        .map(|row| {
+            serde_json::from_str(&row.payload).map_err(|e| {
+                RepoError::Unexpected(anyhow::anyhow!("stored change {}: {e}", row.seq))
+            })
+        })
+        .collect()
 }
