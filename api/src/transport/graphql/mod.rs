@@ -67,7 +67,7 @@ pub(crate) fn principal<'a>(ctx: &Context<'a>) -> &'a Principal {
 }
 
 /// A field guard: the caller's token (or anonymity) must carry `scope`. Row-level rules (own
-/// venue, own athlete, coach grants) are checked by the resolvers' services on top.
+/// venue, own athlete, coach grants) are checked by the use cases in `app` on top.
 pub(crate) struct RequireScope(pub crate::auth::Scope);
 
 impl async_graphql::Guard for RequireScope {
