@@ -27,9 +27,9 @@ pub async fn gate(State(app): State<AppState>, request: Request, next: Next) -> 
     if app.database.is_down() && needs_database(&path) {
         // 503 with `Retry-After`, in the shape of the transport that was asked.
         return if path == "/graphql" {
-            crate::transport::http::graphql_error(
+            super::graphql::graphql_error(
                 ApiError::Unavailable,
-                crate::transport::http::answer_media(request.headers()),
+                super::graphql::answer_media(request.headers()),
             )
         } else {
             ApiError::Unavailable.into_response()

@@ -2,9 +2,9 @@
 //! keys at `/.well-known/jwks.json`. Issuing is `app::access`'s; this reads the request and
 //! writes RFC 6749 answers.
 
-use super::PeerIp;
 use crate::app::access::{self, TokenForm, TokenRefusal};
 use crate::app::AppState;
+use crate::transport::PeerIp;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

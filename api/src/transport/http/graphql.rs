@@ -1,0 +1,246 @@
+//! GraphQL over HTTP: `POST /graphql` (JSON only), `GET /graphql` (queries, and GraphiQL for
+//! browsers outside production), charged to the caller with a deadline, answered as
+//! `application/json` or `application/graphql-response+json` after `Accept`.
+
+use super::HttpState;
+use crate::error::ApiError;
+use crate::transport::graphql::error::ToGraphql;
+use crate::transport::graphql::limits::Meter;
+use crate::transport::{principal, PeerIp};
+use async_graphql::http::GraphiQLSource;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+pub(super) async fn post(
+    State(s): State<HttpState>,
+    PeerIp(peer): PeerIp,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = principal(&s.app, &headers).await?;
+    let limit = s.app.settings.max_body_bytes;
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(limit))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("body is not JSON: {e}")))?;
+    if value.is_array() {
+        return Err(ApiError::BadRequest(
+            "batched operations are not accepted: send one operation per request".into(),
+        ));
+    }
+    if !value.get("query").is_some_and(serde_json::Value::is_string) {
+        return Err(ApiError::BadRequest(
+            "body is not a GraphQL request: `query` must be a string".into(),
+        ));
+    }
+    let request: async_graphql::Request = serde_json::from_value(value)
+        .map_err(|e| ApiError::BadRequest(format!("body is not a GraphQL request: {e}")))?;
+    Ok(execute_metered(&s, principal, peer, request, answer_media(&headers)).await)
+}
+
+/// Executes a GraphQL request charged to its caller: `RateLimit` headers on the answer, and
+/// 429 when the charge was refused.
+async fn execute_metered(
+    s: &HttpState,
+    principal: crate::auth::Principal,
+    peer: Option<std::net::IpAddr>,
+    request: async_graphql::Request,
+    media: AnswerMedia,
+) -> Response {
+    let meter = Meter::new(&s.app.limits, &principal, peer);
+    let limit = std::time::Duration::from_millis(s.app.settings.graphql_timeout_ms);
+    let execution = s
+        .schema
+        .execute(request.data(principal).data(meter.clone()));
+    // Dropping a timed-out execution cancels it; a mutation's transaction then rolls back.
+    // The deadline is checked first at every wake-up: past it, nothing more runs.
+    let outcome = tokio::select! {
+        biased;
+        _ = tokio::time::sleep(limit) => None,
+        response = execution => Some(response),
+    };
+    let mut http = match outcome {
+        Some(response) => render(response, media),
+        None => {
+            let mut http = graphql_error(
+                ApiError::Timeout(format!(
+                    "the request took longer than {} ms and was cancelled",
+                    limit.as_millis()
+                )),
+                media,
+            );
+            http.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            *http.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            http
+        }
+    };
+    if let Some(decision) = meter.decision() {
+        decision.write_headers(http.headers_mut());
+        if !decision.allowed() {
+            *http.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        }
+    }
+    http
+}
+
+/// The media type a GraphQL answer is sent as (GraphQL over HTTP, "Accept"): the newer
+/// `application/graphql-response+json` when the client accepts it, else `application/json`
+/// (also when `Accept` is missing or `*/*`, for the clients that predate the newer type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AnswerMedia {
+    Json,
+    GraphqlResponse,
+}
+
+pub(crate) fn answer_media(headers: &HeaderMap) -> AnswerMedia {
+    let accepts_newer = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';');
+            let media = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            media.eq_ignore_ascii_case("application/graphql-response+json") && !refused
+        });
+    if accepts_newer {
+        AnswerMedia::GraphqlResponse
+    } else {
+        AnswerMedia::Json
+    }
+}
+
+/// A GraphQL answer carrying only `error`, refused before anything ran (see `render`).
+pub(crate) fn graphql_error(error: ApiError, media: AnswerMedia) -> Response {
+    let error = error
+        .into_graphql()
+        .into_server_error(async_graphql::Pos::default());
+    render(async_graphql::Response::from_errors(vec![error]), media)
+}
+
+/// A GraphQL answer as HTTP. As `application/graphql-response+json`, a request error (the
+/// document did not parse or validate, or its variables did not coerce: nothing executed)
+/// is 400 without a `data` entry; as `application/json` every GraphQL answer is 200.
+fn render(response: async_graphql::Response, media: AnswerMedia) -> Response {
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let cache_control = (response.errors.is_empty())
+        .then(|| response.cache_control.value())
+        .flatten();
+    let database_down = response.errors.iter().any(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .is_some_and(|c| *c == async_graphql::Value::from(crate::error::DATABASE_UNAVAILABLE))
+    });
+    let extra_headers = response.http_headers.clone();
+    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
+    let (status, content_type) = match media {
+        AnswerMedia::GraphqlResponse if request_error => {
+            if let Some(object) = body.as_object_mut() {
+                object.remove("data");
+            }
+            (StatusCode::BAD_REQUEST, "application/graphql-response+json")
+        }
+        AnswerMedia::GraphqlResponse => (StatusCode::OK, "application/graphql-response+json"),
+        AnswerMedia::Json => (StatusCode::OK, "application/json"),
+    };
+    let mut http = (
+        status,
+        [(header::CONTENT_TYPE, content_type)],
+        body.to_string(),
+    )
+        .into_response();
+    if let Some(value) = cache_control.and_then(|v| header::HeaderValue::from_str(&v).ok()) {
+        http.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    http.headers_mut().extend(extra_headers);
+    if database_down {
+        *http.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        http.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(crate::error::DATABASE_RETRY_AFTER_SECS),
+        );
+        http.extensions_mut().insert(super::database::DatabaseDown);
+    }
+    http
+}
+
+/// GraphQL over POST takes JSON only: a form or `text/plain` body is what a cross-site form
+/// can send without a preflight (CSRF), and multipart uploads are not offered.
+pub(super) async fn json_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<Response, ApiError> {
+    let media = super::media_type(request.headers());
+    if !matches!(
+        media.as_str(),
+        "application/json" | "application/graphql-response+json"
+    ) {
+        let shown = if media.is_empty() { "none" } else { &media };
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type `{shown}` is not supported; send application/json"
+        )));
+    }
+    Ok(next.run(request).await)
+}
+
+/// GraphiQL for browsers (or a GET without a query); queries, never mutations, for other clients.
+pub(super) async fn get(
+    State(s): State<HttpState>,
+    PeerIp(peer): PeerIp,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    let query = uri.query().unwrap_or("");
+    if (wants_html || query.is_empty()) && !s.app.settings.introspection() {
+        return Err(ApiError::NotFound(
+            "GraphiQL (off in production; POST queries to /graphql)".into(),
+        ));
+    }
+    if wants_html || query.is_empty() {
+        let page = GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("podium")
+            .finish();
+        return Ok(Html(page).into_response());
+    }
+    let request = async_graphql::http::parse_query_string(query)
+        .map_err(|e| ApiError::BadRequest(format!("query string: {e}")))?;
+    let is_mutation = async_graphql::parser::parse_query(&request.query)
+        .map(|doc| {
+            doc.operations
+                .iter()
+                .any(|(_, op)| op.node.ty == async_graphql::parser::types::OperationType::Mutation)
+        })
+        .unwrap_or(false);
+    if is_mutation {
+        let body =
+            json!({ "error": { "code": "METHOD_NOT_ALLOWED", "message": "mutations need POST" } });
+        return Ok((
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "POST")],
+            Json(body),
+        )
+            .into_response());
+    }
+    let principal = principal(&s.app, &headers).await?;
+    Ok(execute_metered(&s, principal, peer, request, answer_media(&headers)).await)
+}

@@ -1,0 +1,66 @@
+//! Health: `/healthz` (the process answers), `/readyz` (the database answers; Redis and the
+//! rate limits' backend reported) and `/metrics` (Prometheus, for admins).
+
+use super::HttpState;
+use crate::error::ApiError;
+use crate::limits::LimitsHealth;
+use crate::live::FanoutHealth;
+use crate::transport::principal;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// Ready when the database answers. Without Redis (when configured) the instance still serves
+/// its own subscribers and enforces its own rate limits, so it stays ready but reports
+/// `degraded`.
+pub(super) async fn readyz(State(s): State<HttpState>) -> Response {
+    let (limits, limits_degraded) = match s.app.limits.health() {
+        LimitsHealth::Local => (json!("local"), false),
+        LimitsHealth::Shared => (json!("shared"), false),
+        LimitsHealth::Fallback { since, error } => (
+            json!({ "status": "local_fallback", "since": since, "error": error }),
+            true,
+        ),
+    };
+    let (redis, degraded) = match s.app.live.health() {
+        FanoutHealth::Disabled => (json!("disabled"), false),
+        FanoutHealth::Connected => (json!("ok"), false),
+        FanoutHealth::Degraded { since, error } => (
+            json!({ "status": "unreachable", "since": since, "error": error }),
+            true,
+        ),
+    };
+    match s.app.repo.ping().await {
+        Ok(()) => {
+            let status = if degraded || limits_degraded {
+                "degraded"
+            } else {
+                "ready"
+            };
+            Json(json!({ "status": status, "database": "ok", "redis": redis, "rate_limits": limits }))
+                .into_response()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "database not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable", "database": "unreachable", "redis": redis, "rate_limits": limits })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Prometheus metrics: system data, for admins (a scraper sends an admin bearer token).
+pub(super) async fn metrics(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    principal(&s.app, &headers).await?.require_admin()?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.app.metrics.render(),
+    ))
+}
