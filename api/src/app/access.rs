@@ -4,7 +4,7 @@
 //! and a brute-force guard on failed attempts.
 
 use crate::app::AppState;
-use crate::auth::{Claims, Role, Scope, SigningKey, Tier};
+use crate::auth::{Claims, Principal, Role, Scope, SigningKey, Tier};
 use crate::error::ApiError;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
@@ -71,6 +71,30 @@ pub async fn rotate(
         .await?;
     tracing::info!(kid = key.kid(), "new signing key");
     Ok(key)
+}
+
+/// Starts signing with a new key (admins) and loads it here; the others retire.
+pub async fn rotate_in_use(state: &AppState, viewer: &Principal) -> Result<SigningKey, ApiError> {
+    viewer.require_admin()?;
+    let key = rotate(state.access.as_ref(), &state.sealer)
+        .await
+        .map_err(ApiError::Internal)?;
+    load_keys(state).await.map_err(ApiError::Internal)?;
+    Ok(key)
+}
+
+/// Revokes an API client (admins): no new tokens, and its unexpired ones are refused here at
+/// once (other instances reload the revocations every 10 s).
+pub async fn revoke(
+    state: &AppState,
+    viewer: &Principal,
+    client_id: &str,
+) -> Result<ApiClientRecord, ApiError> {
+    viewer.require_admin()?;
+    let now = Timestamp::from_chrono(chrono::Utc::now());
+    let record = state.access.revoke_api_client(client_id, now).await?;
+    state.auth.revoke(&record.client_id);
+    Ok(record)
 }
 
 /// What an admin asks for when registering a client.

@@ -7,6 +7,7 @@
 //! until `webhook_max_attempts`, then given up (visible in `webhookDeliveries`).
 
 use crate::app::AppState;
+use crate::auth::{Principal, Scope};
 use crate::config::{Mode, Settings};
 use crate::error::ApiError;
 use base64::engine::general_purpose::STANDARD;
@@ -22,6 +23,7 @@ use podium_domain::timing::Timestamp;
 use rand::RngCore;
 use std::net::IpAddr;
 use std::time::Duration;
+use uuid::Uuid;
 
 /// Every topic an endpoint can subscribe to.
 pub const TOPICS: [&str; 5] = [
@@ -205,6 +207,69 @@ async fn attempt(
         Err(e) if e.is_connect() => failed("could not connect".into()),
         Err(e) => failed(format!("request failed: {e}")),
     }
+}
+
+/// Whether `viewer` manages `webhook`: admins every endpoint, venue operators their venue's.
+pub fn may_manage(viewer: &Principal, webhook: &WebhookRecord) -> Result<(), ApiError> {
+    viewer.require_at_venue(Scope::WebhooksManage, webhook.venue_id)
+}
+
+/// The endpoint `id`, when `viewer` manages it.
+pub async fn visible_webhook(
+    state: &AppState,
+    viewer: &Principal,
+    id: Uuid,
+) -> Result<WebhookRecord, ApiError> {
+    let webhook = state
+        .webhooks
+        .webhook(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("webhook {id}")))?;
+    may_manage(viewer, &webhook)?;
+    Ok(webhook)
+}
+
+/// The endpoints `viewer` manages.
+pub async fn managed_webhooks(
+    state: &AppState,
+    viewer: &Principal,
+) -> Result<Vec<WebhookRecord>, ApiError> {
+    let all = state.webhooks.webhooks().await?;
+    Ok(all
+        .into_iter()
+        .filter(|w| may_manage(viewer, w).is_ok())
+        .collect())
+}
+
+/// Registers an endpoint for `viewer` (for `venue_id`'s events, or every event); answers it
+/// with its signing secret, which is stored sealed and shown this once.
+pub async fn create_webhook(
+    state: &AppState,
+    viewer: &Principal,
+    url: &str,
+    topics: &[String],
+    venue_id: Option<Uuid>,
+) -> Result<(WebhookRecord, String), ApiError> {
+    viewer.require_at_venue(Scope::WebhooksManage, venue_id)?;
+    if let Some(venue) = venue_id {
+        if state.repo.venue(venue).await?.is_none() {
+            return Err(ApiError::NotFound(format!("venue {venue}")));
+        }
+    }
+    let url = check_url(url.trim(), state.settings.mode)?;
+    let topics = check_topics(topics)?;
+    let secret = new_secret();
+    let webhook = WebhookRecord {
+        id: Uuid::now_v7(),
+        venue_id,
+        url: url.to_string(),
+        secret: state.sealer.seal(&secret).map_err(ApiError::Internal)?,
+        topics,
+        created_by: viewer.subject().to_owned(),
+        created_at: Timestamp::from_chrono(chrono::Utc::now()),
+    };
+    state.webhooks.create_webhook(webhook.clone()).await?;
+    Ok((webhook, secret))
 }
 
 #[cfg(test)]

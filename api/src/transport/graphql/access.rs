@@ -9,7 +9,6 @@ use crate::transport::graphql::{app, parse_id, principal};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use podium_domain::ports::ApiClientRecord;
-use podium_domain::timing::Timestamp;
 
 /// Rate-limit tier of an API client; the limits of each are configuration.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -150,29 +149,17 @@ impl AccessMutation {
         ctx: &Context<'_>,
         client_id: String,
     ) -> GqlResult<ApiClientObject> {
-        principal(ctx).require_admin().gql()?;
-        let now = Timestamp::from_chrono(Utc::now());
-        let record = app(ctx)
-            .access
-            .revoke_api_client(&client_id, now)
+        let record = access::revoke(app(ctx), principal(ctx), &client_id)
             .await
             .gql()?;
-        app(ctx).auth.revoke(&record.client_id);
         Ok(record.into())
     }
 
     /// Starts signing with a new key (admins). Tokens signed with the previous key stay valid
     /// until they expire; its public key stays in the JWKS until then.
     async fn rotate_signing_key(&self, ctx: &Context<'_>) -> GqlResult<SigningKeyInfo> {
-        principal(ctx).require_admin().gql()?;
-        let state = app(ctx);
-        let key = access::rotate(state.access.as_ref(), &state.sealer)
+        let key = access::rotate_in_use(app(ctx), principal(ctx))
             .await
-            .map_err(ApiError::Internal)
-            .gql()?;
-        access::load_keys(state)
-            .await
-            .map_err(ApiError::Internal)
             .gql()?;
         Ok(SigningKeyInfo {
             kid: key.kid().to_owned(),

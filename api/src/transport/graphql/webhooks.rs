@@ -1,17 +1,14 @@
 //! Webhook endpoints (`webhooks:manage` at the endpoint's venue; endpoints for every event:
 //! admins and unbound integrations) and their deliveries.
 
-use crate::app::webhooks::{check_topics, check_url, new_secret};
-use crate::auth::{Principal, Scope};
-use crate::error::ApiError;
-use crate::transport::graphql::error::{GqlResult, IntoGql, ToGraphql};
+use crate::app::webhooks;
+use crate::auth::Scope;
+use crate::transport::graphql::error::{GqlResult, IntoGql};
 use crate::transport::graphql::types::time;
 use crate::transport::graphql::{app, parse_id, principal, RequireScope};
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use podium_domain::ports::{WebhookDelivery, WebhookRecord};
-use podium_domain::timing::Timestamp;
-use uuid::Uuid;
 
 /// An endpoint receiving an event's messages (Standard Webhooks).
 #[derive(SimpleObject)]
@@ -94,20 +91,11 @@ pub struct CreateWebhookInput {
     pub venue_id: Option<ID>,
 }
 
-fn may_manage(viewer: &Principal, webhook: &WebhookRecord) -> Result<(), ApiError> {
-    viewer.require_at_venue(Scope::WebhooksManage, webhook.venue_id)
-}
-
 async fn visible_webhook(ctx: &Context<'_>, id: &ID) -> GqlResult<WebhookRecord> {
     let id = parse_id("id", id)?;
-    let webhook = app(ctx)
-        .webhooks
-        .webhook(id)
+    webhooks::visible_webhook(app(ctx), principal(ctx), id)
         .await
-        .gql()?
-        .ok_or_else(|| ApiError::NotFound(format!("webhook {id}")).into_graphql())?;
-    may_manage(principal(ctx), &webhook).gql()?;
-    Ok(webhook)
+        .gql()
 }
 
 #[derive(Default)]
@@ -118,13 +106,10 @@ impl WebhookQuery {
     /// The webhook endpoints you manage.
     #[graphql(guard = "RequireScope(Scope::WebhooksManage)")]
     async fn webhooks(&self, ctx: &Context<'_>) -> GqlResult<Vec<WebhookObject>> {
-        let viewer = principal(ctx);
-        let all = app(ctx).webhooks.webhooks().await.gql()?;
-        Ok(all
-            .into_iter()
-            .filter(|w| may_manage(viewer, w).is_ok())
-            .map(Into::into)
-            .collect())
+        let managed = webhooks::managed_webhooks(app(ctx), principal(ctx))
+            .await
+            .gql()?;
+        Ok(managed.into_iter().map(Into::into).collect())
     }
 
     /// An endpoint's latest deliveries, newest first.
@@ -158,38 +143,20 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         input: CreateWebhookInput,
     ) -> GqlResult<CreatedWebhook> {
-        let viewer = principal(ctx);
-        let state = app(ctx);
         let venue_id = input
             .venue_id
             .as_ref()
             .map(|v| parse_id("venueId", v))
             .transpose()?;
-        viewer
-            .require_at_venue(Scope::WebhooksManage, venue_id)
-            .gql()?;
-        if let Some(venue) = venue_id {
-            if state.repo.venue(venue).await.gql()?.is_none() {
-                return Err(ApiError::NotFound(format!("venue {venue}")).into_graphql());
-            }
-        }
-        let url = check_url(input.url.trim(), state.settings.mode).gql()?;
-        let topics = check_topics(&input.topics).gql()?;
-        let secret = new_secret();
-        let webhook = WebhookRecord {
-            id: Uuid::now_v7(),
+        let (webhook, secret) = webhooks::create_webhook(
+            app(ctx),
+            principal(ctx),
+            &input.url,
+            &input.topics,
             venue_id,
-            url: url.to_string(),
-            secret: state
-                .sealer
-                .seal(&secret)
-                .map_err(ApiError::Internal)
-                .gql()?,
-            topics,
-            created_by: viewer.subject().to_owned(),
-            created_at: Timestamp::from_chrono(Utc::now()),
-        };
-        state.webhooks.create_webhook(webhook.clone()).await.gql()?;
+        )
+        .await
+        .gql()?;
         Ok(CreatedWebhook {
             secret,
             webhook: webhook.into(),
