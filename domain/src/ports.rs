@@ -145,6 +145,15 @@ pub trait RaceRepository: Send + Sync + 'static {
     async fn venue(&self, id: Uuid) -> Result<Option<Venue>, RepoError>;
 
     async fn create_event(&self, event: NewEvent) -> Result<Event, RepoError>;
+    /// Creates an event imported from `source` (a stable name of the source event); `Duplicate`
+    /// when an event from that source exists already.
+    async fn create_imported_event(
+        &self,
+        event: NewEvent,
+        source: &str,
+    ) -> Result<Event, RepoError>;
+    /// The event imported from `source`, if any.
+    async fn event_by_source(&self, source: &str) -> Result<Option<Event>, RepoError>;
     /// The event, or `None` when no event has that id.
     async fn event(&self, id: Uuid) -> Result<Option<Event>, RepoError>;
     /// Events ordered by start, most recent first, at most `limit`.

@@ -17,6 +17,72 @@ use crate::timing::{Bib, Timestamp};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+/// How a source's `division` and `category` words read as podium's categories and genders:
+/// `regular → OPEN`, `pro → PRO`, `men → MEN`, `women → WOMEN`, `mixed → MIXED` unless told
+/// otherwise; podium's own names are understood too. Words compare case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DivisionWords(BTreeMap<String, String>);
+
+impl Default for DivisionWords {
+    fn default() -> Self {
+        let pairs = [
+            ("regular", "OPEN"),
+            ("pro", "PRO"),
+            ("men", "MEN"),
+            ("women", "WOMEN"),
+            ("mixed", "MIXED"),
+        ];
+        Self(
+            pairs
+                .iter()
+                .map(|(from, to)| (from.to_string(), to.to_string()))
+                .collect(),
+        )
+    }
+}
+
+impl DivisionWords {
+    /// The defaults with `source → podium` pairs added or replaced, e.g. `elite=PRO`. Each
+    /// target must be a podium category or gender.
+    pub fn with(mut self, pairs: &[(String, String)]) -> Result<Self, InvalidInput> {
+        for (from, to) in pairs {
+            let to = to.trim().to_ascii_uppercase();
+            if to.parse::<Category>().is_err() && to.parse::<Gender>().is_err() {
+                return Err(InvalidInput::new(
+                    "map",
+                    format!("`{to}` is neither a podium category nor a gender"),
+                ));
+            }
+            self.0.insert(from.trim().to_lowercase(), to);
+        }
+        Ok(self)
+    }
+
+    /// `word` (a source's `field`) as podium's `T`.
+    fn podium<T: std::str::FromStr<Err = InvalidInput>>(
+        &self,
+        field: &str,
+        word: &str,
+    ) -> Result<T, InvalidInput> {
+        let key = word.trim().to_lowercase();
+        let podium = self
+            .0
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| word.trim().to_ascii_uppercase());
+        podium.parse().map_err(|_| {
+            let known: Vec<&str> = self.0.keys().map(String::as_str).collect();
+            InvalidInput::new(
+                field,
+                format!(
+                    "`{word}` is not a known word ({}); map it with --map {key}=<podium name>",
+                    known.join(", ")
+                ),
+            )
+        })
+    }
+}
+
 /// One published result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PublicResult {
@@ -61,8 +127,13 @@ fn seconds_to_ms(s: f64) -> i64 {
 }
 
 impl PublicResult {
-    /// Parses one line of the format.
+    /// Parses one line of the format, with the source's own division words.
     pub fn parse_line(line: &str) -> Result<Self, InvalidInput> {
+        Self::parse_line_with(line, &DivisionWords::default())
+    }
+
+    /// Parses one line, reading its `division` and `category` words through `words`.
+    pub fn parse_line_with(line: &str, words: &DivisionWords) -> Result<Self, InvalidInput> {
         let raw: Line = serde_json::from_str(line)
             .map_err(|e| InvalidInput::new("line", format!("is not a result object: {e}")))?;
         let bib = Bib::parse(&raw.start_number)?;
@@ -74,27 +145,8 @@ impl PublicResult {
             ),
             _ => (rest.trim(), None),
         };
-        let category = match raw.division.as_str() {
-            "regular" => Category::Open,
-            "pro" => Category::Pro,
-            other => {
-                return Err(InvalidInput::new(
-                    "division",
-                    format!("`{other}` is neither `regular` nor `pro`"),
-                ))
-            }
-        };
-        let gender = match raw.category.as_str() {
-            "men" => Gender::Men,
-            "women" => Gender::Women,
-            "mixed" => Gender::Mixed,
-            other => {
-                return Err(InvalidInput::new(
-                    "category",
-                    format!("`{other}` is not men, women or mixed"),
-                ))
-            }
-        };
+        let category: Category = words.podium("division", &raw.division)?;
+        let gender: Gender = words.podium("category", &raw.category)?;
         let age_from = match raw.age_group.as_deref() {
             None | Some("") => None,
             Some("U24") => Some(16),

@@ -102,6 +102,15 @@ pub(crate) async fn create_event(
     repo: &SeaRepository,
     event: NewEvent,
 ) -> Result<Event, RepoError> {
+    create_event_from(repo, event, None).await
+}
+
+/// Creates an event; `source` names where an imported one came from (unique).
+pub(crate) async fn create_event_from(
+    repo: &SeaRepository,
+    event: NewEvent,
+    source: Option<&str>,
+) -> Result<Event, RepoError> {
     if let Some(venue_id) = event.venue_id {
         if repo.venue(venue_id).await?.is_none() {
             return Err(RepoError::NotFound(format!("venue {venue_id}")));
@@ -124,13 +133,14 @@ pub(crate) async fn create_event(
         course_points: Set(serde_json::to_string(&points).unwrap_or_else(|_| "[]".into())),
         segment_limits: Set(serde_json::to_string(&event.course.limits()).ok()),
         outlier_rule: Set(serde_json::to_string(event.course.outlier_rule()).ok()),
+        source: Set(source.map(str::to_owned)),
         status: Set(EventStatus::Scheduled.as_str().to_owned()),
         seq: Set(0),
         created_at: Set(Utc::now()),
     })
     .exec_without_returning(&repo.db)
     .await
-    .map_err(unexpected)?;
+    .map_err(|e| on_unique(e, || format!("an event imported from {source:?}")))?;
     Ok(Event {
         id,
         venue_id: event.venue_id,
@@ -489,4 +499,17 @@ pub(crate) async fn detections(
             })
         })
         .collect()
+}
+
+pub(crate) async fn event_by_source(
+    repo: &SeaRepository,
+    source: &str,
+) -> Result<Option<Event>, RepoError> {
+    events::Entity::find()
+        .filter(events::Column::Source.eq(source))
+        .one(&repo.db)
+        .await
+        .map_err(unexpected)?
+        .map(Event::try_from)
+        .transpose()
 }

@@ -115,6 +115,18 @@ impl RaceRepository for SeaRepository {
         crate::race::create_event(self, event).await
     }
 
+    async fn create_imported_event(
+        &self,
+        event: NewEvent,
+        source: &str,
+    ) -> Result<Event, RepoError> {
+        crate::race::create_event_from(self, event, Some(source)).await
+    }
+
+    async fn event_by_source(&self, source: &str) -> Result<Option<Event>, RepoError> {
+        crate::race::event_by_source(self, source).await
+    }
+
     async fn event(&self, id: Uuid) -> Result<Option<Event>, RepoError> {
         crate::race::event(self, id).await
     }

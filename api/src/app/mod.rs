@@ -9,6 +9,7 @@ pub mod access;
 pub mod athletes;
 pub mod database;
 pub mod exports;
+pub mod import;
 pub mod officiating;
 pub mod race;
 pub mod webhooks;

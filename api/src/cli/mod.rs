@@ -2,6 +2,7 @@
 //! the command line, loads the settings and calls `run`.
 
 pub mod demo;
+mod import;
 mod migrate;
 mod schema;
 mod serve;
@@ -39,6 +40,9 @@ pub enum Command {
     Schema,
     /// Mint a development access token.
     Token(TokenArgs),
+    /// Import past results.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// Simulate a live race against a running server.
     Demo(demo::DemoArgs),
 }
@@ -59,6 +63,7 @@ pub async fn run(command: &Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token(args) => token::run(&settings, args),
+        Command::Import(command) => import::run(settings, command).await,
         Command::Demo(args) => demo::run(&settings, args).await,
     }
 }

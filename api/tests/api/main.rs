@@ -10,6 +10,7 @@ mod events;
 mod exports;
 mod hardening;
 mod hostile;
+mod import;
 mod ingest;
 mod layering;
 mod leaderboard;

@@ -17,6 +17,8 @@ pub struct Model {
     pub segment_limits: Option<String>,
     /// JSON `OutlierRule` (`{low, high, minField}`); null = defaults.
     pub outlier_rule: Option<String>,
+    /// Where an imported event came from (`import:<source event>`); null when podium timed it.
+    pub source: Option<String>,
     pub status: String,
     pub seq: i64,
     pub created_at: ChronoDateTimeUtc,

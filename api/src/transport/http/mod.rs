@@ -6,6 +6,7 @@ pub mod error;
 pub mod exports;
 mod graphql;
 mod health;
+pub mod import;
 mod ingest;
 mod oauth;
 pub mod server;
@@ -39,6 +40,7 @@ pub fn routes(app: AppState, schema: PodiumSchema) -> Router {
             "/.well-known/jwks.json",
             get(oauth::jwks).with_state(app.clone()),
         )
+        .route("/v1/import/results", post(import::results))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

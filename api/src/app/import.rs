@@ -1,0 +1,340 @@
+//! Import of past results in the public results format (`testdata/hyrox-results/README.md`):
+//! one podium event per source event, created with its entries and made `OFFICIAL`. Each
+//! result's split table becomes the mat reads a timing system would have sent for it
+//! (`PublicResult::reads`), ingested through the same engine and storage as timed reads, with
+//! `deviceId = import:<file>:<line>` so lineage names the line behind every time.
+//!
+//! Importing the same source event again finds it (by source name) and changes nothing. Bad
+//! rows never stop the good ones: they are listed with their line and reason.
+
+use crate::app::AppState;
+use crate::auth::{Principal, Scope};
+use crate::error::ApiError;
+use chrono::TimeZone;
+use podium_domain::course::{Course, HYROX_STANDARD};
+use podium_domain::division::AgeGroup;
+use podium_domain::model::{Event, EventStatus, NewEntry, NewEvent};
+use podium_domain::ports::IndexedDetection;
+use podium_domain::public_results::{DivisionWords, PublicResult};
+use podium_domain::standings::{EventStandings, LeaderboardFilter};
+use podium_domain::timing::{Bib, Detection, Timestamp};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
+
+/// Rows per registration and reads per ingest transaction.
+const CHUNK: usize = 1_000;
+
+/// How to read a source.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// The venue the events are held at (a venue operator imports only for their own).
+    pub venue_id: Option<Uuid>,
+    /// The time zone of the source's local start times (IANA name).
+    pub timezone: chrono_tz::Tz,
+    /// The course template; the public format describes `HYROX_STANDARD`.
+    pub course: String,
+    pub words: DivisionWords,
+}
+
+/// One line of a source, as read.
+pub struct SourceLine<'a> {
+    pub line: usize,
+    pub text: &'a str,
+}
+
+/// A row that was not imported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectedRow {
+    pub source: String,
+    pub line: usize,
+    pub reason: String,
+}
+
+/// A result whose rank podium computes differently from the source's `place`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RankDifference {
+    pub bib: String,
+    pub place: u32,
+    pub rank: Option<u32>,
+    /// Why, when it can be seen in the source.
+    pub reason: Option<String>,
+}
+
+/// What happened to one source event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventImport {
+    pub source_event: String,
+    pub event_id: Uuid,
+    /// False when the event had been imported before: nothing changed.
+    pub created: bool,
+    pub entries: usize,
+    pub finishers: usize,
+    pub rank_differences: Vec<RankDifference>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportReport {
+    pub events: Vec<EventImport>,
+    pub rejected: Vec<RejectedRow>,
+}
+
+/// The stable name of a source event, unique among imported events.
+fn source_key(source_event: &str) -> String {
+    format!("import:{}", source_event.trim())
+}
+
+/// Imports the lines of `source` (a file name, shown in reports and lineage).
+pub async fn import_results(
+    state: &AppState,
+    principal: &Principal,
+    source: &str,
+    lines: Vec<SourceLine<'_>>,
+    options: &ImportOptions,
+    report: &mut ImportReport,
+) -> Result<(), ApiError> {
+    principal.require_at_venue(Scope::EventsManage, options.venue_id)?;
+    if options.course != HYROX_STANDARD {
+        return Err(ApiError::BadRequest(format!(
+            "course: `{}` cannot be imported; the public results format describes {HYROX_STANDARD}",
+            options.course
+        )));
+    }
+    if let Some(venue) = options.venue_id {
+        if state.repo.venue(venue).await?.is_none() {
+            return Err(ApiError::NotFound(format!("venue {venue}")));
+        }
+    }
+    let reject = |line: usize, reason: String| RejectedRow {
+        source: source.to_owned(),
+        line,
+        reason,
+    };
+    // Source events in order of first appearance; a bib seen twice keeps its first row.
+    let mut events: Vec<(String, Vec<(usize, PublicResult)>)> = Vec::new();
+    let mut first_row: HashMap<(String, Bib), usize> = HashMap::new();
+    for SourceLine { line, text } in lines {
+        if text.trim().is_empty() {
+            continue;
+        }
+        let result = match PublicResult::parse_line_with(text, &options.words) {
+            Ok(result) => result,
+            Err(e) => {
+                report.rejected.push(reject(line, e.to_string()));
+                continue;
+            }
+        };
+        let key = (result.event.clone(), result.bib.clone());
+        if let Some(kept) = first_row.get(&key) {
+            report.rejected.push(reject(
+                line,
+                format!(
+                    "bib {} appears twice in {}; the row of line {kept} is kept",
+                    result.bib, result.event
+                ),
+            ));
+            continue;
+        }
+        first_row.insert(key, line);
+        match events.iter_mut().find(|(name, _)| *name == result.event) {
+            Some((_, rows)) => rows.push((line, result)),
+            None => events.push((result.event.clone(), vec![(line, result)])),
+        }
+    }
+    for (name, rows) in events {
+        let imported = import_event(state, principal, source, &name, rows, options).await?;
+        report.events.push(imported);
+    }
+    Ok(())
+}
+
+async fn import_event(
+    state: &AppState,
+    principal: &Principal,
+    source: &str,
+    name: &str,
+    rows: Vec<(usize, PublicResult)>,
+    options: &ImportOptions,
+) -> Result<EventImport, ApiError> {
+    let key = source_key(name);
+    if let Some(event) = state.repo.event_by_source(&key).await? {
+        principal.may_manage_event(&event)?;
+        let standings = EventStandings::build(state.repo.standings(event.id).await?);
+        return Ok(EventImport {
+            source_event: name.to_owned(),
+            event_id: event.id,
+            created: false,
+            entries: standings.len(),
+            finishers: finishers(&rows),
+            rank_differences: rank_differences(&standings, &rows),
+        });
+    }
+    let wave_start = |r: &PublicResult| -> Result<Timestamp, ApiError> {
+        options
+            .timezone
+            .from_local_datetime(&r.wave_start_local)
+            .earliest()
+            .map(|t| Timestamp::from_chrono(t.to_utc()))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "start_time {} does not exist in {}",
+                    r.wave_start_local, options.timezone
+                ))
+            })
+    };
+    let mut starts = Vec::with_capacity(rows.len());
+    for (_, r) in &rows {
+        starts.push(wave_start(r)?);
+    }
+    let first_start = starts
+        .iter()
+        .min()
+        .copied()
+        .ok_or_else(|| ApiError::BadRequest(format!("{name}: no results")))?;
+    let event = state
+        .repo
+        .create_imported_event(
+            NewEvent {
+                venue_id: options.venue_id,
+                name: podium_domain::model::parse_name("event_occurrence", name)?,
+                starts_at: first_start,
+                timezone: options.timezone.name().to_owned(),
+                course: Course::hyrox_standard(),
+            },
+            &key,
+        )
+        .await?;
+    let entries: Vec<NewEntry> = rows
+        .iter()
+        .zip(&starts)
+        .map(|((_, r), start)| NewEntry {
+            bib: r.bib.clone(),
+            athlete_id: None,
+            first_name: r.first_name.clone(),
+            last_name: r.last_name.clone(),
+            category: r.category,
+            gender: r.gender,
+            age_group: r.age_from.and_then(AgeGroup::for_age),
+            birth_year: None,
+            wave_start: *start,
+        })
+        .collect();
+    for chunk in entries.chunks(CHUNK) {
+        state.repo.add_entries(&event, chunk.to_vec()).await?;
+    }
+    let device = |line: usize| {
+        let file: String = source.chars().take(100).collect();
+        format!("import:{file}:{line}")
+    };
+    let mut reads = Vec::new();
+    for ((line, r), start) in rows.iter().zip(&starts) {
+        for (point_index, at) in r.reads(&event.course, *start) {
+            reads.push(IndexedDetection {
+                index: reads.len(),
+                point_index,
+                detection: Detection {
+                    bib: r.bib.clone(),
+                    point: event.course.points()[point_index].clone(),
+                    at,
+                    read_id: None,
+                    device_id: Some(device(*line)),
+                },
+            });
+        }
+    }
+    let mut current: Event = event.clone();
+    for chunk in reads.chunks(CHUNK) {
+        let outcome = state.repo.ingest(&current, chunk.to_vec()).await?;
+        current.seq = outcome.seq;
+    }
+    for to in [
+        EventStatus::Live,
+        EventStatus::Provisional,
+        EventStatus::Official,
+    ] {
+        let now = state
+            .repo
+            .event(event.id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("event {}", event.id)))?;
+        if now.status.can_become(to) {
+            crate::app::officiating::transition(state, principal, event.id, to).await?;
+        }
+    }
+    let standings = EventStandings::build(state.repo.standings(event.id).await?);
+    Ok(EventImport {
+        source_event: name.to_owned(),
+        event_id: event.id,
+        created: true,
+        entries: rows.len(),
+        finishers: finishers(&rows),
+        rank_differences: rank_differences(&standings, &rows),
+    })
+}
+
+fn finishers(rows: &[(usize, PublicResult)]) -> usize {
+    rows.iter().filter(|(_, r)| r.total_ms.is_some()).count()
+}
+
+/// Results whose podium rank (within category × gender) differs from the source's place,
+/// with the reason when the source shows it: a tie at the published precision that the source
+/// broke with times it does not publish, or a place the source skipped.
+fn rank_differences(
+    standings: &EventStandings,
+    rows: &[(usize, PublicResult)],
+) -> Vec<RankDifference> {
+    let mut divisions: BTreeMap<(&str, &str), Vec<&PublicResult>> = BTreeMap::new();
+    for (_, r) in rows {
+        divisions
+            .entry((r.category.as_str(), r.gender.as_str()))
+            .or_default()
+            .push(r);
+    }
+    let mut out = Vec::new();
+    for members in divisions.values() {
+        let first = members[0];
+        let filter = LeaderboardFilter {
+            category: Some(first.category),
+            gender: Some(first.gender),
+            age_group: None,
+        };
+        let ranks: HashMap<&Bib, Option<u32>> = standings
+            .ranked_rows(filter, |_| true)
+            .into_iter()
+            .map(|(rank, row)| (&row.bib, rank))
+            .collect();
+        let mut places: Vec<u32> = members.iter().filter_map(|r| r.place).collect();
+        places.sort_unstable();
+        for r in members {
+            let Some(place) = r.place else { continue };
+            let rank = ranks.get(&r.bib).copied().flatten();
+            if rank == Some(place) {
+                continue;
+            }
+            let tied = members
+                .iter()
+                .any(|o| o.bib != r.bib && o.total_ms.is_some() && o.total_ms == r.total_ms);
+            let skipped = (1..place).any(|p| places.binary_search(&p).is_err());
+            let reason = if tied {
+                Some("tied at whole seconds with another result; the source broke the tie with times it does not publish".to_owned())
+            } else if skipped {
+                Some("the source skipped a place before this one".to_owned())
+            } else {
+                None
+            };
+            out.push(RankDifference {
+                bib: r.bib.to_string(),
+                place,
+                rank,
+                reason,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.bib.cmp(&b.bib));
+    out
+}

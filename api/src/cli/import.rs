@@ -1,0 +1,86 @@
+//! `podium import results FILE…`: imports past results (public results format, JSON lines;
+//! `-` reads standard input) into the configured database, as an admin, and prints the report
+//! as JSON.
+
+use crate::app::import::{import_results, ImportOptions, ImportReport, SourceLine};
+use crate::auth::{dev_claims, Principal, Role};
+use crate::config::Settings;
+use podium_domain::course::HYROX_STANDARD;
+use podium_domain::public_results::DivisionWords;
+use std::io::Read;
+use std::path::PathBuf;
+use uuid::Uuid;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ImportCommand {
+    /// Past results in the public results format (JSON lines), one podium event per source event.
+    Results(ResultsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ResultsArgs {
+    /// Files to import; `-` reads standard input.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The venue the events were held at.
+    #[arg(long)]
+    pub venue: Option<Uuid>,
+    /// The time zone of the local start times (IANA name).
+    #[arg(long, default_value = "UTC")]
+    pub timezone: String,
+    /// The course template.
+    #[arg(long, default_value = HYROX_STANDARD)]
+    pub course: String,
+    /// The source's division and category words as podium's, e.g. `--map elite=PRO`
+    /// (repeatable; `regular=OPEN pro=PRO men=MEN women=WOMEN mixed=MIXED` are known).
+    #[arg(long = "map", value_name = "WORD=NAME")]
+    pub map: Vec<String>,
+}
+
+pub async fn run(settings: Settings, command: &ImportCommand) -> anyhow::Result<()> {
+    let ImportCommand::Results(args) = command;
+    crate::telemetry::init(settings.log_format, &settings.log_level);
+    let pairs = crate::transport::http::import::parse_map(&args.map.join(","))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let options = ImportOptions {
+        venue_id: args.venue,
+        timezone: args.timezone.parse().map_err(|_| {
+            anyhow::anyhow!("--timezone `{}` is not an IANA time zone", args.timezone)
+        })?,
+        course: args.course.clone(),
+        words: DivisionWords::default().with(&pairs)?,
+    };
+    let state = crate::build_state(settings).await?;
+    let admin = Principal::from_claims(dev_claims(
+        Role::Admin,
+        Some("podium-import".into()),
+        vec![],
+        None,
+    ));
+    let mut report = ImportReport::default();
+    for file in &args.files {
+        let (name, text) = if file.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text)?;
+            ("stdin".to_owned(), text)
+        } else {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let name = file.file_name().map_or_else(
+                || file.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            (name, text)
+        };
+        let lines = text
+            .lines()
+            .enumerate()
+            .map(|(n, text)| SourceLine { line: n + 1, text })
+            .collect();
+        import_results(&state, &admin, &name, lines, &options, &mut report)
+            .await
+            .map_err(|e| anyhow::anyhow!("{name}: {}", e.public_message()))?;
+    }
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! `POST /v1/import/results`: past results in the public results format, as NDJSON (one result
+//! object per line), imported by `app::import`. Query: `venueId`, `timezone` (of the local start
+//! times, default `UTC`), `course` (default `HYROX_STANDARD`), `map` (`word=NAME,…`: the source's
+//! division and category words as podium's), `source` (the name lineage shows, default `upload`).
+
+use super::HttpState;
+use crate::app::import::{import_results, ImportOptions, ImportReport, SourceLine};
+use crate::error::ApiError;
+use crate::transport::{principal, PeerIp};
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use podium_domain::course::HYROX_STANDARD;
+use podium_domain::public_results::DivisionWords;
+use serde::Deserialize;
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct ImportQuery {
+    venue_id: Option<String>,
+    timezone: Option<String>,
+    course: Option<String>,
+    map: Option<String>,
+    source: Option<String>,
+}
+
+/// Reads `word=NAME,…` pairs.
+pub fn parse_map(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+    raw.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(from, to)| (from.trim().to_owned(), to.trim().to_owned()))
+                .ok_or_else(|| ApiError::BadRequest(format!("map: `{pair}` is not `word=NAME`")))
+        })
+        .collect()
+}
+
+impl ImportQuery {
+    fn options(&self) -> Result<ImportOptions, ApiError> {
+        let venue_id = self
+            .venue_id
+            .as_deref()
+            .map(|v| {
+                uuid::Uuid::parse_str(v)
+                    .map_err(|_| ApiError::BadRequest(format!("venueId: `{v}` is not a valid id")))
+            })
+            .transpose()?;
+        let timezone = self.timezone.as_deref().unwrap_or("UTC");
+        let timezone = timezone.parse().map_err(|_| {
+            ApiError::BadRequest(format!("timezone: `{timezone}` is not an IANA time zone"))
+        })?;
+        let words =
+            DivisionWords::default().with(&parse_map(self.map.as_deref().unwrap_or(""))?)?;
+        Ok(ImportOptions {
+            venue_id,
+            timezone,
+            course: self.course.clone().unwrap_or_else(|| HYROX_STANDARD.into()),
+            words,
+        })
+    }
+}
+
+pub(super) async fn results(
+    State(s): State<HttpState>,
+    PeerIp(peer): PeerIp,
+    query: Result<Query<ImportQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = principal(&s.app, &headers).await?;
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let options = query.options()?;
+    match super::media_type(&headers).as_str() {
+        "application/x-ndjson" | "application/jsonl" | "application/ndjson" | "" => {}
+        other => {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "Content-Type `{other}` is not supported; send application/x-ndjson"
+            )))
+        }
+    }
+    let limit = s.app.settings.max_body_bytes;
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(limit))?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| ApiError::BadRequest("body is not UTF-8".into()))?;
+    let lines: Vec<SourceLine> = text
+        .lines()
+        .enumerate()
+        .map(|(n, text)| SourceLine { line: n + 1, text })
+        .collect();
+    let cost = crate::limits::rows_cost(lines.len());
+    let decision = s.app.limits.charge_caller(&principal, peer, cost).await;
+    if !decision.allowed() {
+        return Ok(super::error::rate_limited(&decision));
+    }
+    let source = query.source.as_deref().unwrap_or("upload");
+    podium_domain::check_text("source", source, false)?;
+    let mut report = ImportReport::default();
+    import_results(&s.app, &principal, source, lines, &options, &mut report).await?;
+    let mut response = Json(report).into_response();
+    decision.write_headers(response.headers_mut());
+    Ok(response)
+}

@@ -1,0 +1,283 @@
+//! Import of past results (`POST /v1/import/results`) on the real public results of
+//! `testdata/hyrox-results/`: events created OFFICIAL with every result, net times equal the
+//! official totals, rank differences from the source listed, bad and repeated rows named by
+//! line, and a second import changing nothing.
+
+use crate::helpers::TestApp;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use podium_api::auth::Role;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+
+fn testdata(file: &str) -> String {
+    let path = format!(
+        "{}/../testdata/hyrox-results/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+async fn import(app: &TestApp, token: &str, query: &str, body: String) -> (StatusCode, Value) {
+    let request = Request::post(format!("/v1/import/results?{query}"))
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::from(body))
+        .unwrap();
+    let (status, _, body) = app.request(request).await;
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+async fn event(app: &TestApp, id: &str) -> Value {
+    app.gql(
+        "query($id: ID!) { event(id: $id) { status seq } }",
+        json!({ "id": id }),
+    )
+    .await["event"]
+        .clone()
+}
+
+/// Rank by bib in one category × gender leaderboard.
+async fn leaderboard(
+    app: &TestApp,
+    id: &str,
+    category: &str,
+    gender: &str,
+) -> HashMap<String, Option<u64>> {
+    let data = app
+        .gql(
+            "query($id: ID!, $c: Category, $g: Gender) {
+               leaderboard(eventId: $id, category: $c, gender: $g, first: 500) {
+                 totalCount edges { node { rank bib } } } }",
+            json!({ "id": id, "c": category, "g": gender }),
+        )
+        .await;
+    let board = &data["leaderboard"];
+    assert!(board["totalCount"].as_u64().unwrap() <= 500);
+    board["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["node"]["bib"].as_str().unwrap().to_owned(),
+                e["node"]["rank"].as_u64(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_real_event_imports_official_with_its_times_and_a_second_import_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.token(Role::Admin, vec![]);
+    let file = "hyrox-2019-karlsruhe.jsonl";
+    let text = testdata(file);
+    let query = "timezone=Europe/Berlin&source=hyrox-2019-karlsruhe.jsonl";
+    let (status, report) = import(&app, &admin, query, text.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+
+    // What the file holds, read here on its own.
+    let rows: Vec<(usize, Value)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, l)| (n + 1, serde_json::from_str(l).unwrap()))
+        .collect();
+    let mut first: HashMap<String, usize> = HashMap::new();
+    let mut repeated = Vec::new();
+    for (line, row) in &rows {
+        let bib = row["start_number"].as_str().unwrap().to_owned();
+        match first.get(&bib) {
+            Some(kept) => repeated.push((*line, *kept)),
+            None => {
+                first.insert(bib, *line);
+            }
+        }
+    }
+    let events = report["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{report}");
+    let imported = &events[0];
+    assert_eq!(imported["sourceEvent"], "2019 Karlsruhe");
+    assert_eq!(imported["created"], true);
+    assert_eq!(imported["entries"], first.len());
+    let rejected = report["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), repeated.len(), "{report}");
+    for ((line, kept), r) in repeated.iter().zip(rejected) {
+        assert_eq!(r["line"], *line);
+        assert_eq!(r["source"], file);
+        assert!(
+            r["reason"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("the row of line {kept} is kept")),
+            "{r}"
+        );
+    }
+
+    let id = imported["eventId"].as_str().unwrap().to_owned();
+    let before = event(&app, &id).await;
+    assert_eq!(before["status"], "OFFICIAL");
+
+    // Every finisher's net time is the official total; ranks that differ from the source's
+    // place are exactly the ones the report lists.
+    let kept: HashSet<usize> = first.values().copied().collect();
+    let mut differing = HashSet::new();
+    let mut boards: HashMap<(String, String), HashMap<String, Option<u64>>> = HashMap::new();
+    let mut finishers = 0;
+    for (line, row) in rows.iter().filter(|(line, _)| kept.contains(line)) {
+        let bib = row["start_number"].as_str().unwrap();
+        let result = app
+            .gql(
+                "query($id: ID!, $bib: String!) { result(eventId: $id, bib: $bib) {
+                   status netTimeMs lineage { reads { deviceId } } } }",
+                json!({ "id": id, "bib": bib }),
+            )
+            .await["result"]
+            .clone();
+        let Some(total) = row["total_time"].as_f64().filter(|t| *t > 0.0) else {
+            continue;
+        };
+        finishers += 1;
+        assert_eq!(result["status"], "FINISHED", "{bib}: {result}");
+        assert_eq!(
+            result["netTimeMs"].as_i64().unwrap(),
+            (total * 1000.0).round() as i64,
+            "{bib}"
+        );
+        let device = format!("import:{file}:{line}");
+        assert!(
+            result["lineage"]["reads"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["deviceId"] == device.as_str()),
+            "{bib}: every read names line {line}"
+        );
+        let place = match &row["place"] {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        };
+        let category = if row["division"] == "pro" {
+            "PRO"
+        } else {
+            "OPEN"
+        };
+        let gender = row["category"].as_str().unwrap().to_uppercase();
+        let key = (category.to_owned(), gender);
+        if !boards.contains_key(&key) {
+            let board = leaderboard(&app, &id, &key.0, &key.1).await;
+            boards.insert(key.clone(), board);
+        }
+        if place.is_some() && boards[&key].get(bib).copied().flatten() != place {
+            differing.insert(bib.to_owned());
+        }
+    }
+    assert_eq!(imported["finishers"], finishers);
+    let listed: HashSet<String> = imported["rankDifferences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["bib"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(listed, differing, "{}", imported["rankDifferences"]);
+
+    // Again: found, nothing written.
+    let (status, again) = import(&app, &admin, query, text).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["events"][0]["created"], false);
+    assert_eq!(again["events"][0]["eventId"], id.as_str());
+    assert_eq!(
+        again["events"][0]["rankDifferences"],
+        imported["rankDifferences"]
+    );
+    assert_eq!(event(&app, &id).await, before, "no seq moved");
+}
+
+#[tokio::test]
+async fn bad_rows_are_named_by_line_and_the_good_ones_still_import() {
+    let app = TestApp::spawn().await;
+    let admin = app.token(Role::Admin, vec![]);
+    let essen = testdata("hyrox-2018-essen.jsonl");
+    let good: Vec<&str> = essen.lines().take(3).collect();
+    let elite = good[2].replace("\"division\": \"regular\"", "\"division\": \"elite\"");
+    let body = [good[0], "not json", good[1], elite.as_str()].join("\n");
+    let (status, report) = import(&app, &admin, "timezone=Europe/Berlin", body.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["events"][0]["entries"], 2, "{report}");
+    let rejected = report["rejected"].as_array().unwrap();
+    assert_eq!(rejected[0]["line"], 2);
+    assert!(rejected[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not a result object"));
+    assert_eq!(rejected[1]["line"], 4);
+    assert!(
+        rejected[1]["reason"].as_str().unwrap().contains("`elite`"),
+        "{report}"
+    );
+
+    // With the word mapped, a separate source event takes the row in as PRO.
+    let renamed = elite.replace("2018 Essen", "2018 Essen (elite)");
+    let (status, report) = import(
+        &app,
+        &admin,
+        "timezone=Europe/Berlin&map=elite=PRO",
+        renamed,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["rejected"], json!([]));
+    let id = report["events"][0]["eventId"].as_str().unwrap();
+    let board = app
+        .gql(
+            "query($id: ID!) { leaderboard(eventId: $id, category: PRO) { totalCount } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(board["leaderboard"]["totalCount"], 1);
+}
+
+#[tokio::test]
+async fn importing_needs_events_manage_at_the_venue_and_a_known_course() {
+    let app = TestApp::spawn().await;
+    let venue = app.create_venue("Messe Essen").await;
+    let other = app.create_venue("Elsewhere").await;
+    let line = testdata("hyrox-2018-essen.jsonl")
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    let operator = app.token(
+        Role::VenueOperator,
+        vec![uuid::Uuid::parse_str(&other).unwrap()],
+    );
+    let (status, _) = import(&app, &operator, &format!("venueId={venue}"), line.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let athlete = app.token(Role::Athlete, vec![]);
+    let (status, _) = import(&app, &athlete, "", line.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = import(
+        &app,
+        &operator,
+        &format!("venueId={other}&course=CUSTOM"),
+        line.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("HYROX_STANDARD"));
+    let (status, body) = import(
+        &app,
+        &operator,
+        &format!("venueId={other}&timezone=Mars/Olympus"),
+        line.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = import(&app, &operator, &format!("venueId={other}"), line).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
