@@ -281,3 +281,78 @@ async fn importing_needs_events_manage_at_the_venue_and_a_known_course() {
     let (status, body) = import(&app, &operator, &format!("venueId={other}"), line).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test]
+async fn the_command_imports_files_and_standard_input_and_prints_the_report() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = tempfile_dir();
+    let file = format!(
+        "{}/../testdata/hyrox-results/hyrox-2018-wien.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let podium = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_podium"));
+        command
+            .args(["import", "results"])
+            .args(args)
+            .env_clear()
+            .env("PODIUM_DATA_DIR", &dir)
+            .env("PODIUM_LOG_LEVEL", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    };
+    let output = podium(&[&file, "--timezone", "Europe/Vienna"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["events"][0]["sourceEvent"], "2018 Wien");
+    assert_eq!(report["events"][0]["created"], true);
+    let entries = report["events"][0]["entries"].as_u64().unwrap();
+    assert!(entries > 200, "{report}");
+
+    // The same rows again, from standard input: found, nothing created.
+    let mut child = podium(&["-", "--timezone", "Europe/Vienna"])
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(testdata("hyrox-2018-wien.jsonl").as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let again: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(again["events"][0]["created"], false);
+    assert_eq!(again["events"][0]["entries"], entries);
+    assert_eq!(
+        again["events"][0]["eventId"],
+        report["events"][0]["eventId"]
+    );
+
+    let output = podium(&[&file, "--timezone", "Nowhere/Else"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Nowhere/Else"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A fresh directory for one test's data.
+fn tempfile_dir() -> String {
+    let dir = std::env::temp_dir().join(format!("podium-import-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.display().to_string()
+}
