@@ -84,6 +84,55 @@ pub struct ImportReport {
     pub rejected: Vec<RejectedRow>,
 }
 
+/// The lines of a CSV source (a header row, then one result per row: the JSON format's field
+/// names as columns, one column per split named like the JSON keys, `01_Running 1` …
+/// `17_Roxzone Time`; an empty cell is unknown) as JSON lines, numbered like the file.
+pub fn csv_as_json_lines(text: &str) -> Result<Vec<(usize, String)>, ApiError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| ApiError::BadRequest(format!("CSV header: {e}")))?
+        .clone();
+    let mut out = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| ApiError::BadRequest(format!("CSV: {e}")))?;
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        let mut object = serde_json::Map::new();
+        let mut splits = serde_json::Map::new();
+        for (name, cell) in headers.iter().zip(record.iter()) {
+            let cell = cell.trim();
+            let number = |cell: &str| -> serde_json::Value {
+                cell.parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(serde_json::Value::String(cell.to_owned()), Into::into)
+            };
+            if name
+                .get(..2)
+                .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+            {
+                let value = if cell.is_empty() {
+                    serde_json::Value::Null
+                } else {
+                    number(cell)
+                };
+                splits.insert(name.to_owned(), value);
+            } else if cell.is_empty() {
+                object.insert(name.to_owned(), serde_json::Value::Null);
+            } else if name == "total_time" {
+                object.insert(name.to_owned(), number(cell));
+            } else {
+                object.insert(name.to_owned(), serde_json::Value::String(cell.to_owned()));
+            }
+        }
+        object.insert("splits".into(), serde_json::Value::Object(splits));
+        out.push((line, serde_json::Value::Object(object).to_string()));
+    }
+    Ok(out)
+}
+
 /// The stable name of a source event, unique among imported events.
 fn source_key(source_event: &str) -> String {
     format!("import:{}", source_event.trim())

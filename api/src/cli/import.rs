@@ -1,8 +1,10 @@
-//! `podium import results FILE…`: imports past results (public results format, JSON lines;
-//! `-` reads standard input) into the configured database, as an admin, and prints the report
+//! `podium import results FILE…`: imports past results (public results format, JSON lines, or
+//! CSV for files ending in `.csv`; `-` reads standard input as JSON lines) into the configured database, as an admin, and prints the report
 //! as JSON.
 
-use crate::app::import::{import_results, ImportOptions, ImportReport, SourceLine};
+use crate::app::import::{
+    csv_as_json_lines, import_results, ImportOptions, ImportReport, SourceLine,
+};
 use crate::auth::{dev_claims, Principal, Role};
 use crate::config::Settings;
 use podium_domain::course::HYROX_STANDARD;
@@ -72,11 +74,25 @@ pub async fn run(settings: Settings, command: &ImportCommand) -> anyhow::Result<
             );
             (name, text)
         };
-        let lines = text
-            .lines()
-            .enumerate()
-            .map(|(n, text)| SourceLine { line: n + 1, text })
-            .collect();
+        let is_csv = file
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+        let csv_lines = if is_csv {
+            csv_as_json_lines(&text).map_err(|e| anyhow::anyhow!("{name}: {e}"))?
+        } else {
+            Vec::new()
+        };
+        let lines = if is_csv {
+            csv_lines
+                .iter()
+                .map(|(line, text)| SourceLine { line: *line, text })
+                .collect()
+        } else {
+            text.lines()
+                .enumerate()
+                .map(|(n, text)| SourceLine { line: n + 1, text })
+                .collect()
+        };
         import_results(&state, &admin, &name, lines, &options, &mut report)
             .await
             .map_err(|e| anyhow::anyhow!("{name}: {}", e.public_message()))?;

@@ -356,3 +356,94 @@ fn tempfile_dir() -> String {
     std::fs::create_dir_all(&dir).unwrap();
     dir.display().to_string()
 }
+
+/// The JSON lines of `file` as CSV: the fields as columns, one column per split.
+fn as_csv(text: &str) -> String {
+    let rows: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut splits: Vec<String> = rows[0]["splits"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    splits.sort();
+    let fields = [
+        "event_occurrence",
+        "start_number",
+        "name",
+        "division",
+        "category",
+        "age_group",
+        "start_time",
+        "total_time",
+        "place",
+    ];
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let header: Vec<&str> = fields
+        .iter()
+        .copied()
+        .chain(splits.iter().map(String::as_str))
+        .collect();
+    writer.write_record(&header).unwrap();
+    let cell = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    for row in &rows {
+        let record: Vec<String> = fields
+            .iter()
+            .map(|f| cell(&row[*f]))
+            .chain(splits.iter().map(|s| cell(&row["splits"][s])))
+            .collect();
+        writer.write_record(&record).unwrap();
+    }
+    String::from_utf8(writer.into_inner().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn csv_with_a_column_per_split_imports_like_json_lines() {
+    let text = testdata("hyrox-2019-nuernberg.jsonl");
+    let json_app = TestApp::spawn().await;
+    let admin = json_app.token(Role::Admin, vec![]);
+    let (status, from_json) =
+        import(&json_app, &admin, "timezone=Europe/Berlin", text.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{from_json}");
+
+    let csv_app = TestApp::spawn().await;
+    let admin = csv_app.token(Role::Admin, vec![]);
+    let request = Request::post("/v1/import/results?timezone=Europe/Berlin")
+        .header(header::CONTENT_TYPE, "text/csv")
+        .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+        .body(Body::from(as_csv(&text)))
+        .unwrap();
+    let (status, _, body) = csv_app.request(request).await;
+    let from_csv: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, StatusCode::OK, "{from_csv}");
+
+    for field in ["sourceEvent", "entries", "finishers", "rankDifferences"] {
+        assert_eq!(
+            from_csv["events"][0][field], from_json["events"][0][field],
+            "{field}"
+        );
+    }
+    // The header is line 1 of the CSV, so rows sit one line lower than in the JSON lines.
+    let lines = |report: &Value, shift: u64| -> Vec<u64> {
+        report["rejected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["line"].as_u64().unwrap() - shift)
+            .collect()
+    };
+    assert_eq!(lines(&from_csv, 1), lines(&from_json, 0));
+    let json_id = from_json["events"][0]["eventId"].as_str().unwrap();
+    let csv_id = from_csv["events"][0]["eventId"].as_str().unwrap();
+    assert_eq!(
+        leaderboard(&csv_app, csv_id, "OPEN", "MEN").await,
+        leaderboard(&json_app, json_id, "OPEN", "MEN").await
+    );
+}

@@ -1,10 +1,13 @@
 //! `POST /v1/import/results`: past results in the public results format, as NDJSON (one result
-//! object per line), imported by `app::import`. Query: `venueId`, `timezone` (of the local start
+//! object per line) or CSV (`text/csv`, see `app::import::csv_as_json_lines`), imported by
+//! `app::import`. Query: `venueId`, `timezone` (of the local start
 //! times, default `UTC`), `course` (default `HYROX_STANDARD`), `map` (`word=NAME,…`: the source's
 //! division and category words as podium's), `source` (the name lineage shows, default `upload`).
 
 use super::HttpState;
-use crate::app::import::{import_results, ImportOptions, ImportReport, SourceLine};
+use crate::app::import::{
+    csv_as_json_lines, import_results, ImportOptions, ImportReport, SourceLine,
+};
 use crate::error::ApiError;
 use crate::transport::{principal, PeerIp};
 use axum::body::Body;
@@ -73,25 +76,37 @@ pub(super) async fn results(
     let principal = principal(&s.app, &headers).await?;
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let options = query.options()?;
-    match super::media_type(&headers).as_str() {
-        "application/x-ndjson" | "application/jsonl" | "application/ndjson" | "" => {}
+    let csv = match super::media_type(&headers).as_str() {
+        "application/x-ndjson" | "application/jsonl" | "application/ndjson" | "" => false,
+        "text/csv" => true,
         other => {
             return Err(ApiError::UnsupportedMediaType(format!(
-                "Content-Type `{other}` is not supported; send application/x-ndjson"
+                "Content-Type `{other}` is not supported; send application/x-ndjson or text/csv"
             )))
         }
-    }
+    };
     let limit = s.app.settings.max_body_bytes;
     let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| ApiError::PayloadTooLarge(limit))?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| ApiError::BadRequest("body is not UTF-8".into()))?;
-    let lines: Vec<SourceLine> = text
-        .lines()
-        .enumerate()
-        .map(|(n, text)| SourceLine { line: n + 1, text })
-        .collect();
+    let csv_lines = if csv {
+        csv_as_json_lines(text)?
+    } else {
+        Vec::new()
+    };
+    let lines: Vec<SourceLine> = if csv {
+        csv_lines
+            .iter()
+            .map(|(line, text)| SourceLine { line: *line, text })
+            .collect()
+    } else {
+        text.lines()
+            .enumerate()
+            .map(|(n, text)| SourceLine { line: n + 1, text })
+            .collect()
+    };
     let cost = crate::limits::rows_cost(lines.len());
     let decision = s.app.limits.charge_caller(&principal, peer, cost).await;
     if !decision.allowed() {
