@@ -240,6 +240,8 @@ pub trait RaceRepository: Send + Sync + 'static {
         after_seq: i64,
         limit: u64,
     ) -> Result<Vec<EventChange>, RepoError>;
+    /// The last `seq` the event had reached at `at` (0 before its first change).
+    async fn seq_at(&self, event_id: Uuid, at: crate::timing::Timestamp) -> Result<i64, RepoError>;
 
     /// Domain events of an event not yet delivered, oldest first.
     async fn pending_outbox(&self, event_id: Uuid) -> Result<Vec<OutboxMessage>, RepoError>;

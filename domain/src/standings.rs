@@ -244,6 +244,37 @@ impl EventStandings {
         Some(EventStandings::build(rows))
     }
 
+    /// The standings as they stood after step `seq` of the change log: each entry in the state
+    /// of the last step at or before `seq` that changed it; entries no such step mentions (not
+    /// yet registered then) are left out. `current` gives who the entries are: names and
+    /// privacy are today's, so a private or erased athlete stays so in the past too.
+    /// `changes` are the log's steps in `seq` order; later ones are ignored.
+    pub fn as_of(
+        current: Vec<StandingRow>,
+        changes: impl IntoIterator<Item = crate::live::EventChange>,
+        seq: i64,
+    ) -> EventStandings {
+        let mut state: HashMap<Bib, EntryChange> = HashMap::new();
+        for change in changes.into_iter().take_while(|c| c.seq <= seq) {
+            for entry in change.entries {
+                state.insert(entry.bib.clone(), entry);
+            }
+        }
+        let rows = current
+            .into_iter()
+            .filter_map(|mut row| {
+                let then = state.remove(&row.bib)?;
+                row.status = then.status;
+                row.last_point = then.last_point;
+                row.elapsed_ms = then.elapsed_ms;
+                row.net_time_ms = then.net_time_ms;
+                row.start_from_wave = then.start_from_wave;
+                Some(row)
+            })
+            .collect();
+        EventStandings::build(rows)
+    }
+
     /// The rows of the filtered leaderboard that `wanted` picks, in leaderboard order, with
     /// their rank within the filter: what a live delta sends for the entries that changed.
     pub fn ranked_rows(

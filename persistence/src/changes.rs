@@ -231,3 +231,18 @@ pub(crate) async fn changes(
         })
         .collect()
 }
+
+pub(crate) async fn seq_at(
+    repo: &SeaRepository,
+    event_id: Uuid,
+    at: podium_domain::timing::Timestamp,
+) -> Result<i64, RepoError> {
+    let last = event_changes::Entity::find()
+        .filter(event_changes::Column::EventId.eq(event_id))
+        .filter(event_changes::Column::CreatedAt.lte(at.to_chrono()))
+        .order_by_desc(event_changes::Column::Seq)
+        .one(&repo.db)
+        .await
+        .map_err(unexpected)?;
+    Ok(last.map_or(0, |c| c.seq))
+}

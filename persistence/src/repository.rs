@@ -228,6 +228,14 @@ impl RaceRepository for SeaRepository {
         crate::changes::changes(self, event_id, after_seq, limit).await
     }
 
+    async fn seq_at(
+        &self,
+        event_id: Uuid,
+        at: podium_domain::timing::Timestamp,
+    ) -> Result<i64, RepoError> {
+        crate::changes::seq_at(self, event_id, at).await
+    }
+
     async fn pending_outbox(&self, event_id: Uuid) -> Result<Vec<OutboxMessage>, RepoError> {
         crate::changes::pending_outbox(&self.db, event_id).await
     }

@@ -150,6 +150,39 @@ pub async fn standings(state: &AppState, event: &Event) -> Result<Arc<EventStand
     standings_at(state, event.id, event.seq, None).await
 }
 
+/// Change-log steps read per query when rebuilding past standings.
+const HISTORY_PAGE: u64 = 1_000;
+
+/// The event's standings as they stood after step `seq` (the current ones from the event's
+/// `seq` on), rebuilt from the change log.
+pub async fn standings_as_of(
+    state: &AppState,
+    event: &Event,
+    seq: i64,
+) -> Result<Arc<EventStandings>, ApiError> {
+    if seq < 0 {
+        return Err(ApiError::BadRequest("asOfSeq: must be 0 or more".into()));
+    }
+    if seq >= event.seq {
+        return standings(state, event).await;
+    }
+    let current = state.repo.standings(event.id).await?;
+    let mut changes = Vec::new();
+    let mut after = 0;
+    while after < seq {
+        let page = state.repo.changes(event.id, after, HISTORY_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        changes.extend(page);
+    }
+    Ok(Arc::new(EventStandings::as_of(current, changes, seq)))
+}
+
+/// The step the event had reached at `at`.
+pub async fn seq_at(state: &AppState, event: &Event, at: Timestamp) -> Result<i64, ApiError> {
+    Ok(state.repo.seq_at(event.id, at).await?)
+}
+
 /// The rows of `filter`'s leaderboard that `change` touched, with their ranks after it:
 /// computed once per step and filter, shared by every live subscription that shows them.
 pub async fn changed_rows(

@@ -9,6 +9,7 @@ mod db_outage;
 mod events;
 mod exports;
 mod hardening;
+mod history;
 mod hostile;
 mod import;
 mod ingest;

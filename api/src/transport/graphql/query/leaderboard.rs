@@ -14,6 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use podium_domain::division::AgeGroup;
 use podium_domain::standings::LeaderboardFilter;
+use podium_domain::timing::Timestamp;
 
 #[derive(Default)]
 pub struct LeaderboardQuery;
@@ -59,6 +60,13 @@ impl LeaderboardQuery {
         )]
         first: Option<i32>,
         after: Option<String>,
+        #[graphql(
+            desc = "The standings as they stood after this step of the event's change log (what a spectator saw then, what was official before an amendment)."
+        )]
+        as_of_seq: Option<i64>,
+        #[graphql(desc = "The standings as they stood at this instant.")] as_of: Option<
+            chrono::DateTime<chrono::Utc>,
+        >,
     ) -> GqlResult<LeaderboardConnection> {
         let state = app(ctx);
         let event_id = parse_id("eventId", &event_id)?;
@@ -74,7 +82,20 @@ impl LeaderboardQuery {
             .gql()?
             .map_or(0, |p| p + 1);
         let event = race::load_event(state, event_id).await.gql()?;
-        let standings = race::standings(state, &event).await.gql()?;
+        let seq = match (as_of_seq, as_of) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::BadRequest(
+                    "asOfSeq and asOf: give one of them, not both".into(),
+                ))
+                .gql()
+            }
+            (Some(seq), None) => seq.min(event.seq),
+            (None, Some(at)) => race::seq_at(state, &event, Timestamp::from_chrono(at))
+                .await
+                .gql()?,
+            (None, None) => event.seq,
+        };
+        let standings = race::standings_as_of(state, &event, seq).await.gql()?;
         let filter = LeaderboardFilter {
             category: category.map(self::category),
             gender: gender.map(self::gender),
@@ -99,7 +120,7 @@ impl LeaderboardQuery {
             },
             edges,
             total_count: page.total as u64,
-            seq: event.seq,
+            seq,
         })
     }
 }

@@ -1,0 +1,182 @@
+//! Results as they stood: `leaderboard(asOfSeq | asOf)` rebuilt from the change log equals what
+//! the leaderboard showed at that step, for every step of a race ingested in shuffled batches.
+
+use crate::helpers::{error_code, read, TestApp};
+use podium_api::auth::Role;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+const LB: &str = "query($id: ID!, $c: Category, $seq: Int, $at: DateTime) {
+  leaderboard(eventId: $id, category: $c, first: 500, asOfSeq: $seq, asOf: $at) {
+    totalCount seq edges { node { rank bib status netTimeMs elapsedMs lastTimingPoint athlete { name } } }
+  } }";
+
+const POINTS: [&str; 9] = [
+    "START",
+    "RUN1",
+    "SKIERG_IN",
+    "RUN2",
+    "SLED_PUSH_IN",
+    "RUN4",
+    "RUN6",
+    "RUN8",
+    "FINISH",
+];
+
+async fn board(app: &TestApp, event: &str, seq: Option<i64>, at: Option<&str>) -> Value {
+    app.gql(LB, json!({ "id": event, "seq": seq, "at": at }))
+        .await["leaderboard"]
+        .clone()
+}
+
+#[tokio::test]
+async fn every_past_step_reads_back_as_the_leaderboard_showed_it() {
+    let app = TestApp::spawn().await;
+    let event = app.create_event(None).await;
+    let bibs: Vec<String> = (1..=60).map(|n| n.to_string()).collect();
+    let entries: Vec<(&str, &str, &str, i32)> = bibs
+        .iter()
+        .enumerate()
+        .map(|(n, bib)| {
+            let category = if n % 4 == 0 { "PRO" } else { "OPEN" };
+            let gender = if n % 2 == 0 { "MEN" } else { "WOMEN" };
+            (bib.as_str(), category, gender, 1980 + (n % 30) as i32)
+        })
+        .collect();
+    app.add_entries(&event, &entries[..30]).await;
+    app.add_entries(&event, &entries[30..]).await;
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut reads = Vec::new();
+    for bib in &bibs {
+        let pace = rng.gen_range(500..900);
+        // Some never finish: the race is seen with athletes at every stage.
+        let last = if rng.gen_bool(0.15) { 5 } else { POINTS.len() };
+        for (k, point) in POINTS.iter().enumerate().take(last) {
+            reads.push(read(bib, point, pace * k as i64));
+        }
+    }
+    reads.shuffle(&mut rng);
+
+    let mut seen = Vec::new();
+    seen.push(board(&app, &event, None, None).await);
+    for batch in reads.chunks(37) {
+        let report = app.ingest_json(&event, Value::Array(batch.to_vec())).await;
+        assert_eq!(report["rejected"], json!([]), "{report}");
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        seen.push(board(&app, &event, None, None).await);
+        // The instant after this step, before the next one.
+        seen.last_mut().unwrap()["at"] = json!(now);
+    }
+    assert!(seen.len() > 10);
+    for then in &seen {
+        let seq = then["seq"].as_i64().unwrap();
+        let mut rebuilt = board(&app, &event, Some(seq), None).await;
+        assert_eq!(rebuilt["seq"], seq);
+        assert_eq!(rebuilt["edges"], then["edges"], "at seq {seq}");
+        assert_eq!(rebuilt["totalCount"], then["totalCount"]);
+        if let Some(at) = then["at"].as_str() {
+            rebuilt = board(&app, &event, None, Some(at)).await;
+            assert_eq!(rebuilt["seq"], seq, "asOf {at}");
+            assert_eq!(rebuilt["edges"], then["edges"], "asOf {at}");
+        }
+    }
+    // Before the entries were registered there was nobody; filters apply to the past too.
+    let empty = board(&app, &event, Some(0), None).await;
+    assert_eq!(empty["totalCount"], 0);
+    let pro = app
+        .gql(
+            LB,
+            json!({ "id": event, "c": "PRO", "seq": seen[3]["seq"] }),
+        )
+        .await;
+    let all_pro: Vec<&Value> = seen[3]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            bibs.iter()
+                .position(|b| b == e["node"]["bib"].as_str().unwrap())
+                .unwrap()
+                % 4
+                == 0
+        })
+        .collect();
+    assert_eq!(
+        pro["leaderboard"]["totalCount"].as_u64().unwrap() as usize,
+        all_pro.len()
+    );
+}
+
+#[tokio::test]
+async fn the_past_keeps_todays_privacy_and_bad_arguments_are_named() {
+    let app = TestApp::spawn().await;
+    let event = app.create_event(None).await;
+    app.add_entries(&event, &[("1", "OPEN", "MEN", 1990)]).await;
+    app.ingest_json(
+        &event,
+        json!([read("1", "START", 0), read("1", "FINISH", 4000)]),
+    )
+    .await;
+    let athlete = board(&app, &event, None, None).await["edges"][0]["node"]["athlete"].clone();
+    assert_eq!(athlete["name"], "Athlete 1");
+    let athlete_id = app
+        .gql(
+            "query($id: ID!, $bib: String!) { result(eventId: $id, bib: $bib) { athlete { id } } }",
+            json!({ "id": event, "bib": "1" }),
+        )
+        .await["result"]["athlete"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = app
+        .state
+        .auth
+        .mint_dev(
+            podium_api::auth::dev_claims(
+                Role::Athlete,
+                None,
+                vec![],
+                Some(uuid::Uuid::parse_str(&athlete_id).unwrap()),
+            ),
+            chrono::Duration::hours(1),
+        )
+        .unwrap();
+    let (_, body) = app
+        .graphql_as(
+            Some(&token),
+            "mutation { setAthletePrivacy(private: true) { private } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"]["setAthletePrivacy"]["private"], true, "{body}");
+    let anonymous = app.state.auth.mint_dev(
+        podium_api::auth::dev_claims(Role::Coach, None, vec![], None),
+        chrono::Duration::hours(1),
+    );
+    let (_, past) = app
+        .graphql_as(
+            Some(&anonymous.unwrap()),
+            LB,
+            json!({ "id": event, "seq": 2 }),
+        )
+        .await;
+    assert_eq!(
+        past["data"]["leaderboard"]["edges"][0]["node"]["athlete"]["name"], "Private athlete",
+        "{past}"
+    );
+
+    let (_, both) = app
+        .graphql_as(
+            None,
+            LB,
+            json!({ "id": event, "seq": 1, "at": "2026-03-14T09:00:00Z" }),
+        )
+        .await;
+    assert_eq!(error_code(&both), "BAD_USER_INPUT", "{both}");
+    let (_, negative) = app
+        .graphql_as(None, LB, json!({ "id": event, "seq": -1 }))
+        .await;
+    assert_eq!(error_code(&negative), "BAD_USER_INPUT", "{negative}");
+}
