@@ -44,9 +44,12 @@ enum Target {
     Leaderboard,
     /// GET /v1/events/{id}/results.csv (every entry).
     Export,
+    /// `leaderboard(asOfSeq: s, first: 20)`: standings as they stood at a past step, each
+    /// request a different step of the race day, rebuilt from the change log.
+    AsOf,
 }
 
-const TOP_20: &str = "query($e: ID!) { leaderboard(eventId: $e, category: OPEN, gender: MEN, first: 20) { totalCount edges { node { rank bib status netTimeMs athlete { name } } } } }";
+const TOP_20: &str = "query($e: ID!, $s: Int) { leaderboard(eventId: $e, category: OPEN, gender: MEN, first: 20, asOfSeq: $s) { totalCount edges { node { rank bib status netTimeMs athlete { name } } } } }";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -78,25 +81,45 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
         .build()?;
     let (target, entries) = (args.target, args.entries);
     let endpoint = match target {
-        Target::Leaderboard => format!("http://{addr}/graphql"),
+        Target::Leaderboard | Target::AsOf => format!("http://{addr}/graphql"),
         Target::Export => format!("http://{addr}/v1/events/{event_id}/results.csv"),
     };
-    let body = json!({ "query": TOP_20, "variables": { "e": event_id } }).to_string();
+    // The race day's last step: past steps are asked for from the middle of the race on, when
+    // the top 20 of OPEN/MEN are on course.
+    let last_seq = client
+        .post(format!("http://{addr}/graphql"))
+        .json(&json!({ "query": "query($e: ID!) { event(id: $e) { seq } }", "variables": { "e": event_id } }))
+        .send()
+        .await?
+        .json::<Value>()
+        .await?["data"]["event"]["seq"]
+        .as_i64()
+        .unwrap_or(1);
+    let body_at = move |n: u64| -> String {
+        let seq = match target {
+            Target::AsOf => Some(last_seq / 2 + (n as i64 % (last_seq - last_seq / 2).max(1))),
+            _ => None,
+        };
+        json!({ "query": TOP_20, "variables": { "e": event_id, "s": seq } }).to_string()
+    };
     let warm_until = Instant::now() + Duration::from_secs(1);
     let stop_at = warm_until + Duration::from_secs(args.duration);
     let workers: Vec<_> = (0..args.concurrency)
         .map(|_| {
-            let (client, endpoint, body) = (client.clone(), endpoint.clone(), body.clone());
+            let (client, endpoint, body_at) = (client.clone(), endpoint.clone(), body_at.clone());
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut failures = 0u64;
+                let mut n = 0u64;
                 loop {
+                    n += 1;
+                    let body = body_at(n);
                     let started = Instant::now();
                     if started >= stop_at {
                         break;
                     }
                     let ok = match target {
-                        Target::Leaderboard => {
+                        Target::Leaderboard | Target::AsOf => {
                             let answer = client
                                 .post(&endpoint)
                                 .header("content-type", "application/json")
@@ -145,6 +168,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     let what = match args.target {
         Target::Leaderboard => "leaderboard OPEN/MEN, first 20",
         Target::Export => "results.csv, every entry",
+        Target::AsOf => "leaderboard OPEN/MEN at a past step, first 20",
     };
     println!("entries            {} ({what})", args.entries);
     println!("clients            {}", args.concurrency);
