@@ -108,6 +108,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         auth,
         settings: Arc::new(settings),
         standings: StandingsCache::default(),
+        history: Default::default(),
         metrics: Arc::new(Metrics::default()),
         live,
         database: Default::default(),

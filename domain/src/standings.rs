@@ -249,15 +249,15 @@ impl EventStandings {
     /// yet registered then) are left out. `current` gives who the entries are: names and
     /// privacy are today's, so a private or erased athlete stays so in the past too.
     /// `changes` are the log's steps in `seq` order; later ones are ignored.
-    pub fn as_of(
+    pub fn as_of<'a>(
         current: Vec<StandingRow>,
-        changes: impl IntoIterator<Item = crate::live::EventChange>,
+        changes: impl IntoIterator<Item = &'a crate::live::EventChange>,
         seq: i64,
     ) -> EventStandings {
-        let mut state: HashMap<Bib, EntryChange> = HashMap::new();
+        let mut state: HashMap<&Bib, &EntryChange> = HashMap::new();
         for change in changes.into_iter().take_while(|c| c.seq <= seq) {
-            for entry in change.entries {
-                state.insert(entry.bib.clone(), entry);
+            for entry in &change.entries {
+                state.insert(&entry.bib, entry);
             }
         }
         let rows = current

@@ -138,7 +138,8 @@ fn source_key(source_event: &str) -> String {
     format!("import:{}", source_event.trim())
 }
 
-/// Imports the lines of `source` (a file name, shown in reports and lineage).
+/// Imports the lines of `source` (a file name, shown in reports and lineage). `progress` hears
+/// how many rows each source event took, as the events finish.
 pub async fn import_results(
     state: &AppState,
     principal: &Principal,
@@ -146,6 +147,7 @@ pub async fn import_results(
     lines: Vec<SourceLine<'_>>,
     options: &ImportOptions,
     report: &mut ImportReport,
+    progress: &mut (dyn FnMut(usize) + Send),
 ) -> Result<(), ApiError> {
     principal.require_at_venue(Scope::EventsManage, options.venue_id)?;
     if options.course != HYROX_STANDARD {
@@ -196,8 +198,10 @@ pub async fn import_results(
         }
     }
     for (name, rows) in events {
+        let count = rows.len();
         let imported = import_event(state, principal, source, &name, rows, options).await?;
         report.events.push(imported);
+        progress(count);
     }
     Ok(())
 }

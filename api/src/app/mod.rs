@@ -14,7 +14,7 @@ pub mod officiating;
 pub mod race;
 pub mod webhooks;
 
-pub use race::{ChangedRows, StandingsCache};
+pub use race::{ChangedRows, HistoryCache, StandingsCache};
 
 use crate::auth::Authenticator;
 use crate::config::Settings;
@@ -42,6 +42,8 @@ pub struct AppState {
     pub subscription_caps: crate::limits::SubscriptionCaps,
     pub settings: Arc<Settings>,
     pub standings: StandingsCache,
+    /// Change logs read for standings at past steps.
+    pub history: HistoryCache,
     pub metrics: Arc<Metrics>,
     /// Fan-out of "event X reached seq N" to live subscribers.
     pub live: crate::live::LiveHub,

@@ -152,9 +152,71 @@ pub async fn standings(state: &AppState, event: &Event) -> Result<Arc<EventStand
 
 /// Change-log steps read per query when rebuilding past standings.
 const HISTORY_PAGE: u64 = 1_000;
+/// Events whose change log is kept in memory for past standings.
+const HISTORY_EVENTS: usize = 8;
+
+/// Each event's change log as read so far (it only ever grows at the end, so what was read
+/// stays true), for standings at past steps; at most `HISTORY_EVENTS` events, the least
+/// recently asked dropped first.
+#[derive(Clone, Default)]
+pub struct HistoryCache {
+    inner: Arc<Mutex<HashMap<Uuid, HeldLog>>>,
+}
+
+/// An event's change log as read so far, and when it was last asked for.
+type HeldLog = (Arc<Vec<EventChange>>, std::time::Instant);
+
+impl HistoryCache {
+    /// The event's change log through at least step `seq` (when the event has reached it).
+    async fn through(
+        &self,
+        state: &AppState,
+        event_id: Uuid,
+        seq: i64,
+    ) -> Result<Arc<Vec<EventChange>>, ApiError> {
+        let cached = {
+            let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            map.get_mut(&event_id).map(|(log, used)| {
+                *used = std::time::Instant::now();
+                log.clone()
+            })
+        };
+        let mut log = cached.unwrap_or_default();
+        let mut after = log.last().map_or(0, |c| c.seq);
+        if after >= seq {
+            return Ok(log);
+        }
+        let mut longer = log.as_ref().clone();
+        while after < seq {
+            let page = state.repo.changes(event_id, after, HISTORY_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            longer.extend(page);
+        }
+        log = Arc::new(longer);
+        let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let keep = map
+            .get(&event_id)
+            .is_none_or(|(held, _)| held.last().map(|c| c.seq) < log.last().map(|c| c.seq));
+        if keep {
+            map.insert(event_id, (log.clone(), std::time::Instant::now()));
+        }
+        while map.len() > HISTORY_EVENTS {
+            let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(id, _)| *id)
+            else {
+                break;
+            };
+            map.remove(&oldest);
+        }
+        Ok(log)
+    }
+}
 
 /// The event's standings as they stood after step `seq` (the current ones from the event's
-/// `seq` on), rebuilt from the change log.
+/// `seq` on), rebuilt from the change log over today's entries.
 pub async fn standings_as_of(
     state: &AppState,
     event: &Event,
@@ -163,19 +225,16 @@ pub async fn standings_as_of(
     if seq < 0 {
         return Err(ApiError::BadRequest("asOfSeq: must be 0 or more".into()));
     }
+    let current = standings(state, event).await?;
     if seq >= event.seq {
-        return standings(state, event).await;
+        return Ok(current);
     }
-    let current = state.repo.standings(event.id).await?;
-    let mut changes = Vec::new();
-    let mut after = 0;
-    while after < seq {
-        let page = state.repo.changes(event.id, after, HISTORY_PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        changes.extend(page);
-    }
-    Ok(Arc::new(EventStandings::as_of(current, changes, seq)))
+    let log = state.history.through(state, event.id, seq).await?;
+    Ok(Arc::new(EventStandings::as_of(
+        current.rows().to_vec(),
+        log.iter(),
+        seq,
+    )))
 }
 
 /// The step the event had reached at `at`.

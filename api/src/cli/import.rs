@@ -82,7 +82,7 @@ pub async fn run(settings: Settings, command: &ImportCommand) -> anyhow::Result<
         } else {
             Vec::new()
         };
-        let lines = if is_csv {
+        let lines: Vec<SourceLine> = if is_csv {
             csv_lines
                 .iter()
                 .map(|(line, text)| SourceLine { line: *line, text })
@@ -93,9 +93,26 @@ pub async fn run(settings: Settings, command: &ImportCommand) -> anyhow::Result<
                 .map(|(n, text)| SourceLine { line: n + 1, text })
                 .collect()
         };
-        import_results(&state, &admin, &name, lines, &options, &mut report)
-            .await
-            .map_err(|e| anyhow::anyhow!("{name}: {}", e.public_message()))?;
+
+        // On a terminal only (indicatif hides the bar when stderr is not one).
+        let bar = indicatif::ProgressBar::new(lines.len() as u64).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} {wide_bar} {pos}/{len} rows, {eta} left",
+            )?,
+        );
+        bar.set_message(name.clone());
+        import_results(
+            &state,
+            &admin,
+            &name,
+            lines,
+            &options,
+            &mut report,
+            &mut |rows| bar.inc(rows as u64),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{name}: {}", e.public_message()))?;
+        bar.finish_and_clear();
     }
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())

@@ -115,7 +115,16 @@ pub(super) async fn results(
     let source = query.source.as_deref().unwrap_or("upload");
     podium_domain::check_text("source", source, false)?;
     let mut report = ImportReport::default();
-    import_results(&s.app, &principal, source, lines, &options, &mut report).await?;
+    import_results(
+        &s.app,
+        &principal,
+        source,
+        lines,
+        &options,
+        &mut report,
+        &mut |_| {},
+    )
+    .await?;
     let mut response = Json(report).into_response();
     decision.write_headers(response.headers_mut());
     Ok(response)
