@@ -19,6 +19,7 @@ use podium_domain::public_results::{DivisionWords, PublicResult};
 use podium_domain::standings::{EventStandings, LeaderboardFilter};
 use podium_domain::timing::{Bib, Detection, Timestamp};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
@@ -37,10 +38,31 @@ pub struct ImportOptions {
     pub words: DivisionWords,
 }
 
-/// One line of a source, as read.
+/// One result of a source, as a line of the JSON format, numbered like the source file.
 pub struct SourceLine<'a> {
     pub line: usize,
-    pub text: &'a str,
+    pub text: Cow<'a, str>,
+}
+
+/// The results of a source text: JSON lines as they are, or CSV (see `csv_as_json_lines`).
+pub fn source_lines(text: &str, csv: bool) -> Result<Vec<SourceLine<'_>>, ApiError> {
+    if csv {
+        return Ok(csv_as_json_lines(text)?
+            .into_iter()
+            .map(|(line, text)| SourceLine {
+                line,
+                text: Cow::Owned(text),
+            })
+            .collect());
+    }
+    Ok(text
+        .lines()
+        .enumerate()
+        .map(|(n, text)| SourceLine {
+            line: n + 1,
+            text: Cow::Borrowed(text),
+        })
+        .collect())
 }
 
 /// A row that was not imported.
@@ -87,7 +109,7 @@ pub struct ImportReport {
 /// The lines of a CSV source (a header row, then one result per row: the JSON format's field
 /// names as columns, one column per split named like the JSON keys, `01_Running 1` …
 /// `17_Roxzone Time`; an empty cell is unknown) as JSON lines, numbered like the file.
-pub fn csv_as_json_lines(text: &str) -> Result<Vec<(usize, String)>, ApiError> {
+fn csv_as_json_lines(text: &str) -> Result<Vec<(usize, String)>, ApiError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(text.as_bytes());
@@ -173,7 +195,7 @@ pub async fn import_results(
         if text.trim().is_empty() {
             continue;
         }
-        let result = match PublicResult::parse_line_with(text, &options.words) {
+        let result = match PublicResult::parse_line_with(&text, &options.words) {
             Ok(result) => result,
             Err(e) => {
                 report.rejected.push(reject(line, e.to_string()));

@@ -2,9 +2,7 @@
 //! CSV for files ending in `.csv`; `-` reads standard input as JSON lines) into the configured database, as an admin, and prints the report
 //! as JSON.
 
-use crate::app::import::{
-    csv_as_json_lines, import_results, ImportOptions, ImportReport, SourceLine,
-};
+use crate::app::import::{import_results, source_lines, ImportOptions, ImportReport};
 use crate::auth::{dev_claims, Principal, Role};
 use crate::config::Settings;
 use podium_domain::course::HYROX_STANDARD;
@@ -77,22 +75,7 @@ pub async fn run(settings: Settings, command: &ImportCommand) -> anyhow::Result<
         let is_csv = file
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-        let csv_lines = if is_csv {
-            csv_as_json_lines(&text).map_err(|e| anyhow::anyhow!("{name}: {e}"))?
-        } else {
-            Vec::new()
-        };
-        let lines: Vec<SourceLine> = if is_csv {
-            csv_lines
-                .iter()
-                .map(|(line, text)| SourceLine { line: *line, text })
-                .collect()
-        } else {
-            text.lines()
-                .enumerate()
-                .map(|(n, text)| SourceLine { line: n + 1, text })
-                .collect()
-        };
+        let lines = source_lines(&text, is_csv).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
 
         // On a terminal only (indicatif hides the bar when stderr is not one).
         let bar = indicatif::ProgressBar::new(lines.len() as u64).with_style(

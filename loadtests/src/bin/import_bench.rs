@@ -81,7 +81,10 @@ async fn main() -> anyhow::Result<()> {
         let source_lines = lines
             .iter()
             .enumerate()
-            .map(|(n, text)| SourceLine { line: n + 1, text })
+            .map(|(n, text)| SourceLine {
+                line: n + 1,
+                text: text.as_str().into(),
+            })
             .collect();
         import_results(
             &state,

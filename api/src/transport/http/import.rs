@@ -1,13 +1,11 @@
 //! `POST /v1/import/results`: past results in the public results format, as NDJSON (one result
-//! object per line) or CSV (`text/csv`, see `app::import::csv_as_json_lines`), imported by
+//! object per line) or CSV (`text/csv`, see `app::import::source_lines`), imported by
 //! `app::import`. Query: `venueId`, `timezone` (of the local start
 //! times, default `UTC`), `course` (default `HYROX_STANDARD`), `map` (`word=NAME,…`: the source's
 //! division and category words as podium's), `source` (the name lineage shows, default `upload`).
 
 use super::HttpState;
-use crate::app::import::{
-    csv_as_json_lines, import_results, ImportOptions, ImportReport, SourceLine,
-};
+use crate::app::import::{import_results, source_lines, ImportOptions, ImportReport};
 use crate::error::ApiError;
 use crate::transport::{principal, PeerIp};
 use axum::body::Body;
@@ -91,22 +89,7 @@ pub(super) async fn results(
         .map_err(|_| ApiError::PayloadTooLarge(limit))?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| ApiError::BadRequest("body is not UTF-8".into()))?;
-    let csv_lines = if csv {
-        csv_as_json_lines(text)?
-    } else {
-        Vec::new()
-    };
-    let lines: Vec<SourceLine> = if csv {
-        csv_lines
-            .iter()
-            .map(|(line, text)| SourceLine { line: *line, text })
-            .collect()
-    } else {
-        text.lines()
-            .enumerate()
-            .map(|(n, text)| SourceLine { line: n + 1, text })
-            .collect()
-    };
+    let lines = source_lines(text, csv)?;
     let cost = crate::limits::rows_cost(lines.len());
     let decision = s.app.limits.charge_caller(&principal, peer, cost).await;
     if !decision.allowed() {
