@@ -237,17 +237,22 @@ async fn import_event(
     options: &ImportOptions,
 ) -> Result<EventImport, ApiError> {
     let key = source_key(name);
-    if let Some(event) = state.repo.event_by_source(&key).await? {
-        principal.may_manage_event(&event)?;
-        let standings = EventStandings::build(state.repo.standings(event.id).await?);
-        return Ok(EventImport {
-            source_event: name.to_owned(),
-            event_id: event.id,
-            created: false,
-            entries: standings.len(),
-            finishers: finishers(&rows),
-            rank_differences: rank_differences(&standings, &rows),
-        });
+    let found = state.repo.event_by_source(&key).await?;
+    if let Some(event) = &found {
+        principal.may_manage_event(event)?;
+        if event.status == EventStatus::Official {
+            let standings = EventStandings::build(state.repo.standings(event.id).await?);
+            return Ok(EventImport {
+                source_event: name.to_owned(),
+                event_id: event.id,
+                created: false,
+                entries: standings.len(),
+                finishers: finishers(&rows),
+                rank_differences: rank_differences(&standings, &rows),
+            });
+        }
+        // An import that stopped half way (the database went away): finish it. Registering
+        // and ingesting again are idempotent, so only what is missing is written.
     }
     let wave_start = |r: &PublicResult| -> Result<Timestamp, ApiError> {
         options
@@ -271,22 +276,40 @@ async fn import_event(
         .min()
         .copied()
         .ok_or_else(|| ApiError::BadRequest(format!("{name}: no results")))?;
-    let event = state
-        .repo
-        .create_imported_event(
-            NewEvent {
-                venue_id: options.venue_id,
-                name: podium_domain::model::parse_name("event_occurrence", name)?,
-                starts_at: first_start,
-                timezone: options.timezone.name().to_owned(),
-                course: Course::hyrox_standard(),
-            },
-            &key,
-        )
-        .await?;
+    let resumed = found.is_some();
+    let event = match found {
+        Some(event) => event,
+        None => {
+            state
+                .repo
+                .create_imported_event(
+                    NewEvent {
+                        venue_id: options.venue_id,
+                        name: podium_domain::model::parse_name("event_occurrence", name)?,
+                        starts_at: first_start,
+                        timezone: options.timezone.name().to_owned(),
+                        course: Course::hyrox_standard(),
+                    },
+                    &key,
+                )
+                .await?
+        }
+    };
+    let registered: std::collections::HashSet<Bib> = if resumed {
+        state
+            .repo
+            .standings(event.id)
+            .await?
+            .into_iter()
+            .map(|row| row.bib)
+            .collect()
+    } else {
+        Default::default()
+    };
     let entries: Vec<NewEntry> = rows
         .iter()
         .zip(&starts)
+        .filter(|((_, r), _)| !registered.contains(&r.bib))
         .map(|((_, r), start)| NewEntry {
             bib: r.bib.clone(),
             athlete_id: None,
@@ -322,10 +345,17 @@ async fn import_event(
             });
         }
     }
-    let mut current: Event = event.clone();
-    for chunk in reads.chunks(CHUNK) {
-        let outcome = state.repo.ingest(&current, chunk.to_vec()).await?;
-        current.seq = outcome.seq;
+    let mut current: Event = state
+        .repo
+        .event(event.id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("event {}", event.id)))?;
+    // Reads go in before the event leaves LIVE (a resumed import past that point has them).
+    if matches!(current.status, EventStatus::Scheduled | EventStatus::Live) {
+        for chunk in reads.chunks(CHUNK) {
+            let outcome = state.repo.ingest(&current, chunk.to_vec()).await?;
+            current.seq = outcome.seq;
+        }
     }
     for to in [
         EventStatus::Live,

@@ -447,3 +447,62 @@ async fn csv_with_a_column_per_split_imports_like_json_lines() {
         leaderboard(&json_app, json_id, "OPEN", "MEN").await
     );
 }
+
+#[tokio::test]
+async fn an_import_that_stopped_half_way_is_finished_by_the_next() {
+    use podium_domain::model::NewEvent;
+    use podium_domain::public_results::PublicResult;
+    let app = TestApp::spawn().await;
+    let admin = app.token(Role::Admin, vec![]);
+    let text = testdata("hyrox-2018-wien.jsonl");
+    // What a first import had written when the database went away: the event and ten entries.
+    let repo = &app.state.repo;
+    let event = repo
+        .create_imported_event(
+            NewEvent {
+                venue_id: None,
+                name: "2018 Wien".into(),
+                starts_at: podium_domain::timing::Timestamp::from_chrono(chrono::Utc::now()),
+                timezone: "Europe/Vienna".into(),
+                course: podium_domain::course::Course::hyrox_standard(),
+            },
+            "import:2018 Wien",
+        )
+        .await
+        .unwrap();
+    let first: Vec<podium_domain::model::NewEntry> = text
+        .lines()
+        .take(10)
+        .map(|l| {
+            let r = PublicResult::parse_line(l).unwrap();
+            podium_domain::model::NewEntry {
+                bib: r.bib,
+                athlete_id: None,
+                first_name: r.first_name,
+                last_name: r.last_name,
+                category: r.category,
+                gender: r.gender,
+                age_group: None,
+                birth_year: None,
+                wave_start: event.starts_at,
+            }
+        })
+        .collect();
+    repo.add_entries(&event, first).await.unwrap();
+
+    let (status, report) = import(&app, &admin, "timezone=Europe/Vienna", text.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["events"][0]["eventId"], event.id.to_string());
+    let published = PublicResult::parse_file(&text).unwrap();
+    assert_eq!(report["events"][0]["entries"], published.len());
+    let now = app
+        .gql(
+            "query($id: ID!) { event(id: $id) { status } leaderboard(eventId: $id, first: 0) { totalCount } }",
+            json!({ "id": event.id.to_string() }),
+        )
+        .await;
+    assert_eq!(now["event"]["status"], "OFFICIAL");
+    assert_eq!(now["leaderboard"]["totalCount"], published.len());
+    let (_, again) = import(&app, &admin, "timezone=Europe/Vienna", text).await;
+    assert_eq!(again["events"][0]["created"], false);
+}
