@@ -38,6 +38,38 @@ pub struct ImportOptions {
     pub words: DivisionWords,
 }
 
+impl ImportOptions {
+    /// Options from their text: the time zone's IANA name, the course template, and `map`
+    /// pairs `word=NAME` (the source's division and category words as podium's).
+    pub fn new(
+        venue_id: Option<Uuid>,
+        timezone: &str,
+        course: &str,
+        map: &[&str],
+    ) -> Result<Self, ApiError> {
+        let timezone = timezone.parse().map_err(|_| {
+            ApiError::BadRequest(format!("timezone: `{timezone}` is not an IANA time zone"))
+        })?;
+        let pairs = map
+            .iter()
+            .filter(|pair| !pair.trim().is_empty())
+            .map(|pair| {
+                pair.split_once('=')
+                    .map(|(from, to)| (from.trim().to_owned(), to.trim().to_owned()))
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!("map: `{pair}` is not `word=NAME`"))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            venue_id,
+            timezone,
+            course: course.to_owned(),
+            words: DivisionWords::default().with(&pairs)?,
+        })
+    }
+}
+
 /// One result of a source, as a line of the JSON format, numbered like the source file.
 pub struct SourceLine<'a> {
     pub line: usize,
@@ -357,18 +389,19 @@ async fn import_event(
             current.seq = outcome.seq;
         }
     }
+    // The first read made the event LIVE: read its status once, then follow the transitions.
+    let mut now = state
+        .repo
+        .event(event.id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("event {}", event.id)))?;
     for to in [
         EventStatus::Live,
         EventStatus::Provisional,
         EventStatus::Official,
     ] {
-        let now = state
-            .repo
-            .event(event.id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("event {}", event.id)))?;
         if now.status.can_become(to) {
-            crate::app::officiating::transition(state, principal, event.id, to).await?;
+            now = crate::app::officiating::transition(state, principal, event.id, to).await?;
         }
     }
     let standings = EventStandings::build(state.repo.standings(event.id).await?);

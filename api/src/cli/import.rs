@@ -6,7 +6,6 @@ use crate::app::import::{import_results, source_lines, ImportOptions, ImportRepo
 use crate::auth::{dev_claims, Principal, Role};
 use crate::config::Settings;
 use podium_domain::course::HYROX_STANDARD;
-use podium_domain::public_results::DivisionWords;
 use std::io::Read;
 use std::path::PathBuf;
 use uuid::Uuid;
@@ -40,16 +39,9 @@ pub struct ResultsArgs {
 pub async fn run(settings: Settings, command: &ImportCommand) -> anyhow::Result<()> {
     let ImportCommand::Results(args) = command;
     crate::telemetry::init(settings.log_format, &settings.log_level);
-    let pairs = crate::transport::http::import::parse_map(&args.map.join(","))
+    let map: Vec<&str> = args.map.iter().map(String::as_str).collect();
+    let options = ImportOptions::new(args.venue, &args.timezone, &args.course, &map)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let options = ImportOptions {
-        venue_id: args.venue,
-        timezone: args.timezone.parse().map_err(|_| {
-            anyhow::anyhow!("--timezone `{}` is not an IANA time zone", args.timezone)
-        })?,
-        course: args.course.clone(),
-        words: DivisionWords::default().with(&pairs)?,
-    };
     let state = crate::build_state(settings).await?;
     let admin = Principal::from_claims(dev_claims(
         Role::Admin,

@@ -277,3 +277,12 @@ pub async fn run_js(script: &str, args: &[String]) -> String {
     );
     stdout
 }
+
+/// A file of the public results in `testdata/hyrox-results/`.
+pub fn testdata(file: &str) -> String {
+    let path = format!(
+        "{}/../testdata/hyrox-results/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}

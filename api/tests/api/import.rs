@@ -3,20 +3,12 @@
 //! official totals, rank differences from the source listed, bad and repeated rows named by
 //! line, and a second import changing nothing.
 
-use crate::helpers::TestApp;
+use crate::helpers::{testdata, TestApp};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use podium_api::auth::Role;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
-
-fn testdata(file: &str) -> String {
-    let path = format!(
-        "{}/../testdata/hyrox-results/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
 
 async fn import(app: &TestApp, token: &str, query: &str, body: String) -> (StatusCode, Value) {
     let request = Request::post(format!("/v1/import/results?{query}"))

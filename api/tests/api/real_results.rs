@@ -2,7 +2,7 @@
 //! mat reads their split tables imply — with the missed mats and wrong splits the sources
 //! really have — shuffled, partly repeated, ingested, and compared with the official results.
 
-use crate::helpers::TestApp;
+use crate::helpers::{testdata, TestApp};
 use chrono::TimeZone;
 use podium_domain::course::Course;
 use podium_domain::public_results::PublicResult;
@@ -20,14 +20,6 @@ const EVENTS: [(&str, &str); 4] = [
     ("hyrox-2019-karlsruhe.jsonl", "Europe/Berlin"),
     ("hyrox-2019-nuernberg.jsonl", "Europe/Berlin"),
 ];
-
-fn testdata(file: &str) -> String {
-    let path = format!(
-        "{}/../testdata/hyrox-results/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
 
 fn age_group(from: u32) -> String {
     match from {

@@ -14,7 +14,6 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use podium_domain::course::HYROX_STANDARD;
-use podium_domain::public_results::DivisionWords;
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]
@@ -27,18 +26,6 @@ pub(super) struct ImportQuery {
     source: Option<String>,
 }
 
-/// Reads `word=NAME,…` pairs.
-pub fn parse_map(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
-    raw.split(',')
-        .filter(|p| !p.trim().is_empty())
-        .map(|pair| {
-            pair.split_once('=')
-                .map(|(from, to)| (from.trim().to_owned(), to.trim().to_owned()))
-                .ok_or_else(|| ApiError::BadRequest(format!("map: `{pair}` is not `word=NAME`")))
-        })
-        .collect()
-}
-
 impl ImportQuery {
     fn options(&self) -> Result<ImportOptions, ApiError> {
         let venue_id = self
@@ -49,18 +36,13 @@ impl ImportQuery {
                     .map_err(|_| ApiError::BadRequest(format!("venueId: `{v}` is not a valid id")))
             })
             .transpose()?;
-        let timezone = self.timezone.as_deref().unwrap_or("UTC");
-        let timezone = timezone.parse().map_err(|_| {
-            ApiError::BadRequest(format!("timezone: `{timezone}` is not an IANA time zone"))
-        })?;
-        let words =
-            DivisionWords::default().with(&parse_map(self.map.as_deref().unwrap_or(""))?)?;
-        Ok(ImportOptions {
+        let map: Vec<&str> = self.map.as_deref().unwrap_or("").split(',').collect();
+        ImportOptions::new(
             venue_id,
-            timezone,
-            course: self.course.clone().unwrap_or_else(|| HYROX_STANDARD.into()),
-            words,
-        })
+            self.timezone.as_deref().unwrap_or("UTC"),
+            self.course.as_deref().unwrap_or(HYROX_STANDARD),
+            &map,
+        )
     }
 }
 

@@ -6,7 +6,7 @@ pub mod error;
 pub mod exports;
 mod graphql;
 mod health;
-pub mod import;
+mod import;
 mod ingest;
 mod oauth;
 pub mod server;
