@@ -242,6 +242,14 @@ pub trait RaceRepository: Send + Sync + 'static {
     ) -> Result<Vec<EventChange>, RepoError>;
     /// The last `seq` the event had reached at `at` (0 before its first change).
     async fn seq_at(&self, event_id: Uuid, at: crate::timing::Timestamp) -> Result<i64, RepoError>;
+    /// When step `seq` of the event's change log was written (`None` for a step it does not
+    /// have). Reads and corrections of a step are received no later than this instant, and
+    /// after the step before it: it is where the step divides them.
+    async fn seq_time(
+        &self,
+        event_id: Uuid,
+        seq: i64,
+    ) -> Result<Option<crate::timing::Timestamp>, RepoError>;
 
     /// Domain events of an event not yet delivered, oldest first.
     async fn pending_outbox(&self, event_id: Uuid) -> Result<Vec<OutboxMessage>, RepoError>;

@@ -246,3 +246,15 @@ pub(crate) async fn seq_at(
         .map_err(unexpected)?;
     Ok(last.map_or(0, |c| c.seq))
 }
+
+pub(crate) async fn seq_time(
+    repo: &SeaRepository,
+    event_id: Uuid,
+    seq: i64,
+) -> Result<Option<podium_domain::timing::Timestamp>, RepoError> {
+    let step = event_changes::Entity::find_by_id((event_id, seq))
+        .one(&repo.db)
+        .await
+        .map_err(unexpected)?;
+    Ok(step.map(|c| podium_domain::timing::Timestamp::from_chrono(c.created_at)))
+}

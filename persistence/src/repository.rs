@@ -236,6 +236,14 @@ impl RaceRepository for SeaRepository {
         crate::changes::seq_at(self, event_id, at).await
     }
 
+    async fn seq_time(
+        &self,
+        event_id: Uuid,
+        seq: i64,
+    ) -> Result<Option<podium_domain::timing::Timestamp>, RepoError> {
+        crate::changes::seq_time(self, event_id, seq).await
+    }
+
     async fn pending_outbox(&self, event_id: Uuid) -> Result<Vec<OutboxMessage>, RepoError> {
         crate::changes::pending_outbox(&self.db, event_id).await
     }

@@ -222,9 +222,6 @@ pub async fn standings_as_of(
     event: &Event,
     seq: i64,
 ) -> Result<Arc<EventStandings>, ApiError> {
-    if seq < 0 {
-        return Err(ApiError::BadRequest("asOfSeq: must be 0 or more".into()));
-    }
     let current = standings(state, event).await?;
     if seq >= event.seq {
         return Ok(current);
@@ -237,9 +234,90 @@ pub async fn standings_as_of(
     )))
 }
 
-/// The step the event had reached at `at`.
-pub async fn seq_at(state: &AppState, event: &Event, at: Timestamp) -> Result<i64, ApiError> {
-    Ok(state.repo.seq_at(event.id, at).await?)
+/// The step a past view asks for: `as_of_seq` (no later than the event's current step), the
+/// step the event had reached at `as_of`, or the current one when neither is given.
+pub async fn past_seq(
+    state: &AppState,
+    event: &Event,
+    as_of_seq: Option<i64>,
+    as_of: Option<Timestamp>,
+) -> Result<i64, ApiError> {
+    match (as_of_seq, as_of) {
+        (Some(_), Some(_)) => Err(ApiError::BadRequest(
+            "asOfSeq and asOf: give one of them, not both".into(),
+        )),
+        (Some(seq), None) if seq < 0 => {
+            Err(ApiError::BadRequest("asOfSeq: must be 0 or more".into()))
+        }
+        (Some(seq), None) => Ok(seq.min(event.seq)),
+        (None, Some(at)) => Ok(state.repo.seq_at(event.id, at).await?),
+        (None, None) => Ok(event.seq),
+    }
+}
+
+/// Bib `bib`'s result as it stood after step `seq`: rebuilt from the reads received and the
+/// corrections made by then (each step divides them by the instant it was written), ranked in
+/// the standings of that step, with the event's status then. `None` when the bib was not
+/// registered yet.
+pub async fn entry_result_as_of(
+    state: &AppState,
+    event_id: Uuid,
+    bib: &str,
+    seq: i64,
+) -> Result<Option<EntryResult>, ApiError> {
+    let event = load_event(state, event_id).await?;
+    if seq >= event.seq {
+        return entry_result(state, event_id, bib).await;
+    }
+    let bib = Bib::parse(bib)?;
+    let Some(record) = state.repo.entry_record(&event, &bib).await? else {
+        return Ok(None);
+    };
+    let standings = standings_as_of(state, &event, seq).await?;
+    let Some((_, ranks)) = standings.entry(&bib) else {
+        return Ok(None);
+    };
+    let then = match state.repo.seq_time(event.id, seq).await? {
+        Some(then) => then,
+        None => return Ok(None),
+    };
+    let reads = state.repo.raw_reads(&event, &bib).await?;
+    let raw: Vec<(usize, Timestamp)> = reads
+        .iter()
+        .filter(|r| r.received_at <= then)
+        .map(|r| (r.point, r.at))
+        .collect();
+    let corrections: Vec<_> = state
+        .repo
+        .corrections(&event, Some(&bib))
+        .await?
+        .into_iter()
+        .filter(|c| c.created_at <= then)
+        .collect();
+    let ruling = podium_domain::corrections::Ruling::of(&event.course, &corrections);
+    let timeline = ruling.timeline(&event.course, &raw);
+    let progress = evaluate(
+        &event.course,
+        &timeline,
+        Some(record.entry.wave_start),
+        &ruling.adjustments,
+    );
+    let log = state.history.through(state, event.id, seq).await?;
+    let status = log
+        .iter()
+        .take_while(|c| c.seq <= seq)
+        .last()
+        .map_or(podium_domain::model::EventStatus::Scheduled, |c| c.status);
+    Ok(Some(EntryResult {
+        event: Event {
+            status,
+            seq,
+            ..event
+        },
+        entry: record.entry,
+        progress,
+        ranks,
+    }))
 }
 
 /// The rows of `filter`'s leaderboard that `change` touched, with their ranks after it:

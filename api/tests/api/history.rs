@@ -180,3 +180,65 @@ async fn the_past_keeps_todays_privacy_and_bad_arguments_are_named() {
         .await;
     assert_eq!(error_code(&negative), "BAD_USER_INPUT", "{negative}");
 }
+
+const RESULT: &str = "query($id: ID!, $bib: String!, $seq: Int, $at: DateTime) {
+  result(eventId: $id, bib: $bib, asOfSeq: $seq, asOf: $at) {
+    status resultStatus netTimeMs elapsedMs penaltyMs lastTimingPoint ranks { overall gender ageGroup }
+    splits { fromPoint toPoint durationMs } setAside { timingPoint }
+  } }";
+
+async fn result(app: &TestApp, event: &str, bib: &str, seq: Option<i64>) -> Value {
+    app.gql(RESULT, json!({ "id": event, "bib": bib, "seq": seq }))
+        .await["result"]
+        .clone()
+}
+
+#[tokio::test]
+async fn a_result_reads_back_as_it_stood_at_every_step_with_reads_and_corrections_of_then() {
+    let app = TestApp::spawn().await;
+    let event = app.create_event(None).await;
+    app.add_entries(
+        &event,
+        &[("1", "OPEN", "MEN", 1990), ("2", "OPEN", "MEN", 1991)],
+    )
+    .await;
+    let mut seen = vec![(1, result(&app, &event, "1", None).await)];
+    let steps = [
+        json!([read("1", "START", 0), read("2", "START", 0)]),
+        json!([read("1", "RUN1", 300), read("2", "RUN1", 290)]),
+        // An impossible read: set aside now, and then.
+        json!([read("1", "RUN4", 330)]),
+        json!([read("1", "SKIERG_IN", 320), read("2", "FINISH", 3900)]),
+        json!([read("1", "FINISH", 3800)]),
+    ];
+    let mut seq = 1;
+    for step in steps {
+        app.ingest_json(&event, step).await;
+        seq += 1;
+        seen.push((seq, result(&app, &event, "1", None).await));
+    }
+    let penalty = app
+        .gql(
+            "mutation($e: ID!) { applyCorrection(input: { eventId: $e, bib: \"1\", kind: TIME_PENALTY, penaltyMs: 120000, reason: \"cut\" }) { id } }",
+            json!({ "e": event }),
+        )
+        .await;
+    assert!(penalty["applyCorrection"]["id"].is_string(), "{penalty}");
+    seq += 1;
+    seen.push((seq, result(&app, &event, "1", None).await));
+    let finished = &seen[seen.len() - 2].1;
+    let penalised = &seen[seen.len() - 1].1;
+    assert_eq!(finished["ranks"]["overall"], 1, "{finished}");
+    assert_eq!(penalised["ranks"]["overall"], 2);
+    assert_eq!(
+        penalised["netTimeMs"].as_i64().unwrap() - finished["netTimeMs"].as_i64().unwrap(),
+        120_000
+    );
+    assert_ne!(seen[3].1["splits"], seen[5].1["splits"]);
+    for (seq, then) in &seen {
+        let rebuilt = result(&app, &event, "1", Some(*seq)).await;
+        assert_eq!(&rebuilt, then, "at seq {seq}");
+    }
+    // Before its registration, the bib had no result.
+    assert_eq!(result(&app, &event, "1", Some(0)).await, Value::Null);
+}

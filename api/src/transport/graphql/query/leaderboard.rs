@@ -82,19 +82,9 @@ impl LeaderboardQuery {
             .gql()?
             .map_or(0, |p| p + 1);
         let event = race::load_event(state, event_id).await.gql()?;
-        let seq = match (as_of_seq, as_of) {
-            (Some(_), Some(_)) => {
-                return Err(ApiError::BadRequest(
-                    "asOfSeq and asOf: give one of them, not both".into(),
-                ))
-                .gql()
-            }
-            (Some(seq), None) => seq.min(event.seq),
-            (None, Some(at)) => race::seq_at(state, &event, Timestamp::from_chrono(at))
-                .await
-                .gql()?,
-            (None, None) => event.seq,
-        };
+        let seq = race::past_seq(state, &event, as_of_seq, as_of.map(Timestamp::from_chrono))
+            .await
+            .gql()?;
         let standings = race::standings_as_of(state, &event, seq).await.gql()?;
         let filter = LeaderboardFilter {
             category: category.map(self::category),
