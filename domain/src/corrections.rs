@@ -236,11 +236,18 @@ impl Ruling {
 
     /// The entry's effective timeline: its raw reads and manual reads, minus ignored ones.
     pub fn timeline(&self, course: &Course, raw: &[(usize, Timestamp)]) -> Timeline {
+        let raw: Vec<(usize, Timestamp, bool)> =
+            raw.iter().map(|&(i, at)| (i, at, false)).collect();
+        self.timeline_of_reads(course, &raw)
+    }
+
+    /// The same from raw reads that say whether they are estimated (`Detection::estimated`).
+    pub fn timeline_of_reads(&self, course: &Course, raw: &[(usize, Timestamp, bool)]) -> Timeline {
         let mut timeline = Timeline::new(course);
-        let manual = self.manual.iter().map(|(i, t, _)| (*i, *t));
-        for (i, at) in raw.iter().copied().chain(manual) {
+        let manual = self.manual.iter().map(|(i, t, _)| (*i, *t, false));
+        for (i, at, estimated) in raw.iter().copied().chain(manual) {
             if !self.ignored.contains_key(&(i, at)) {
-                timeline.record(i, at);
+                timeline.record_read(i, at, estimated);
             }
         }
         timeline

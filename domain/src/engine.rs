@@ -42,6 +42,10 @@ impl EntryStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timeline {
     times: Vec<Option<Timestamp>>,
+    /// Per point, whether its earliest read is estimated (see `Detection::estimated`): with
+    /// `times`, the least `(instant, estimated)` pair, so a read and an estimate at the same
+    /// instant count as read.
+    estimated: Vec<bool>,
     finishes: Vec<Timestamp>,
     last_course_read: Option<(Timestamp, usize)>,
 }
@@ -50,6 +54,7 @@ impl Timeline {
     pub fn new(course: &Course) -> Self {
         Self {
             times: vec![None; course.points().len()],
+            estimated: vec![false; course.points().len()],
             finishes: Vec::new(),
             last_course_read: None,
         }
@@ -76,8 +81,21 @@ impl Timeline {
         let mut finishes: Vec<Timestamp> = parts.finishes.into_iter().map(Timestamp).collect();
         finishes.sort_unstable();
         finishes.dedup();
+        let mut estimated = vec![false; points];
+        for &point in &parts.estimated {
+            match estimated.get_mut(point) {
+                Some(slot) if parts.earliest[point].is_some() => *slot = true,
+                _ => {
+                    return Err(InvalidInput::new(
+                        "timeline",
+                        format!("estimated point {point} has no read"),
+                    ))
+                }
+            }
+        }
         Ok(Self {
             times: parts.earliest.iter().map(|t| t.map(Timestamp)).collect(),
+            estimated,
             finishes,
             last_course_read: parts
                 .last_course_read
@@ -103,6 +121,7 @@ impl Timeline {
                 earliest: stored.to_vec(),
                 finishes,
                 last_course_read: last,
+                estimated: Vec::new(),
             },
         )
     }
@@ -113,19 +132,30 @@ impl Timeline {
             earliest: self.times.iter().map(|t| t.map(|t| t.0)).collect(),
             finishes: self.finishes.iter().map(|t| t.0).collect(),
             last_course_read: self.last_course_read.map(|(t, p)| (t.0, p)),
+            estimated: (0..self.times.len())
+                .filter(|&p| self.estimated[p])
+                .collect(),
         }
     }
 
     /// Records a read at point `index`; returns whether the timeline changed.
     pub fn record(&mut self, index: usize, at: Timestamp) -> bool {
+        self.record_read(index, at, false)
+    }
+
+    /// Records a read at point `index`, `estimated` when its instant was placed rather than
+    /// read (see `Detection::estimated`); returns whether the timeline changed.
+    pub fn record_read(&mut self, index: usize, at: Timestamp, estimated: bool) -> bool {
         let finish = self.times.len().saturating_sub(1);
-        let mut changed = match self.times.get_mut(index) {
-            Some(slot @ None) => {
+        let mut changed = match (self.times.get_mut(index), self.estimated.get_mut(index)) {
+            (Some(slot @ None), Some(flag)) => {
                 *slot = Some(at);
+                *flag = estimated;
                 true
             }
-            Some(Some(current)) if at < *current => {
+            (Some(Some(current)), Some(flag)) if (at, estimated) < (*current, *flag) => {
                 *current = at;
+                *flag = estimated;
                 true
             }
             _ => false,
@@ -145,6 +175,11 @@ impl Timeline {
     /// The earliest read at point `index`.
     pub fn at(&self, index: usize) -> Option<Timestamp> {
         self.times.get(index).copied().flatten()
+    }
+
+    /// Whether the earliest read at point `index` is estimated.
+    pub fn is_estimated(&self, index: usize) -> bool {
+        self.estimated.get(index).copied().unwrap_or(false)
     }
 
     /// Every distinct read at the finish mat, earliest first.
@@ -171,6 +206,8 @@ pub struct TimelineParts {
     pub finishes: Vec<i64>,
     /// The latest course read as `(instant ms, point)`.
     pub last_course_read: Option<(i64, usize)>,
+    /// The points whose earliest read is estimated.
+    pub estimated: Vec<usize>,
 }
 
 /// Decisions by officials that change an entry's outcome (see the officiating issue).
@@ -187,6 +224,9 @@ pub struct Split {
     pub from_point: usize,
     pub to_point: usize,
     pub duration: DurationMs,
+    /// The read at `to_point` was placed, not read: the duration is an estimate.
+    #[serde(default)]
+    pub estimated: bool,
 }
 
 impl Split {
@@ -197,6 +237,12 @@ impl Split {
 
     pub fn is_merged(&self) -> bool {
         self.to_point - self.from_point > 1
+    }
+
+    /// A segment's time between two reads, neither merged over a missed mat nor estimated:
+    /// what per-segment statistics count.
+    pub fn is_measured(&self) -> bool {
+        !self.is_merged() && !self.estimated
     }
 }
 
@@ -306,6 +352,7 @@ pub fn evaluate(
             from_point: w[0].0,
             to_point: w[1].0,
             duration: w[1].1.since(w[0].1),
+            estimated: w[1].0 < finish_index && timeline.is_estimated(w[1].0),
         })
         .collect();
 
@@ -737,6 +784,49 @@ mod tests {
         let bad = TimelineParts {
             last_course_read: Some((0, 24)),
             ..parts
+        };
+        assert!(Timeline::from_parts(&course, bad).is_err());
+    }
+
+    #[test]
+    fn an_estimated_read_marks_the_split_ending_at_it_in_any_order_and_a_real_read_wins() {
+        let course = course();
+        let at = |s: i64| Timestamp(T0 + s * 1000);
+        let reads = [(0, at(0), false), (1, at(300), false), (2, at(330), true)];
+        let mut forward = Timeline::new(&course);
+        let mut backward = Timeline::new(&course);
+        for &(i, t, e) in &reads {
+            forward.record_read(i, t, e);
+        }
+        for &(i, t, e) in reads.iter().rev() {
+            backward.record_read(i, t, e);
+        }
+        assert_eq!(forward, backward);
+        assert!(forward.is_estimated(2) && !forward.is_estimated(1));
+        assert_eq!(
+            Timeline::from_parts(&course, forward.parts()).unwrap(),
+            forward
+        );
+        let p = evaluate(&course, &forward, None, &Adjustments::default());
+        let flags: Vec<(usize, bool, bool)> = p
+            .splits
+            .iter()
+            .map(|s| (s.from_point, s.estimated, s.is_measured()))
+            .collect();
+        assert_eq!(flags, [(0, false, true), (1, true, false)]);
+        // Only measured splits count in per-segment statistics.
+        let measured = crate::field::measured(&p, course.segments().len());
+        assert_eq!(measured[0], Some(300_000));
+        assert_eq!(measured[1], None);
+        // A real read at the same instant counts as read, whichever came first.
+        assert!(forward.record_read(2, at(330), false));
+        assert!(!forward.is_estimated(2));
+        assert!(!forward.record_read(2, at(330), true));
+        assert!(!forward.is_estimated(2));
+        // An estimate for a point without a read is refused when stored parts are read back.
+        let bad = TimelineParts {
+            estimated: vec![5],
+            ..forward.parts()
         };
         assert!(Timeline::from_parts(&course, bad).is_err());
     }

@@ -136,10 +136,10 @@ impl SegmentField {
     }
 }
 
-/// One entry's measured (unmerged) segment durations, by segment index.
+/// One entry's measured (neither merged nor estimated) segment durations, by segment index.
 pub fn measured(progress: &Progress, segments: usize) -> Vec<Option<i64>> {
     let mut out = vec![None; segments];
-    for split in progress.splits.iter().filter(|s| !s.is_merged()) {
+    for split in progress.splits.iter().filter(|s| s.is_measured()) {
         if let Some(slot) = out.get_mut(split.from_point) {
             *slot = Some(split.duration.0);
         }
@@ -272,7 +272,7 @@ impl Field {
                 .map(|(_, t)| *t)
         };
         let mut flags = Vec::new();
-        for split in progress.splits.iter().filter(|s| !s.is_merged()) {
+        for split in progress.splits.iter().filter(|s| s.is_measured()) {
             let k = split.from_point;
             let Some(field) = fields.get(k) else {
                 continue;

@@ -15,6 +15,8 @@ pub struct RawRead {
     pub read_id: Option<String>,
     pub device_id: Option<String>,
     pub received_at: Timestamp,
+    /// Placed by an import, not read (see `Detection::estimated`).
+    pub estimated: bool,
 }
 
 /// Where the time at an accepted point comes from.
@@ -186,6 +188,7 @@ mod tests {
             read_id: None,
             device_id: Some("mat".into()),
             received_at: Timestamp(T0),
+            estimated: false,
         }
     }
 

@@ -263,6 +263,7 @@ mod tests {
             at: Timestamp(at),
             read_id: None,
             device_id: None,
+            estimated: false,
         }
     }
 

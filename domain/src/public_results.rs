@@ -228,60 +228,119 @@ impl PublicResult {
         Ok(out)
     }
 
-    /// The duration of each of the standard course's 24 segments, where known.
-    fn segment_ms(&self) -> [Option<i64>; 24] {
-        let known: Option<i64> = self.parts_ms.iter().copied().sum();
-        let roxzone = self
-            .roxzone_ms
-            .or_else(|| Some(self.total_ms? - known?))
-            .filter(|r| *r > 0)
-            .map(|r| r / 8);
-        let mut out = [None; 24];
-        for n in 0..8 {
-            out[3 * n] = self.parts_ms[n];
-            out[3 * n + 1] = roxzone;
-            out[3 * n + 2] = self.parts_ms[8 + n];
-        }
-        out
-    }
-
-    /// The mat reads a timing system would have sent for this result on the standard course,
-    /// as `(point index, instant)`, given the wave start as an instant. Empty without an
-    /// official total (the entry did not finish).
-    pub fn reads(&self, course: &Course, wave_start: Timestamp) -> Vec<(usize, Timestamp)> {
+    /// How the result's parts compare with its official total, and where the mats go.
+    ///
+    /// Runs and stations are kept exactly as published. The eight roxzone transitions are
+    /// known only as a sum, so each gets an estimated share; the official total is the net
+    /// time, and whatever the parts leave of it lands in the roxzone: when all sixteen parts
+    /// are known, the roxzone is what the total leaves after them (the difference from the
+    /// published roxzone total is `difference_ms`), shared evenly; when that leaves less than
+    /// the roxzone's minimum (the parts overshoot the total), the published shares are used and
+    /// the last transition takes the whole difference, where the engine sees it (a read out of
+    /// order or too fast, set aside and flagged). With a part unknown, the mats are placed
+    /// forward from the start while parts are known and backward from the finish after the
+    /// last unknown part, so an unknown part takes the difference and mats between two unknown
+    /// parts stay missed. A mat that would fall outside the race is not placed (`unplaced`).
+    pub fn placement(&self, course: &Course, wave_start: Timestamp) -> Placement {
         let Some(total) = self.total_ms else {
-            return Vec::new();
+            return Placement::default();
         };
         let finish_index = course.finish_index();
+        let is_roxzone = |k: usize| k % 3 == 1;
+        let roxzone_min = course.segments()[1].limits.min.0;
+        let parts_sum: Option<i64> = self.parts_ms.iter().copied().sum();
+        let published_share = self.roxzone_ms.map(|r| r / 8);
+        let mut shares: [Option<i64>; 8] = [published_share; 8];
+        let mut absorber = None;
+        let mut difference_ms = None;
+        if let Some(parts) = parts_sum {
+            let left = total - parts;
+            difference_ms = self.roxzone_ms.map(|r| left - r);
+            if left >= 8 * roxzone_min {
+                for (i, share) in shares.iter_mut().enumerate() {
+                    *share = Some(left * (i as i64 + 1) / 8 - left * i as i64 / 8);
+                }
+            } else {
+                let share = published_share.unwrap_or(roxzone_min);
+                shares = [Some(share); 8];
+                absorber = Some(3 * 7 + 1);
+            }
+        }
+        let mut segments = [None; 24];
+        for n in 0..8 {
+            segments[3 * n] = self.parts_ms[n];
+            segments[3 * n + 1] = shares[n];
+            segments[3 * n + 2] = self.parts_ms[8 + n];
+        }
         let start = wave_start.0;
         let finish = start + total;
-        let segments = self.segment_ms();
         let mut at: Vec<Option<i64>> = vec![None; finish_index + 1];
         at[0] = Some(start);
         at[finish_index] = Some(finish);
         let mut t = start;
-        for (k, d) in segments.iter().enumerate().take(finish_index - 1) {
-            let Some(d) = d else { break };
-            t += d;
-            if t >= finish {
+        for k in 0..finish_index - 1 {
+            let Some(d) = segments[k].filter(|_| absorber != Some(k)) else {
                 break;
-            }
+            };
+            t += d;
             at[k + 1] = Some(t);
         }
         let mut t = finish;
         for k in (1..finish_index).rev() {
-            let Some(d) = segments[k] else { break };
-            t -= d;
-            if t <= start || at[k].is_some() {
+            if at[k].is_some() {
                 break;
             }
+            let Some(d) = segments[k] else { break };
+            t -= d;
             at[k] = Some(t);
         }
-        at.iter()
-            .enumerate()
-            .filter_map(|(i, t)| t.map(|t| (i, Timestamp(t))))
+        let estimated =
+            |p: usize| is_roxzone(p - 1) || segments[p - 1].is_none() || absorber == Some(p - 1);
+        let mut placement = Placement {
+            difference_ms,
+            overshoot: absorber.is_some(),
+            ..Placement::default()
+        };
+        for (p, t) in at.iter().enumerate() {
+            let Some(t) = *t else { continue };
+            let inside = p == 0 || p == finish_index || (start < t && t < finish);
+            if inside {
+                let estimated = p != 0 && p != finish_index && estimated(p);
+                placement.reads.push((p, Timestamp(t), estimated));
+            } else {
+                placement.unplaced.push(p);
+            }
+        }
+        placement
+    }
+
+    /// The mat reads a timing system would have sent for this result on the standard course,
+    /// as `(point index, instant)` (see [`PublicResult::placement`]).
+    pub fn reads(&self, course: &Course, wave_start: Timestamp) -> Vec<(usize, Timestamp)> {
+        self.placement(course, wave_start)
+            .reads
+            .into_iter()
+            .map(|(p, t, _)| (p, t))
             .collect()
     }
+}
+
+/// Where a published result's mats go on the course (see [`PublicResult::placement`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Placement {
+    /// `(point index, instant, estimated)`: estimated when the time since the previous mat is
+    /// a share of a sum or a remainder, not a published split.
+    pub reads: Vec<(usize, Timestamp, bool)>,
+    /// What the official total leaves for the roxzone minus the published roxzone total, when
+    /// every part and the roxzone total are published: the source's inconsistency, put in the
+    /// roxzone.
+    pub difference_ms: Option<i64>,
+    /// The parts leave less than the roxzone's minimum of the total: they cannot all be
+    /// placed as published.
+    pub overshoot: bool,
+    /// Points whose reads would fall outside the race (at or before the start, at or after
+    /// the finish): not placed.
+    pub unplaced: Vec<usize>,
 }
 
 #[cfg(test)]
@@ -308,34 +367,89 @@ mod tests {
         assert_eq!(r.roxzone_ms, Some(291_000));
     }
 
+    const RUNS: [i64; 8] = [223, 233, 248, 257, 262, 240, 236, 289];
+    const STATIONS: [i64; 8] = [236, 80, 175, 197, 259, 81, 161, 238];
+
+    /// The duration of each segment between two consecutive placed reads, by segment index.
+    fn durations(reads: &[(usize, Timestamp, bool)]) -> BTreeMap<usize, (i64, bool)> {
+        reads
+            .windows(2)
+            .filter(|w| w[1].0 == w[0].0 + 1)
+            .map(|w| (w[0].0, (w[1].1 .0 - w[0].1 .0, w[1].2)))
+            .collect()
+    }
+
     #[test]
-    fn complete_splits_place_every_mat_and_the_finish_at_the_official_total() {
+    fn runs_and_stations_stay_exact_and_the_roxzone_takes_what_the_total_leaves() {
         let r = PublicResult::parse_line(LINE).unwrap();
         let course = Course::hyrox_standard();
-        let reads = r.reads(&course, Timestamp(0));
-        assert_eq!(reads.len(), 25);
-        assert_eq!(reads[0], (0, Timestamp(0)));
-        assert_eq!(reads[1], (1, Timestamp(223_000)));
-        assert_eq!(reads[2], (2, Timestamp(223_000 + 291_000 / 8)));
-        assert_eq!(reads[24], (24, Timestamp(3_699_000)));
-        assert!(reads.windows(2).all(|w| w[0].1 < w[1].1));
+        let placed = r.placement(&course, Timestamp(0));
+        assert_eq!(placed.reads.len(), 25);
+        assert_eq!(placed.reads[0], (0, Timestamp(0), false));
+        assert_eq!(placed.reads[24], (24, Timestamp(3_699_000), false));
+        assert!(placed.reads.windows(2).all(|w| w[0].1 < w[1].1));
+        let parts: i64 = RUNS.iter().chain(&STATIONS).sum();
+        let roxzone = 3_699 - parts;
+        // The parts leave 7 s less for the roxzone than the source's own roxzone total says.
+        assert_eq!(placed.difference_ms, Some((roxzone - 291) * 1000));
+        assert!(!placed.overshoot && placed.unplaced.is_empty());
+        let d = durations(&placed.reads);
+        for n in 0..8 {
+            assert_eq!(d[&(3 * n)], (RUNS[n] * 1000, false), "run {}", n + 1);
+            assert_eq!(
+                d[&(3 * n + 2)],
+                (STATIONS[n] * 1000, false),
+                "station {}",
+                n + 1
+            );
+            assert!(d[&(3 * n + 1)].1, "roxzone {} is estimated", n + 1);
+        }
+        let transitions: i64 = (0..8).map(|n| d[&(3 * n + 1)].0).sum();
+        assert_eq!(transitions, roxzone * 1000);
+    }
+
+    #[test]
+    fn parts_that_overshoot_the_total_break_the_chain_in_the_last_transition_only() {
+        let course = Course::hyrox_standard();
+        // Run 3 published 250 s too long: the parts leave less than the roxzone minimum.
+        let long = LINE.replace("\"03_Running 3\": 248.0", "\"03_Running 3\": 498.0");
+        let placed = PublicResult::parse_line(&long)
+            .unwrap()
+            .placement(&course, Timestamp(0));
+        assert!(placed.overshoot);
+        assert_eq!(placed.reads.len(), 25);
+        assert_eq!(placed.reads[24].1, Timestamp(3_699_000));
+        let d = durations(&placed.reads);
+        let mut runs = RUNS;
+        runs[2] = 498;
+        for n in 0..8 {
+            assert_eq!(d[&(3 * n)].0, runs[n] * 1000, "run {}", n + 1);
+            assert_eq!(d[&(3 * n + 2)].0, STATIONS[n] * 1000, "station {}", n + 1);
+        }
+        for n in 0..7 {
+            assert_eq!(d[&(3 * n + 1)], (291_000 / 8, true));
+        }
+        // The last transition takes the difference: negative, so its reads are out of order.
+        let parts: i64 = runs.iter().chain(&STATIONS).sum::<i64>() * 1000;
+        assert_eq!(d[&22].0, 3_699_000 - parts - 7 * (291_000 / 8));
+        assert!(d[&22].0 < 0 && d[&22].1);
     }
 
     #[test]
     fn unknown_splits_leave_mats_out_and_wrong_ones_never_pass_the_finish() {
         let course = Course::hyrox_standard();
-        // One unknown split: the official total places every mat.
+        // One unknown split: the official total places every mat, and the unknown run is
+        // what the rest leaves, estimated.
         let one = LINE.replace("\"03_Running 3\": 248.0", "\"03_Running 3\": null");
-        let reads = PublicResult::parse_line(&one)
+        let placed = PublicResult::parse_line(&one)
             .unwrap()
-            .reads(&course, Timestamp(0));
-        assert_eq!(reads.len(), 25);
-        let others: i64 = [
-            223, 233, 257, 262, 240, 236, 289, 236, 80, 175, 197, 259, 81, 161, 238, 291,
-        ]
-        .iter()
-        .sum();
-        assert_eq!(reads[7].1 .0 - reads[6].1 .0, (3_699 - others) * 1000);
+            .placement(&course, Timestamp(0));
+        assert_eq!(placed.reads.len(), 25);
+        assert_eq!(placed.difference_ms, None);
+        let others: i64 = RUNS.iter().chain(&STATIONS).sum::<i64>() - 248;
+        let d = durations(&placed.reads);
+        assert_eq!(d[&6], ((3_699 - others) * 1000 - 8 * (291_000 / 8), true));
+        assert_eq!(d[&8], (STATIONS[2] * 1000, false));
         // Two: the mats between them are unknown (RUN3 … RUN5 are points 7 … 13).
         let two = one.replace("\"05_Running 5\": 262.0", "\"05_Running 5\": null");
         let reads = PublicResult::parse_line(&two)
@@ -347,10 +461,19 @@ mod tests {
             [0, 1, 2, 3, 4, 5, 6, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24]
         );
         let wrong = LINE.replace("\"02_Running 2\": 233.0", "\"02_Running 2\": 4000.0");
-        let r = PublicResult::parse_line(&wrong).unwrap();
-        let reads = r.reads(&course, Timestamp(0));
-        assert!(reads.iter().all(|(p, t)| *p == 24 || t.0 < 3_699_000));
-        assert_eq!(reads.last(), Some(&(24, Timestamp(3_699_000))));
+        let placed = PublicResult::parse_line(&wrong)
+            .unwrap()
+            .placement(&course, Timestamp(0));
+        assert!(placed.overshoot);
+        assert!(!placed.unplaced.is_empty());
+        assert!(placed
+            .reads
+            .iter()
+            .all(|(p, t, _)| *p == 0 || *p == 24 || (0 < t.0 && t.0 < 3_699_000)));
+        assert_eq!(
+            placed.reads.last(),
+            Some(&(24, Timestamp(3_699_000), false))
+        );
     }
 
     #[test]

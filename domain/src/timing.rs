@@ -133,6 +133,11 @@ pub struct Detection {
     pub at: Timestamp,
     pub read_id: Option<ReadId>,
     pub device_id: Option<String>,
+    /// The instant was placed, not read: the time since the previous mat is an estimate (an
+    /// import whose source gives that stretch only as part of a sum, like the roxzone total).
+    /// The split ending at such a read is excluded from per-segment statistics.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
 }
 
 impl Detection {

@@ -124,6 +124,9 @@ struct StoredTimeline {
     finishes: Vec<i64>,
     #[serde(rename = "lastCourseRead")]
     last_course_read: Option<(i64, usize)>,
+    /// Points whose earliest read is estimated; absent when none is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    estimated: Vec<usize>,
 }
 
 pub(crate) fn timeline_json(timeline: &Timeline) -> String {
@@ -132,6 +135,7 @@ pub(crate) fn timeline_json(timeline: &Timeline) -> String {
         earliest: parts.earliest,
         finishes: parts.finishes,
         last_course_read: parts.last_course_read,
+        estimated: parts.estimated,
     })
     .unwrap_or_else(|_| "[]".into())
 }
@@ -158,6 +162,7 @@ pub(crate) fn timeline_from(
                 earliest: stored.earliest,
                 finishes: stored.finishes,
                 last_course_read: stored.last_course_read,
+                estimated: stored.estimated,
             },
         )
     };

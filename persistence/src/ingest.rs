@@ -163,6 +163,7 @@ async fn insert_new_reads(
             read_id: Set(d.detection.read_id.as_ref().map(|r| r.as_str().to_owned())),
             device_id: Set(d.detection.device_id.clone()),
             received_at: Set(received_at),
+            estimated: Set(d.detection.estimated),
         })
         .collect();
     let backend = txn.get_database_backend();
@@ -209,7 +210,7 @@ fn merge(
                 e.insert((timeline_from(course, &states[bib])?, false))
             }
         };
-        *changed |= timeline.record(d.point_index, d.detection.at);
+        *changed |= timeline.record_read(d.point_index, d.detection.at, d.detection.estimated);
     }
     timelines
         .into_iter()
@@ -227,17 +228,17 @@ fn merge(
 fn keyed_insert(chunk: &[detections::ActiveModel]) -> sea_orm::Statement {
     use sea_orm::Value;
     let mut sql = String::from(
-        "WITH batch (id, event_id, bib, timing_point, ts, read_id, device_id, received_at) AS (VALUES ",
+        "WITH batch (id, event_id, bib, timing_point, ts, read_id, device_id, received_at, estimated) AS (VALUES ",
     );
-    let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 8);
+    let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 9);
     for (n, row) in chunk.iter().enumerate() {
-        let p = n * 8;
+        let p = n * 9;
         if n > 0 {
             sql.push_str(", ");
         }
         sql.push_str(&format!(
-            "(${}::uuid, ${}::uuid, ${}::text, ${}::text, ${}::timestamptz, ${}::text, ${}::text, ${}::timestamptz)",
-            p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8
+            "(${}::uuid, ${}::uuid, ${}::text, ${}::text, ${}::timestamptz, ${}::text, ${}::text, ${}::timestamptz, ${}::boolean)",
+            p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9
         ));
         values.push(row.id.clone().unwrap().into());
         values.push(row.event_id.clone().unwrap().into());
@@ -247,13 +248,14 @@ fn keyed_insert(chunk: &[detections::ActiveModel]) -> sea_orm::Statement {
         values.push(row.read_id.clone().unwrap().into());
         values.push(row.device_id.clone().unwrap().into());
         values.push(row.received_at.clone().unwrap().into());
+        values.push(row.estimated.clone().unwrap().into());
     }
     sql.push_str(
         "), keys AS (INSERT INTO detection_read_ids (event_id, read_id) \
            SELECT event_id, read_id FROM batch WHERE read_id IS NOT NULL \
            ON CONFLICT DO NOTHING RETURNING read_id) \
-         INSERT INTO detections (id, event_id, bib, timing_point, ts, read_id, device_id, received_at) \
-           SELECT id, event_id, bib, timing_point, ts, read_id, device_id, received_at FROM batch \
+         INSERT INTO detections (id, event_id, bib, timing_point, ts, read_id, device_id, received_at, estimated) \
+           SELECT id, event_id, bib, timing_point, ts, read_id, device_id, received_at, estimated FROM batch \
            WHERE read_id IS NULL OR read_id IN (SELECT read_id FROM keys) \
          ON CONFLICT DO NOTHING RETURNING id",
     );

@@ -131,6 +131,7 @@ pub(crate) async fn raw_reads_of<C: ConnectionTrait>(
                 read_id: d.read_id,
                 device_id: d.device_id,
                 received_at: Timestamp::from_chrono(d.received_at),
+                estimated: d.estimated,
             })
         })
         .collect())
@@ -238,8 +239,9 @@ pub(crate) async fn apply_correction(
     history.push(recorded.clone());
 
     let ruling = Ruling::of(&event.course, &history);
-    let raw: Vec<(usize, Timestamp)> = reads.iter().map(|r| (r.point, r.at)).collect();
-    let timeline = ruling.timeline(&event.course, &raw);
+    let raw: Vec<(usize, Timestamp, bool)> =
+        reads.iter().map(|r| (r.point, r.at, r.estimated)).collect();
+    let timeline = ruling.timeline_of_reads(&event.course, &raw);
     let mut field = repo.fields.take(&txn, event, seq - 1).await?;
     let pending = Pending {
         adjustments: ruling.adjustments.clone(),

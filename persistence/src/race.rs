@@ -496,6 +496,7 @@ pub(crate) async fn detections(
                     .ok()
                     .flatten(),
                 device_id: d.device_id,
+                estimated: d.estimated,
             })
         })
         .collect()

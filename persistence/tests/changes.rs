@@ -58,6 +58,7 @@ fn reads(bib: usize, points: std::ops::Range<usize>) -> Vec<IndexedDetection> {
                 at: Timestamp(T0 + 10_000 + i as i64 * 300_000),
                 read_id: None,
                 device_id: None,
+                estimated: false,
             },
         })
         .collect()

@@ -76,6 +76,7 @@ fn full_race(bib: &str, offset_s: i64) -> Vec<IndexedDetection> {
                 at: at(10 + offset_s + i as i64 * 300),
                 read_id: None,
                 device_id: Some("mat".into()),
+                estimated: false,
             },
         })
         .collect()
@@ -469,6 +470,7 @@ fn first_runs(runs: &[(&str, i64)]) -> Vec<IndexedDetection> {
                     at: at(s),
                     read_id: None,
                     device_id: None,
+                    estimated: false,
                 },
             });
         }

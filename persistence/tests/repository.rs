@@ -63,6 +63,7 @@ fn read(
             at: Timestamp(T0 + offset_s * 1000),
             read_id: read_id.map(|r| ReadId::parse(r).unwrap()),
             device_id: None,
+            estimated: false,
         },
     }
 }

@@ -15,7 +15,7 @@ use podium_domain::course::{Course, HYROX_STANDARD};
 use podium_domain::division::AgeGroup;
 use podium_domain::model::{Event, EventStatus, NewEntry, NewEvent};
 use podium_domain::ports::IndexedDetection;
-use podium_domain::public_results::{DivisionWords, PublicResult};
+use podium_domain::public_results::{DivisionWords, Placement, PublicResult};
 use podium_domain::standings::{EventStandings, LeaderboardFilter};
 use podium_domain::timing::{Bib, Detection, Timestamp};
 use serde::Serialize;
@@ -128,6 +128,75 @@ pub struct EventImport {
     pub entries: usize,
     pub finishers: usize,
     pub rank_differences: Vec<RankDifference>,
+    pub parts_vs_total: PartsVsTotal,
+}
+
+/// How the published parts of the event's results agree with their official totals. The
+/// total is the net time and runs and stations stay as published; the difference goes to the
+/// roxzone (see `PublicResult::placement`), and is told here.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartsVsTotal {
+    /// Results whose parts and roxzone total add up exactly to the official total.
+    pub exact: usize,
+    /// Results whose roxzone was set to what the total leaves after the runs and stations,
+    /// different from the published roxzone total.
+    pub roxzone_adjusted: usize,
+    /// The largest such adjustment, in milliseconds (either way).
+    pub largest_adjustment_ms: i64,
+    /// Results whose runs and stations leave less than the roxzone's minimum of the total:
+    /// placed as published, with the last transition taking the difference (its reads are
+    /// set aside and flagged by the engine, and their lineage keeps them).
+    pub overshooting: Vec<Overshoot>,
+}
+
+/// A result whose parts do not fit in its official total.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Overshoot {
+    pub bib: String,
+    pub line: usize,
+    /// The runs, stations and published roxzone total added up, in milliseconds.
+    pub parts_ms: i64,
+    pub total_ms: i64,
+    /// Timing points whose read would fall outside the race: not placed.
+    pub unplaced: Vec<String>,
+}
+
+impl PartsVsTotal {
+    fn of(rows: &[(usize, PublicResult)], course: &Course) -> Self {
+        let mut out = Self::default();
+        for (line, r) in rows {
+            out.add(*line, r, &r.placement(course, Timestamp(0)), course);
+        }
+        out
+    }
+
+    fn add(&mut self, line: usize, r: &PublicResult, placement: &Placement, course: &Course) {
+        if placement.overshoot {
+            let parts: i64 = r.parts_ms.iter().flatten().sum::<i64>() + r.roxzone_ms.unwrap_or(0);
+            self.overshooting.push(Overshoot {
+                bib: r.bib.to_string(),
+                line,
+                parts_ms: parts,
+                total_ms: r.total_ms.unwrap_or_default(),
+                unplaced: placement
+                    .unplaced
+                    .iter()
+                    .map(|&p| course.points()[p].to_string())
+                    .collect(),
+            });
+            return;
+        }
+        match placement.difference_ms {
+            Some(0) => self.exact += 1,
+            Some(d) => {
+                self.roxzone_adjusted += 1;
+                self.largest_adjustment_ms = self.largest_adjustment_ms.max(d.abs());
+            }
+            None => {}
+        }
+    }
 }
 
 /// What an import did.
@@ -281,6 +350,7 @@ async fn import_event(
                 entries: standings.len(),
                 finishers: finishers(&rows),
                 rank_differences: rank_differences(&standings, &rows),
+                parts_vs_total: PartsVsTotal::of(&rows, &event.course),
             });
         }
         // An import that stopped half way (the database went away): finish it. Registering
@@ -362,8 +432,11 @@ async fn import_event(
         format!("import:{file}:{line}")
     };
     let mut reads = Vec::new();
+    let mut parts_vs_total = PartsVsTotal::default();
     for ((line, r), start) in rows.iter().zip(&starts) {
-        for (point_index, at) in r.reads(&event.course, *start) {
+        let placement = r.placement(&event.course, *start);
+        parts_vs_total.add(*line, r, &placement, &event.course);
+        for (point_index, at, estimated) in placement.reads {
             reads.push(IndexedDetection {
                 index: reads.len(),
                 point_index,
@@ -373,6 +446,7 @@ async fn import_event(
                     at,
                     read_id: None,
                     device_id: Some(device(*line)),
+                    estimated,
                 },
             });
         }
@@ -412,6 +486,7 @@ async fn import_event(
         entries: rows.len(),
         finishers: finishers(&rows),
         rank_differences: rank_differences(&standings, &rows),
+        parts_vs_total,
     })
 }
 

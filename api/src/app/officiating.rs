@@ -60,6 +60,7 @@ pub async fn apply_correction(
             at: *at,
             read_id: None,
             device_id: None,
+            estimated: false,
         })?;
     }
     let reason = parse_reason(&request.reason)?;
@@ -120,8 +121,9 @@ pub async fn lineage(
     let reads = state.repo.raw_reads(event, bib).await?;
     let corrections = state.repo.corrections(event, Some(bib)).await?;
     let ruling = Ruling::of(&event.course, &corrections);
-    let raw: Vec<(usize, Timestamp)> = reads.iter().map(|r| (r.point, r.at)).collect();
-    let timeline = ruling.timeline(&event.course, &raw);
+    let raw: Vec<(usize, Timestamp, bool)> =
+        reads.iter().map(|r| (r.point, r.at, r.estimated)).collect();
+    let timeline = ruling.timeline_of_reads(&event.course, &raw);
     let progress = evaluate(
         &event.course,
         &timeline,

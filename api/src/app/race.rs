@@ -75,6 +75,7 @@ fn parse_row(event: &Event, raw: RawDetection) -> Result<IndexedDetection, Strin
         at,
         read_id,
         device_id: raw.device_id,
+        estimated: false,
     };
     let point_index = event
         .check_detection(&detection)
@@ -282,10 +283,10 @@ pub async fn entry_result_as_of(
         None => return Ok(None),
     };
     let reads = state.repo.raw_reads(&event, &bib).await?;
-    let raw: Vec<(usize, Timestamp)> = reads
+    let raw: Vec<(usize, Timestamp, bool)> = reads
         .iter()
         .filter(|r| r.received_at <= then)
-        .map(|r| (r.point, r.at))
+        .map(|r| (r.point, r.at, r.estimated))
         .collect();
     let corrections: Vec<_> = state
         .repo
@@ -295,7 +296,7 @@ pub async fn entry_result_as_of(
         .filter(|c| c.created_at <= then)
         .collect();
     let ruling = podium_domain::corrections::Ruling::of(&event.course, &corrections);
-    let timeline = ruling.timeline(&event.course, &raw);
+    let timeline = ruling.timeline_of_reads(&event.course, &raw);
     let progress = evaluate(
         &event.course,
         &timeline,

@@ -59,6 +59,112 @@ async fn leaderboard(
         .collect()
 }
 
+/// The standard course's stations, in order.
+const STATIONS: [&str; 8] = [
+    "SKIERG",
+    "SLED_PUSH",
+    "SLED_PULL",
+    "BURPEE_BROAD_JUMP",
+    "ROW",
+    "FARMERS_CARRY",
+    "SANDBAG_LUNGES",
+    "WALL_BALLS",
+];
+
+/// Checks each imported result's splits against its source row, and counts what the import
+/// report must say about parts and totals: runs and stations exactly as published, the
+/// roxzone estimated and taking what the total leaves.
+#[derive(Default)]
+struct PartsCheck {
+    exact: usize,
+    adjusted: usize,
+    largest: i64,
+    overshooting: Vec<(usize, String)>,
+    /// Run and station splits seen equal to the source.
+    exact_parts: usize,
+}
+
+impl PartsCheck {
+    fn check(&mut self, bib: &str, line: usize, row: &Value, total_s: f64, result: &Value) {
+        let ms = |v: &Value| {
+            v.as_f64()
+                .filter(|s| *s > 0.0)
+                .map(|s| (s * 1000.0).round() as i64)
+        };
+        let splits = row["splits"].as_object().unwrap();
+        let mut published: HashMap<String, i64> = HashMap::new();
+        let mut roxzone = None;
+        for (key, value) in splits {
+            let number: usize = key[..2].parse().unwrap();
+            let code = match number {
+                1..=8 => format!("RUN_{number}"),
+                9..=16 => STATIONS[number - 9].to_owned(),
+                _ => {
+                    roxzone = ms(value);
+                    continue;
+                }
+            };
+            if let Some(ms) = ms(value) {
+                published.insert(code, ms);
+            }
+        }
+        let total = (total_s * 1000.0).round() as i64;
+        let all_known = published.len() == 16;
+        let left = total - published.values().sum::<i64>();
+        let overshoot = all_known && left < 8 * 5_000;
+        if overshoot {
+            self.overshooting.push((line, bib.to_owned()));
+        } else if let (true, Some(roxzone)) = (all_known, roxzone) {
+            if left == roxzone {
+                self.exact += 1;
+            } else {
+                self.adjusted += 1;
+                self.largest = self.largest.max((left - roxzone).abs());
+            }
+        }
+        let reads = result["lineage"]["reads"].as_array().unwrap();
+        assert!(
+            reads.iter().any(|r| r["estimated"] == true) || !all_known,
+            "{bib}: roxzone reads are marked estimated"
+        );
+        for split in result["splits"].as_array().unwrap() {
+            let segments = split["segments"].as_array().unwrap();
+            let code = segments[0].as_str().unwrap();
+            if split["merged"] == true {
+                continue;
+            }
+            if code.starts_with("ROXZONE_") {
+                assert_eq!(split["estimated"], true, "{bib}: {split}");
+                continue;
+            }
+            if split["estimated"] == true {
+                continue;
+            }
+            // A measured run or station split is the published one, to the millisecond.
+            assert_eq!(
+                published.get(code).copied(),
+                split["durationMs"].as_i64(),
+                "{bib} {code}"
+            );
+            self.exact_parts += 1;
+        }
+        if all_known && !overshoot {
+            let measured = result["splits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["merged"] == false && s["estimated"] == false)
+                .count();
+            // Unless the engine set a read aside (a published split faster than possible).
+            let set_aside = result["setAside"].as_array().unwrap();
+            assert!(
+                measured == 16 || !set_aside.is_empty(),
+                "{bib}: every run and station is measured"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_real_event_imports_official_with_its_times_and_a_second_import_changes_nothing() {
     let app = TestApp::spawn().await;
@@ -117,12 +223,14 @@ async fn a_real_event_imports_official_with_its_times_and_a_second_import_change
     let mut differing = HashSet::new();
     let mut boards: HashMap<(String, String), HashMap<String, Option<u64>>> = HashMap::new();
     let mut finishers = 0;
+    let mut parts_check = PartsCheck::default();
     for (line, row) in rows.iter().filter(|(line, _)| kept.contains(line)) {
         let bib = row["start_number"].as_str().unwrap();
         let result = app
             .gql(
                 "query($id: ID!, $bib: String!) { result(eventId: $id, bib: $bib) {
-                   status netTimeMs lineage { reads { deviceId } } } }",
+                   status netTimeMs splits { segments durationMs merged estimated } setAside { timingPoint }
+                   lineage { reads { deviceId estimated } } } }",
                 json!({ "id": id, "bib": bib }),
             )
             .await["result"]
@@ -131,6 +239,7 @@ async fn a_real_event_imports_official_with_its_times_and_a_second_import_change
             continue;
         };
         finishers += 1;
+        parts_check.check(bib, *line, row, total, &result);
         assert_eq!(result["status"], "FINISHED", "{bib}: {result}");
         assert_eq!(
             result["netTimeMs"].as_i64().unwrap(),
@@ -174,6 +283,23 @@ async fn a_real_event_imports_official_with_its_times_and_a_second_import_change
         .map(|d| d["bib"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(listed, differing, "{}", imported["rankDifferences"]);
+    let told = &imported["partsVsTotal"];
+    assert_eq!(told["exact"], parts_check.exact, "{told}");
+    assert_eq!(told["roxzoneAdjusted"], parts_check.adjusted, "{told}");
+    assert_eq!(told["largestAdjustmentMs"], parts_check.largest, "{told}");
+    let overshooting: Vec<(u64, &str)> = told["overshooting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["line"].as_u64().unwrap(), o["bib"].as_str().unwrap()))
+        .collect();
+    let expected: Vec<(u64, &str)> = parts_check
+        .overshooting
+        .iter()
+        .map(|(line, bib)| (*line as u64, bib.as_str()))
+        .collect();
+    assert_eq!(overshooting, expected);
+    assert!(parts_check.exact_parts > 1000, "runs and stations checked");
 
     // Again: found, nothing written.
     let (status, again) = import(&app, &admin, query, text).await;

@@ -13,6 +13,8 @@ pub struct Model {
     pub read_id: Option<String>,
     pub device_id: Option<String>,
     pub received_at: ChronoDateTimeUtc,
+    /// Placed by an import, not read (see `Detection::estimated`).
+    pub estimated: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

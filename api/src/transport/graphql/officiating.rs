@@ -302,6 +302,10 @@ pub struct ReadLineageObject {
     pub read_id: Option<String>,
     pub device_id: Option<String>,
     pub received_at: DateTime<Utc>,
+    /// Placed by an import, not read: the source gave the time since the previous mat only as
+    /// part of a sum (the roxzone total), so the split ending here is an estimate and is left
+    /// out of per-segment statistics.
+    pub estimated: bool,
     pub usage: ReadUsage,
     pub ignored_by: Option<ID>,
 }
@@ -371,6 +375,7 @@ impl LineageObject {
                         read_id: r.read.read_id,
                         device_id: r.read.device_id,
                         received_at: time(r.read.received_at),
+                        estimated: r.read.estimated,
                         usage,
                         ignored_by,
                     }

@@ -334,6 +334,9 @@ pub struct SplitObject {
     pub to_point: String,
     pub duration_ms: i64,
     pub merged: bool,
+    /// The split ends at a read an import placed rather than read (its source gave only a
+    /// sum): the duration is an estimate, left out of per-segment statistics.
+    pub estimated: bool,
     pub started_at: DateTime<Utc>,
     pub ended_at: DateTime<Utc>,
 }
@@ -488,6 +491,7 @@ impl ResultObject {
                     to_point: point(s.to_point),
                     duration_ms: s.duration.0,
                     merged: s.is_merged(),
+                    estimated: s.estimated,
                     started_at: time(started),
                     ended_at: time(ended),
                 }
