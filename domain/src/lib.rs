@@ -11,6 +11,7 @@ pub mod field;
 pub mod flags;
 pub mod lineage;
 pub mod live;
+pub mod matching;
 pub mod model;
 pub mod ports;
 pub mod public_results;

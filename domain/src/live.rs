@@ -38,9 +38,13 @@ pub struct EntryChange {
     /// Set when the athlete's privacy changed with this step (public views anonymise them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub athlete_private: Option<bool>,
-    /// Set when the athlete's name changed with this step (their data was erased).
+    /// Set when the athlete's name changed with this step (their data was erased, or two
+    /// athletes were merged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub athlete_name: Option<String>,
+    /// Set when the entry moved to another athlete with this step (a merge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub athlete_id: Option<Uuid>,
 }
 
 /// One step of an event's change log.

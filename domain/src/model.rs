@@ -206,6 +206,8 @@ pub struct NewEntry {
     pub age_group: Option<AgeGroup>,
     pub birth_year: Option<i32>,
     pub wave_start: Timestamp,
+    /// The athlete's nationality when the source gives it (a new athlete keeps it).
+    pub nationality: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

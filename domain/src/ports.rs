@@ -324,6 +324,35 @@ pub struct AthleteProfile {
     pub last_name: String,
     pub birth_year: Option<i32>,
     pub private: bool,
+    pub gender: crate::division::Gender,
+    pub nationality: Option<String>,
+    /// `matching::name_key` of the name: the order athletes are listed in.
+    pub name_key: String,
+}
+
+/// A page of `athletes(search)`: athletes whose name key holds every word (as a part of a
+/// word), in name key order after `after`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AthleteSearch {
+    pub words: Vec<String>,
+    /// Private athletes are listed only to admins.
+    pub include_private: bool,
+    /// The last `(name key, id)` of the previous page.
+    pub after: Option<(String, Uuid)>,
+    pub limit: usize,
+}
+
+/// The audit record of a merge: `merged_id`'s entries moved to `kept_id`, and `merged_id` is
+/// gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AthleteMerge {
+    pub id: Uuid,
+    pub kept_id: Uuid,
+    pub merged_id: Uuid,
+    pub merged_name: String,
+    pub entries_moved: u32,
+    pub merged_by: String,
+    pub merged_at: Timestamp,
 }
 
 /// A coach an athlete gave access to their analytics.
@@ -339,6 +368,37 @@ pub struct CoachGrant {
 #[async_trait]
 pub trait AthleteRepository: Send + Sync + 'static {
     async fn athlete(&self, id: Uuid) -> Result<Option<AthleteProfile>, RepoError>;
+
+    /// The athletes whose name key is one of `name_keys`, as the matching rule sees them.
+    async fn known_athletes(
+        &self,
+        name_keys: &[String],
+    ) -> Result<Vec<crate::matching::Known>, RepoError>;
+
+    /// One page of athletes by name (see `AthleteSearch`).
+    async fn search_athletes(
+        &self,
+        search: &AthleteSearch,
+    ) -> Result<Vec<AthleteProfile>, RepoError>;
+
+    /// Moves every entry of `merge` to `keep` and removes `merge`: the kept athlete is private
+    /// when either was, keeps only the coach grants both gave, and every event either entered
+    /// takes a `PRIVACY` step carrying the entries' athlete, name and privacy. An audit record
+    /// remains. Merging an athlete into themself is refused.
+    async fn merge_athletes(
+        &self,
+        keep: Uuid,
+        merge: Uuid,
+        by: &str,
+    ) -> Result<(AthleteMerge, Vec<EventChange>), RepoError>;
+
+    /// Groups of athletes with the same name key and gender (people the matching rule could
+    /// not join: a missing or differing nationality or birth year), at most `limit` groups
+    /// in name key order.
+    async fn possible_duplicates(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<Vec<AthleteProfile>>, RepoError>;
 
     /// Every entry of the athlete with its result, oldest race first.
     async fn athlete_results(

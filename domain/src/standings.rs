@@ -240,6 +240,9 @@ impl EventStandings {
             if let Some(name) = &change.athlete_name {
                 row.athlete_name.clone_from(name);
             }
+            if let Some(athlete) = change.athlete_id {
+                row.athlete_id = athlete;
+            }
         }
         Some(EventStandings::build(rows))
     }
@@ -450,6 +453,7 @@ mod tests {
         ];
         let before = EventStandings::build(rows.clone());
         let change = EntryChange {
+            athlete_id: None,
             entry_id: rows[1].entry_id,
             bib: Bib::parse("2").unwrap(),
             status: Finished,

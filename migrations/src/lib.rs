@@ -14,6 +14,7 @@ mod m20261129_000001_add_outlier_rule;
 mod m20261129_000002_add_detection_read_ids;
 mod m20261129_000003_add_event_source;
 mod m20261129_000004_add_detection_estimated;
+mod m20261129_000005_athlete_identity;
 
 pub mod timescale;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_add_detection_read_ids::Migration),
             Box::new(m20261129_000003_add_event_source::Migration),
             Box::new(m20261129_000004_add_detection_estimated::Migration),
+            Box::new(m20261129_000005_athlete_identity::Migration),
         ]
     }
 }

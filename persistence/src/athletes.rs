@@ -2,12 +2,17 @@
 
 use crate::changes::{advance, entry_change};
 use crate::convert::{corrupt, status_from, unexpected};
-use crate::entities::{athletes, coach_grants, entries, entry_states, events};
+use crate::entities::{athlete_merges, athletes, coach_grants, entries, entry_states, events};
 use crate::repository::lock_event;
+use crate::repository::INSERT_CHUNK;
 use crate::SeaRepository;
 use async_trait::async_trait;
+use chrono::Utc;
 use podium_domain::analytics::AthleteResult;
+use podium_domain::error::InvalidInput;
 use podium_domain::live::{ChangeKind, EventChange};
+use podium_domain::matching::{Identity, Known};
+use podium_domain::ports::{AthleteMerge, AthleteSearch};
 use podium_domain::ports::{AthleteProfile, AthleteRepository, CoachGrant, RepoError, ERASED_NAME};
 use podium_domain::timing::Timestamp;
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -15,6 +20,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
     TransactionTrait,
 };
+use sea_orm::{Condition, QuerySelect};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -25,13 +31,200 @@ impl AthleteRepository for SeaRepository {
             .one(self.connection())
             .await
             .map_err(unexpected)?;
-        Ok(row.map(|a| AthleteProfile {
-            id: a.id,
-            first_name: a.first_name,
-            last_name: a.last_name,
-            birth_year: a.birth_year,
-            private: a.is_private,
-        }))
+        row.map(profile_from).transpose()
+    }
+
+    async fn known_athletes(&self, name_keys: &[String]) -> Result<Vec<Known>, RepoError> {
+        let mut out = Vec::new();
+        for chunk in name_keys.chunks(INSERT_CHUNK) {
+            for a in athletes::Entity::find()
+                .filter(athletes::Column::NameKey.is_in(chunk.iter().cloned()))
+                .all(self.connection())
+                .await
+                .map_err(unexpected)?
+            {
+                out.push(Known {
+                    id: a.id,
+                    identity: Identity {
+                        gender: a.gender.parse().map_err(|e| corrupt(e, "gender"))?,
+                        name_key: a.name_key,
+                        nationality: a.nationality,
+                        birth_year: a.birth_year,
+                    },
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn search_athletes(
+        &self,
+        search: &AthleteSearch,
+    ) -> Result<Vec<AthleteProfile>, RepoError> {
+        let mut query = athletes::Entity::find();
+        for word in &search.words {
+            query = query.filter(athletes::Column::NameKey.contains(word.as_str()));
+        }
+        if !search.include_private {
+            query = query.filter(athletes::Column::IsPrivate.eq(false));
+        }
+        if let Some((key, id)) = &search.after {
+            query = query.filter(
+                Condition::any()
+                    .add(athletes::Column::NameKey.gt(key.as_str()))
+                    .add(
+                        Condition::all()
+                            .add(athletes::Column::NameKey.eq(key.as_str()))
+                            .add(athletes::Column::Id.gt(*id)),
+                    ),
+            );
+        }
+        query
+            .order_by_asc(athletes::Column::NameKey)
+            .order_by_asc(athletes::Column::Id)
+            .limit(search.limit as u64)
+            .all(self.connection())
+            .await
+            .map_err(unexpected)?
+            .into_iter()
+            .map(profile_from)
+            .collect()
+    }
+
+    async fn merge_athletes(
+        &self,
+        keep: Uuid,
+        merge: Uuid,
+        by: &str,
+    ) -> Result<(AthleteMerge, Vec<EventChange>), RepoError> {
+        if keep == merge {
+            return Err(RepoError::Invalid(InvalidInput::new(
+                "mergeId",
+                "is the athlete to keep: an athlete cannot be merged into themself",
+            )));
+        }
+        let txn = self.connection().begin().await.map_err(unexpected)?;
+        let find = |id: Uuid| {
+            let txn = &txn;
+            async move {
+                athletes::Entity::find_by_id(id)
+                    .one(txn)
+                    .await
+                    .map_err(unexpected)?
+                    .ok_or_else(|| RepoError::NotFound(format!("athlete {id}")))
+            }
+        };
+        let kept = find(keep).await?;
+        let merged = find(merge).await?;
+        let moved = entries::Entity::update_many()
+            .col_expr(entries::Column::AthleteId, Expr::value(keep))
+            .filter(entries::Column::AthleteId.eq(merge))
+            .exec(&txn)
+            .await
+            .map_err(unexpected)?
+            .rows_affected;
+        let private = kept.is_private || merged.is_private;
+        athletes::Entity::update_many()
+            .col_expr(athletes::Column::IsPrivate, Expr::value(private))
+            .col_expr(
+                athletes::Column::BirthYear,
+                Expr::value(kept.birth_year.or(merged.birth_year)),
+            )
+            .col_expr(
+                athletes::Column::Nationality,
+                Expr::value(kept.nationality.clone().or(merged.nationality.clone())),
+            )
+            .filter(athletes::Column::Id.eq(keep))
+            .exec(&txn)
+            .await
+            .map_err(unexpected)?;
+        // The most private wins: a coach keeps access only when both athletes granted it.
+        let merged_grants: Vec<String> = coach_grants::Entity::find()
+            .filter(coach_grants::Column::AthleteId.eq(merge))
+            .all(&txn)
+            .await
+            .map_err(unexpected)?
+            .into_iter()
+            .map(|g| g.coach_sub)
+            .collect();
+        coach_grants::Entity::delete_many()
+            .filter(coach_grants::Column::AthleteId.eq(keep))
+            .filter(coach_grants::Column::CoachSub.is_not_in(merged_grants))
+            .exec(&txn)
+            .await
+            .map_err(unexpected)?;
+        coach_grants::Entity::delete_many()
+            .filter(coach_grants::Column::AthleteId.eq(merge))
+            .exec(&txn)
+            .await
+            .map_err(unexpected)?;
+        athletes::Entity::delete_by_id(merge)
+            .exec(&txn)
+            .await
+            .map_err(unexpected)?;
+        let record = AthleteMerge {
+            id: Uuid::now_v7(),
+            kept_id: keep,
+            merged_id: merge,
+            merged_name: format!("{} {}", merged.first_name, merged.last_name),
+            entries_moved: moved as u32,
+            merged_by: by.to_owned(),
+            merged_at: Timestamp::from_chrono(Utc::now()),
+        };
+        athlete_merges::Entity::insert(athlete_merges::ActiveModel {
+            id: Set(record.id),
+            kept_id: Set(keep),
+            merged_id: Set(merge),
+            merged_name: Set(record.merged_name.clone()),
+            entries_moved: Set(moved as i32),
+            merged_by: Set(record.merged_by.clone()),
+            merged_at: Set(record.merged_at.to_chrono()),
+        })
+        .exec_without_returning(&txn)
+        .await
+        .map_err(unexpected)?;
+        let name = format!("{} {}", kept.first_name, kept.last_name);
+        let changes = announce_identity(&txn, keep, private, Some(name)).await?;
+        txn.commit().await.map_err(unexpected)?;
+        Ok((record, changes))
+    }
+
+    async fn possible_duplicates(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<Vec<AthleteProfile>>, RepoError> {
+        let groups: Vec<(String, String)> = athletes::Entity::find()
+            .select_only()
+            .column(athletes::Column::NameKey)
+            .column(athletes::Column::Gender)
+            .filter(athletes::Column::NameKey.ne(""))
+            .group_by(athletes::Column::NameKey)
+            .group_by(athletes::Column::Gender)
+            .having(Expr::expr(Expr::col(athletes::Column::Id).count()).gt(1))
+            .order_by_asc(athletes::Column::NameKey)
+            .order_by_asc(athletes::Column::Gender)
+            .limit(limit as u64)
+            .into_tuple()
+            .all(self.connection())
+            .await
+            .map_err(unexpected)?;
+        let keys: Vec<String> = groups.iter().map(|(k, _)| k.clone()).collect();
+        let mut by_group: HashMap<(String, String), Vec<AthleteProfile>> = HashMap::new();
+        for a in athletes::Entity::find()
+            .filter(athletes::Column::NameKey.is_in(keys))
+            .order_by_asc(athletes::Column::CreatedAt)
+            .order_by_asc(athletes::Column::Id)
+            .all(self.connection())
+            .await
+            .map_err(unexpected)?
+        {
+            let key = (a.name_key.clone(), a.gender.clone());
+            by_group.entry(key).or_default().push(profile_from(a)?);
+        }
+        Ok(groups
+            .into_iter()
+            .filter_map(|g| by_group.remove(&g))
+            .collect())
     }
 
     async fn athlete_results(&self, id: Uuid) -> Result<Vec<AthleteResult>, RepoError> {
@@ -99,7 +292,7 @@ impl AthleteRepository for SeaRepository {
             .exec(&txn)
             .await
             .map_err(unexpected)?;
-        let changes = announce(&txn, id, private, None).await?;
+        let changes = announce(&txn, id, private, None, false).await?;
         txn.commit().await.map_err(unexpected)?;
         Ok(changes)
     }
@@ -127,7 +320,7 @@ impl AthleteRepository for SeaRepository {
             .exec(&txn)
             .await
             .map_err(unexpected)?;
-        let changes = announce(&txn, id, true, Some(ERASED_NAME.to_owned())).await?;
+        let changes = announce(&txn, id, true, Some(ERASED_NAME.to_owned()), false).await?;
         txn.commit().await.map_err(unexpected)?;
         Ok(changes)
     }
@@ -194,13 +387,26 @@ impl AthleteRepository for SeaRepository {
     }
 }
 
+/// `announce` for entries that may have just moved to athlete `id`: the steps carry the
+/// athlete too.
+async fn announce_identity(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    private: bool,
+    name: Option<String>,
+) -> Result<Vec<EventChange>, RepoError> {
+    announce(txn, id, private, name, true).await
+}
+
 /// Writes a `PRIVACY` step in every event the athlete entered, carrying their entries with the
-/// new privacy (and name, when it changed), inside the caller's transaction.
+/// new privacy (and name, when it changed; and the athlete, with `with_athlete`), inside the
+/// caller's transaction.
 async fn announce(
     txn: &DatabaseTransaction,
     id: Uuid,
     private: bool,
     name: Option<String>,
+    with_athlete: bool,
 ) -> Result<Vec<EventChange>, RepoError> {
     let entry_ids: Vec<Uuid> = entries::Entity::find()
         .filter(entries::Column::AthleteId.eq(id))
@@ -234,6 +440,7 @@ async fn announce(
                 let mut change = entry_change(&row.into())?;
                 change.athlete_private = Some(private);
                 change.athlete_name.clone_from(&name);
+                change.athlete_id = with_athlete.then_some(id);
                 Ok(change)
             })
             .collect::<Result<Vec<_>, RepoError>>()?;
@@ -248,6 +455,19 @@ async fn announce(
         changes.push(change);
     }
     Ok(changes)
+}
+
+fn profile_from(a: athletes::Model) -> Result<AthleteProfile, RepoError> {
+    Ok(AthleteProfile {
+        id: a.id,
+        gender: a.gender.parse().map_err(|e| corrupt(e, "gender"))?,
+        first_name: a.first_name,
+        last_name: a.last_name,
+        birth_year: a.birth_year,
+        private: a.is_private,
+        nationality: a.nationality,
+        name_key: a.name_key,
+    })
 }
 
 fn grant_from(m: coach_grants::Model) -> CoachGrant {

@@ -52,6 +52,7 @@ pub(crate) async fn advance(
 /// An entry's live state, read back from the row about to be stored.
 pub(crate) fn entry_change(model: &entry_states::ActiveModel) -> Result<EntryChange, RepoError> {
     Ok(EntryChange {
+        athlete_id: None,
         entry_id: *model.entry_id.as_ref(),
         bib: Bib::parse(model.bib.as_ref())
             .map_err(|e| RepoError::Unexpected(anyhow::anyhow!("bib: {e}")))?,

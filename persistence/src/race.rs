@@ -311,6 +311,8 @@ pub(crate) async fn add_entries(
                     birth_year: e.birth_year,
                     is_private: false,
                     created_at: now,
+                    name_key: podium_domain::matching::name_key(&e.first_name, &e.last_name),
+                    nationality: e.nationality.clone(),
                 };
                 athlete_rows.push(athletes::ActiveModel::from(a.clone()));
                 a

@@ -31,6 +31,7 @@ async fn race(repo: &SeaRepository, day: i64, bib: &str, athlete: Option<Uuid>) 
         .await
         .unwrap();
     let entry = NewEntry {
+        nationality: None,
         bib: Bib::parse(bib).unwrap(),
         athlete_id: athlete,
         first_name: "Jo".into(),

@@ -30,6 +30,7 @@ async fn setup(bibs: usize) -> (Arc<SeaRepository>, podium_domain::model::Event)
         .unwrap();
     let entries = (1..=bibs)
         .map(|b| NewEntry {
+            nationality: None,
             bib: Bib::parse(&b.to_string()).unwrap(),
             athlete_id: None,
             first_name: "Jo".into(),

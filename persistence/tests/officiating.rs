@@ -38,6 +38,7 @@ async fn event(repo: &SeaRepository, course: Course) -> Event {
     let entries = ["1", "2"]
         .iter()
         .map(|b| NewEntry {
+            nationality: None,
             bib: Bib::parse(b).unwrap(),
             athlete_id: None,
             first_name: "Eva".into(),
@@ -486,6 +487,7 @@ async fn outliers_against_the_field_appear_and_resolve_as_the_median_moves() {
     assert_eq!(event.course.outlier_rule(), &rule, "the rule is stored");
     let more = (3..=8)
         .map(|n| NewEntry {
+            nationality: None,
             bib: Bib::parse(&n.to_string()).unwrap(),
             athlete_id: None,
             first_name: "Eva".into(),

@@ -31,6 +31,7 @@ async fn event_with_entries(repo: &SeaRepository, bibs: &[&str]) -> podium_domai
     let entries = bibs
         .iter()
         .map(|b| NewEntry {
+            nationality: None,
             bib: Bib::parse(b).unwrap(),
             athlete_id: None,
             first_name: "Ana".into(),
@@ -116,6 +117,7 @@ async fn a_bib_can_be_registered_once_per_event() {
     let repo = repo().await;
     let event = event_with_entries(&repo, &["1", "2"]).await;
     let again = NewEntry {
+        nationality: None,
         bib: Bib::parse("2").unwrap(),
         athlete_id: None,
         first_name: "B".into(),

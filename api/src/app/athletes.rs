@@ -5,7 +5,7 @@
 use crate::app::AppState;
 use crate::auth::{Principal, Role, Scope};
 use crate::error::ApiError;
-use podium_domain::ports::AthleteProfile;
+use podium_domain::ports::{AthleteMerge, AthleteProfile, AthleteSearch};
 use uuid::Uuid;
 
 /// The name shown instead of a private athlete's.
@@ -145,4 +145,60 @@ pub async fn my_data(state: &AppState, viewer: &Principal) -> Result<serde_json:
             "grantedAt": g.granted_at.to_chrono(),
         })).collect::<Vec<_>>(),
     }))
+}
+
+/// Most athletes on one page of `athletes(search)`.
+pub const SEARCH_PAGE_MAX: usize = 100;
+
+/// One page of athletes whose name holds every word of `search` (accents and case folded,
+/// any order), in name order after `after`. Private athletes are listed to admins only.
+pub async fn search(
+    state: &AppState,
+    viewer: &Principal,
+    search: &str,
+    first: usize,
+    after: Option<(String, Uuid)>,
+) -> Result<Vec<AthleteProfile>, ApiError> {
+    viewer.require(Scope::ResultsRead)?;
+    if search.chars().count() > 200 {
+        return Err(ApiError::BadRequest(
+            "search: at most 200 characters".into(),
+        ));
+    }
+    let search = AthleteSearch {
+        words: podium_domain::matching::search_words(search),
+        include_private: viewer.is_admin(),
+        after,
+        limit: first.min(SEARCH_PAGE_MAX),
+    };
+    Ok(state.athletes.search_athletes(&search).await?)
+}
+
+/// Merges athlete `merge` into `keep` (admins): see `AthleteRepository::merge_athletes`. Live
+/// views of every event concerned follow at once.
+pub async fn merge(
+    state: &AppState,
+    viewer: &Principal,
+    keep: Uuid,
+    merge: Uuid,
+) -> Result<AthleteMerge, ApiError> {
+    viewer.require_admin()?;
+    let (record, changes) = state
+        .athletes
+        .merge_athletes(keep, merge, viewer.subject())
+        .await?;
+    for change in changes {
+        state.live.notify(change.event_id, change.seq);
+    }
+    Ok(record)
+}
+
+/// Athletes that may be one person (admins): see `AthleteRepository::possible_duplicates`.
+pub async fn possible_duplicates(
+    state: &AppState,
+    viewer: &Principal,
+    first: usize,
+) -> Result<Vec<Vec<AthleteProfile>>, ApiError> {
+    viewer.require_admin()?;
+    Ok(state.athletes.possible_duplicates(first).await?)
 }

@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use chrono::TimeZone;
 use podium_domain::course::{Course, HYROX_STANDARD};
 use podium_domain::division::AgeGroup;
+use podium_domain::matching::{match_athlete, name_key, Identity, Match};
 use podium_domain::model::{Event, EventStatus, NewEntry, NewEvent};
 use podium_domain::ports::IndexedDetection;
 use podium_domain::public_results::{DivisionWords, Placement, PublicResult};
@@ -129,6 +130,30 @@ pub struct EventImport {
     pub finishers: usize,
     pub rank_differences: Vec<RankDifference>,
     pub parts_vs_total: PartsVsTotal,
+    pub athletes: AthleteMatches,
+}
+
+/// Who the event's results were attached to (the rule: `podium_domain::matching`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AthleteMatches {
+    /// Results that created an athlete (ambiguous ones included).
+    pub created: usize,
+    /// Results attached to an athlete podium knew.
+    pub matched: usize,
+    /// Results several known athletes fit: attached to none of them (a new athlete holds the
+    /// result until an admin merges it).
+    pub ambiguous: Vec<AmbiguousAthlete>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AmbiguousAthlete {
+    pub bib: String,
+    pub line: usize,
+    pub name: String,
+    /// The athletes the result fits.
+    pub candidates: Vec<Uuid>,
 }
 
 /// How the published parts of the event's results agree with their official totals. The
@@ -351,6 +376,7 @@ async fn import_event(
                 finishers: finishers(&rows),
                 rank_differences: rank_differences(&standings, &rows),
                 parts_vs_total: PartsVsTotal::of(&rows, &event.course),
+                athletes: AthleteMatches::default(),
             });
         }
         // An import that stopped half way (the database went away): finish it. Registering
@@ -408,20 +434,61 @@ async fn import_event(
     } else {
         Default::default()
     };
-    let entries: Vec<NewEntry> = rows
+    let new_rows: Vec<(&(usize, PublicResult), &Timestamp)> = rows
         .iter()
         .zip(&starts)
         .filter(|((_, r), _)| !registered.contains(&r.bib))
-        .map(|((_, r), start)| NewEntry {
-            bib: r.bib.clone(),
-            athlete_id: None,
-            first_name: r.first_name.clone(),
-            last_name: r.last_name.clone(),
-            category: r.category,
+        .collect();
+    let identities: Vec<Identity> = new_rows
+        .iter()
+        .map(|((_, r), _)| Identity {
+            name_key: name_key(&r.first_name, &r.last_name),
             gender: r.gender,
-            age_group: r.age_from.and_then(AgeGroup::for_age),
+            nationality: r.nationality.clone(),
             birth_year: None,
-            wave_start: *start,
+        })
+        .collect();
+    let mut keys: Vec<String> = identities.iter().map(|i| i.name_key.clone()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let known = state.athletes.known_athletes(&keys).await?;
+    let mut athletes = AthleteMatches::default();
+    let entries: Vec<NewEntry> = new_rows
+        .iter()
+        .zip(&identities)
+        .map(|(((line, r), start), identity)| {
+            let athlete_id = match match_athlete(identity, &known) {
+                Match::Existing(id) => {
+                    athletes.matched += 1;
+                    Some(id)
+                }
+                Match::New => {
+                    athletes.created += 1;
+                    None
+                }
+                Match::Ambiguous(candidates) => {
+                    athletes.created += 1;
+                    athletes.ambiguous.push(AmbiguousAthlete {
+                        bib: r.bib.to_string(),
+                        line: *line,
+                        name: format!("{} {}", r.first_name, r.last_name),
+                        candidates,
+                    });
+                    None
+                }
+            };
+            NewEntry {
+                bib: r.bib.clone(),
+                athlete_id,
+                first_name: r.first_name.clone(),
+                last_name: r.last_name.clone(),
+                category: r.category,
+                gender: r.gender,
+                age_group: r.age_from.and_then(AgeGroup::for_age),
+                birth_year: None,
+                wave_start: **start,
+                nationality: r.nationality.clone(),
+            }
         })
         .collect();
     for chunk in entries.chunks(CHUNK) {
@@ -487,6 +554,7 @@ async fn import_event(
         finishers: finishers(&rows),
         rank_differences: rank_differences(&standings, &rows),
         parts_vs_total,
+        athletes,
     })
 }
 

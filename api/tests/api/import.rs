@@ -594,6 +594,7 @@ async fn an_import_that_stopped_half_way_is_finished_by_the_next() {
         .map(|l| {
             let r = PublicResult::parse_line(l).unwrap();
             podium_domain::model::NewEntry {
+                nationality: None,
                 bib: r.bib,
                 athlete_id: None,
                 first_name: r.first_name,

@@ -17,6 +17,7 @@ mod layering;
 mod leaderboard;
 mod limits;
 mod live;
+mod matching;
 mod oauth;
 mod officiating;
 mod race_day;

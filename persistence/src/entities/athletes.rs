@@ -12,6 +12,9 @@ pub struct Model {
     pub birth_year: Option<i32>,
     pub is_private: bool,
     pub created_at: ChronoDateTimeUtc,
+    /// `podium_domain::matching::name_key` of the name.
+    pub name_key: String,
+    pub nationality: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,6 +1,7 @@
 //! SeaORM entities: the storage shape of podium's data. They never leave this crate.
 
 pub mod api_clients;
+pub mod athlete_merges;
 pub mod athletes;
 pub mod coach_grants;
 pub mod corrections;

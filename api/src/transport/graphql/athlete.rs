@@ -7,9 +7,11 @@ use crate::app::AppState;
 use crate::auth::{Principal, Scope};
 use crate::error::ApiError;
 use crate::transport::graphql::error::{GqlResult, IntoGql, ToGraphql};
-use crate::transport::graphql::types::{time, CategoryGql, EntryStatusGql, GenderGql};
+use crate::transport::graphql::types::{time, CategoryGql, EntryStatusGql, GenderGql, PageInfo};
 use crate::transport::graphql::{app, parse_id, principal, RequireScope};
 use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use chrono::{DateTime, Utc};
 use podium_domain::analytics::{summarise, AthleteResult};
 use podium_domain::ports::{AthleteProfile, CoachGrant};
@@ -23,8 +25,83 @@ pub struct AthleteObject {
     pub id: ID,
     pub name: String,
     pub private: bool,
+    /// As the results the athlete was matched on give it (IOC code), when known.
+    pub nationality: Option<String>,
     #[graphql(skip)]
     profile: AthleteProfile,
+}
+
+impl From<AthleteProfile> for AthleteObject {
+    fn from(profile: AthleteProfile) -> Self {
+        Self {
+            id: ID(profile.id.to_string()),
+            name: format!("{} {}", profile.first_name, profile.last_name),
+            private: profile.private,
+            nationality: profile.nationality.clone(),
+            profile,
+        }
+    }
+}
+
+/// Athletes by name, as a Relay connection.
+#[derive(SimpleObject)]
+pub struct AthleteConnection {
+    pub edges: Vec<AthleteEdge>,
+    pub page_info: PageInfo,
+}
+
+#[derive(SimpleObject)]
+pub struct AthleteEdge {
+    pub cursor: String,
+    pub node: AthleteObject,
+}
+
+/// Athletes with the same name and gender that the matching rule kept apart (a missing or
+/// differing nationality or birth year, or a result several of them fit).
+#[derive(SimpleObject)]
+pub struct DuplicateGroup {
+    /// The normalised name they share (`matching::name_key`).
+    pub name_key: String,
+    /// Oldest first.
+    pub athletes: Vec<AthleteObject>,
+}
+
+/// The audit record of a merge.
+#[derive(SimpleObject)]
+#[graphql(name = "AthleteMerge")]
+pub struct AthleteMergeObject {
+    pub id: ID,
+    pub kept_id: ID,
+    pub merged_id: ID,
+    /// The merged athlete's name as it was.
+    pub merged_name: String,
+    pub entries_moved: i32,
+    /// The admin's token subject.
+    pub merged_by: String,
+    pub merged_at: DateTime<Utc>,
+    /// The kept athlete after the merge.
+    pub athlete: AthleteObject,
+}
+
+const ATHLETE_CURSOR: &str = "athlete:";
+
+fn athlete_cursor(profile: &AthleteProfile) -> String {
+    URL_SAFE_NO_PAD.encode(format!(
+        "{ATHLETE_CURSOR}{}\n{}",
+        profile.id, profile.name_key
+    ))
+}
+
+fn decode_athlete_cursor(cursor: &str) -> Result<(String, Uuid), ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            let (id, key) = s.strip_prefix(ATHLETE_CURSOR)?.split_once('\n')?;
+            Some((key.to_owned(), id.parse().ok()?))
+        })
+        .ok_or_else(|| ApiError::BadRequest(format!("after: `{cursor}` is not an athlete cursor")))
 }
 
 #[ComplexObject]
@@ -114,12 +191,7 @@ async fn visible_profile(
 ) -> Result<Option<AthleteObject>, ApiError> {
     Ok(athletes::visible_profile(state, viewer, id)
         .await?
-        .map(|profile| AthleteObject {
-            id: ID(profile.id.to_string()),
-            name: format!("{} {}", profile.first_name, profile.last_name),
-            private: profile.private,
-            profile,
-        }))
+        .map(Into::into))
 }
 
 #[derive(Default)]
@@ -133,6 +205,80 @@ impl AthleteQuery {
     async fn athlete(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<AthleteObject>> {
         let id = parse_id("id", &id)?;
         visible_profile(app(ctx), principal(ctx), id).await.gql()
+    }
+
+    /// Athletes whose name holds every word of `search` (accents, case and word order do not
+    /// matter), in name order. Private athletes are listed to admins only.
+    #[graphql(guard = "RequireScope(Scope::ResultsRead)")]
+    async fn athletes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] search: String,
+        #[graphql(
+            desc = "Page size, 0 to 100; 20 when omitted.",
+            default_with = "Some(20)",
+            validator(minimum = 0, maximum = 100)
+        )]
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<AthleteConnection> {
+        let first = first.unwrap_or(20);
+        let after = after
+            .as_deref()
+            .map(decode_athlete_cursor)
+            .transpose()
+            .gql()?;
+        let has_previous_page = after.is_some();
+        let first = first as usize;
+        // One more than asked says whether there is a next page.
+        let mut found = athletes::search(app(ctx), principal(ctx), &search, first + 1, after)
+            .await
+            .gql()?;
+        let has_next_page = found.len() > first;
+        found.truncate(first);
+        let edges: Vec<AthleteEdge> = found
+            .into_iter()
+            .map(|profile| AthleteEdge {
+                cursor: athlete_cursor(&profile),
+                node: profile.into(),
+            })
+            .collect();
+        Ok(AthleteConnection {
+            page_info: PageInfo {
+                has_next_page,
+                has_previous_page,
+                start_cursor: edges.first().map(|e| e.cursor.clone()),
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+        })
+    }
+
+    /// Athletes that may be one person, for an admin to merge: the same normalised name and
+    /// gender, kept apart by the matching rule.
+    async fn possible_duplicates(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Most groups, 1 to 500.",
+            default_with = "Some(100)",
+            validator(minimum = 1, maximum = 500)
+        )]
+        first: Option<i32>,
+    ) -> GqlResult<Vec<DuplicateGroup>> {
+        let first = first.unwrap_or(100);
+        let groups = athletes::possible_duplicates(app(ctx), principal(ctx), first as usize)
+            .await
+            .gql()?;
+        Ok(groups
+            .into_iter()
+            .filter_map(|group| {
+                Some(DuplicateGroup {
+                    name_key: group.first()?.name_key.clone(),
+                    athletes: group.into_iter().map(Into::into).collect(),
+                })
+            })
+            .collect())
     }
 
     /// An athlete's analytics: the athlete, coaches they granted access, and admins
@@ -253,6 +399,38 @@ impl AthleteMutation {
             .await
             .gql()?;
         Ok(grant.into())
+    }
+
+    /// Merges two athletes that are one person (admins): every result of `mergeId` moves to
+    /// `keepId`, which becomes private if either was and keeps only the coach grants both
+    /// gave; `mergeId` is removed and an audit record remains. Live views follow at once.
+    async fn merge_athletes(
+        &self,
+        ctx: &Context<'_>,
+        keep_id: ID,
+        merge_id: ID,
+    ) -> GqlResult<AthleteMergeObject> {
+        let keep = parse_id("keepId", &keep_id)?;
+        let merge = parse_id("mergeId", &merge_id)?;
+        let state = app(ctx);
+        let viewer = principal(ctx);
+        let record = athletes::merge(state, viewer, keep, merge).await.gql()?;
+        let athlete = state
+            .athletes
+            .athlete(keep)
+            .await
+            .gql()?
+            .ok_or_else(|| ApiError::NotFound(format!("athlete {keep}")).into_graphql())?;
+        Ok(AthleteMergeObject {
+            id: ID(record.id.to_string()),
+            kept_id: keep_id,
+            merged_id: merge_id,
+            merged_name: record.merged_name,
+            entries_moved: record.entries_moved as i32,
+            merged_by: record.merged_by,
+            merged_at: time(record.merged_at),
+            athlete: athlete.into(),
+        })
     }
 
     /// Withdraws a coach's access; false when they had none.

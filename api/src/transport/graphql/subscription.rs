@@ -151,6 +151,7 @@ async fn entry_snapshot(
     };
     let open_flags = state.repo.flags(event.id, &open).await?.len() as i32;
     let change = EntryChange {
+        athlete_id: None,
         entry_id: record.entry.id,
         bib: bib.clone(),
         status: progress.status,

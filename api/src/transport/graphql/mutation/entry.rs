@@ -47,6 +47,7 @@ fn to_new_entry(event: &Event, index: usize, input: EntryInput) -> Result<NewEnt
         })
         .transpose()?;
     Ok(NewEntry {
+        nationality: None,
         bib: Bib::parse(&input.bib).map_err(at)?,
         athlete_id,
         first_name: parse_name("firstName", &input.first_name).map_err(at)?,
