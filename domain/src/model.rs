@@ -107,6 +107,9 @@ pub const TOPIC_EVENT_PROVISIONAL: &str = "event.provisional";
 pub const TOPIC_EVENT_OFFICIAL: &str = "event.official";
 pub const TOPIC_EVENT_CANCELLED: &str = "event.cancelled";
 pub const TOPIC_RESULT_AMENDED: &str = "result.amended";
+/// A result that became official is its athlete's best finish on the course so far (public
+/// athletes only: a private athlete's bests are never told).
+pub const TOPIC_ATHLETE_PERSONAL_BEST: &str = "athlete.personal_best";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Venue {

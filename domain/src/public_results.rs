@@ -137,13 +137,20 @@ impl PublicResult {
         let raw: Line = serde_json::from_str(line)
             .map_err(|e| InvalidInput::new("line", format!("is not a result object: {e}")))?;
         let bib = Bib::parse(&raw.start_number)?;
-        let (last, rest) = raw.name.split_once(',').unwrap_or((raw.name.as_str(), ""));
-        let (first, nationality) = match rest.trim().rsplit_once('(') {
-            Some((first, nat)) if nat.ends_with(')') => (
-                first.trim(),
-                Some(nat.trim_end_matches(')').trim().to_owned()),
-            ),
-            _ => (rest.trim(), None),
+        // `Last, First (NAT)`; the nationality and the comma may be missing.
+        let (name, nationality) = match raw.name.trim().strip_suffix(')') {
+            Some(rest) => match rest.rsplit_once('(') {
+                Some((name, nat)) => (name.trim(), Some(nat.trim().to_owned())),
+                None => (raw.name.trim(), None),
+            },
+            None => (raw.name.trim(), None),
+        };
+        let (last, first) = match name.split_once(',') {
+            Some((last, first)) => (last.trim(), first.trim()),
+            None => match name.rsplit_once(' ') {
+                Some((first, last)) => (last.trim(), first.trim()),
+                None => (name, ""),
+            },
         };
         let category: Category = words.podium("division", &raw.division)?;
         let gender: Gender = words.podium("category", &raw.category)?;
@@ -192,7 +199,7 @@ impl PublicResult {
             event: raw.event_occurrence,
             bib,
             first_name: first.to_owned(),
-            last_name: last.trim().to_owned(),
+            last_name: last.to_owned(),
             nationality,
             category,
             gender,
@@ -474,6 +481,26 @@ mod tests {
             placed.reads.last(),
             Some(&(24, Timestamp(3_699_000), false))
         );
+    }
+
+    #[test]
+    fn names_read_with_or_without_comma_and_nationality() {
+        let name = |n: &str| {
+            let r = PublicResult::parse_line(&LINE.replace("Schroeder, Tim (GER)", n)).unwrap();
+            (r.first_name, r.last_name, r.nationality)
+        };
+        let tim = (
+            "Tim".to_owned(),
+            "Schroeder".to_owned(),
+            Some("GER".to_owned()),
+        );
+        assert_eq!(name("Schroeder, Tim (GER)"), tim);
+        assert_eq!(name("Tim Schroeder (GER)"), tim);
+        assert_eq!(
+            name("Schroeder, Tim"),
+            ("Tim".into(), "Schroeder".into(), None)
+        );
+        assert_eq!(name("Madonna"), ("".into(), "Madonna".into(), None));
     }
 
     #[test]

@@ -1,17 +1,23 @@
 //! The athlete repository: profiles, results history, privacy and coach access.
 
 use crate::changes::{advance, entry_change};
+use crate::convert::timeline_from;
 use crate::convert::{corrupt, status_from, unexpected};
 use crate::entities::{athlete_merges, athletes, coach_grants, entries, entry_states, events};
+use crate::recompute::adjustments_of;
 use crate::repository::lock_event;
 use crate::repository::INSERT_CHUNK;
 use crate::SeaRepository;
 use async_trait::async_trait;
 use chrono::Utc;
-use podium_domain::analytics::AthleteResult;
+use podium_domain::analytics::{AthleteResult, SegmentTime};
+use podium_domain::course::Course;
+use podium_domain::engine::evaluate;
+use podium_domain::engine::EntryStatus;
 use podium_domain::error::InvalidInput;
 use podium_domain::live::{ChangeKind, EventChange};
 use podium_domain::matching::{Identity, Known};
+use podium_domain::model::{Event, TOPIC_ATHLETE_PERSONAL_BEST};
 use podium_domain::ports::{AthleteMerge, AthleteSearch};
 use podium_domain::ports::{AthleteProfile, AthleteRepository, CoachGrant, RepoError, ERASED_NAME};
 use podium_domain::timing::Timestamp;
@@ -252,10 +258,15 @@ impl AthleteRepository for SeaRepository {
             .into_iter()
             .map(|s| (s.entry_id, s))
             .collect();
+        let courses: HashMap<Uuid, Course> = event_rows
+            .values()
+            .map(|e| Ok((e.id, Event::try_from(e.clone())?.course)))
+            .collect::<Result<_, RepoError>>()?;
         let mut results = entry_rows
             .into_iter()
             .filter_map(|e| Some((event_rows.get(&e.event_id)?, states.get(&e.id)?, e)))
             .map(|(event, state, entry)| {
+                let course = &courses[&event.id];
                 Ok(AthleteResult {
                     event_id: event.id,
                     event_name: event.name.clone(),
@@ -265,6 +276,8 @@ impl AthleteRepository for SeaRepository {
                     gender: entry.gender.parse().map_err(|e| corrupt(e, "gender"))?,
                     status: status_from(&state.status)?,
                     net_time_ms: state.net_time_ms,
+                    course: event.course_code.clone(),
+                    segments: measured_segments(course, state)?,
                 })
             })
             .collect::<Result<Vec<_>, RepoError>>()?;
@@ -455,6 +468,154 @@ async fn announce(
         changes.push(change);
     }
     Ok(changes)
+}
+
+/// Writes an `athlete.personal_best` message for each finished result of event `event_id`
+/// that beats every finish of its (public) athlete in an earlier event on the same course,
+/// inside the caller's transaction (the event becoming official).
+pub(crate) async fn announce_personal_bests(
+    txn: &DatabaseTransaction,
+    event_id: Uuid,
+    seq: i64,
+) -> Result<(), RepoError> {
+    let event = events::Entity::find_by_id(event_id)
+        .one(txn)
+        .await
+        .map_err(unexpected)?
+        .ok_or_else(|| RepoError::NotFound(format!("event {event_id}")))?;
+    let finished: HashMap<Uuid, i64> = entry_states::Entity::find()
+        .filter(entry_states::Column::EventId.eq(event_id))
+        .filter(entry_states::Column::Status.eq(EntryStatus::Finished.as_str()))
+        .all(txn)
+        .await
+        .map_err(unexpected)?
+        .into_iter()
+        .filter_map(|s| Some((s.entry_id, s.net_time_ms?)))
+        .collect();
+    let here: Vec<entries::Model> = entries::Entity::find()
+        .filter(entries::Column::EventId.eq(event_id))
+        .all(txn)
+        .await
+        .map_err(unexpected)?
+        .into_iter()
+        .filter(|e| finished.contains_key(&e.id))
+        .collect();
+    let athlete_ids: Vec<Uuid> = here.iter().map(|e| e.athlete_id).collect();
+    let mut public = std::collections::HashSet::new();
+    let mut earlier_entries = Vec::new();
+    for chunk in athlete_ids.chunks(INSERT_CHUNK) {
+        public.extend(
+            athletes::Entity::find()
+                .filter(athletes::Column::Id.is_in(chunk.iter().copied()))
+                .filter(athletes::Column::IsPrivate.eq(false))
+                .all(txn)
+                .await
+                .map_err(unexpected)?
+                .into_iter()
+                .map(|a| a.id),
+        );
+        earlier_entries.extend(
+            entries::Entity::find()
+                .filter(entries::Column::AthleteId.is_in(chunk.iter().copied()))
+                .filter(entries::Column::EventId.ne(event_id))
+                .all(txn)
+                .await
+                .map_err(unexpected)?,
+        );
+    }
+    // Earlier events on the same course, and the finishes there.
+    let event_ids: Vec<Uuid> = earlier_entries.iter().map(|e| e.event_id).collect();
+    let mut earlier_events = std::collections::HashSet::new();
+    let mut earlier_nets: HashMap<Uuid, i64> = HashMap::new();
+    for chunk in event_ids.chunks(INSERT_CHUNK) {
+        earlier_events.extend(
+            events::Entity::find()
+                .filter(events::Column::Id.is_in(chunk.iter().copied()))
+                .filter(events::Column::StartsAt.lt(event.starts_at))
+                .filter(events::Column::CourseCode.eq(event.course_code.as_str()))
+                .all(txn)
+                .await
+                .map_err(unexpected)?
+                .into_iter()
+                .map(|e| e.id),
+        );
+    }
+    let entry_ids: Vec<Uuid> = earlier_entries
+        .iter()
+        .filter(|e| earlier_events.contains(&e.event_id))
+        .map(|e| e.id)
+        .collect();
+    for chunk in entry_ids.chunks(INSERT_CHUNK) {
+        for s in entry_states::Entity::find()
+            .filter(entry_states::Column::EntryId.is_in(chunk.iter().copied()))
+            .filter(entry_states::Column::Status.eq(EntryStatus::Finished.as_str()))
+            .all(txn)
+            .await
+            .map_err(unexpected)?
+        {
+            if let Some(net) = s.net_time_ms {
+                earlier_nets.insert(s.entry_id, net);
+            }
+        }
+    }
+    let mut best_before: HashMap<Uuid, i64> = HashMap::new();
+    for e in &earlier_entries {
+        if let Some(net) = earlier_nets.get(&e.id) {
+            let best = best_before.entry(e.athlete_id).or_insert(*net);
+            *best = (*best).min(*net);
+        }
+    }
+    let mut here = here;
+    here.sort_by(|a, b| a.bib.cmp(&b.bib));
+    for entry in here.iter().filter(|e| public.contains(&e.athlete_id)) {
+        let net = finished[&entry.id];
+        let previous = best_before.get(&entry.athlete_id).copied();
+        if previous.is_some_and(|best| net >= best) {
+            continue;
+        }
+        let payload = serde_json::json!({
+            "athleteId": entry.athlete_id,
+            "eventId": event_id,
+            "bib": entry.bib,
+            "netTimeMs": net,
+            "previousBestMs": previous,
+            "seq": seq,
+        });
+        crate::changes::write_outbox(txn, event_id, TOPIC_ATHLETE_PERSONAL_BEST, payload, seq)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The entry's measured segments (see `Split::is_measured`), from its stored state.
+fn measured_segments(
+    course: &Course,
+    state: &entry_states::Model,
+) -> Result<Vec<SegmentTime>, RepoError> {
+    let timeline = timeline_from(course, state)?;
+    let progress = evaluate(
+        course,
+        &timeline,
+        Some(Timestamp(state.wave_start_ms)),
+        &adjustments_of(state)?,
+    );
+    Ok(progress
+        .splits
+        .iter()
+        .filter(|s| s.is_measured())
+        .filter_map(|s| {
+            let ended_at = progress
+                .passed
+                .iter()
+                .find(|(p, _)| *p == s.to_point)
+                .map(|(_, t)| *t)?;
+            Some(SegmentTime {
+                segment: course.segments().get(s.from_point)?.code.clone(),
+                duration_ms: s.duration.0,
+                ended_at,
+            })
+        })
+        .collect())
 }
 
 fn profile_from(a: athletes::Model) -> Result<AthleteProfile, RepoError> {

@@ -148,6 +148,9 @@ pub(crate) async fn transition_event(
     let seq = seq + 1;
     advance(&txn, change(id, seq, ChangeKind::Status, to, Vec::new())).await?;
     announce_status(&txn, id, from, to, seq).await?;
+    if to == EventStatus::Official {
+        crate::athletes::announce_personal_bests(&txn, id, seq).await?;
+    }
     txn.commit().await.map_err(unexpected)?;
     repo.event(id)
         .await?

@@ -390,17 +390,26 @@ async fn the_lifecycle_writes_its_domain_events_to_the_outbox() {
 
     let outbox = repo.pending_outbox(event.id).await.unwrap();
     let topics: Vec<&str> = outbox.iter().map(|m| m.topic.as_str()).collect();
+    // Both finishers raced for the first time: each result is a personal best.
     assert_eq!(
         topics,
         vec![
             "event.live",
             "event.provisional",
             "event.official",
+            "athlete.personal_best",
+            "athlete.personal_best",
             "result.amended"
         ]
     );
-    assert!(outbox.windows(2).all(|w| w[0].seq < w[1].seq));
-    let payload: serde_json::Value = serde_json::from_str(&outbox[3].payload).unwrap();
+    assert!(outbox.windows(2).all(|w| w[0].seq <= w[1].seq));
+    for (message, bib) in outbox[3..5].iter().zip(["1", "2"]) {
+        let payload: serde_json::Value = serde_json::from_str(&message.payload).unwrap();
+        assert_eq!(payload["bib"], bib);
+        assert_eq!(payload["previousBestMs"], serde_json::Value::Null);
+        assert_eq!(message.seq, outbox[2].seq, "written with the OFFICIAL step");
+    }
+    let payload: serde_json::Value = serde_json::from_str(&outbox[5].payload).unwrap();
     assert_eq!(payload["bib"], "1");
     assert_eq!(payload["correctionId"], amendment.id.to_string());
     assert_eq!(payload["kind"], "TIME_PENALTY");

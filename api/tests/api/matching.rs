@@ -148,6 +148,79 @@ async fn imported_results_join_their_athletes_across_events_by_the_rule() {
         "{history}"
     );
 
+    // His bests, against his published splits: every run and station at its fastest of the
+    // four, no roxzone (estimated), and which of his finishes were bests when raced.
+    let rows: Vec<Value> = FILES
+        .iter()
+        .flat_map(|f| testdata(f).lines().map(str::to_owned).collect::<Vec<_>>())
+        .filter(|l| l.contains("\"Raschke, Fabian (GER)\""))
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 4);
+    let bests = app
+        .gql(
+            "query($id: ID!) { athlete(id: $id) { bestNetTimeMs personalBests { segment durationMs bib } } }",
+            json!({ "id": fabian }),
+        )
+        .await["athlete"]
+        .clone();
+    let ms = |v: &Value| (v.as_f64().unwrap() * 1000.0).round() as i64;
+    let best_total = rows.iter().map(|r| ms(&r["total_time"])).min().unwrap();
+    assert_eq!(bests["bestNetTimeMs"], best_total);
+    let pbs = bests["personalBests"].as_array().unwrap();
+    assert_eq!(pbs.len(), 16, "{bests}");
+    for (n, pb) in pbs.iter().enumerate() {
+        let code = pb["segment"].as_str().unwrap();
+        assert!(!code.starts_with("ROXZONE"), "{pb}");
+        // Runs and stations alternate in course order: run n, station n.
+        let key = if n % 2 == 0 {
+            format!("{:02}_", n / 2 + 1)
+        } else {
+            format!("{:02}_", 9 + n / 2)
+        };
+        let published = |r: &Value| {
+            r["splits"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .find(|(k, _)| k.starts_with(&key))
+                .map(|(_, v)| ms(v))
+                .unwrap()
+        };
+        let fastest = rows.iter().map(published).min().unwrap();
+        assert_eq!(pb["durationMs"], fastest, "{code}");
+        let holder = rows
+            .iter()
+            .find(|r| r["start_number"] == pb["bib"])
+            .unwrap();
+        assert_eq!(published(holder), fastest, "{code}");
+    }
+    let mut by_date = rows.clone();
+    by_date.sort_by_key(|r| r["start_time"].as_str().unwrap().to_owned());
+    let mut best_so_far = i64::MAX;
+    let events = app
+        .gql("{ events(first: 50) { id name } }", json!({}))
+        .await;
+    for row in &by_date {
+        let total = ms(&row["total_time"]);
+        let expected = total < best_so_far;
+        best_so_far = best_so_far.min(total);
+        let event = events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == row["event_occurrence"])
+            .unwrap()["id"]
+            .clone();
+        let result = app
+            .gql(
+                "query($id: ID!, $bib: String!) { result(eventId: $id, bib: $bib) { personalBest } }",
+                json!({ "id": event, "bib": row["start_number"] }),
+            )
+            .await;
+        assert_eq!(result["result"]["personalBest"], expected, "{row}");
+    }
+
     // Pages follow one another without gaps or repeats.
     let whole =
         app.gql(SEARCH, json!({ "s": "an", "first": 100 })).await["athletes"]["edges"].clone();

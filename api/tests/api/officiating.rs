@@ -380,8 +380,30 @@ async fn a_race_is_flagged_corrected_finalised_and_amended() {
         .into_iter()
         .map(|m| m.topic)
         .collect();
+    // Every finisher raced for the first time: one personal best each.
+    let board = app
+        .gql(
+            "query($id: ID!) { leaderboard(eventId: $id, first: 500) { edges { node { status } } } }",
+            json!({ "id": event_id }),
+        )
+        .await;
+    let finishers = board["leaderboard"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["node"]["status"] == "FINISHED")
+        .count();
+    let bests = topics
+        .iter()
+        .filter(|t| *t == "athlete.personal_best")
+        .count();
+    assert_eq!(bests, finishers);
+    let lifecycle: Vec<&String> = topics
+        .iter()
+        .filter(|t| *t != "athlete.personal_best")
+        .collect();
     assert_eq!(
-        topics,
+        lifecycle,
         [
             "event.live",
             "event.provisional",

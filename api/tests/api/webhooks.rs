@@ -337,3 +337,132 @@ async fn endpoints_are_checked_and_scoped_to_their_venue() {
         .await;
     assert_eq!(body["data"]["deleteWebhook"], true);
 }
+
+/// A result line of the public format: `name` racing `event` on `day` in `total` seconds.
+fn result_line(event: &str, day: &str, bib: &str, name: &str, total: f64) -> String {
+    let runs: Vec<String> = (1..=8)
+        .map(|n| format!("\"0{n}_Running {n}\": 240.0"))
+        .collect();
+    json!({
+        "event_occurrence": event, "start_number": bib, "name": name,
+        "division": "regular", "category": "men", "age_group": "30",
+        "start_time": format!("{day} 10:00:00"), "total_time": total, "place": 1,
+        "splits": serde_json::from_str::<Value>(&format!("{{{}}}", runs.join(","))).unwrap(),
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn an_official_result_that_is_a_personal_best_is_told_to_subscribers() {
+    let app = fast_app().await;
+    let (receiver, url) = Receiver::start(&[]).await;
+    let (_, body) = app
+        .graphql_as(
+            Some(&app.token(Role::Admin, vec![])),
+            CREATE,
+            json!({ "input": { "url": url, "topics": ["athlete.personal_best"] } }),
+        )
+        .await;
+    let secret = body["data"]["createWebhook"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Anna: 3700 s, then 3600 s (a best), 3650 s (not), 3600 s (equal: not). Ben: one race.
+    let lines = [
+        result_line("Spring", "2025-03-01", "1", "Berg, Anna (SWE)", 3700.0),
+        result_line("Summer", "2025-06-01", "1", "Berg, Anna (SWE)", 3600.0),
+        result_line("Summer", "2025-06-01", "2", "Hof, Ben (GER)", 4000.0),
+        result_line("Autumn", "2025-09-01", "7", "Anna Berg (SWE)", 3650.0),
+        result_line("Winter", "2025-12-01", "9", "BERG, Anna (SWE)", 3600.0),
+    ];
+    let admin = app.token(Role::Admin, vec![]);
+    let request = axum::http::Request::post("/v1/import/results?source=bests.jsonl")
+        .header("content-type", "application/x-ndjson")
+        .header("authorization", format!("Bearer {admin}"))
+        .body(axum::body::Body::from(lines.join("\n")))
+        .unwrap();
+    let (status, _, report) = app.request(request).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&report)
+    );
+
+    let requests = receiver.wait_for(3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut told = Vec::new();
+    for (headers, body) in &receiver.seen() {
+        verify(&secret, headers, body);
+        let message: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(message["type"], "athlete.personal_best");
+        let data = &message["data"];
+        told.push((
+            data["bib"].as_str().unwrap().to_owned(),
+            data["netTimeMs"].as_i64().unwrap(),
+            data["previousBestMs"].as_i64(),
+        ));
+    }
+    told.sort();
+    assert_eq!(
+        told,
+        [
+            ("1".to_owned(), 3_600_000, Some(3_700_000)),
+            ("1".to_owned(), 3_700_000, None),
+            ("2".to_owned(), 4_000_000, None),
+        ],
+        "{} requests",
+        requests.len()
+    );
+
+    // The same answer from the results and the athlete's profile.
+    let pb = |event: &str, bib: &str| {
+        let (event, bib) = (event.to_owned(), bib.to_owned());
+        let app = &app;
+        async move {
+            let events = app.gql("{ events { id name } }", json!({})).await;
+            let id = events["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == event.as_str())
+                .unwrap()["id"]
+                .clone();
+            app.gql(
+                "query($id: ID!, $bib: String!) { result(eventId: $id, bib: $bib) { personalBest athlete { id } } }",
+                json!({ "id": id, "bib": bib }),
+            )
+            .await["result"]
+                .clone()
+        }
+    };
+    let mut anna = None;
+    for (event, bib, expected) in [
+        ("Spring", "1", true),
+        ("Summer", "1", true),
+        ("Summer", "2", true),
+        ("Autumn", "7", false),
+        ("Winter", "9", false),
+    ] {
+        let result = pb(event, bib).await;
+        assert_eq!(result["personalBest"], expected, "{event} {bib}: {result}");
+        if bib != "2" {
+            let id = result["athlete"]["id"].clone();
+            assert!(anna.as_ref().is_none_or(|a| *a == id), "one Anna");
+            anna = Some(id);
+        }
+    }
+    let profile = app
+        .gql(
+            "query($id: ID!) { athlete(id: $id) { bestNetTimeMs personalBests { segment durationMs bib } } }",
+            json!({ "id": anna.unwrap() }),
+        )
+        .await;
+    assert_eq!(profile["athlete"]["bestNetTimeMs"], 3_600_000, "{profile}");
+    // Only run 1 is measured (the stations are not published, so nothing after it can be
+    // placed): first run in 240 s, in Spring.
+    assert_eq!(
+        profile["athlete"]["personalBests"],
+        json!([{ "segment": "RUN_1", "durationMs": 240_000, "bib": "1" }])
+    );
+}

@@ -13,7 +13,8 @@ use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use podium_domain::analytics::{summarise, AthleteResult};
+use podium_domain::analytics::{best_net_time, personal_bests, summarise, AthleteResult};
+use podium_domain::course::HYROX_STANDARD;
 use podium_domain::ports::{AthleteProfile, CoachGrant};
 use podium_domain::timing::Timestamp;
 use uuid::Uuid;
@@ -112,6 +113,44 @@ impl AthleteObject {
         Ok(self.profile.birth_year)
     }
 
+    /// The best measured time per segment of `course` (neither merged over a missed mat nor
+    /// estimated) over the athlete's finished races, in course order.
+    async fn personal_bests(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "HYROX_STANDARD.to_owned()")] course: String,
+    ) -> GqlResult<Vec<PersonalBestObject>> {
+        let results = app(ctx)
+            .athletes
+            .athlete_results(self.profile.id)
+            .await
+            .gql()?;
+        Ok(personal_bests(&results, &course)
+            .into_iter()
+            .map(|b| PersonalBestObject {
+                segment: b.segment,
+                duration_ms: b.duration_ms,
+                event_id: ID(b.event_id.to_string()),
+                bib: b.bib,
+                achieved_at: time(b.achieved_at),
+            })
+            .collect())
+    }
+
+    /// The athlete's best net time on `course`.
+    async fn best_net_time_ms(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "HYROX_STANDARD.to_owned()")] course: String,
+    ) -> GqlResult<Option<i64>> {
+        let results = app(ctx)
+            .athletes
+            .athlete_results(self.profile.id)
+            .await
+            .gql()?;
+        Ok(best_net_time(&results, &course))
+    }
+
     /// Every race, oldest first.
     async fn results(&self, ctx: &Context<'_>) -> GqlResult<Vec<AthleteResultObject>> {
         let results = app(ctx)
@@ -121,6 +160,19 @@ impl AthleteObject {
             .gql()?;
         Ok(results.into_iter().map(Into::into).collect())
     }
+}
+
+/// An athlete's best time on one segment.
+#[derive(SimpleObject)]
+#[graphql(name = "PersonalBest")]
+pub struct PersonalBestObject {
+    /// The segment's code (`RUN_1`, `SKIERG`, …).
+    pub segment: String,
+    pub duration_ms: i64,
+    pub event_id: ID,
+    pub bib: String,
+    /// When the segment was done.
+    pub achieved_at: DateTime<Utc>,
 }
 
 /// One race of an athlete.

@@ -408,6 +408,25 @@ pub struct SetAsideObject {
 
 #[ComplexObject]
 impl ResultObject {
+    /// Whether this was the athlete's best finish on the course when it was raced: finished,
+    /// and faster than every finish of theirs in an event that started before (the first
+    /// finish is one; equalling the best is not). Null where the athlete is private to you.
+    async fn personal_best(&self, ctx: &async_graphql::Context<'_>) -> GqlResult<Option<bool>> {
+        let Some(id) = &self.athlete.id else {
+            return Ok(None);
+        };
+        let id = crate::transport::graphql::parse_id("athlete", id)?;
+        let results = crate::transport::graphql::app(ctx)
+            .athletes
+            .athlete_results(id)
+            .await
+            .gql()?;
+        Ok(Some(podium_domain::analytics::is_personal_best(
+            &results,
+            self.source.id,
+        )))
+    }
+
     /// Sum of the ROXZONE segments; null when a missed mat hides one of them.
     async fn roxzone_time_ms(&self) -> Option<i64> {
         if self.roxzone_parts.is_empty() {
