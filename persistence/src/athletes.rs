@@ -21,12 +21,12 @@ use podium_domain::model::{Event, TOPIC_ATHLETE_PERSONAL_BEST};
 use podium_domain::ports::{AthleteMerge, AthleteSearch};
 use podium_domain::ports::{AthleteProfile, AthleteRepository, CoachGrant, RepoError, ERASED_NAME};
 use podium_domain::timing::Timestamp;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, Func, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
     TransactionTrait,
 };
-use sea_orm::{Condition, QuerySelect};
+use sea_orm::{Condition, ConnectionTrait, QuerySelect};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -502,7 +502,7 @@ pub(crate) async fn announce_personal_bests(
         .collect();
     let athlete_ids: Vec<Uuid> = here.iter().map(|e| e.athlete_id).collect();
     let mut public = std::collections::HashSet::new();
-    let mut earlier_entries = Vec::new();
+    let mut best_before: HashMap<Uuid, i64> = HashMap::new();
     for chunk in athlete_ids.chunks(INSERT_CHUNK) {
         public.extend(
             athletes::Entity::find()
@@ -514,55 +514,54 @@ pub(crate) async fn announce_personal_bests(
                 .into_iter()
                 .map(|a| a.id),
         );
-        earlier_entries.extend(
-            entries::Entity::find()
-                .filter(entries::Column::AthleteId.is_in(chunk.iter().copied()))
-                .filter(entries::Column::EventId.ne(event_id))
-                .all(txn)
-                .await
-                .map_err(unexpected)?,
-        );
-    }
-    // Earlier events on the same course, and the finishes there.
-    let event_ids: Vec<Uuid> = earlier_entries.iter().map(|e| e.event_id).collect();
-    let mut earlier_events = std::collections::HashSet::new();
-    let mut earlier_nets: HashMap<Uuid, i64> = HashMap::new();
-    for chunk in event_ids.chunks(INSERT_CHUNK) {
-        earlier_events.extend(
-            events::Entity::find()
-                .filter(events::Column::Id.is_in(chunk.iter().copied()))
-                .filter(events::Column::StartsAt.lt(event.starts_at))
-                .filter(events::Column::CourseCode.eq(event.course_code.as_str()))
-                .all(txn)
-                .await
-                .map_err(unexpected)?
-                .into_iter()
-                .map(|e| e.id),
-        );
-    }
-    let entry_ids: Vec<Uuid> = earlier_entries
-        .iter()
-        .filter(|e| earlier_events.contains(&e.event_id))
-        .map(|e| e.id)
-        .collect();
-    for chunk in entry_ids.chunks(INSERT_CHUNK) {
-        for s in entry_states::Entity::find()
-            .filter(entry_states::Column::EntryId.is_in(chunk.iter().copied()))
-            .filter(entry_states::Column::Status.eq(EntryStatus::Finished.as_str()))
-            .all(txn)
+        // Each athlete's best finish in an earlier event on the same course.
+        let best = Query::select()
+            .column((entries::Entity, entries::Column::AthleteId))
+            .expr_as(
+                Func::min(Expr::col((
+                    entry_states::Entity,
+                    entry_states::Column::NetTimeMs,
+                ))),
+                Alias::new("best"),
+            )
+            .from(entries::Entity)
+            .inner_join(
+                entry_states::Entity,
+                Expr::col((entry_states::Entity, entry_states::Column::EntryId))
+                    .equals((entries::Entity, entries::Column::Id)),
+            )
+            .inner_join(
+                events::Entity,
+                Expr::col((events::Entity, events::Column::Id))
+                    .equals((entries::Entity, entries::Column::EventId)),
+            )
+            .and_where(
+                Expr::col((entries::Entity, entries::Column::AthleteId))
+                    .is_in(chunk.iter().copied()),
+            )
+            .and_where(Expr::col((events::Entity, events::Column::StartsAt)).lt(event.starts_at))
+            .and_where(
+                Expr::col((events::Entity, events::Column::CourseCode))
+                    .eq(event.course_code.as_str()),
+            )
+            .and_where(
+                Expr::col((entry_states::Entity, entry_states::Column::Status))
+                    .eq(EntryStatus::Finished.as_str()),
+            )
+            .and_where(
+                Expr::col((entry_states::Entity, entry_states::Column::NetTimeMs)).is_not_null(),
+            )
+            .group_by_col((entries::Entity, entries::Column::AthleteId))
+            .to_owned();
+        let backend = txn.get_database_backend();
+        for row in txn
+            .query_all(backend.build(&best))
             .await
             .map_err(unexpected)?
         {
-            if let Some(net) = s.net_time_ms {
-                earlier_nets.insert(s.entry_id, net);
-            }
-        }
-    }
-    let mut best_before: HashMap<Uuid, i64> = HashMap::new();
-    for e in &earlier_entries {
-        if let Some(net) = earlier_nets.get(&e.id) {
-            let best = best_before.entry(e.athlete_id).or_insert(*net);
-            *best = (*best).min(*net);
+            let athlete: Uuid = row.try_get("", "athlete_id").map_err(unexpected)?;
+            let best: i64 = row.try_get("", "best").map_err(unexpected)?;
+            best_before.insert(athlete, best);
         }
     }
     let mut here = here;

@@ -168,9 +168,14 @@ async fn insert_new_reads(
         .collect();
     let backend = txn.get_database_backend();
     let mut inserted_ids: HashSet<Uuid> = HashSet::with_capacity(rows.len());
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        let statement = if read_ids_keyed_apart {
-            keyed_insert(chunk)
+    let chunk_size = if backend == sea_orm::DatabaseBackend::Postgres {
+        JSON_CHUNK
+    } else {
+        INSERT_CHUNK
+    };
+    for chunk in rows.chunks(chunk_size) {
+        let statement = if backend == sea_orm::DatabaseBackend::Postgres {
+            json_insert(chunk, read_ids_keyed_apart)
         } else {
             let mut insert = detections::Entity::insert_many(chunk.to_vec())
                 .on_conflict(OnConflict::new().do_nothing().to_owned())
@@ -219,45 +224,60 @@ fn merge(
         .collect()
 }
 
-/// The insert of the hypertable path (PostgreSQL), one statement per chunk: a hypertable's
-/// unique indexes must include `ts`, so `detections` cannot refuse a read id seen at another
-/// instant; the read ids are keyed in the small plain table `detection_read_ids` in the same
-/// statement, and only rows without a read id or with one it did not know are inserted, with
-/// the content key `(event, bib, point, instant)` dropping the rest — one round trip, as on
-/// the plain path. Returns the inserted rows' ids.
-fn keyed_insert(chunk: &[detections::ActiveModel]) -> sea_orm::Statement {
-    use sea_orm::Value;
-    let mut sql = String::from(
-        "WITH batch (id, event_id, bib, timing_point, ts, read_id, device_id, received_at, estimated) AS (VALUES ",
-    );
-    let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 9);
-    for (n, row) in chunk.iter().enumerate() {
-        let p = n * 9;
-        if n > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!(
-            "(${}::uuid, ${}::uuid, ${}::text, ${}::text, ${}::timestamptz, ${}::text, ${}::text, ${}::timestamptz, ${}::boolean)",
-            p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9
-        ));
-        values.push(row.id.clone().unwrap().into());
-        values.push(row.event_id.clone().unwrap().into());
-        values.push(row.bib.clone().unwrap().into());
-        values.push(row.timing_point.clone().unwrap().into());
-        values.push(row.ts.clone().unwrap().into());
-        values.push(row.read_id.clone().unwrap().into());
-        values.push(row.device_id.clone().unwrap().into());
-        values.push(row.received_at.clone().unwrap().into());
-        values.push(row.estimated.clone().unwrap().into());
-    }
-    sql.push_str(
-        "), keys AS (INSERT INTO detection_read_ids (event_id, read_id) \
-           SELECT event_id, read_id FROM batch WHERE read_id IS NOT NULL \
-           ON CONFLICT DO NOTHING RETURNING read_id) \
-         INSERT INTO detections (id, event_id, bib, timing_point, ts, read_id, device_id, received_at, estimated) \
-           SELECT id, event_id, bib, timing_point, ts, read_id, device_id, received_at, estimated FROM batch \
-           WHERE read_id IS NULL OR read_id IN (SELECT read_id FROM keys) \
-         ON CONFLICT DO NOTHING RETURNING id",
-    );
-    sea_orm::Statement::from_sql_and_values(sea_orm::DatabaseBackend::Postgres, sql, values)
+/// Reads per insert statement on PostgreSQL.
+const JSON_CHUNK: usize = 10_000;
+
+/// The insert on PostgreSQL, one statement per chunk with the rows as one JSON parameter
+/// (`json_to_recordset`): a multi-row `VALUES` list costs PostgreSQL more to parse and plan
+/// than to insert, and caps a statement at 65,535 parameters. On the hypertable path
+/// (`read_ids_keyed_apart`) a hypertable's unique indexes must include `ts`, so `detections`
+/// cannot refuse a read id seen at another instant; the read ids are keyed in the small plain
+/// table `detection_read_ids` in the same statement, and only rows without a read id or with
+/// one it did not know are inserted, with the content key `(event, bib, point, instant)`
+/// dropping the rest. On the plain path the unique indexes drop both. Returns the inserted
+/// rows' ids.
+fn json_insert(
+    chunk: &[detections::ActiveModel],
+    read_ids_keyed_apart: bool,
+) -> sea_orm::Statement {
+    let time = |t: &chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let rows: Vec<serde_json::Value> = chunk
+        .iter()
+        .map(|row| {
+            serde_json::json!({
+                "id": row.id.clone().unwrap(),
+                "event_id": row.event_id.clone().unwrap(),
+                "bib": row.bib.clone().unwrap(),
+                "timing_point": row.timing_point.clone().unwrap(),
+                "ts": time(&row.ts.clone().unwrap()),
+                "read_id": row.read_id.clone().unwrap(),
+                "device_id": row.device_id.clone().unwrap(),
+                "received_at": time(&row.received_at.clone().unwrap()),
+                "estimated": row.estimated.clone().unwrap(),
+            })
+        })
+        .collect();
+    let batch = "WITH batch AS (SELECT * FROM json_to_recordset($1::json) AS t(id uuid, \
+         event_id uuid, bib text, timing_point text, ts timestamptz, read_id text, \
+         device_id text, received_at timestamptz, estimated boolean))";
+    let insert =
+        "INSERT INTO detections (id, event_id, bib, timing_point, ts, read_id, device_id, \
+         received_at, estimated) SELECT id, event_id, bib, timing_point, ts, read_id, device_id, \
+         received_at, estimated FROM batch";
+    let sql = if read_ids_keyed_apart {
+        format!(
+            "{batch}, keys AS (INSERT INTO detection_read_ids (event_id, read_id) \
+               SELECT event_id, read_id FROM batch WHERE read_id IS NOT NULL \
+               ON CONFLICT DO NOTHING RETURNING read_id) \
+             {insert} WHERE read_id IS NULL OR read_id IN (SELECT read_id FROM keys) \
+             ON CONFLICT DO NOTHING RETURNING id"
+        )
+    } else {
+        format!("{batch} {insert} ON CONFLICT DO NOTHING RETURNING id")
+    };
+    sea_orm::Statement::from_sql_and_values(
+        sea_orm::DatabaseBackend::Postgres,
+        sql,
+        [serde_json::Value::Array(rows).to_string().into()],
+    )
 }

@@ -26,6 +26,10 @@ use uuid::Uuid;
 
 /// Rows per registration and reads per ingest transaction.
 const CHUNK: usize = 1_000;
+/// Source events whose reads are ingested at the same time.
+const EVENTS_AT_ONCE: usize = 3;
+/// Reads per ingest transaction: a whole event, as a rule (one change-log step for it).
+const READS_PER_INGEST: usize = 100_000;
 
 /// How to read a source.
 #[derive(Debug, Clone)]
@@ -345,30 +349,75 @@ pub async fn import_results(
             None => events.push((result.event.clone(), vec![(line, result)])),
         }
     }
-    for (name, rows) in events {
-        let count = rows.len();
-        let imported = import_event(state, principal, source, &name, rows, options).await?;
-        report.events.push(imported);
-        progress(count);
+    // In the order they were raced, so each result meets the athlete's earlier ones (matching,
+    // personal bests). A few events at a time: registered one after the other (matching sees
+    // the athletes the previous one created), their reads ingested together (while one event
+    // waits on the database, another's are prepared), made official one after the other.
+    events.sort_by_key(|(_, rows)| rows.iter().map(|(_, r)| r.wave_start_local).min());
+    let mut events = events.into_iter().peekable();
+    while events.peek().is_some() {
+        let mut batch = Vec::new();
+        for (name, rows) in events.by_ref().take(EVENTS_AT_ONCE) {
+            let count = rows.len();
+            batch.push((
+                prepare(state, principal, source, &name, rows, options).await?,
+                count,
+            ));
+        }
+        let ingests = batch.iter().map(|(step, _)| async move {
+            match step {
+                Step::Pending(pending) => ingest_reads(state, pending).await,
+                Step::Done(_) => Ok(()),
+            }
+        });
+        for ingested in futures::future::join_all(ingests).await {
+            ingested?;
+        }
+        for (step, count) in batch {
+            let imported = match step {
+                Step::Done(imported) => imported,
+                Step::Pending(pending) => finish(state, principal, pending).await?,
+            };
+            report.events.push(imported);
+            progress(count);
+        }
     }
     Ok(())
 }
 
-async fn import_event(
+/// An event as `prepare` leaves it: imported before (nothing to do), or registered with its
+/// reads to ingest.
+enum Step {
+    Done(EventImport),
+    Pending(Pending),
+}
+
+struct Pending {
+    name: String,
+    event_id: Uuid,
+    rows: Vec<(usize, PublicResult)>,
+    reads: Vec<IndexedDetection>,
+    parts_vs_total: PartsVsTotal,
+    athletes: AthleteMatches,
+}
+
+/// Finds or creates the podium event of source event `name`, registers its entries (matching
+/// their athletes) and places their reads.
+async fn prepare(
     state: &AppState,
     principal: &Principal,
     source: &str,
     name: &str,
     rows: Vec<(usize, PublicResult)>,
     options: &ImportOptions,
-) -> Result<EventImport, ApiError> {
+) -> Result<Step, ApiError> {
     let key = source_key(name);
     let found = state.repo.event_by_source(&key).await?;
     if let Some(event) = &found {
         principal.may_manage_event(event)?;
         if event.status == EventStatus::Official {
             let standings = EventStandings::build(state.repo.standings(event.id).await?);
-            return Ok(EventImport {
+            return Ok(Step::Done(EventImport {
                 source_event: name.to_owned(),
                 event_id: event.id,
                 created: false,
@@ -377,7 +426,7 @@ async fn import_event(
                 rank_differences: rank_differences(&standings, &rows),
                 parts_vs_total: PartsVsTotal::of(&rows, &event.course),
                 athletes: AthleteMatches::default(),
-            });
+            }));
         }
         // An import that stopped half way (the database went away): finish it. Registering
         // and ingesting again are idempotent, so only what is missing is written.
@@ -518,43 +567,64 @@ async fn import_event(
             });
         }
     }
+    Ok(Step::Pending(Pending {
+        name: name.to_owned(),
+        event_id: event.id,
+        rows,
+        reads,
+        parts_vs_total,
+        athletes,
+    }))
+}
+
+/// Ingests the event's reads, unless a resumed import is past that point (the event left
+/// LIVE after its reads went in).
+async fn ingest_reads(state: &AppState, pending: &Pending) -> Result<(), ApiError> {
     let mut current: Event = state
         .repo
-        .event(event.id)
+        .event(pending.event_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("event {}", event.id)))?;
-    // Reads go in before the event leaves LIVE (a resumed import past that point has them).
+        .ok_or_else(|| ApiError::NotFound(format!("event {}", pending.event_id)))?;
     if matches!(current.status, EventStatus::Scheduled | EventStatus::Live) {
-        for chunk in reads.chunks(CHUNK) {
+        for chunk in pending.reads.chunks(READS_PER_INGEST) {
             let outcome = state.repo.ingest(&current, chunk.to_vec()).await?;
             current.seq = outcome.seq;
         }
     }
-    // The first read made the event LIVE: read its status once, then follow the transitions.
+    Ok(())
+}
+
+/// Makes the event OFFICIAL (the first read made it LIVE) and reports on it.
+async fn finish(
+    state: &AppState,
+    principal: &Principal,
+    pending: Pending,
+) -> Result<EventImport, ApiError> {
+    let id = pending.event_id;
     let mut now = state
         .repo
-        .event(event.id)
+        .event(id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("event {}", event.id)))?;
+        .ok_or_else(|| ApiError::NotFound(format!("event {id}")))?;
     for to in [
         EventStatus::Live,
         EventStatus::Provisional,
         EventStatus::Official,
     ] {
         if now.status.can_become(to) {
-            now = crate::app::officiating::transition(state, principal, event.id, to).await?;
+            now = crate::app::officiating::transition(state, principal, id, to).await?;
         }
     }
-    let standings = EventStandings::build(state.repo.standings(event.id).await?);
+    let standings = EventStandings::build(state.repo.standings(id).await?);
     Ok(EventImport {
-        source_event: name.to_owned(),
-        event_id: event.id,
+        source_event: pending.name,
+        event_id: id,
         created: true,
-        entries: rows.len(),
-        finishers: finishers(&rows),
-        rank_differences: rank_differences(&standings, &rows),
-        parts_vs_total,
-        athletes,
+        entries: pending.rows.len(),
+        finishers: finishers(&pending.rows),
+        rank_differences: rank_differences(&standings, &pending.rows),
+        parts_vs_total: pending.parts_vs_total,
+        athletes: pending.athletes,
     })
 }
 
