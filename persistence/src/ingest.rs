@@ -175,7 +175,7 @@ async fn insert_new_reads(
     };
     for chunk in rows.chunks(chunk_size) {
         let statement = if backend == sea_orm::DatabaseBackend::Postgres {
-            json_insert(chunk, read_ids_keyed_apart)
+            json_insert(chunk, read_ids_keyed_apart)?
         } else {
             let mut insert = detections::Entity::insert_many(chunk.to_vec())
                 .on_conflict(OnConflict::new().do_nothing().to_owned())
@@ -239,22 +239,41 @@ const JSON_CHUNK: usize = 10_000;
 fn json_insert(
     chunk: &[detections::ActiveModel],
     read_ids_keyed_apart: bool,
-) -> sea_orm::Statement {
-    let time = |t: &chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let rows: Vec<serde_json::Value> = chunk
+) -> Result<sea_orm::Statement, RepoError> {
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        id: Uuid,
+        event_id: Uuid,
+        bib: &'a str,
+        timing_point: &'a str,
+        ts: chrono::DateTime<Utc>,
+        read_id: Option<&'a str>,
+        device_id: Option<&'a str>,
+        /// To the microsecond, truncated like every other stored instant.
+        received_at: &'a str,
+        estimated: bool,
+    }
+    let received_at: Vec<String> = chunk
         .iter()
         .map(|row| {
-            serde_json::json!({
-                "id": row.id.clone().unwrap(),
-                "event_id": row.event_id.clone().unwrap(),
-                "bib": row.bib.clone().unwrap(),
-                "timing_point": row.timing_point.clone().unwrap(),
-                "ts": time(&row.ts.clone().unwrap()),
-                "read_id": row.read_id.clone().unwrap(),
-                "device_id": row.device_id.clone().unwrap(),
-                "received_at": time(&row.received_at.clone().unwrap()),
-                "estimated": row.estimated.clone().unwrap(),
-            })
+            row.received_at
+                .as_ref()
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        })
+        .collect();
+    let rows: Vec<Row<'_>> = chunk
+        .iter()
+        .zip(&received_at)
+        .map(|(row, received_at)| Row {
+            id: *row.id.as_ref(),
+            event_id: *row.event_id.as_ref(),
+            bib: row.bib.as_ref(),
+            timing_point: row.timing_point.as_ref(),
+            ts: *row.ts.as_ref(),
+            read_id: row.read_id.as_ref().as_deref(),
+            device_id: row.device_id.as_ref().as_deref(),
+            received_at,
+            estimated: *row.estimated.as_ref(),
         })
         .collect();
     let batch = "WITH batch AS (SELECT * FROM json_to_recordset($1::json) AS t(id uuid, \
@@ -275,9 +294,10 @@ fn json_insert(
     } else {
         format!("{batch} {insert} ON CONFLICT DO NOTHING RETURNING id")
     };
-    sea_orm::Statement::from_sql_and_values(
+    let rows = serde_json::to_string(&rows).map_err(|e| RepoError::Unexpected(e.into()))?;
+    Ok(sea_orm::Statement::from_sql_and_values(
         sea_orm::DatabaseBackend::Postgres,
         sql,
-        [serde_json::Value::Array(rows).to_string().into()],
-    )
+        [rows.into()],
+    ))
 }

@@ -351,11 +351,13 @@ pub async fn import_results(
     }
     // In the order they were raced, so each result meets the athlete's earlier ones (matching,
     // personal bests). A few events at a time: registered one after the other (matching sees
-    // the athletes the previous one created), their reads ingested together (while one event
-    // waits on the database, another's are prepared), made official one after the other.
+    // the athletes the previous one created), their reads ingested together while the batch
+    // before is made official one event after the other (a personal best needs only the
+    // reads of earlier events, which are in by then).
     events.sort_by_key(|(_, rows)| rows.iter().map(|(_, r)| r.wave_start_local).min());
     let mut events = events.into_iter().peekable();
-    while events.peek().is_some() {
+    let mut previous: Vec<(Step, usize)> = Vec::new();
+    loop {
         let mut batch = Vec::new();
         for (name, rows) in events.by_ref().take(EVENTS_AT_ONCE) {
             let count = rows.len();
@@ -364,25 +366,54 @@ pub async fn import_results(
                 count,
             ));
         }
-        let ingests = batch.iter().map(|(step, _)| async move {
-            match step {
-                Step::Pending(pending) => ingest_reads(state, pending).await,
-                Step::Done(_) => Ok(()),
-            }
-        });
-        for ingested in futures::future::join_all(ingests).await {
-            ingested?;
-        }
-        for (step, count) in batch {
-            let imported = match step {
-                Step::Done(imported) => imported,
-                Step::Pending(pending) => finish(state, principal, pending).await?,
+        let ingests = futures::future::join_all(batch.iter_mut().map(|(step, _)| {
+            let work = match step {
+                Step::Pending(pending) => {
+                    Some((pending.event_id, std::mem::take(&mut pending.reads)))
+                }
+                Step::Done(_) => None,
             };
+            async move {
+                match work {
+                    Some((event_id, reads)) => ingest_reads(state, event_id, reads).await,
+                    None => Ok(()),
+                }
+            }
+        }));
+        let (finished, ingested) = futures::future::join(
+            finish_all(state, principal, std::mem::take(&mut previous)),
+            ingests,
+        )
+        .await;
+        for (imported, count) in finished? {
             report.events.push(imported);
             progress(count);
         }
+        for result in ingested {
+            result?;
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        previous = batch;
     }
-    Ok(())
+}
+
+/// Makes a batch of events official, one after the other.
+async fn finish_all(
+    state: &AppState,
+    principal: &Principal,
+    batch: Vec<(Step, usize)>,
+) -> Result<Vec<(EventImport, usize)>, ApiError> {
+    let mut out = Vec::with_capacity(batch.len());
+    for (step, count) in batch {
+        let imported = match step {
+            Step::Done(imported) => imported,
+            Step::Pending(pending) => finish(state, principal, pending).await?,
+        };
+        out.push((imported, count));
+    }
+    Ok(out)
 }
 
 /// An event as `prepare` leaves it: imported before (nothing to do), or registered with its
@@ -579,16 +610,22 @@ async fn prepare(
 
 /// Ingests the event's reads, unless a resumed import is past that point (the event left
 /// LIVE after its reads went in).
-async fn ingest_reads(state: &AppState, pending: &Pending) -> Result<(), ApiError> {
+async fn ingest_reads(
+    state: &AppState,
+    event_id: Uuid,
+    mut reads: Vec<IndexedDetection>,
+) -> Result<(), ApiError> {
     let mut current: Event = state
         .repo
-        .event(pending.event_id)
+        .event(event_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("event {}", pending.event_id)))?;
+        .ok_or_else(|| ApiError::NotFound(format!("event {event_id}")))?;
     if matches!(current.status, EventStatus::Scheduled | EventStatus::Live) {
-        for chunk in pending.reads.chunks(READS_PER_INGEST) {
-            let outcome = state.repo.ingest(&current, chunk.to_vec()).await?;
+        while !reads.is_empty() {
+            let rest = reads.split_off(reads.len().min(READS_PER_INGEST));
+            let outcome = state.repo.ingest(&current, reads).await?;
             current.seq = outcome.seq;
+            reads = rest;
         }
     }
     Ok(())
