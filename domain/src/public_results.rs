@@ -247,7 +247,7 @@ impl PublicResult {
     /// order or too fast, set aside and flagged). With a part unknown, the mats are placed
     /// forward from the start while parts are known and backward from the finish after the
     /// last unknown part, so an unknown part takes the difference and mats between two unknown
-    /// parts stay missed. A mat that would fall outside the race is not placed (`unplaced`).
+    /// parts stay missed. A mat that would fall outside the race is listed apart (`outside`).
     pub fn placement(&self, course: &Course, wave_start: Timestamp) -> Placement {
         let Some(total) = self.total_ms else {
             return Placement::default();
@@ -315,7 +315,7 @@ impl PublicResult {
                 let estimated = p != 0 && p != finish_index && estimated(p);
                 placement.reads.push((p, Timestamp(t), estimated));
             } else {
-                placement.unplaced.push(p);
+                placement.outside.push((p, Timestamp(t)));
             }
         }
         placement
@@ -345,9 +345,9 @@ pub struct Placement {
     /// The parts leave less than the roxzone's minimum of the total: they cannot all be
     /// placed as published.
     pub overshoot: bool,
-    /// Points whose reads would fall outside the race (at or before the start, at or after
-    /// the finish): not placed.
-    pub unplaced: Vec<usize>,
+    /// Reads that would fall outside the race (at or before the start, at or after the
+    /// finish), as `(point index, instant)`: not among `reads`.
+    pub outside: Vec<(usize, Timestamp)>,
 }
 
 #[cfg(test)]
@@ -399,7 +399,7 @@ mod tests {
         let roxzone = 3_699 - parts;
         // The parts leave 7 s less for the roxzone than the source's own roxzone total says.
         assert_eq!(placed.difference_ms, Some((roxzone - 291) * 1000));
-        assert!(!placed.overshoot && placed.unplaced.is_empty());
+        assert!(!placed.overshoot && placed.outside.is_empty());
         let d = durations(&placed.reads);
         for n in 0..8 {
             assert_eq!(d[&(3 * n)], (RUNS[n] * 1000, false), "run {}", n + 1);
@@ -472,7 +472,7 @@ mod tests {
             .unwrap()
             .placement(&course, Timestamp(0));
         assert!(placed.overshoot);
-        assert!(!placed.unplaced.is_empty());
+        assert!(!placed.outside.is_empty());
         assert!(placed
             .reads
             .iter()

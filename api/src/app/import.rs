@@ -11,11 +11,12 @@ use crate::app::AppState;
 use crate::auth::{Principal, Scope};
 use crate::error::ApiError;
 use chrono::TimeZone;
+use podium_domain::corrections::CorrectionAction;
 use podium_domain::course::{Course, HYROX_STANDARD};
 use podium_domain::division::AgeGroup;
 use podium_domain::matching::{match_athlete, name_key, Identity, Match};
 use podium_domain::model::{Event, EventStatus, NewEntry, NewEvent};
-use podium_domain::ports::IndexedDetection;
+use podium_domain::ports::{IndexedDetection, NewCorrection};
 use podium_domain::public_results::{DivisionWords, Placement, PublicResult};
 use podium_domain::standings::{EventStandings, LeaderboardFilter};
 use podium_domain::timing::{Bib, Detection, Timestamp};
@@ -188,8 +189,9 @@ pub struct Overshoot {
     /// The runs, stations and published roxzone total added up, in milliseconds.
     pub parts_ms: i64,
     pub total_ms: i64,
-    /// Timing points whose read would fall outside the race: not placed.
-    pub unplaced: Vec<String>,
+    /// Timing points whose read falls outside the race: stored (lineage shows them) and
+    /// ignored by a correction that names the import, so the result still counts.
+    pub outside_race: Vec<String>,
 }
 
 impl PartsVsTotal {
@@ -209,10 +211,10 @@ impl PartsVsTotal {
                 line,
                 parts_ms: parts,
                 total_ms: r.total_ms.unwrap_or_default(),
-                unplaced: placement
-                    .unplaced
+                outside_race: placement
+                    .outside
                     .iter()
-                    .map(|&p| course.points()[p].to_string())
+                    .map(|&(p, _)| course.points()[p].to_string())
                     .collect(),
             });
             return;
@@ -428,6 +430,8 @@ struct Pending {
     event_id: Uuid,
     rows: Vec<(usize, PublicResult)>,
     reads: Vec<IndexedDetection>,
+    /// Reads placed outside the race, `(bib, point, instant)`: ingested, then ignored.
+    outside: Vec<(Bib, usize, Timestamp)>,
     parts_vs_total: PartsVsTotal,
     athletes: AthleteMatches,
 }
@@ -580,10 +584,15 @@ async fn prepare(
     };
     let mut reads = Vec::new();
     let mut parts_vs_total = PartsVsTotal::default();
+    let mut outside = Vec::new();
     for ((line, r), start) in rows.iter().zip(&starts) {
         let placement = r.placement(&event.course, *start);
         parts_vs_total.add(*line, r, &placement, &event.course);
-        for (point_index, at, estimated) in placement.reads {
+        for &(point, at) in &placement.outside {
+            outside.push((r.bib.clone(), point, at));
+        }
+        let outside_reads = placement.outside.iter().map(|&(p, at)| (p, at, true));
+        for (point_index, at, estimated) in placement.reads.into_iter().chain(outside_reads) {
             reads.push(IndexedDetection {
                 index: reads.len(),
                 point_index,
@@ -603,6 +612,7 @@ async fn prepare(
         event_id: event.id,
         rows,
         reads,
+        outside,
         parts_vs_total,
         athletes,
     }))
@@ -643,6 +653,56 @@ async fn finish(
         .event(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("event {id}")))?;
+    // A read outside the race would undo the finish (a mat read after it proves it stray):
+    // it stays stored, for lineage, and a correction says why it does not count.
+    if !now.status.results_official() {
+        let ignored: std::collections::HashSet<(Bib, usize, Timestamp)> =
+            if pending.outside.is_empty() {
+                Default::default()
+            } else {
+                state
+                    .repo
+                    .corrections(&now, None)
+                    .await?
+                    .into_iter()
+                    .filter_map(|c| match c.action {
+                        CorrectionAction::IgnoreRead { point, at } => {
+                            Some((c.bib, now.course.index_of(point.as_str())?, at))
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            };
+        for outside in &pending.outside {
+            if ignored.contains(outside) {
+                continue;
+            }
+            let (bib, point, at) = outside;
+            state
+                .repo
+                .apply_correction(
+                    &now,
+                    NewCorrection {
+                        bib: bib.clone(),
+                        action: CorrectionAction::IgnoreRead {
+                            point: now.course.points()[*point].clone(),
+                            at: *at,
+                        },
+                        reason: "import: the published splits put this mat outside the race \
+                                 (they add up to more than the official total)"
+                            .into(),
+                        author: principal.subject().to_owned(),
+                        may_amend: false,
+                    },
+                )
+                .await?;
+        }
+        now = state
+            .repo
+            .event(id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("event {id}")))?;
+    }
     for to in [
         EventStatus::Live,
         EventStatus::Provisional,

@@ -358,6 +358,59 @@ async fn bad_rows_are_named_by_line_and_the_good_ones_still_import() {
 }
 
 #[tokio::test]
+async fn splits_that_cannot_fit_the_race_are_kept_and_ignored_and_the_result_counts() {
+    let app = TestApp::spawn().await;
+    let admin = app.token(Role::Admin, vec![]);
+    let karlsruhe = testdata("hyrox-2019-karlsruhe.jsonl");
+    let line = karlsruhe.lines().next().unwrap();
+    let row: Value = serde_json::from_str(line).unwrap();
+    let total = row["total_time"].as_f64().unwrap();
+    // Run 2 published as 4,000 s, more than the whole race: the mats after it land past the
+    // finish.
+    let mut wrong = row.clone();
+    wrong["splits"]["02_Running 2"] = json!(4000.0);
+    let (status, report) = import(&app, &admin, "timezone=Europe/Berlin", wrong.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let imported = &report["events"][0];
+    let overshooting = imported["partsVsTotal"]["overshooting"].as_array().unwrap();
+    assert_eq!(overshooting.len(), 1, "{report}");
+    let outside: Vec<&str> = overshooting[0]["outsideRace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(!outside.is_empty(), "{report}");
+    let bib = row["start_number"].as_str().unwrap();
+    let result = app
+        .gql(
+            "query($id: ID!, $bib: String!) { result(eventId: $id, bib: $bib) {
+               status netTimeMs lineage { reads { timingPoint usage } corrections { kind reason } } } }",
+            json!({ "id": imported["eventId"], "bib": bib }),
+        )
+        .await["result"]
+        .clone();
+    // The result still counts, at the official total.
+    assert_eq!(result["status"], "FINISHED", "{result}");
+    assert_eq!(result["netTimeMs"], (total * 1000.0) as i64);
+    // Every read outside the race is in the lineage, ignored by a correction saying why.
+    let reads = result["lineage"]["reads"].as_array().unwrap();
+    for point in &outside {
+        assert!(
+            reads
+                .iter()
+                .any(|r| r["timingPoint"] == *point && r["usage"] == "IGNORED"),
+            "{point}: {result}"
+        );
+    }
+    let corrections = result["lineage"]["corrections"].as_array().unwrap();
+    assert_eq!(corrections.len(), outside.len(), "{result}");
+    assert!(corrections.iter().all(
+        |c| c["kind"] == "IGNORE_READ" && c["reason"].as_str().unwrap().starts_with("import:")
+    ));
+}
+
+#[tokio::test]
 async fn importing_needs_events_manage_at_the_venue_and_a_known_course() {
     let app = TestApp::spawn().await;
     let venue = app.create_venue("Messe Essen").await;
