@@ -75,6 +75,40 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A token of role `athlete` speaking for `athlete_id`.
+    pub fn athlete_token(&self, athlete_id: &str) -> String {
+        let id = Uuid::parse_str(athlete_id).expect("an athlete id");
+        self.state
+            .auth
+            .mint_dev(
+                dev_claims(Role::Athlete, None, vec![], Some(id)),
+                chrono::Duration::hours(1),
+            )
+            .unwrap()
+    }
+
+    /// The athlete id of each bib of an event, as an admin sees it.
+    pub async fn athlete_ids(&self, event_id: &str) -> std::collections::HashMap<String, String> {
+        let board = self
+            .gql(
+                "query($id: ID!) { leaderboard(eventId: $id, first: 500) { edges { node { bib athlete { id } } } } }",
+                json!({ "id": event_id }),
+            )
+            .await;
+        board["leaderboard"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let node = &e["node"];
+                (
+                    node["bib"].as_str().unwrap().to_owned(),
+                    node["athlete"]["id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
     pub async fn request(
         &self,
         request: Request<Body>,

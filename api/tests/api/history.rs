@@ -138,19 +138,7 @@ async fn the_past_keeps_todays_privacy_and_bad_arguments_are_named() {
         .as_str()
         .unwrap()
         .to_owned();
-    let token = app
-        .state
-        .auth
-        .mint_dev(
-            podium_api::auth::dev_claims(
-                Role::Athlete,
-                None,
-                vec![],
-                Some(uuid::Uuid::parse_str(&athlete_id).unwrap()),
-            ),
-            chrono::Duration::hours(1),
-        )
-        .unwrap();
+    let token = app.athlete_token(&athlete_id);
     let (_, body) = app
         .graphql_as(
             Some(&token),

@@ -6,7 +6,7 @@
 use crate::helpers::{error_code, testdata, TestApp};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use podium_api::auth::{dev_claims, Role};
+use podium_api::auth::Role;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -63,16 +63,6 @@ async fn import(app: &TestApp, token: &str, file: &str) -> Value {
     let report: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(status, StatusCode::OK, "{report}");
     report
-}
-
-fn athlete_token(app: &TestApp, id: &str) -> String {
-    app.state
-        .auth
-        .mint_dev(
-            dev_claims(Role::Athlete, None, vec![], Some(id.parse().unwrap())),
-            chrono::Duration::hours(1),
-        )
-        .unwrap()
 }
 
 const SEARCH: &str = "query($s: String!, $first: Int, $after: String) {
@@ -289,27 +279,11 @@ async fn a_merge_moves_results_keeps_the_most_private_settings_and_leaves_a_reco
         &[("1", "OPEN", "MEN", 1990), ("2", "OPEN", "MEN", 1990)],
     )
     .await;
-    let board = app
-        .gql(
-            "query($id: ID!) { leaderboard(eventId: $id) { edges { node { bib athlete { id name } } } } }",
-            json!({ "id": event }),
-        )
-        .await;
-    let id_of = |bib: &str| -> String {
-        board["leaderboard"]["edges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["node"]["bib"] == bib)
-            .unwrap()["node"]["athlete"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
-    let (keep, merge) = (id_of("1"), id_of("2"));
+    let ids = app.athlete_ids(&event).await;
+    let (keep, merge) = (ids["1"].clone(), ids["2"].clone());
     // Coach c1 was granted by both, c2 by the merged athlete only; the merged one is private.
     for (athlete, coaches) in [(&keep, vec!["c1"]), (&merge, vec!["c1", "c2"])] {
-        let token = athlete_token(&app, athlete);
+        let token = app.athlete_token(athlete);
         for coach in coaches {
             let (_, body) = app
                 .graphql_as(
@@ -323,7 +297,7 @@ async fn a_merge_moves_results_keeps_the_most_private_settings_and_leaves_a_reco
     }
     let (_, body) = app
         .graphql_as(
-            Some(&athlete_token(&app, &merge)),
+            Some(&app.athlete_token(&merge)),
             "mutation { setAthletePrivacy(private: true) { private } }",
             json!({}),
         )
@@ -407,7 +381,7 @@ async fn a_merge_moves_results_keeps_the_most_private_settings_and_leaves_a_reco
     // Only the coach both granted keeps access.
     let (_, grants) = app
         .graphql_as(
-            Some(&athlete_token(&app, &keep)),
+            Some(&app.athlete_token(&keep)),
             "{ coachGrants { coachId } }",
             json!({}),
         )
