@@ -17,6 +17,7 @@ pub mod ports;
 pub mod public_results;
 pub mod simulation;
 pub mod standings;
+pub mod stats;
 pub mod timing;
 
 pub use error::{check_text, InvalidInput};

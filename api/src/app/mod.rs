@@ -6,6 +6,7 @@
 //! (checked by `api/tests/api/layering.rs`).
 
 pub mod access;
+pub mod analytics;
 pub mod athletes;
 pub mod database;
 pub mod exports;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub standings: StandingsCache,
     /// Change logs read for standings at past steps.
     pub history: HistoryCache,
+    /// Segment statistics per event step and division.
+    pub stats: analytics::StatsCache,
     pub metrics: Arc<Metrics>,
     /// Fan-out of "event X reached seq N" to live subscribers.
     pub live: crate::live::LiveHub,

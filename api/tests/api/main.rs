@@ -4,6 +4,7 @@
 mod helpers;
 mod idp;
 
+mod analytics;
 mod authorization;
 mod db_outage;
 mod events;

@@ -1,5 +1,6 @@
 //! Root query, merged from one object per area.
 
+mod analytics;
 mod event;
 mod leaderboard;
 mod officiating;
@@ -10,6 +11,7 @@ pub struct Query(
     event::EventQuery,
     leaderboard::LeaderboardQuery,
     result::ResultQuery,
+    analytics::AnalyticsQuery,
     officiating::OfficiatingQuery,
     crate::transport::graphql::access::AccessQuery,
     crate::transport::graphql::athlete::AthleteQuery,

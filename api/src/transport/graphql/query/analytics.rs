@@ -1,0 +1,118 @@
+//! Race analytics: segment statistics of a division.
+
+use crate::app::analytics;
+use crate::auth::Scope;
+use crate::transport::graphql::error::{GqlResult, IntoGql};
+use crate::transport::graphql::types::{category, gender, CategoryGql, GenderGql};
+use crate::transport::graphql::{app, parse_id, RequireScope};
+use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
+use podium_domain::division::AgeGroup;
+use podium_domain::standings::LeaderboardFilter;
+use podium_domain::stats::Distribution;
+
+#[derive(Default)]
+pub struct AnalyticsQuery;
+
+/// The distribution of one segment (or total) over a division's finished entries: measured
+/// splits only (neither merged over a missed mat nor estimated). Percentiles interpolate
+/// between the closest ranks (PostgreSQL's `percentile_cont`); the standard deviation is the
+/// sample one.
+#[derive(SimpleObject)]
+#[graphql(name = "SegmentStats", complex)]
+pub struct SegmentStatsObject {
+    /// A segment code of the course, or `RUNS`, `STATIONS`, `ROXZONE` (entries with each of
+    /// their parts measured) or `TOTAL` (net times).
+    pub segment: String,
+    pub count: i32,
+    pub mean_ms: Option<f64>,
+    pub stddev_ms: Option<f64>,
+    pub min_ms: Option<i64>,
+    pub p10_ms: Option<f64>,
+    pub p25_ms: Option<f64>,
+    pub median_ms: Option<f64>,
+    pub p75_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    pub max_ms: Option<i64>,
+    #[graphql(skip)]
+    distribution: Distribution,
+}
+
+/// A histogram bucket: `[fromMs, toMs)`, the last one closed.
+#[derive(SimpleObject)]
+pub struct HistogramBucket {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub count: i32,
+}
+
+#[ComplexObject]
+impl SegmentStatsObject {
+    /// Equal-width buckets from the fastest to the slowest time.
+    async fn histogram(
+        &self,
+        #[graphql(default = 20, validator(minimum = 1, maximum = 200))] buckets: i32,
+    ) -> Vec<HistogramBucket> {
+        self.distribution
+            .histogram(buckets as usize)
+            .into_iter()
+            .map(|b| HistogramBucket {
+                from_ms: b.from_ms,
+                to_ms: b.to_ms,
+                count: b.count as i32,
+            })
+            .collect()
+    }
+}
+
+impl From<&Distribution> for SegmentStatsObject {
+    fn from(d: &Distribution) -> Self {
+        Self {
+            segment: d.segment.clone(),
+            count: d.count() as i32,
+            mean_ms: d.mean(),
+            stddev_ms: d.stddev(),
+            min_ms: d.min(),
+            p10_ms: d.percentile(10.0),
+            p25_ms: d.percentile(25.0),
+            median_ms: d.percentile(50.0),
+            p75_ms: d.percentile(75.0),
+            p90_ms: d.percentile(90.0),
+            max_ms: d.max(),
+            distribution: d.clone(),
+        }
+    }
+}
+
+#[Object]
+impl AnalyticsQuery {
+    /// Statistics of every segment of the event's course, then the totals `RUNS`, `STATIONS`,
+    /// `ROXZONE` and `TOTAL`, over the division's finished entries (narrowed by age group when
+    /// given). Live while the event runs, final once it is official.
+    #[graphql(guard = "RequireScope(Scope::ResultsRead)")]
+    async fn segment_stats(
+        &self,
+        ctx: &Context<'_>,
+        event_id: ID,
+        category: Option<CategoryGql>,
+        gender: Option<GenderGql>,
+        #[graphql(desc = "An age group label: 16-24, 25-29, … 65-69, 70+.")] age_group: Option<
+            String,
+        >,
+    ) -> GqlResult<Vec<SegmentStatsObject>> {
+        let event_id = parse_id("eventId", &event_id)?;
+        let age_group = age_group
+            .as_deref()
+            .map(str::parse::<AgeGroup>)
+            .transpose()
+            .gql()?;
+        let filter = LeaderboardFilter {
+            category: category.map(self::category),
+            gender: gender.map(self::gender),
+            age_group,
+        };
+        let stats = analytics::segment_stats(app(ctx), event_id, filter)
+            .await
+            .gql()?;
+        Ok(stats.iter().map(Into::into).collect())
+    }
+}
