@@ -8,6 +8,7 @@ use crate::course::{Course, TimingPointCode};
 use crate::division::string_enum;
 use crate::engine::{Adjustments, EntryStatus, Timeline};
 use crate::error::InvalidInput;
+use crate::lineage::RawRead;
 use crate::timing::{Bib, DurationMs, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -236,16 +237,28 @@ impl Ruling {
 
     /// The entry's effective timeline: its raw reads and manual reads, minus ignored ones.
     pub fn timeline(&self, course: &Course, raw: &[(usize, Timestamp)]) -> Timeline {
-        let raw: Vec<(usize, Timestamp, bool)> =
-            raw.iter().map(|&(i, at)| (i, at, false)).collect();
-        self.timeline_of_reads(course, &raw)
+        self.timeline_with(course, raw.iter().map(|&(i, at)| (i, at, false)))
     }
 
-    /// The same from raw reads that say whether they are estimated (`Detection::estimated`).
-    pub fn timeline_of_reads(&self, course: &Course, raw: &[(usize, Timestamp, bool)]) -> Timeline {
+    /// The same from stored raw reads, which say whether they are estimated
+    /// (`Detection::estimated`).
+    pub fn timeline_of_reads<'a>(
+        &self,
+        course: &Course,
+        reads: impl IntoIterator<Item = &'a RawRead>,
+    ) -> Timeline {
+        let raw = reads.into_iter().map(|r| (r.point, r.at, r.estimated));
+        self.timeline_with(course, raw)
+    }
+
+    fn timeline_with(
+        &self,
+        course: &Course,
+        raw: impl Iterator<Item = (usize, Timestamp, bool)>,
+    ) -> Timeline {
         let mut timeline = Timeline::new(course);
         let manual = self.manual.iter().map(|(i, t, _)| (*i, *t, false));
-        for (i, at, estimated) in raw.iter().copied().chain(manual) {
+        for (i, at, estimated) in raw.chain(manual) {
             if !self.ignored.contains_key(&(i, at)) {
                 timeline.record_read(i, at, estimated);
             }

@@ -111,9 +111,14 @@ pub struct LeaderboardFilter {
 
 impl LeaderboardFilter {
     pub fn matches(&self, row: &StandingRow) -> bool {
-        self.category.is_none_or(|c| c == row.category)
-            && self.gender.is_none_or(|g| g == row.gender)
-            && self.age_group.is_none_or(|a| Some(a) == row.age_group)
+        self.admits(row.category, row.gender, row.age_group)
+    }
+
+    /// Whether an entry of this category, gender and age group is in the filter.
+    pub fn admits(&self, category: Category, gender: Gender, age_group: Option<AgeGroup>) -> bool {
+        self.category.is_none_or(|c| c == category)
+            && self.gender.is_none_or(|g| g == gender)
+            && self.age_group.is_none_or(|a| Some(a) == age_group)
     }
 }
 

@@ -242,9 +242,7 @@ pub(crate) async fn apply_correction(
     history.push(recorded.clone());
 
     let ruling = Ruling::of(&event.course, &history);
-    let raw: Vec<(usize, Timestamp, bool)> =
-        reads.iter().map(|r| (r.point, r.at, r.estimated)).collect();
-    let timeline = ruling.timeline_of_reads(&event.course, &raw);
+    let timeline = ruling.timeline_of_reads(&event.course, &reads);
     let mut field = repo.fields.take(&txn, event, seq - 1).await?;
     let pending = Pending {
         adjustments: ruling.adjustments.clone(),

@@ -62,13 +62,7 @@ pub async fn segment_stats(
     let records = state.repo.entry_records(&event).await?;
     let field: Vec<_> = records
         .iter()
-        .filter(|r| {
-            filter.category.is_none_or(|c| c == r.entry.category)
-                && filter.gender.is_none_or(|g| g == r.entry.gender)
-                && filter
-                    .age_group
-                    .is_none_or(|a| Some(a) == r.entry.age_group)
-        })
+        .filter(|r| filter.admits(r.entry.category, r.entry.gender, r.entry.age_group))
         .map(|r| {
             evaluate(
                 &event.course,

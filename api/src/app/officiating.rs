@@ -121,9 +121,7 @@ pub async fn lineage(
     let reads = state.repo.raw_reads(event, bib).await?;
     let corrections = state.repo.corrections(event, Some(bib)).await?;
     let ruling = Ruling::of(&event.course, &corrections);
-    let raw: Vec<(usize, Timestamp, bool)> =
-        reads.iter().map(|r| (r.point, r.at, r.estimated)).collect();
-    let timeline = ruling.timeline_of_reads(&event.course, &raw);
+    let timeline = ruling.timeline_of_reads(&event.course, &reads);
     let progress = evaluate(
         &event.course,
         &timeline,

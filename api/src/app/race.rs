@@ -283,11 +283,7 @@ pub async fn entry_result_as_of(
         None => return Ok(None),
     };
     let reads = state.repo.raw_reads(&event, &bib).await?;
-    let raw: Vec<(usize, Timestamp, bool)> = reads
-        .iter()
-        .filter(|r| r.received_at <= then)
-        .map(|r| (r.point, r.at, r.estimated))
-        .collect();
+    let received = reads.iter().filter(|r| r.received_at <= then);
     let corrections: Vec<_> = state
         .repo
         .corrections(&event, Some(&bib))
@@ -296,7 +292,7 @@ pub async fn entry_result_as_of(
         .filter(|c| c.created_at <= then)
         .collect();
     let ruling = podium_domain::corrections::Ruling::of(&event.course, &corrections);
-    let timeline = ruling.timeline_of_reads(&event.course, &raw);
+    let timeline = ruling.timeline_of_reads(&event.course, received);
     let progress = evaluate(
         &event.course,
         &timeline,
