@@ -109,7 +109,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         settings: Arc::new(settings),
         standings: StandingsCache::default(),
         history: Default::default(),
-        stats: Default::default(),
+        analytics: Default::default(),
         metrics: Arc::new(Metrics::default()),
         live,
         database: Default::default(),

@@ -101,15 +101,22 @@ impl Distribution {
     }
 }
 
-/// The distributions of every segment of `course` and of the totals (`RUNS`, `STATIONS`,
-/// `ROXZONE`: an entry counts in a total when each of its segments is measured; `TOTAL`: the
-/// net time), over the `FINISHED` entries among `field`.
-pub fn segment_distributions<'a>(
-    course: &Course,
-    field: impl IntoIterator<Item = &'a Progress>,
-) -> Vec<Distribution> {
-    let segments = course.segments();
-    let kinds: Vec<Option<&str>> = segments
+/// The names of the rows statistics have for `course`: its segments, then `RUNS`,
+/// `STATIONS`, `ROXZONE` and `TOTAL`.
+pub fn row_names(course: &Course) -> Vec<String> {
+    course
+        .segments()
+        .iter()
+        .map(|s| s.code.clone())
+        .chain([RUNS, STATIONS, ROXZONE, TOTAL].map(String::from))
+        .collect()
+}
+
+/// Which total (`RUNS`, `STATIONS`, `ROXZONE`) each segment of `course` adds to; stations are
+/// known only on the standard course.
+fn total_of(course: &Course) -> Vec<Option<&'static str>> {
+    course
+        .segments()
         .iter()
         .map(|s| {
             if s.code.starts_with("RUN_") {
@@ -122,45 +129,51 @@ pub fn segment_distributions<'a>(
                 None
             }
         })
-        .collect();
-    let totals = [RUNS, STATIONS, ROXZONE];
-    let mut values: Vec<Vec<i64>> = vec![Vec::new(); segments.len() + totals.len() + 1];
-    for progress in field {
-        if progress.status != EntryStatus::Finished {
-            continue;
-        }
-        let mut measured: Vec<Option<i64>> = vec![None; segments.len()];
-        for split in progress.splits.iter().filter(|s| s.is_measured()) {
-            if let Some(slot) = measured.get_mut(split.from_point) {
-                *slot = Some(split.duration.0);
-            }
-        }
-        for (k, d) in measured.iter().enumerate() {
-            if let Some(d) = d {
-                values[k].push(*d);
-            }
-        }
-        for (t, total) in totals.iter().enumerate() {
-            let parts: Vec<Option<i64>> = (0..segments.len())
-                .filter(|&k| kinds[k] == Some(*total))
-                .map(|k| measured[k])
-                .collect();
-            if !parts.is_empty() {
-                if let Some(sum) = parts.into_iter().sum::<Option<i64>>() {
-                    values[segments.len() + t].push(sum);
-                }
-            }
-        }
-        if let Some(net) = progress.net_time {
-            values[segments.len() + totals.len()].push(net.0);
+        .collect()
+}
+
+/// One entry's values in the rows of [`row_names`]: each measured segment, each total whose
+/// parts are all measured, and the net time; `None` where unknown. An entry that has not
+/// finished has no values (statistics are over finished entries).
+pub fn entry_values(course: &Course, progress: &Progress) -> Vec<Option<i64>> {
+    let segments = course.segments().len();
+    let mut values = vec![None; segments + 4];
+    if progress.status != EntryStatus::Finished {
+        return values;
+    }
+    values[..segments].copy_from_slice(&crate::field::measured(progress, segments));
+    let kinds = total_of(course);
+    for (t, total) in [RUNS, STATIONS, ROXZONE].iter().enumerate() {
+        let parts: Vec<Option<i64>> = (0..segments)
+            .filter(|&k| kinds[k] == Some(*total))
+            .map(|k| values[k])
+            .collect();
+        if !parts.is_empty() {
+            values[segments + t] = parts.into_iter().sum::<Option<i64>>();
         }
     }
-    let names = segments
-        .iter()
-        .map(|s| s.code.clone())
-        .chain(totals.iter().map(|t| t.to_string()))
-        .chain([TOTAL.to_string()]);
+    values[segments + 3] = progress.net_time.map(|d| d.0);
+    values
+}
+
+/// The distributions of every segment of `course` and of the totals (`RUNS`, `STATIONS`,
+/// `ROXZONE`: an entry counts in a total when each of its segments is measured; `TOTAL`: the
+/// net time), over the `FINISHED` entries among `field`.
+pub fn segment_distributions<'a>(
+    course: &Course,
+    field: impl IntoIterator<Item = &'a Progress>,
+) -> Vec<Distribution> {
+    let names = row_names(course);
+    let mut values: Vec<Vec<i64>> = vec![Vec::new(); names.len()];
+    for progress in field {
+        for (k, v) in entry_values(course, progress).into_iter().enumerate() {
+            if let Some(v) = v {
+                values[k].push(v);
+            }
+        }
+    }
     names
+        .into_iter()
         .zip(values)
         .map(|(segment, mut sorted)| {
             sorted.sort_unstable();

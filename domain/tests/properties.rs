@@ -321,3 +321,125 @@ proptest! {
         prop_assert_eq!(p.net_time, Some(DurationMs(real)));
     }
 }
+
+/// A finished race from its 24 segment durations (seconds), with the mats at `missed` not read.
+fn race_of(course: &Course, seconds: &[i64], missed: &[usize]) -> Progress {
+    let mut timeline = Timeline::new(course);
+    let mut t = T0;
+    timeline.record(0, Timestamp(t));
+    for (k, s) in seconds.iter().enumerate() {
+        t += s * 1000;
+        if !missed.contains(&(k + 1)) {
+            timeline.record(k + 1, Timestamp(t));
+        }
+    }
+    evaluate(
+        course,
+        &timeline,
+        Some(Timestamp(T0)),
+        &Adjustments::default(),
+    )
+}
+
+/// A division of finished races: 24 segment times each (seconds, above every minimum of the course) and one mat missed
+/// now and then (never the start or the finish).
+fn division() -> impl Strategy<Value = Vec<(Vec<i64>, Option<usize>)>> {
+    prop::collection::vec(
+        (
+            prop::collection::vec(160i64..400, 24),
+            prop::option::weighted(0.2, 1usize..24),
+        ),
+        2..40,
+    )
+}
+
+fn report_of(course: &Course, races: &[Progress], who: usize) -> podium_domain::report::RaceReport {
+    use podium_domain::report::{race_report, Member};
+    let bibs: Vec<String> = (0..races.len()).map(|n| n.to_string()).collect();
+    let members: Vec<Member<'_>> = races
+        .iter()
+        .zip(&bibs)
+        .map(|(progress, bib)| Member {
+            bib,
+            age_group: None,
+            progress,
+        })
+        .collect();
+    race_report(course, members[who], &members)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Percentiles are monotone: of two times against the same group, the faster one never
+    /// has the lower percentile.
+    #[test]
+    fn a_faster_time_never_has_a_lower_percentile(
+        mut others in prop::collection::vec(0i64..1000, 1..50),
+        a in 0i64..1000,
+        b in 0i64..1000,
+    ) {
+        use podium_domain::report::percentile_among;
+        others.sort_unstable();
+        let (fast, slow) = (a.min(b), a.max(b));
+        prop_assert!(percentile_among(fast, &others) >= percentile_among(slow, &others));
+    }
+
+    /// A race report's segment rows equal a plain count over the division, merged splits are
+    /// never counted, and a faster split never lowers the athlete's percentile on it.
+    #[test]
+    fn race_report_rows_equal_a_plain_count_and_reward_a_faster_split(
+        field in division(),
+        who in 0usize..40,
+        segment in 0usize..24,
+    ) {
+        let course = Course::hyrox_standard();
+        let who = who % field.len();
+        let races: Vec<Progress> = field
+            .iter()
+            .map(|(s, missed)| race_of(&course, s, &missed.map(|m| vec![m]).unwrap_or_default()))
+            .collect();
+        let report = report_of(&course, &races, who);
+        // A missed mat merges the two segments around it: neither is measured.
+        let measured = |n: usize, k: usize| -> Option<i64> {
+            let missed = field[n].1;
+            (missed != Some(k) && missed != Some(k + 1)).then_some(field[n].0[k] * 1000)
+        };
+        for k in 0..24 {
+            let row = &report.segments[k];
+            let values: Vec<i64> = (0..field.len()).filter_map(|n| measured(n, k)).collect();
+            prop_assert_eq!(row.field_count, values.len());
+            prop_assert_eq!(row.duration_ms, measured(who, k));
+            if let Some(own) = measured(who, k) {
+                let others: Vec<i64> =
+                    (0..field.len()).filter(|n| *n != who).filter_map(|n| measured(n, k)).collect();
+                let slower = others.iter().filter(|o| **o > own).count() as f64;
+                let ties = others.iter().filter(|o| **o == own).count() as f64;
+                let expected = (!others.is_empty())
+                    .then(|| 100.0 * (slower + ties / 2.0) / others.len() as f64);
+                prop_assert_eq!(row.percentile, expected);
+                prop_assert_eq!(
+                    row.rank,
+                    Some(1 + others.iter().filter(|o| **o < own).count() as u32)
+                );
+            } else {
+                prop_assert_eq!(row.percentile, None);
+            }
+        }
+
+        // The same race with one split 30 s faster (and the next 30 s slower, so the mats
+        // around keep their order and the finish its time).
+        if segment < 23 && field[who].0[segment] > 190 {
+            let mut faster = field[who].0.clone();
+            faster[segment] -= 30;
+            faster[segment + 1] += 30;
+            let mut improved = races.clone();
+            improved[who] = race_of(&course, &faster, &field[who].1.map(|m| vec![m]).unwrap_or_default());
+            let after = report_of(&course, &improved, who);
+            prop_assert!(
+                after.segments[segment].percentile >= report.segments[segment].percentile,
+                "{:?} → {:?}", report.segments[segment], after.segments[segment]
+            );
+        }
+    }
+}

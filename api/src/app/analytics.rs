@@ -1,49 +1,107 @@
-//! Race analytics: segment statistics of an event's field, live while it runs (kept per event
-//! `seq`, so every caller at one step shares one computation) and final once it is official.
+//! Race analytics: segment statistics of an event's field, race reports and comparisons. Each
+//! is computed from the event's field as of its `seq` (every entry evaluated once per step and
+//! shared by every caller at that step), so it is live while the event runs and final once
+//! it is official.
 
+use crate::app::athletes::may_read_analytics;
+use crate::app::cache::Recent;
 use crate::app::race::load_event;
 use crate::app::AppState;
+use crate::auth::{Principal, Scope};
 use crate::error::ApiError;
-use podium_domain::engine::evaluate;
+use podium_domain::course::Course;
+use podium_domain::engine::{evaluate, EntryStatus, Progress};
+use podium_domain::model::{Entry, Event};
+use podium_domain::report::{compare, race_report, ComparedSegment, Member, RaceReport};
 use podium_domain::standings::LeaderboardFilter;
 use podium_domain::stats::{segment_distributions, Distribution};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use podium_domain::timing::Bib;
+use std::sync::Arc;
 use uuid::Uuid;
 
-/// Statistics kept (event, seq, division); beyond, the oldest computed are dropped.
-const KEPT: usize = 256;
+/// Statistics kept (event, seq, division); beyond, the least recently used are dropped.
+const KEPT_STATS: usize = 256;
+/// Evaluated fields kept (event, seq): a report over an athlete's history touches several.
+const KEPT_FIELDS: usize = 32;
 
-type Key = (Uuid, i64, LeaderboardFilter);
-/// The statistics of one key, with the tick they were computed at.
-type Kept = (Arc<Vec<Distribution>>, u64);
-
-/// Segment statistics by event step and division.
-#[derive(Default, Clone)]
-pub struct StatsCache {
-    kept: Arc<Mutex<HashMap<Key, Kept>>>,
-    clock: Arc<std::sync::atomic::AtomicU64>,
+/// One entry of an event with its race evaluated.
+pub struct FieldEntry {
+    pub entry: Entry,
+    pub progress: Progress,
 }
 
-impl StatsCache {
-    fn get(&self, key: &Key) -> Option<Arc<Vec<Distribution>>> {
-        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        kept.get(key).map(|(stats, _)| stats.clone())
+/// Every entry of an event evaluated as of one `seq`.
+pub struct EventField {
+    pub event: Event,
+    pub entries: Vec<FieldEntry>,
+}
+
+impl EventField {
+    pub fn entry(&self, bib: &Bib) -> Option<&FieldEntry> {
+        self.entries.iter().find(|e| &e.entry.bib == bib)
     }
 
-    fn put(&self, key: Key, stats: Arc<Vec<Distribution>>) {
-        let tick = self
-            .clock
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        kept.insert(key, (stats, tick));
-        while kept.len() > KEPT {
-            let Some(oldest) = kept.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| *k) else {
-                break;
-            };
-            kept.remove(&oldest);
+    /// The members of `entry`'s division (category × gender) to compare it with.
+    fn division_of(&self, entry: &Entry) -> Vec<Member<'_>> {
+        self.entries
+            .iter()
+            .filter(|e| e.entry.category == entry.category && e.entry.gender == entry.gender)
+            .map(member)
+            .collect()
+    }
+}
+
+fn member(e: &FieldEntry) -> Member<'_> {
+    Member {
+        bib: e.entry.bib.as_str(),
+        age_group: e.entry.age_group,
+        progress: &e.progress,
+    }
+}
+
+/// Evaluated fields by (event, seq) and segment statistics by (event, seq, division).
+#[derive(Clone)]
+pub struct AnalyticsCache {
+    fields: Recent<(Uuid, i64), Arc<EventField>>,
+    stats: Recent<(Uuid, i64, LeaderboardFilter), Arc<Vec<Distribution>>>,
+}
+
+impl Default for AnalyticsCache {
+    fn default() -> Self {
+        Self {
+            fields: Recent::new(KEPT_FIELDS),
+            stats: Recent::new(KEPT_STATS),
         }
     }
+}
+
+/// The event's field as of its current `seq`.
+pub async fn event_field(state: &AppState, event: Event) -> Result<Arc<EventField>, ApiError> {
+    let key = (event.id, event.seq);
+    if let Some(field) = state.analytics.fields.get(&key) {
+        return Ok(field);
+    }
+    let records = state.repo.entry_records(&event).await?;
+    let course = event.course.clone();
+    let entries = tokio::task::spawn_blocking(move || {
+        records
+            .into_iter()
+            .map(|r| FieldEntry {
+                progress: evaluate(
+                    &course,
+                    &r.timeline,
+                    Some(r.entry.wave_start),
+                    &r.adjustments,
+                ),
+                entry: r.entry,
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("evaluating a field: {e}")))?;
+    let field = Arc::new(EventField { event, entries });
+    state.analytics.fields.put(key, field.clone());
+    Ok(field)
 }
 
 /// The distribution of every segment of the event's course and of the totals (`RUNS`,
@@ -56,23 +114,164 @@ pub async fn segment_stats(
 ) -> Result<Arc<Vec<Distribution>>, ApiError> {
     let event = load_event(state, event_id).await?;
     let key = (event.id, event.seq, filter);
-    if let Some(stats) = state.stats.get(&key) {
+    if let Some(stats) = state.analytics.stats.get(&key) {
         return Ok(stats);
     }
-    let records = state.repo.entry_records(&event).await?;
-    let field: Vec<_> = records
+    let field = event_field(state, event).await?;
+    let admitted = field
+        .entries
         .iter()
-        .filter(|r| filter.admits(r.entry.category, r.entry.gender, r.entry.age_group))
-        .map(|r| {
-            evaluate(
-                &event.course,
-                &r.timeline,
-                Some(r.entry.wave_start),
-                &r.adjustments,
-            )
-        })
-        .collect();
-    let stats = Arc::new(segment_distributions(&event.course, &field));
-    state.stats.put(key, stats.clone());
+        .filter(|e| filter.admits(e.entry.category, e.entry.gender, e.entry.age_group))
+        .map(|e| &e.progress);
+    let stats = Arc::new(segment_distributions(&field.event.course, admitted));
+    state.analytics.stats.put(key, stats.clone());
     Ok(stats)
+}
+
+/// The segment statistics of every division of the event that has entries, in division order.
+pub async fn stats_by_division(
+    state: &AppState,
+    event_id: Uuid,
+) -> Result<(Event, Vec<(LeaderboardFilter, Arc<Vec<Distribution>>)>), ApiError> {
+    let event = load_event(state, event_id).await?;
+    let field = event_field(state, event.clone()).await?;
+    let mut divisions: Vec<_> = field
+        .entries
+        .iter()
+        .map(|e| (e.entry.category, e.entry.gender))
+        .collect();
+    divisions.sort();
+    divisions.dedup();
+    let mut out = Vec::with_capacity(divisions.len());
+    for (category, gender) in divisions {
+        let filter = LeaderboardFilter {
+            category: Some(category),
+            gender: Some(gender),
+            age_group: None,
+        };
+        out.push((filter, segment_stats(state, event_id, filter).await?));
+    }
+    Ok((event, out))
+}
+
+/// A race report with what it is about.
+pub struct ReportView {
+    pub event: Event,
+    pub entry: Entry,
+    pub status: EntryStatus,
+    pub report: RaceReport,
+}
+
+/// Whether `viewer` may see the per-athlete analytics of `entry`: anyone who may read results
+/// when the athlete is public; the athlete, coaches they granted and admins when private.
+async fn may_see_report(
+    state: &AppState,
+    viewer: &Principal,
+    entry: &Entry,
+) -> Result<(), ApiError> {
+    viewer.require(Scope::ResultsRead)?;
+    if entry.athlete_private {
+        may_read_analytics(state, viewer, entry.athlete_id).await?;
+    }
+    Ok(())
+}
+
+/// The race report of bib `bib` in the event, and the reports of the athlete's earlier races
+/// on the same course (most recent first); `None` when the bib is not registered.
+pub async fn race_report_of(
+    state: &AppState,
+    viewer: &Principal,
+    event_id: Uuid,
+    bib: &str,
+) -> Result<Option<(ReportView, Vec<ReportView>)>, ApiError> {
+    let bib = Bib::parse(bib)?;
+    let event = load_event(state, event_id).await?;
+    let field = event_field(state, event).await?;
+    let Some(own) = field.entry(&bib) else {
+        return Ok(None);
+    };
+    may_see_report(state, viewer, &own.entry).await?;
+    let this = report_in(&field, own);
+
+    let history = state.athletes.athlete_results(own.entry.athlete_id).await?;
+    let mut earlier: Vec<_> = history
+        .iter()
+        .filter(|r| r.course == field.event.course.code() && r.starts_at < field.event.starts_at)
+        .collect();
+    earlier.sort_by_key(|r| std::cmp::Reverse(r.starts_at));
+    let mut previous = Vec::with_capacity(earlier.len());
+    for result in earlier {
+        let event = load_event(state, result.event_id).await?;
+        let field = event_field(state, event).await?;
+        let bib = Bib::parse(&result.bib)?;
+        if let Some(own) = field.entry(&bib) {
+            previous.push(report_in(&field, own));
+        }
+    }
+    Ok(Some((this, previous)))
+}
+
+fn report_in(field: &EventField, own: &FieldEntry) -> ReportView {
+    let division = field.division_of(&own.entry);
+    ReportView {
+        event: field.event.clone(),
+        entry: own.entry.clone(),
+        status: own.progress.status,
+        report: race_report(&field.event.course, member(own), &division),
+    }
+}
+
+/// Entries compared: each with its event, and the segments side by side.
+pub struct Comparison {
+    pub entries: Vec<(Event, Entry, Progress)>,
+    pub segments: Vec<ComparedSegment>,
+}
+
+/// 2 to 4 entries (of one event or several on the same course) segment by segment.
+pub async fn compare_results(
+    state: &AppState,
+    viewer: &Principal,
+    wanted: &[(Uuid, String)],
+) -> Result<Comparison, ApiError> {
+    viewer.require(Scope::ResultsRead)?;
+    if !(2..=4).contains(&wanted.len()) {
+        return Err(ApiError::BadRequest(format!(
+            "compare 2 to 4 entries, not {}",
+            wanted.len()
+        )));
+    }
+    let mut entries = Vec::with_capacity(wanted.len());
+    let mut course: Option<Course> = None;
+    for (event_id, bib) in wanted {
+        let parsed = Bib::parse(bib)?;
+        let event = load_event(state, *event_id).await?;
+        let field = event_field(state, event).await?;
+        let Some(found) = field.entry(&parsed) else {
+            return Err(ApiError::NotFound(format!(
+                "bib {bib} is not registered in event {event_id}"
+            )));
+        };
+        match &course {
+            Some(c)
+                if c.code() != field.event.course.code()
+                    || c.points() != field.event.course.points() =>
+            {
+                return Err(ApiError::BadRequest(format!(
+                    "event {event_id} is raced on another course ({}): only results of one course compare",
+                    field.event.course.code()
+                )));
+            }
+            Some(_) => {}
+            None => course = Some(field.event.course.clone()),
+        }
+        entries.push((
+            field.event.clone(),
+            found.entry.clone(),
+            found.progress.clone(),
+        ));
+    }
+    let course = course.expect("at least two entries were checked");
+    let progresses: Vec<&Progress> = entries.iter().map(|(_, _, p)| p).collect();
+    let segments = compare(&course, &progresses);
+    Ok(Comparison { entries, segments })
 }

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod analytics;
 pub mod athletes;
+pub mod cache;
 pub mod database;
 pub mod exports;
 pub mod import;
@@ -45,8 +46,8 @@ pub struct AppState {
     pub standings: StandingsCache,
     /// Change logs read for standings at past steps.
     pub history: HistoryCache,
-    /// Segment statistics per event step and division.
-    pub stats: analytics::StatsCache,
+    /// Evaluated fields per event step, segment statistics per step and division.
+    pub analytics: analytics::AnalyticsCache,
     pub metrics: Arc<Metrics>,
     /// Fan-out of "event X reached seq N" to live subscribers.
     pub live: crate::live::LiveHub,

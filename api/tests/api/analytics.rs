@@ -2,7 +2,7 @@
 //! computed here from the reads themselves (a segment counts when both of its mats were read
 //! and the entry finished), for a division and for the whole field.
 
-use crate::helpers::{read, TestApp};
+use crate::helpers::{error_code, read, TestApp};
 use podium_domain::course::Course;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -25,9 +25,13 @@ fn close(a: &Value, b: f64) -> bool {
         .is_some_and(|a| (a - b).abs() < 1e-6 * b.abs().max(1.0))
 }
 
-#[tokio::test]
-async fn segment_stats_equal_a_plain_computation_over_the_measured_splits() {
-    let app = TestApp::spawn().await;
+/// Per entry of a simulated race: bib, gender, then the instant (s) of each point read (None:
+/// the mat missed it).
+type Race = (String, &'static str, Vec<Option<i64>>);
+
+/// An event of 60 OPEN entries (every third WOMEN) racing with random splits, a few missed
+/// mats and a few who stop; its reads ingested.
+async fn simulated_race(app: &TestApp) -> (String, Vec<Race>) {
     let event = app.create_event(None).await;
     let course = Course::hyrox_standard();
     let points: Vec<String> = course.points().iter().map(|p| p.to_string()).collect();
@@ -44,8 +48,7 @@ async fn segment_stats_equal_a_plain_computation_over_the_measured_splits() {
     app.add_entries(&event, &entries).await;
 
     let mut rng = StdRng::seed_from_u64(16);
-    // Per entry: gender, then the instant of each point read (None: the mat missed it).
-    let mut races: Vec<(&str, Vec<Option<i64>>)> = Vec::new();
+    let mut races: Vec<Race> = Vec::new();
     let mut reads = Vec::new();
     for (bib, _, gender, _) in &entries {
         let mut t = 0i64;
@@ -77,24 +80,41 @@ async fn segment_stats_equal_a_plain_computation_over_the_measured_splits() {
                 reads.push(read(bib, point, *t));
             }
         }
-        races.push((gender, at));
+        let gender = if *gender == "WOMEN" { "WOMEN" } else { "MEN" };
+        races.push((bib.to_string(), gender, at));
     }
     for batch in reads.chunks(500) {
         let report = app.ingest_json(&event, Value::Array(batch.to_vec())).await;
         assert_eq!(report["rejected"], json!([]), "{report}");
     }
+    (event, races)
+}
+
+/// A race's measured segment times (ms): both mats read.
+fn measured(at: &[Option<i64>]) -> Vec<Option<i64>> {
+    at.windows(2)
+        .map(|w| Some((w[1]? - w[0]?) * 1000))
+        .collect()
+}
+
+#[tokio::test]
+async fn segment_stats_equal_a_plain_computation_over_the_measured_splits() {
+    let app = TestApp::spawn().await;
+    let (event, races) = simulated_race(&app).await;
+    let segments: Vec<String> = Course::hyrox_standard()
+        .segments()
+        .iter()
+        .map(|s| s.code.clone())
+        .collect();
 
     for gender in [None, Some("WOMEN")] {
         // Seconds → milliseconds, per segment, then the totals.
         let mut expected: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-        for (g, at) in &races {
+        for (_, g, at) in &races {
             if gender.is_some_and(|want| want != *g) || at.last().unwrap().is_none() {
                 continue;
             }
-            let measured: Vec<Option<i64>> = at
-                .windows(2)
-                .map(|w| Some((w[1]? - w[0]?) * 1000))
-                .collect();
+            let measured = measured(at);
             for (code, d) in segments.iter().zip(&measured) {
                 if let Some(d) = d {
                     expected.entry(code.clone()).or_default().push(*d);
@@ -169,4 +189,230 @@ async fn segment_stats_equal_a_plain_computation_over_the_measured_splits() {
             assert_eq!(histogram.last().unwrap()["toMs"], *v.last().unwrap());
         }
     }
+}
+
+/// The median of ascending values, interpolated.
+fn median(v: &[i64]) -> Option<f64> {
+    (!v.is_empty()).then(|| percentile(v, 50.0))
+}
+
+const REPORT: &str = "query($id: ID!, $bib: String!) { raceReport(eventId: $id, bib: $bib) {
+    bib status netTimeMs overallPercentile athlete { name }
+    segments { segment durationMs fieldCount fieldMedianMs deltaMs percentile rank cohortMedianMs }
+    cohort { size lowMs highMs windowPercent }
+    runDegradation { ratio fieldMedian cohortMedian }
+    roxzone { totalMs percentile }
+    strengths { segment percentile versusOverall } weaknesses { segment percentile versusOverall }
+    potentialGains { segment gainMs } pacing { runCv bestRun { segment durationMs } }
+    previous { eventId } } }";
+
+#[tokio::test]
+async fn race_reports_equal_a_plain_computation_over_the_division() {
+    let app = TestApp::spawn().await;
+    let (event, races) = simulated_race(&app).await;
+    let segments: Vec<String> = Course::hyrox_standard()
+        .segments()
+        .iter()
+        .map(|s| s.code.clone())
+        .collect();
+    let finished: Vec<&Race> = races
+        .iter()
+        .filter(|r| r.2.last().unwrap().is_some())
+        .collect();
+    let mut checked = 0;
+    for (bib, gender, at) in finished.iter().step_by(7) {
+        let report =
+            app.gql(REPORT, json!({ "id": event, "bib": bib })).await["raceReport"].clone();
+        let net = at.last().unwrap().unwrap() * 1000;
+        assert_eq!(report["netTimeMs"], net);
+        let others: Vec<&Race> = finished
+            .iter()
+            .copied()
+            .filter(|r| r.1 == *gender && r.0 != *bib)
+            .collect();
+        let nets: Vec<i64> = others
+            .iter()
+            .map(|r| r.2.last().unwrap().unwrap() * 1000)
+            .collect();
+        // The cohort: ±10 %, or ±15 % below 30 peers.
+        let within = |pct: i64| {
+            let (low, high) = (net * (100 - pct) / 100, (net * (100 + pct) + 99) / 100);
+            nets.iter().filter(|t| low <= **t && **t <= high).count()
+        };
+        let (window, size) = if within(10) >= 30 {
+            (10, within(10))
+        } else {
+            (15, within(15))
+        };
+        assert_eq!(
+            report["cohort"]["size"], size,
+            "{bib}: {}",
+            report["cohort"]
+        );
+        assert_eq!(report["cohort"]["windowPercent"], window);
+        let low = net * (100 - window as i64) / 100;
+        let high = (net * (100 + window as i64) + 99) / 100;
+        let in_cohort = |r: &&&Race| {
+            let t = r.2.last().unwrap().unwrap() * 1000;
+            low <= t && t <= high
+        };
+
+        let own = measured(at);
+        let mut gains = Vec::new();
+        for (k, code) in segments.iter().enumerate() {
+            let row = &report["segments"][k];
+            assert_eq!(row["segment"], *code);
+            let mut field: Vec<i64> = others.iter().filter_map(|r| measured(&r.2)[k]).collect();
+            field.sort_unstable();
+            let mut cohort: Vec<i64> = others
+                .iter()
+                .filter(in_cohort)
+                .filter_map(|r| measured(&r.2)[k])
+                .collect();
+            cohort.sort_unstable();
+            match own[k] {
+                None => {
+                    assert_eq!(row["durationMs"], Value::Null, "{bib} {code}");
+                    assert_eq!(row["percentile"], Value::Null, "{bib} {code}");
+                }
+                Some(d) => {
+                    assert_eq!(row["durationMs"], d, "{bib} {code}");
+                    let slower = field.iter().filter(|o| **o > d).count() as f64;
+                    let ties = field.iter().filter(|o| **o == d).count() as f64;
+                    let pct = 100.0 * (slower + ties / 2.0) / field.len() as f64;
+                    assert!(
+                        close(&row["percentile"], pct),
+                        "{bib} {code}: {row} vs {pct}"
+                    );
+                    let faster = field.iter().filter(|o| **o < d).count();
+                    assert_eq!(row["rank"], faster + 1, "{bib} {code}");
+                    let mut all = field.clone();
+                    all.push(d);
+                    all.sort_unstable();
+                    assert_eq!(row["fieldCount"], all.len());
+                    assert!(close(&row["fieldMedianMs"], median(&all).unwrap()), "{row}");
+                    assert!(
+                        close(&row["deltaMs"], d as f64 - median(&all).unwrap()),
+                        "{row}"
+                    );
+                    if let Some(m) = median(&cohort) {
+                        assert!(close(&row["cohortMedianMs"], m), "{bib} {code}: {row}");
+                        if d as f64 > m {
+                            gains.push((code.clone(), (d as f64 - m).round() as i64));
+                        }
+                    }
+                }
+            }
+        }
+        gains.sort_by_key(|g| std::cmp::Reverse(g.1));
+        let got: Vec<(String, i64)> = report["potentialGains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                (
+                    g["segment"].as_str().unwrap().to_owned(),
+                    g["gainMs"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        let got_amounts: Vec<i64> = got.iter().map(|g| g.1).collect();
+        let expected_amounts: Vec<i64> = gains.iter().map(|g| g.1).collect();
+        assert_eq!(got_amounts, expected_amounts, "{bib}");
+
+        // Net time percentile, degradation, roxzone.
+        let slower = nets.iter().filter(|t| **t > net).count() as f64;
+        let ties = nets.iter().filter(|t| **t == net).count() as f64;
+        let overall = 100.0 * (slower + ties / 2.0) / nets.len() as f64;
+        assert!(close(&report["overallPercentile"], overall), "{report}");
+        let runs = |m: &[Option<i64>]| Some(m[21]? as f64 / m[0]? as f64 - 1.0);
+        match runs(&own) {
+            Some(r) => assert!(close(&report["runDegradation"]["ratio"], r)),
+            None => assert_eq!(report["runDegradation"]["ratio"], Value::Null),
+        }
+        let roxzone: Option<i64> = (0..8).map(|n| own[3 * n + 1]).sum();
+        assert_eq!(report["roxzone"]["totalMs"], json!(roxzone));
+        for s in report["strengths"].as_array().unwrap() {
+            assert!(s["percentile"].as_f64().unwrap() > overall, "{s}");
+        }
+        for s in report["weaknesses"].as_array().unwrap() {
+            assert!(s["percentile"].as_f64().unwrap() < overall, "{s}");
+        }
+        assert_eq!(report["previous"], json!([]));
+        checked += 1;
+    }
+    assert!(checked >= 5, "reports checked: {checked}");
+
+    // A bib that is not registered has no report.
+    let none = app.gql(REPORT, json!({ "id": event, "bib": "999" })).await;
+    assert_eq!(none["raceReport"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_private_athletes_report_is_theirs_their_coaches_and_admins() {
+    let app = TestApp::spawn().await;
+    let (event, _) = simulated_race(&app).await;
+    let ids = app.athlete_ids(&event).await;
+    let token = app.athlete_token(&ids["2"]);
+    let (_, body) = app
+        .graphql_as(
+            Some(&token),
+            "mutation { setAthletePrivacy(private: true) { private } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"]["setAthletePrivacy"]["private"], true, "{body}");
+    let vars = json!({ "id": event, "bib": "2" });
+    let (_, anonymous) = app.graphql_as(None, REPORT, vars.clone()).await;
+    assert_eq!(error_code(&anonymous), "UNAUTHENTICATED", "{anonymous}");
+    let coach = app.token(podium_api::auth::Role::Coach, vec![]);
+    let (_, stranger) = app.graphql_as(Some(&coach), REPORT, vars.clone()).await;
+    assert_eq!(error_code(&stranger), "FORBIDDEN", "{stranger}");
+    let (_, own) = app.graphql_as(Some(&token), REPORT, vars.clone()).await;
+    assert_eq!(own["data"]["raceReport"]["bib"], "2", "{own}");
+    let admin = app.gql(REPORT, vars).await;
+    assert_eq!(admin["raceReport"]["bib"], "2");
+    // A public athlete's report is public like their result.
+    let (_, public) = app
+        .graphql_as(None, REPORT, json!({ "id": event, "bib": "3" }))
+        .await;
+    assert_eq!(public["data"]["raceReport"]["bib"], "3", "{public}");
+}
+
+#[tokio::test]
+async fn compared_results_line_up_segments_and_cumulative_gaps() {
+    let app = TestApp::spawn().await;
+    let (event, races) = simulated_race(&app).await;
+    let picked: Vec<&Race> = races.iter().take(3).collect();
+    let bibs: Vec<&str> = picked.iter().map(|r| r.0.as_str()).collect();
+    let data = app
+        .gql(
+            "query($id: ID!, $bibs: [String!]!) { compareResults(eventId: $id, bibs: $bibs) {
+                entries { bib netTimeMs } segments { segment durationsMs cumulativeMs gapsMs } } }",
+            json!({ "id": event, "bibs": bibs }),
+        )
+        .await["compareResults"]
+        .clone();
+    assert_eq!(data["entries"].as_array().unwrap().len(), 3);
+    for (k, row) in data["segments"].as_array().unwrap().iter().enumerate() {
+        let cumulative: Vec<Option<i64>> = picked
+            .iter()
+            .map(|r| r.2[k + 1].map(|t| t * 1000))
+            .collect();
+        let leader = cumulative.iter().flatten().min().copied();
+        for (n, race) in picked.iter().enumerate() {
+            assert_eq!(row["durationsMs"][n], json!(measured(&race.2)[k]), "{row}");
+            assert_eq!(row["cumulativeMs"][n], json!(cumulative[n]), "{row}");
+            let gap = cumulative[n].zip(leader).map(|(c, l)| c - l);
+            assert_eq!(row["gapsMs"][n], json!(gap), "{row}");
+        }
+    }
+    let (_, one) = app
+        .graphql_as(
+            None,
+            "query($id: ID!) { compareResults(eventId: $id, bibs: [\"1\"]) { segments { segment } } }",
+            json!({ "id": event }),
+        )
+        .await;
+    assert_eq!(error_code(&one), "BAD_USER_INPUT", "{one}");
 }

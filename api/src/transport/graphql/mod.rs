@@ -8,6 +8,7 @@ pub mod limits;
 pub mod mutation;
 pub mod officiating;
 pub mod query;
+pub mod report;
 pub mod scalars;
 pub mod subscription;
 pub mod types;

@@ -1,11 +1,12 @@
-//! Race analytics: segment statistics of a division.
+//! Race analytics: segment statistics of a division, race reports, comparisons.
 
 use crate::app::analytics;
 use crate::auth::Scope;
 use crate::transport::graphql::error::{GqlResult, IntoGql};
+use crate::transport::graphql::report::{RaceReportObject, ResultComparison};
 use crate::transport::graphql::types::{category, gender, CategoryGql, GenderGql};
-use crate::transport::graphql::{app, parse_id, RequireScope};
-use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
+use crate::transport::graphql::{app, parse_id, principal, RequireScope};
+use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
 use podium_domain::division::AgeGroup;
 use podium_domain::standings::LeaderboardFilter;
 use podium_domain::stats::Distribution;
@@ -115,4 +116,70 @@ impl AnalyticsQuery {
             .gql()?;
         Ok(stats.iter().map(Into::into).collect())
     }
+
+    /// One entry's race against its division (category × gender) and its cohort of peers:
+    /// every segment's time, field median, percentile and rank, the run degradation, the
+    /// roxzone, strengths, weaknesses and potential gains — and the same for the athlete's
+    /// earlier races on this course. Live while the event runs. Public for public athletes
+    /// like their result; for private athletes only the athlete, coaches they granted and
+    /// admins may see it. Null when the bib is not registered.
+    #[graphql(guard = "RequireScope(Scope::ResultsRead)")]
+    async fn race_report(
+        &self,
+        ctx: &Context<'_>,
+        event_id: ID,
+        bib: String,
+    ) -> GqlResult<Option<RaceReportObject>> {
+        let event_id = parse_id("eventId", &event_id)?;
+        let viewer = principal(ctx);
+        let Some((this, previous)) = analytics::race_report_of(app(ctx), viewer, event_id, &bib)
+            .await
+            .gql()?
+        else {
+            return Ok(None);
+        };
+        let previous = previous
+            .iter()
+            .map(|v| RaceReportObject::new(viewer, v, Vec::new()))
+            .collect();
+        Ok(Some(RaceReportObject::new(viewer, &this, previous)))
+    }
+
+    /// Two to four entries segment by segment, with each one's cumulative time and gap to the
+    /// fastest at every mat: `bibs` of the event `eventId`, and/or `entries` of any events on
+    /// the same course.
+    #[graphql(guard = "RequireScope(Scope::ResultsRead)")]
+    async fn compare_results(
+        &self,
+        ctx: &Context<'_>,
+        event_id: Option<ID>,
+        #[graphql(default, validator(max_items = 4))] bibs: Vec<String>,
+        #[graphql(default, validator(max_items = 4))] entries: Vec<EntryRefInput>,
+    ) -> GqlResult<ResultComparison> {
+        let mut wanted = Vec::with_capacity(bibs.len() + entries.len());
+        if !bibs.is_empty() {
+            let Some(event_id) = event_id.as_ref() else {
+                return Err(crate::error::ApiError::BadRequest(
+                    "`bibs` needs `eventId`".into(),
+                ))
+                .gql();
+            };
+            let event_id = parse_id("eventId", event_id)?;
+            wanted.extend(bibs.into_iter().map(|b| (event_id, b)));
+        }
+        for e in entries {
+            wanted.push((parse_id("entries.eventId", &e.event_id)?, e.bib));
+        }
+        let comparison = analytics::compare_results(app(ctx), principal(ctx), &wanted)
+            .await
+            .gql()?;
+        Ok(ResultComparison::new(principal(ctx), comparison))
+    }
+}
+
+/// An entry of some event.
+#[derive(InputObject)]
+pub struct EntryRefInput {
+    pub event_id: ID,
+    pub bib: String,
 }
