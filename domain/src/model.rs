@@ -110,6 +110,8 @@ pub const TOPIC_RESULT_AMENDED: &str = "result.amended";
 /// A result that became official is its athlete's best finish on the course so far (public
 /// athletes only: a private athlete's bests are never told).
 pub const TOPIC_ATHLETE_PERSONAL_BEST: &str = "athlete.personal_best";
+/// An event became official and its statistics are final (with links to the exports).
+pub const TOPIC_EVENT_ANALYTICS_READY: &str = "event.analytics_ready";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Venue {

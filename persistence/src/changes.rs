@@ -163,6 +163,77 @@ pub(crate) async fn announce_status(
     write_outbox(txn, id, topic, payload, seq).await
 }
 
+/// Writes `event.analytics_ready` for an event that became official at `seq`: its statistics
+/// are final. The payload names each division (category × gender) with its entries and
+/// finishers, and the paths of the statistics and results exports.
+pub(crate) async fn announce_analytics_ready(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    seq: i64,
+) -> Result<(), RepoError> {
+    use crate::entities::entries;
+    let divisions: HashMap<Uuid, (String, String)> = entries::Entity::find()
+        .select_only()
+        .column(entries::Column::Id)
+        .column(entries::Column::Category)
+        .column(entries::Column::Gender)
+        .filter(entries::Column::EventId.eq(id))
+        .into_tuple::<(Uuid, String, String)>()
+        .all(txn)
+        .await
+        .map_err(unexpected)?
+        .into_iter()
+        .map(|(entry, c, g)| (entry, (c, g)))
+        .collect();
+    let finished: std::collections::HashSet<Uuid> = entry_states::Entity::find()
+        .select_only()
+        .column(entry_states::Column::EntryId)
+        .filter(entry_states::Column::EventId.eq(id))
+        .filter(entry_states::Column::Status.eq("FINISHED"))
+        .into_tuple::<Uuid>()
+        .all(txn)
+        .await
+        .map_err(unexpected)?
+        .into_iter()
+        .collect();
+    let mut counts: std::collections::BTreeMap<(String, String), (u64, u64)> = Default::default();
+    for (entry, division) in divisions {
+        let count = counts.entry(division).or_default();
+        count.0 += 1;
+        count.1 += u64::from(finished.contains(&entry));
+    }
+    let divisions: Vec<serde_json::Value> = counts
+        .into_iter()
+        .map(|((category, gender), (entries, finishers))| {
+            serde_json::json!({
+                "category": category,
+                "gender": gender,
+                "entries": entries,
+                "finishers": finishers,
+            })
+        })
+        .collect();
+    let payload = serde_json::json!({
+        "eventId": id,
+        "seq": seq,
+        "divisions": divisions,
+        "links": {
+            "statsCsv": format!("/v1/events/{id}/stats.csv"),
+            "statsJson": format!("/v1/events/{id}/stats.json"),
+            "resultsCsv": format!("/v1/events/{id}/results.csv"),
+            "resultsJson": format!("/v1/events/{id}/results.json"),
+        },
+    });
+    write_outbox(
+        txn,
+        id,
+        podium_domain::model::TOPIC_EVENT_ANALYTICS_READY,
+        payload,
+        seq,
+    )
+    .await
+}
+
 /// Appends a domain event to the outbox.
 pub(crate) async fn write_outbox(
     txn: &DatabaseTransaction,

@@ -150,6 +150,7 @@ pub(crate) async fn transition_event(
     announce_status(&txn, id, from, to, seq).await?;
     if to == EventStatus::Official {
         crate::athletes::announce_personal_bests(&txn, id, seq).await?;
+        crate::changes::announce_analytics_ready(&txn, id, seq).await?;
     }
     txn.commit().await.map_err(unexpected)?;
     repo.event(id)

@@ -128,10 +128,12 @@ pub async fn segment_stats(
     Ok(stats)
 }
 
-/// The segment statistics of every division of the event that has entries, in division order.
+/// The segment statistics of every division (category × gender) of the event that has
+/// entries and that `narrow` admits, in division order, each narrowed by `narrow`'s age group.
 pub async fn stats_by_division(
     state: &AppState,
     event_id: Uuid,
+    narrow: LeaderboardFilter,
 ) -> Result<(Event, Vec<(LeaderboardFilter, Arc<Vec<Distribution>>)>), ApiError> {
     let event = load_event(state, event_id).await?;
     let field = event_field(state, event.clone()).await?;
@@ -139,6 +141,9 @@ pub async fn stats_by_division(
         .entries
         .iter()
         .map(|e| (e.entry.category, e.entry.gender))
+        .filter(|(c, g)| {
+            narrow.category.is_none_or(|n| n == *c) && narrow.gender.is_none_or(|n| n == *g)
+        })
         .collect();
     divisions.sort();
     divisions.dedup();
@@ -147,7 +152,7 @@ pub async fn stats_by_division(
         let filter = LeaderboardFilter {
             category: Some(category),
             gender: Some(gender),
-            age_group: None,
+            age_group: narrow.age_group,
         };
         out.push((filter, segment_stats(state, event_id, filter).await?));
     }

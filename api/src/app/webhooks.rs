@@ -15,8 +15,8 @@ use base64::Engine;
 use futures::StreamExt;
 use hmac::{Hmac, Mac};
 use podium_domain::model::{
-    TOPIC_ATHLETE_PERSONAL_BEST, TOPIC_EVENT_CANCELLED, TOPIC_EVENT_LIVE, TOPIC_EVENT_OFFICIAL,
-    TOPIC_EVENT_PROVISIONAL, TOPIC_RESULT_AMENDED,
+    TOPIC_ATHLETE_PERSONAL_BEST, TOPIC_EVENT_ANALYTICS_READY, TOPIC_EVENT_CANCELLED,
+    TOPIC_EVENT_LIVE, TOPIC_EVENT_OFFICIAL, TOPIC_EVENT_PROVISIONAL, TOPIC_RESULT_AMENDED,
 };
 use podium_domain::ports::{AttemptOutcome, WebhookDelivery, WebhookRecord};
 use podium_domain::timing::Timestamp;
@@ -26,13 +26,14 @@ use std::time::Duration;
 use uuid::Uuid;
 
 /// Every topic an endpoint can subscribe to.
-pub const TOPICS: [&str; 6] = [
+pub const TOPICS: [&str; 7] = [
     TOPIC_EVENT_LIVE,
     TOPIC_EVENT_PROVISIONAL,
     TOPIC_EVENT_OFFICIAL,
     TOPIC_EVENT_CANCELLED,
     TOPIC_RESULT_AMENDED,
     TOPIC_ATHLETE_PERSONAL_BEST,
+    TOPIC_EVENT_ANALYTICS_READY,
 ];
 
 /// Deliveries sent at the same time by one instance.

@@ -416,3 +416,66 @@ async fn compared_results_line_up_segments_and_cumulative_gaps() {
         .await;
     assert_eq!(error_code(&one), "BAD_USER_INPUT", "{one}");
 }
+
+#[tokio::test]
+async fn stats_exports_list_every_division_as_segment_stats_shows_it() {
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+    let app = TestApp::spawn().await;
+    let (event, _) = simulated_race(&app).await;
+    let get = |path: String, etag: Option<String>| {
+        let mut request = Request::get(path);
+        if let Some(tag) = etag {
+            request = request.header(header::IF_NONE_MATCH, tag);
+        }
+        app.request(request.body(Body::empty()).unwrap())
+    };
+    let (status, headers, body) = get(format!("/v1/events/{event}/stats.json"), None).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let json: Value = serde_json::from_slice(&body).unwrap();
+    let lines = json["stats"].as_array().unwrap();
+    for gender in ["MEN", "WOMEN"] {
+        let expected = app
+            .gql(
+                "query($id: ID!, $g: Gender) { segmentStats(eventId: $id, category: OPEN, gender: $g) {
+                    segment count meanMs medianMs p90Ms minMs maxMs } }",
+                json!({ "id": event, "g": gender }),
+            )
+            .await["segmentStats"]
+            .clone();
+        let got: Vec<&Value> = lines.iter().filter(|l| l["gender"] == gender).collect();
+        assert_eq!(got.len(), expected.as_array().unwrap().len(), "{gender}");
+        for (line, row) in got.iter().zip(expected.as_array().unwrap()) {
+            assert_eq!(line["category"], "OPEN");
+            for key in [
+                "segment", "count", "meanMs", "medianMs", "p90Ms", "minMs", "maxMs",
+            ] {
+                assert_eq!(line[key], row[key], "{gender} {key}: {line} vs {row}");
+            }
+        }
+    }
+    assert_eq!(json["event"]["final"], false);
+
+    let (status, _, csv) = get(format!("/v1/events/{event}/stats.csv?gender=WOMEN"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut reader = csv::Reader::from_reader(csv.as_slice());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        &header[..5],
+        ["category", "gender", "ageGroup", "segment", "count"]
+    );
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 28, "one division: 24 segments and 4 totals");
+    assert!(records.iter().all(|r| &r[1] == "WOMEN"));
+
+    let etag = headers[header::ETAG].to_str().unwrap().to_owned();
+    let (status, _, _) = get(format!("/v1/events/{event}/stats.json"), Some(etag)).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    let (status, _, body) = get(format!("/v1/events/{event}/stats.json?gender=X"), None).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+}

@@ -176,6 +176,7 @@ fn rows(f: &Fixture) -> Vec<Row> {
         Row { name: "`raceReport` (private athlete who granted nobody)", call: gql(r#"query($e: ID!) { raceReport(eventId: $e, bib: "2") { bib } }"#, json!({ "e": ea })), allowed: ADMIN },
         Row { name: "`compareResults`", call: gql(r#"query($e: ID!) { compareResults(eventId: $e, bibs: ["1", "2"]) { entries { bib } } }"#, json!({ "e": ea })), allowed: READERS },
         Row { name: "`GET /v1/events/{id}/results.csv` (and `.json`, `.ndjson`)", call: Call::Rest("GET", format!("/v1/events/{ea}/results.csv"), None), allowed: READERS },
+        Row { name: "`GET /v1/events/{id}/stats.csv` (and `.json`)", call: Call::Rest("GET", format!("/v1/events/{ea}/stats.csv"), None), allowed: READERS },
         Row { name: "`corrections`", call: gql("query($e: ID!) { corrections(eventId: $e) { id } }", json!({ "e": ea })), allowed: READERS },
         Row { name: "`athlete`", call: gql("query($a: ID!) { athlete(id: $a) { name } }", json!({ "a": a })), allowed: READERS },
         Row { name: "`athlete { birthYear }` (personal data)", call: gql("query($a: ID!) { athlete(id: $a) { birthYear } }", json!({ "a": a })), allowed: [false, true, false, false, true, false, false, false] },

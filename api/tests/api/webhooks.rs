@@ -1,7 +1,7 @@
 //! Webhooks end to end: an endpoint served on a free port receives lifecycle messages signed
 //! after Standard Webhooks; failures are retried with the same `webhook-id`, then given up.
 
-use crate::helpers::TestApp;
+use crate::helpers::{read, TestApp};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
@@ -465,4 +465,61 @@ async fn an_official_result_that_is_a_personal_best_is_told_to_subscribers() {
         profile["athlete"]["personalBests"],
         json!([{ "segment": "RUN_1", "durationMs": 240_000, "bib": "1" }])
     );
+}
+
+#[tokio::test]
+async fn an_event_made_official_tells_that_its_statistics_are_final() {
+    let app = fast_app().await;
+    let here = venue(&app).await;
+    let (receiver, url) = Receiver::start(&[]).await;
+    let (_, body) = app
+        .graphql_as(
+            Some(&app.token(Role::Admin, vec![])),
+            CREATE,
+            json!({ "input": { "url": url, "topics": ["event.analytics_ready"], "venueId": here } }),
+        )
+        .await;
+    let secret = body["data"]["createWebhook"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let event = app.create_event(Some(&here)).await;
+    app.add_entries(
+        &event,
+        &[
+            ("1", "OPEN", "MEN", 1990),
+            ("2", "OPEN", "MEN", 1991),
+            ("3", "PRO", "WOMEN", 1992),
+        ],
+    )
+    .await;
+    let finish = |bib: &str, s: i64| [read(bib, "START", 0), read(bib, "FINISH", s)];
+    let reads: Vec<Value> = finish("1", 3600)
+        .into_iter()
+        .chain(finish("3", 3900))
+        .collect();
+    app.ingest_json(&event, Value::Array(reads)).await;
+    for status in ["PROVISIONAL", "OFFICIAL"] {
+        set_status(&app, &event, status).await;
+    }
+    let requests = receiver.wait_for(1).await;
+    let (headers, body) = &requests[0];
+    verify(&secret, headers, body);
+    let message: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(message["type"], "event.analytics_ready", "{message}");
+    let data = &message["data"];
+    assert_eq!(data["eventId"], json!(event));
+    assert_eq!(
+        data["divisions"],
+        json!([
+            { "category": "OPEN", "gender": "MEN", "entries": 2, "finishers": 1 },
+            { "category": "PRO", "gender": "WOMEN", "entries": 1, "finishers": 1 },
+        ])
+    );
+    assert_eq!(
+        data["links"]["statsCsv"],
+        format!("/v1/events/{event}/stats.csv")
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.seen().len(), 1, "told once");
 }

@@ -56,7 +56,7 @@ pub struct ExportQuery {
 }
 
 impl ExportQuery {
-    fn filter(&self) -> Result<LeaderboardFilter, ApiError> {
+    pub fn filter(&self) -> Result<LeaderboardFilter, ApiError> {
         Ok(LeaderboardFilter {
             category: self
                 .category
@@ -192,9 +192,13 @@ pub async fn results(
     query: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    if matches!(file.as_str(), "stats.csv" | "stats.json") {
+        let path = Path((event_id, file));
+        return super::stats::stats(State(s), PeerIp(peer), path, query, headers).await;
+    }
     let Some(format) = Format::parse(&file) else {
         return Err(ApiError::NotFound(format!(
-            "/v1/events/{event_id}/{file} (exports are results.csv, results.json, results.ndjson)"
+            "/v1/events/{event_id}/{file} (exports are results.csv, results.json, results.ndjson, stats.csv, stats.json)"
         )));
     };
     let principal = crate::transport::principal(&s.app, &headers).await?;

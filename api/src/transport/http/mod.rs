@@ -10,6 +10,7 @@ mod import;
 mod ingest;
 mod oauth;
 pub mod server;
+mod stats;
 
 use crate::app::AppState;
 use crate::config::Settings;
