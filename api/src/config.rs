@@ -79,6 +79,9 @@ pub struct Settings {
     /// Steps of each event kept in memory for live subscribers; one that falls further behind
     /// reads the change log instead.
     pub live_recent_steps: usize,
+    /// The day seasons start, `MM-DD` (segment leaderboards and competition statistics by
+    /// season); `01-01`: calendar years.
+    pub season_start: String,
     /// Introspection, field suggestions and GraphiQL; unset: on in development, off in
     /// production.
     pub graphql_introspection: Option<bool>,
@@ -188,6 +191,7 @@ impl Default for Settings {
             ws_max_message_bytes: 65_536,
             live_poll_ms: 2000,
             live_recent_steps: 1024,
+            season_start: "01-01".to_owned(),
             graphql_introspection: None,
             graphql_max_depth: 12,
             graphql_max_complexity: 20_000,
@@ -475,6 +479,10 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live_recent_steps: Option<usize>,
+    /// The day seasons start, MM-DD [env: PODIUM_SEASON_START] [default: 01-01]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub season_start: Option<String>,
     /// Introspection, suggestions and GraphiQL on or off [env: PODIUM_GRAPHQL_INTROSPECTION] [default: on in development, off in production]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]

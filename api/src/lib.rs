@@ -61,13 +61,23 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     if settings.live_poll_ms == 0 {
         anyhow::bail!("live_poll_ms must be at least 1");
     }
+    podium_domain::records::SeasonStart::parse(&settings.season_start)
+        .map_err(|e| anyhow::anyhow!("setting `season_start`: {}", e.message))?;
     if settings.live_recent_steps == 0 {
         anyhow::bail!("live_recent_steps must be at least 1");
     }
     let store = Arc::new(SeaRepository::new(db).await?);
+    let filled = store.backfill_segment_times().await?;
+    if filled > 0 {
+        tracing::info!(
+            events = filled,
+            "segment_times filled for events finished before it"
+        );
+    }
     let repo: Arc<dyn podium_domain::ports::RaceRepository> = store.clone();
     let athletes: Arc<dyn podium_domain::ports::AthleteRepository> = store.clone();
     let webhook_store: Arc<dyn podium_domain::ports::WebhookRepository> = store.clone();
+    let analytics_repo: Arc<dyn podium_domain::ports::AnalyticsRepository> = store.clone();
     let access: Arc<dyn podium_domain::ports::AccessRepository> = store;
     let sealer = auth::sealing::Sealer::new(
         settings
@@ -110,6 +120,8 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         standings: StandingsCache::default(),
         history: Default::default(),
         analytics: Default::default(),
+        analytics_repo,
+        records: Default::default(),
         metrics: Arc::new(Metrics::default()),
         live,
         database: Default::default(),

@@ -15,6 +15,7 @@ pub mod matching;
 pub mod model;
 pub mod ports;
 pub mod public_results;
+pub mod records;
 pub mod report;
 pub mod simulation;
 pub mod standings;

@@ -139,6 +139,17 @@ pub const READ_WINDOW_BEFORE_MS: i64 = 12 * 3600 * 1000;
 pub const READ_WINDOW_AFTER_MS: i64 = 36 * 3600 * 1000;
 
 impl Event {
+    /// The season the event belongs to: the calendar year of its start in its time zone (UTC
+    /// when the zone is unknown).
+    pub fn season(&self) -> i32 {
+        use chrono::Datelike;
+        let start = self.starts_at.to_chrono();
+        match self.timezone.parse::<chrono_tz::Tz>() {
+            Ok(tz) => start.with_timezone(&tz).year(),
+            Err(_) => start.year(),
+        }
+    }
+
     /// Checks a detection against this event; returns the timing point's index on the course.
     pub fn check_detection(&self, detection: &Detection) -> Result<usize, InvalidInput> {
         let index = self

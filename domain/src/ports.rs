@@ -369,6 +369,9 @@ pub struct CoachGrant {
 pub trait AthleteRepository: Send + Sync + 'static {
     async fn athlete(&self, id: Uuid) -> Result<Option<AthleteProfile>, RepoError>;
 
+    /// The profiles of those of `ids` that exist, in no particular order.
+    async fn athletes_by_ids(&self, ids: &[Uuid]) -> Result<Vec<AthleteProfile>, RepoError>;
+
     /// The athletes whose name key is one of `name_keys`, as the matching rule sees them.
     async fn known_athletes(
         &self,
@@ -518,4 +521,59 @@ pub trait WebhookRepository: Send + Sync + 'static {
         webhook_id: Uuid,
         limit: u64,
     ) -> Result<Vec<WebhookDelivery>, RepoError>;
+}
+
+/// Which measured segment times to read across events.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EffortQuery {
+    /// The segment's code on `course`.
+    pub segment: String,
+    /// The course template (`HYROX_STANDARD`).
+    pub course: String,
+    pub category: Option<crate::division::Category>,
+    pub gender: Option<crate::division::Gender>,
+    pub age_group: Option<crate::division::AgeGroup>,
+    /// Only these events.
+    pub event_ids: Vec<Uuid>,
+}
+
+/// An athlete's race with where it stood in its event's division (see `records::trend`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RaceStandings {
+    pub event_id: Uuid,
+    /// The net time among the division's finishers of that event.
+    pub net: Option<crate::records::Standing>,
+    /// Each measured segment among the division's measured times of that event, by code.
+    pub segments: Vec<(String, crate::records::Standing)>,
+}
+
+/// What to count for competition statistics.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CompetitionQuery {
+    pub event_ids: Vec<Uuid>,
+    pub category: Option<crate::division::Category>,
+    pub gender: Option<crate::division::Gender>,
+}
+
+/// Cross-event analytics over the per-segment table (`segment_times`) and the entry states:
+/// only finished entries' splits are there, each marked measured, merged or estimated.
+#[async_trait]
+pub trait AnalyticsRepository: Send + Sync + 'static {
+    /// Every measured time on `query.segment` of a finished entry of `query.event_ids`,
+    /// narrowed by division and age group.
+    async fn segment_efforts(
+        &self,
+        query: &EffortQuery,
+    ) -> Result<Vec<crate::records::Effort>, RepoError>;
+
+    /// For each event the athlete finished: the net time's and each measured segment's
+    /// standing within that event's division (category × gender).
+    async fn race_standings(&self, athlete_id: Uuid) -> Result<Vec<RaceStandings>, RepoError>;
+
+    /// The entries, statuses, finish times and per-segment medians (measured times, linear
+    /// interpolation) of the events, narrowed by division.
+    async fn competition(
+        &self,
+        query: &CompetitionQuery,
+    ) -> Result<crate::records::CompetitionFigures, RepoError>;
 }

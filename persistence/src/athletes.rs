@@ -40,6 +40,21 @@ impl AthleteRepository for SeaRepository {
         row.map(profile_from).transpose()
     }
 
+    async fn athletes_by_ids(&self, ids: &[Uuid]) -> Result<Vec<AthleteProfile>, RepoError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(INSERT_CHUNK) {
+            for row in athletes::Entity::find()
+                .filter(athletes::Column::Id.is_in(chunk.iter().copied()))
+                .all(self.connection())
+                .await
+                .map_err(unexpected)?
+            {
+                out.push(profile_from(row)?);
+            }
+        }
+        Ok(out)
+    }
+
     async fn known_athletes(&self, name_keys: &[String]) -> Result<Vec<Known>, RepoError> {
         let mut out = Vec::new();
         for chunk in name_keys.chunks(INSERT_CHUNK) {
@@ -129,6 +144,15 @@ impl AthleteRepository for SeaRepository {
             .await
             .map_err(unexpected)?
             .rows_affected;
+        crate::entities::segment_times::Entity::update_many()
+            .col_expr(
+                crate::entities::segment_times::Column::AthleteId,
+                Expr::value(keep),
+            )
+            .filter(crate::entities::segment_times::Column::AthleteId.eq(merge))
+            .exec(&txn)
+            .await
+            .map_err(unexpected)?;
         let private = kept.is_private || merged.is_private;
         athletes::Entity::update_many()
             .col_expr(athletes::Column::IsPrivate, Expr::value(private))

@@ -108,8 +108,8 @@ pub(crate) async fn store_recomputed(
 ) -> Result<Vec<EntryChange>, RepoError> {
     let derived: Vec<DerivedFlags> = recomputed
         .iter()
-        .filter(|(_, flags, had_open)| !flags.is_empty() || *had_open)
-        .map(|(model, flags, _)| DerivedFlags {
+        .filter(|(_, flags, had_open, _)| !flags.is_empty() || *had_open)
+        .map(|(model, flags, _, _)| DerivedFlags {
             entry_id: *model.entry_id.as_ref(),
             bib: model.bib.as_ref().clone(),
             flags: flags.clone(),
@@ -120,11 +120,13 @@ pub(crate) async fn store_recomputed(
     } else {
         crate::flagging::sync_flags(txn, &event.course, event.id, derived, seq).await?
     };
+    let mut resplit = Vec::new();
     let states: Vec<entry_states::ActiveModel> = recomputed
         .into_iter()
-        .map(|(mut model, _, _)| {
+        .map(|(mut model, _, _, changed)| {
             let count = open.get(model.entry_id.as_ref()).copied().unwrap_or(0);
             model.open_flags = Set(count);
+            resplit.extend(changed);
             model
         })
         .collect();
@@ -139,6 +141,7 @@ pub(crate) async fn store_recomputed(
             .await
             .map_err(unexpected)?;
     }
+    crate::segments::sync(txn, event, resplit).await?;
     states.iter().map(entry_change).collect()
 }
 

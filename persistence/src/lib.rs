@@ -2,6 +2,7 @@
 //! (with TimescaleDB when available). Implements `podium_domain::ports::RaceRepository`.
 
 mod access;
+mod analytics;
 mod athletes;
 mod changes;
 mod convert;
@@ -12,6 +13,7 @@ mod officiating;
 mod race;
 mod recompute;
 mod repository;
+mod segments;
 pub mod testing;
 mod webhooks;
 

@@ -138,6 +138,8 @@ pub(crate) struct Pending {
     pub adjustments: Adjustments,
     /// It had open flags before (so they must be re-synced even if none remain).
     pub had_open: bool,
+    /// It was finished before (so its rows in `segment_times` may need replacing).
+    pub was_finished: bool,
 }
 
 impl Pending {
@@ -159,10 +161,11 @@ impl Pending {
             timeline,
             adjustments: adjustments_of(state)?,
             had_open: state.open_flags > 0,
+            was_finished: state.status == "FINISHED",
         })
     }
 
-    fn evaluate(&self, course: &Course) -> Progress {
+    pub(crate) fn evaluate(&self, course: &Course) -> Progress {
         evaluate(
             course,
             &self.timeline,
@@ -185,8 +188,15 @@ pub(crate) fn adjustments_of(state: &entry_states::Model) -> Result<Adjustments,
 }
 
 /// An entry's recomputed state row (with `open_flags` left at 0 for the flag sync to set),
-/// its flags, and whether it had open flags before.
-pub(crate) type Recomputed = (entry_states::ActiveModel, Vec<Flag>, bool);
+/// its flags, whether it had open flags before, and — when its splits may have changed (it
+/// was recomputed from new reads or a correction, not only re-flagged) — its evaluation for
+/// `segment_times`.
+pub(crate) type Recomputed = (
+    entry_states::ActiveModel,
+    Vec<Flag>,
+    bool,
+    Option<crate::segments::Resplit>,
+);
 
 /// Evaluates `pending`, records their measured splits in `field`, and returns the state and
 /// flags of each — and of every other entry whose outlier status the moved medians changed.
@@ -215,7 +225,8 @@ pub(crate) async fn recompute(
         .collect();
     let others: Vec<Uuid> = field.apply(updates).into_iter().collect();
 
-    let mut all = evaluated;
+    let mut all: Vec<(Pending, Progress, bool)> =
+        evaluated.into_iter().map(|(p, g)| (p, g, true)).collect();
     for chunk in others.chunks(LOOKUP_CHUNK) {
         for state in entry_states::Entity::find()
             .filter(entry_states::Column::EntryId.is_in(chunk.iter().copied()))
@@ -225,15 +236,21 @@ pub(crate) async fn recompute(
         {
             let p = Pending::of(course, &state)?;
             let progress = p.evaluate(course);
-            all.push((p, progress));
+            all.push((p, progress, false));
         }
     }
     Ok(all
         .into_iter()
-        .map(|(p, progress)| {
+        .map(|(p, progress, resplit)| {
             let mut flags = flags::derive(course, &p.timeline, Some(p.wave_start), &progress);
             flags.extend(field.flags(course, p.entry_id, &progress));
-            (state_row(event, &p, &progress, seq), flags, p.had_open)
+            let state = state_row(event, &p, &progress, seq);
+            let resplit = resplit.then_some(crate::segments::Resplit {
+                entry_id: p.entry_id,
+                was_finished: p.was_finished,
+                progress,
+            });
+            (state, flags, p.had_open, resplit)
         })
         .collect())
 }

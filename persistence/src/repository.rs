@@ -51,6 +51,12 @@ impl SeaRepository {
         })
     }
 
+    /// Fills `segment_times` for events finished before it existed (see
+    /// `segments::backfill`); returns how many events it filled.
+    pub async fn backfill_segment_times(&self) -> Result<usize, RepoError> {
+        crate::segments::backfill(self).await
+    }
+
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
     }

@@ -399,6 +399,7 @@ async fn the_lifecycle_writes_its_domain_events_to_the_outbox() {
             "event.official",
             "athlete.personal_best",
             "athlete.personal_best",
+            "event.analytics_ready",
             "result.amended"
         ]
     );
@@ -409,7 +410,13 @@ async fn the_lifecycle_writes_its_domain_events_to_the_outbox() {
         assert_eq!(payload["previousBestMs"], serde_json::Value::Null);
         assert_eq!(message.seq, outbox[2].seq, "written with the OFFICIAL step");
     }
-    let payload: serde_json::Value = serde_json::from_str(&outbox[5].payload).unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&outbox[5].payload).unwrap();
+    assert_eq!(
+        outbox[5].seq, outbox[2].seq,
+        "statistics final with the OFFICIAL step"
+    );
+    assert_eq!(ready["divisions"][0]["finishers"], 2, "{ready}");
+    let payload: serde_json::Value = serde_json::from_str(&outbox[6].payload).unwrap();
     assert_eq!(payload["bib"], "1");
     assert_eq!(payload["correctionId"], amendment.id.to_string());
     assert_eq!(payload["kind"], "TIME_PENALTY");
@@ -641,4 +648,114 @@ async fn a_timeline_stored_before_finishes_were_kept_reads_back() {
     let after = row(&repo, &event, "1").await;
     assert_eq!(after.status, EntryStatus::Finished);
     assert_eq!(after.net_time_ms, before.net_time_ms);
+}
+
+/// `(segment, span, kind, duration)` of an entry's rows in `segment_times`, in course order.
+async fn segment_rows(
+    repo: &SeaRepository,
+    event: &Event,
+    bib: &str,
+) -> Vec<(String, i32, String, i64)> {
+    use podium_persistence::entities::{entries, segment_times};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let entry = entries::Entity::find()
+        .filter(entries::Column::EventId.eq(event.id))
+        .filter(entries::Column::Bib.eq(bib))
+        .one(repo.connection())
+        .await
+        .unwrap()
+        .unwrap();
+    segment_times::Entity::find()
+        .filter(segment_times::Column::EntryId.eq(entry.id))
+        .order_by_asc(segment_times::Column::SegIndex)
+        .all(repo.connection())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            assert_eq!(
+                (r.event_id, r.athlete_id, r.season),
+                (event.id, entry.athlete_id, 2026)
+            );
+            assert_eq!((r.category.as_str(), r.gender.as_str()), ("OPEN", "WOMEN"));
+            (r.segment, r.span, r.kind, r.duration_ms)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_segment_table_follows_every_recompute_of_a_finished_entry() {
+    let repo = repo().await;
+    let event = event(&repo, Course::hyrox_standard()).await;
+    // Bib 1 finishes; bib 2 stops after RUN3.
+    let mut reads = full_race("1", 0);
+    reads.extend(full_race("2", 5).into_iter().take(8));
+    repo.ingest(&event, reads).await.unwrap();
+    let codes: Vec<String> = Course::hyrox_standard()
+        .segments()
+        .iter()
+        .map(|s| s.code.clone())
+        .collect();
+    let every: Vec<(String, i32, String, i64)> = codes
+        .iter()
+        .map(|c| (c.clone(), 1, "MEASURED".to_owned(), 300_000))
+        .collect();
+    assert_eq!(segment_rows(&repo, &event, "1").await, every);
+    assert!(
+        segment_rows(&repo, &event, "2").await.is_empty(),
+        "not finished: no rows"
+    );
+
+    // Ignoring the RUN3 read merges RUN_3 and ROXZONE_3 into one split.
+    let run3 = Course::hyrox_standard().index_of("RUN3").unwrap() as i64;
+    let event = repo.event(event.id).await.unwrap().unwrap();
+    correct(
+        &repo,
+        &event,
+        "1",
+        CorrectionAction::IgnoreRead {
+            point: point("RUN3"),
+            at: at(10 + run3 * 300),
+        },
+    )
+    .await
+    .unwrap();
+    let rows = segment_rows(&repo, &event, "1").await;
+    assert_eq!(rows.len(), 23);
+    let merged = rows.iter().find(|r| r.0 == "RUN_3").unwrap();
+    assert_eq!(
+        merged,
+        &("RUN_3".to_owned(), 2, "MERGED".to_owned(), 600_000)
+    );
+    assert!(!rows.iter().any(|r| r.0 == "ROXZONE_3"));
+
+    // A disqualified entry is no longer finished: its rows go.
+    let event = repo.event(event.id).await.unwrap().unwrap();
+    correct(
+        &repo,
+        &event,
+        "1",
+        CorrectionAction::Decide(EntryStatus::Dsq),
+    )
+    .await
+    .unwrap();
+    assert!(segment_rows(&repo, &event, "1").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_database_from_before_the_segment_table_is_filled_once() {
+    use podium_persistence::entities::segment_times;
+    use sea_orm::EntityTrait;
+    let repo = repo().await;
+    let event = event(&repo, Course::hyrox_standard()).await;
+    repo.ingest(&event, full_race("1", 0)).await.unwrap();
+    let before = segment_rows(&repo, &event, "1").await;
+    assert_eq!(before.len(), 24);
+    segment_times::Entity::delete_many()
+        .exec(repo.connection())
+        .await
+        .unwrap();
+    assert_eq!(repo.backfill_segment_times().await.unwrap(), 1);
+    assert_eq!(segment_rows(&repo, &event, "1").await, before);
+    assert_eq!(repo.backfill_segment_times().await.unwrap(), 0, "only once");
 }

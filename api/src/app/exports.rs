@@ -17,8 +17,9 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
-/// One known split: the course segments it covers and its duration.
-pub type SplitCell = (Range<usize>, i64);
+/// One known split: the course segments it covers, its duration, and whether it ends at a
+/// placed (estimated) read.
+pub type SplitCell = (Range<usize>, i64, bool);
 type EventSplits = Arc<HashMap<Bib, Vec<SplitCell>>>;
 /// Splits as of a `seq`, and when they were last used.
 type CachedSplits = (i64, EventSplits, std::time::Instant);
@@ -60,7 +61,7 @@ impl SplitsCache {
                 let cells = progress
                     .splits
                     .iter()
-                    .map(|s| (s.segments(), s.duration.0))
+                    .map(|s| (s.segments(), s.duration.0, s.estimated))
                     .collect();
                 (r.entry.bib, cells)
             })
@@ -106,6 +107,8 @@ pub struct SplitJson {
     pub segment: String,
     pub duration_ms: i64,
     pub merged: bool,
+    /// It ends at a read placed by an import (a roxzone given only as a total): not measured.
+    pub estimated: bool,
 }
 
 /// One exported row (CSV columns and JSON fields alike).
@@ -199,10 +202,11 @@ pub fn rows(
                 } else {
                     cells
                         .iter()
-                        .map(|(segments, ms)| SplitJson {
+                        .map(|(segments, ms, estimated)| SplitJson {
                             segment: segment_name(course, segments),
                             duration_ms: *ms,
                             merged: segments.len() > 1,
+                            estimated: *estimated,
                         })
                         .collect()
                 },

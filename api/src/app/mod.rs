@@ -14,6 +14,7 @@ pub mod exports;
 pub mod import;
 pub mod officiating;
 pub mod race;
+pub mod records;
 pub mod webhooks;
 
 pub use race::{ChangedRows, HistoryCache, StandingsCache};
@@ -48,6 +49,10 @@ pub struct AppState {
     pub history: HistoryCache,
     /// Evaluated fields per event step, segment statistics per step and division.
     pub analytics: analytics::AnalyticsCache,
+    /// Cross-event analytics over the per-segment table.
+    pub analytics_repo: Arc<dyn podium_domain::ports::AnalyticsRepository>,
+    /// Cross-event answers per version of the official results.
+    pub records: records::RecordsCache,
     pub metrics: Arc<Metrics>,
     /// Fan-out of "event X reached seq N" to live subscribers.
     pub live: crate::live::LiveHub,

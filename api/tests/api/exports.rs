@@ -127,7 +127,7 @@ async fn the_three_formats_carry_the_standings_with_their_ranks() {
     assert_eq!(json["results"][0]["splits"][0]["durationMs"], 4_800_000);
     assert_eq!(
         json["results"][3]["splits"],
-        json!([{ "segment": "RUN_1", "durationMs": 300_000, "merged": false }])
+        json!([{ "segment": "RUN_1", "durationMs": 300_000, "merged": false, "estimated": false }])
     );
     assert_eq!(json["results"].as_array().unwrap().len(), 4);
 

@@ -23,6 +23,7 @@ mod oauth;
 mod officiating;
 mod race_day;
 mod real_results;
+mod records;
 mod scale_out;
 mod schema;
 mod tokens;

@@ -408,6 +408,7 @@ async fn a_race_is_flagged_corrected_finalised_and_amended() {
             "event.live",
             "event.provisional",
             "event.official",
+            "event.analytics_ready",
             "result.amended"
         ]
     );

@@ -131,7 +131,7 @@ fn csv_record(course: &Course, row: ExportRow) -> Vec<String> {
     ];
     let mut by_segment = vec![String::new(); course.segments().len()];
     let mut merged = Vec::new();
-    for (segments, ms) in &row.cells {
+    for (segments, ms, _) in &row.cells {
         if segments.len() == 1 {
             by_segment[segments.start] = ms.to_string();
         } else {

@@ -1,9 +1,10 @@
 //! Root query, merged from one object per area.
 
-mod analytics;
+pub(crate) mod analytics;
 mod event;
-mod leaderboard;
+pub(crate) mod leaderboard;
 mod officiating;
+mod records;
 mod result;
 
 #[derive(async_graphql::MergedObject, Default)]
@@ -12,6 +13,7 @@ pub struct Query(
     leaderboard::LeaderboardQuery,
     result::ResultQuery,
     analytics::AnalyticsQuery,
+    records::RecordsQuery,
     officiating::OfficiatingQuery,
     crate::transport::graphql::access::AccessQuery,
     crate::transport::graphql::athlete::AthleteQuery,

@@ -1,0 +1,37 @@
+//! `segment_times` rows: one split of a finished entry, with what cross-event analytics filter
+//! on (see the migration `m20261203_000001_create_segment_times`).
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "segment_times")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub entry_id: Uuid,
+    /// The course segment the split starts at.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub seg_index: i32,
+    pub event_id: Uuid,
+    pub athlete_id: Uuid,
+    pub bib: String,
+    /// The segment's code (the first one's, for a split merged over missed mats).
+    pub segment: String,
+    /// Segments the split covers: 1 unless merged.
+    pub span: i32,
+    /// `MEASURED`, `MERGED` or `ESTIMATED`.
+    pub kind: String,
+    pub duration_ms: i64,
+    pub ended_at: DateTimeUtc,
+    /// The event's course template.
+    pub course: String,
+    pub category: String,
+    pub gender: String,
+    pub age_group: Option<String>,
+    /// The calendar year of the event's start, in its time zone.
+    pub season: i32,
+    pub venue_id: Option<Uuid>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
