@@ -1,5 +1,6 @@
-//! `segment_times`: one row per split of every finished entry, kept in step with the entry's
-//! state in the same transaction (see `persistence::segments`). Cross-event analytics read it
+//! `segment_times`: one row per split of every finished entry of an official event, written in
+//! the transaction that makes the results official and kept in step in the transaction of
+//! every amendment after (see `persistence::segments`). Cross-event analytics read it
 //! instead of re-evaluating timelines: segment leaderboards, athlete trends, competition
 //! statistics. Each row carries what those queries filter on (athlete, division, age group,
 //! season, venue, course) and whether the split was measured, merged over a missed mat or
@@ -35,12 +36,6 @@ enum SegmentTimes {
     VenueId,
 }
 
-#[derive(DeriveIden)]
-enum Entries {
-    Table,
-    Id,
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -72,54 +67,30 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(SegmentTimes::AgeGroup).text())
                     .col(ColumnDef::new(SegmentTimes::Season).integer().not_null())
                     .col(ColumnDef::new(SegmentTimes::VenueId).uuid())
+                    // No foreign key to `entries` (entries are never deleted): its check locks
+                    // the entry row for every split written.
                     .primary_key(
                         Index::create()
                             .col(SegmentTimes::EntryId)
                             .col(SegmentTimes::SegIndex),
                     )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(SegmentTimes::Table, SegmentTimes::EntryId)
-                            .to(Entries::Table, Entries::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
                     .to_owned(),
             )
             .await?;
-        // Segment leaderboards and competition statistics: one segment of one division,
-        // fastest first.
+        // The one secondary index (each one costs every split written): a segment of a
+        // division, event by event, fastest first — segment leaderboards and competition
+        // statistics read ranges of it, an athlete's percentiles one event's slice of it.
+        // An athlete's own rows are found by entry (the primary key) through `entries`.
         manager
             .create_index(
                 Index::create()
-                    .name("segment_times_board")
+                    .name("segment_times_division")
                     .table(SegmentTimes::Table)
                     .col(SegmentTimes::Segment)
                     .col(SegmentTimes::Category)
                     .col(SegmentTimes::Gender)
-                    .col(SegmentTimes::DurationMs)
-                    .to_owned(),
-            )
-            .await?;
-        // Percentiles within one event's division (athlete trends).
-        manager
-            .create_index(
-                Index::create()
-                    .name("segment_times_event")
-                    .table(SegmentTimes::Table)
                     .col(SegmentTimes::EventId)
-                    .col(SegmentTimes::Segment)
-                    .col(SegmentTimes::Category)
-                    .col(SegmentTimes::Gender)
                     .col(SegmentTimes::DurationMs)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("segment_times_athlete")
-                    .table(SegmentTimes::Table)
-                    .col(SegmentTimes::AthleteId)
                     .to_owned(),
             )
             .await

@@ -120,7 +120,7 @@ impl AnalyticsRepository for SeaRepository {
             .map(|s| (s.entry_id, s))
             .collect();
         // Each measured segment of the athlete against the same segment of their division in
-        // that event: one pass over the event index.
+        // that event: one slice of the division index per segment and race.
         let counts = SegmentCount::find_by_statement(statement(
             backend,
             "SELECT a.event_id AS event_id, a.segment AS segment, a.duration_ms AS duration_ms, \
@@ -128,9 +128,10 @@ impl AnalyticsRepository for SeaRepository {
                SUM(CASE WHEN o.duration_ms = a.duration_ms THEN 1 ELSE 0 END) AS equal, \
                COUNT(*) AS n \
              FROM segment_times a JOIN segment_times o \
-               ON o.event_id = a.event_id AND o.segment = a.segment \
-              AND o.category = a.category AND o.gender = a.gender AND o.kind = 'MEASURED' \
-             WHERE a.athlete_id = $1 AND a.kind = 'MEASURED' \
+               ON o.segment = a.segment AND o.category = a.category AND o.gender = a.gender \
+              AND o.event_id = a.event_id AND o.kind = 'MEASURED' \
+             WHERE a.entry_id IN (SELECT id FROM entries WHERE athlete_id = $1) \
+               AND a.kind = 'MEASURED' \
              GROUP BY a.event_id, a.segment, a.duration_ms",
             vec![athlete_id.into()],
         ))

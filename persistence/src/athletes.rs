@@ -149,6 +149,16 @@ impl AthleteRepository for SeaRepository {
                 crate::entities::segment_times::Column::AthleteId,
                 Expr::value(keep),
             )
+            // The moved entries (by primary key: no index on the athlete here).
+            .filter(
+                crate::entities::segment_times::Column::EntryId.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(entries::Column::Id)
+                        .from(entries::Entity)
+                        .and_where(entries::Column::AthleteId.eq(keep))
+                        .to_owned(),
+                ),
+            )
             .filter(crate::entities::segment_times::Column::AthleteId.eq(merge))
             .exec(&txn)
             .await

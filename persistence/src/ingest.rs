@@ -56,7 +56,8 @@ pub(crate) async fn ingest(
     let seq = current_seq + 1;
     let pending = merge(&event.course, &new_reads, &states)?;
     let mut field = repo.fields.take(&txn, event, current_seq).await?;
-    let recomputed = recompute(&txn, event, &mut field, pending, seq).await?;
+    // Ingest never reaches an official event: no `segment_times` rows to keep in step.
+    let recomputed = recompute(&txn, event, &mut field, pending, seq, false).await?;
     outcome
         .changed_entries
         .extend(recomputed.iter().map(|(m, _, _, _)| *m.entry_id.as_ref()));
@@ -220,7 +221,7 @@ fn merge(
     timelines
         .into_iter()
         .filter(|(_, (_, changed))| *changed)
-        .map(|(bib, (timeline, _))| Pending::with_timeline(&states[bib], timeline))
+        .map(|(bib, (timeline, _))| Pending::with_timeline(course, &states[bib], timeline, false))
         .collect()
 }
 

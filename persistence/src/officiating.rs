@@ -150,6 +150,14 @@ pub(crate) async fn transition_event(
     announce_status(&txn, id, from, to, seq).await?;
     if to == EventStatus::Official {
         crate::athletes::announce_personal_bests(&txn, id, seq).await?;
+        crate::segments::fill(
+            &txn,
+            &repo
+                .event(id)
+                .await?
+                .ok_or_else(|| RepoError::NotFound(format!("event {id}")))?,
+        )
+        .await?;
         crate::changes::announce_analytics_ready(&txn, id, seq).await?;
     }
     txn.commit().await.map_err(unexpected)?;
@@ -244,12 +252,13 @@ pub(crate) async fn apply_correction(
 
     let ruling = Ruling::of(&event.course, &history);
     let timeline = ruling.timeline_of_reads(&event.course, &reads);
+    let official = status == EventStatus::Official;
     let mut field = repo.fields.take(&txn, event, seq - 1).await?;
     let pending = Pending {
         adjustments: ruling.adjustments.clone(),
-        ..Pending::with_timeline(&state, timeline)?
+        ..Pending::with_timeline(&event.course, &state, timeline, official)?
     };
-    let recomputed = recompute(&txn, event, &mut field, vec![pending], seq).await?;
+    let recomputed = recompute(&txn, event, &mut field, vec![pending], seq, official).await?;
     let changed = store_recomputed(&txn, event, recomputed, seq).await?;
     advance(
         &txn,

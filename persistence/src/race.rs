@@ -336,7 +336,7 @@ pub(crate) async fn add_entries(
             timeline: Timeline::new(&event.course),
             adjustments: Adjustments::default(),
             had_open: false,
-            was_finished: false,
+            before: None,
         };
         let progress = evaluate(
             &event.course,

@@ -138,22 +138,38 @@ pub(crate) struct Pending {
     pub adjustments: Adjustments,
     /// It had open flags before (so they must be re-synced even if none remain).
     pub had_open: bool,
-    /// It was finished before (so its rows in `segment_times` may need replacing).
-    pub was_finished: bool,
+    /// The stored timeline and decisions when the entry was finished before its recompute:
+    /// what its rows in `segment_times` were written from (see `segments::sync`).
+    pub before: Option<(Timeline, Adjustments)>,
 }
 
 impl Pending {
     /// An entry as stored, with its effective timeline.
     pub(crate) fn of(course: &Course, state: &entry_states::Model) -> Result<Self, RepoError> {
-        Self::with_timeline(state, timeline_from(course, state)?)
+        Self::stored(state, timeline_from(course, state)?)
     }
 
     /// An entry as stored, with another timeline (the stored one with new reads merged, or
-    /// one rebuilt by a correction).
+    /// one rebuilt by a correction). With `keep_before` (an entry of an official event, whose
+    /// splits are in `segment_times`) a finished entry keeps what it was evaluated from.
     pub(crate) fn with_timeline(
+        course: &Course,
         state: &entry_states::Model,
         timeline: Timeline,
+        keep_before: bool,
     ) -> Result<Self, RepoError> {
+        let before = if keep_before && state.status == "FINISHED" {
+            Some((timeline_from(course, state)?, adjustments_of(state)?))
+        } else {
+            None
+        };
+        Ok(Self {
+            before,
+            ..Self::stored(state, timeline)?
+        })
+    }
+
+    fn stored(state: &entry_states::Model, timeline: Timeline) -> Result<Self, RepoError> {
         Ok(Self {
             entry_id: state.entry_id,
             bib: state.bib.clone(),
@@ -161,7 +177,7 @@ impl Pending {
             timeline,
             adjustments: adjustments_of(state)?,
             had_open: state.open_flags > 0,
-            was_finished: state.status == "FINISHED",
+            before: None,
         })
     }
 
@@ -200,12 +216,15 @@ pub(crate) type Recomputed = (
 
 /// Evaluates `pending`, records their measured splits in `field`, and returns the state and
 /// flags of each — and of every other entry whose outlier status the moved medians changed.
+/// With `official` (the event's results are official, so its splits are in `segment_times`)
+/// each pending entry also carries what `segments::sync` needs.
 pub(crate) async fn recompute(
     txn: &DatabaseTransaction,
     event: &Event,
     field: &mut Field,
     pending: Vec<Pending>,
     seq: i64,
+    official: bool,
 ) -> Result<Vec<Recomputed>, RepoError> {
     let course = &event.course;
     let segments = course.segments().len();
@@ -225,8 +244,10 @@ pub(crate) async fn recompute(
         .collect();
     let others: Vec<Uuid> = field.apply(updates).into_iter().collect();
 
-    let mut all: Vec<(Pending, Progress, bool)> =
-        evaluated.into_iter().map(|(p, g)| (p, g, true)).collect();
+    let mut all: Vec<(Pending, Progress, bool)> = evaluated
+        .into_iter()
+        .map(|(p, g)| (p, g, official))
+        .collect();
     for chunk in others.chunks(LOOKUP_CHUNK) {
         for state in entry_states::Entity::find()
             .filter(entry_states::Column::EntryId.is_in(chunk.iter().copied()))
@@ -245,9 +266,12 @@ pub(crate) async fn recompute(
             let mut flags = flags::derive(course, &p.timeline, Some(p.wave_start), &progress);
             flags.extend(field.flags(course, p.entry_id, &progress));
             let state = state_row(event, &p, &progress, seq);
+            let before = p.before.as_ref().map(|(timeline, adjustments)| {
+                evaluate(course, timeline, Some(p.wave_start), adjustments)
+            });
             let resplit = resplit.then_some(crate::segments::Resplit {
                 entry_id: p.entry_id,
-                was_finished: p.was_finished,
+                before,
                 progress,
             });
             (state, flags, p.had_open, resplit)

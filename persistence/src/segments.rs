@@ -1,17 +1,23 @@
-//! The per-segment table (`segment_times`): every split of every finished entry, written in the
-//! transaction that recomputes the entry (ingest, corrections), so cross-event analytics read
-//! rows that always agree with the results. An entry that finishes gets its rows; one that is
-//! recomputed while finished has them replaced; one that stops being finished (a DNF or DSQ
-//! decision) loses them. Entries that never finished never cost a write here.
+//! The per-segment table (`segment_times`): every split of every finished entry of an official
+//! event — what every cross-event query reads. The rows are written in the transaction that
+//! makes the results official, and kept in step in the transaction of every recompute after
+//! it (an amendment): only the splits that changed are written, the gone ones deleted, and an
+//! entry no longer finished (a DSQ decision) loses them.
+//!
+//! Why only official events: nothing reads a live event's rows (its analytics come from its
+//! evaluated entries in memory), and keeping them during the race cost every ingest batch a
+//! second write per split — measured on the shuffled 3,000-entry race day, 5–6 s became
+//! 10 s. Written at the transition, they cost it once, off the live path.
 
 use crate::convert::unexpected;
-use crate::entities::{entries, entry_states, segment_times};
+use crate::entities::{entries, entry_states, events, segment_times};
 use crate::recompute::Pending;
 use crate::repository::{SeaRepository, INSERT_CHUNK};
 use podium_domain::engine::{EntryStatus, Progress, Split};
-use podium_domain::model::Event;
+use podium_domain::model::{Event, EventStatus};
 use podium_domain::ports::RaceRepository;
 use podium_domain::ports::RepoError;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction,
     EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
@@ -19,22 +25,21 @@ use sea_orm::{
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// Writes the rows of every event whose entries finished before `segment_times` existed (a
-/// database migrated from an earlier version); returns how many events it filled. Events
-/// that already have rows are left alone, so it costs one probe per such event afterwards.
+/// Writes the rows of every official event that has none (a database migrated from before
+/// `segment_times`); returns how many events it filled. Events that have rows are left
+/// alone, so afterwards it costs one probe per official event.
 pub(crate) async fn backfill(repo: &SeaRepository) -> Result<usize, RepoError> {
     let db = repo.connection();
-    let finished: Vec<Uuid> = entry_states::Entity::find()
+    let official: Vec<Uuid> = events::Entity::find()
         .select_only()
-        .column(entry_states::Column::EventId)
-        .filter(entry_states::Column::Status.eq("FINISHED"))
-        .distinct()
+        .column(events::Column::Id)
+        .filter(events::Column::Status.eq(EventStatus::Official.as_str()))
         .into_tuple()
         .all(db)
         .await
         .map_err(unexpected)?;
     let mut filled = 0;
-    for event_id in finished {
+    for event_id in official {
         if has_rows(db, event_id).await? {
             continue;
         }
@@ -48,26 +53,35 @@ pub(crate) async fn backfill(repo: &SeaRepository) -> Result<usize, RepoError> {
         if has_rows(&txn, event_id).await? {
             continue;
         }
-        let states = entry_states::Entity::find()
-            .filter(entry_states::Column::EventId.eq(event_id))
-            .filter(entry_states::Column::Status.eq("FINISHED"))
-            .all(&txn)
-            .await
-            .map_err(unexpected)?;
-        let mut changed = Vec::with_capacity(states.len());
-        for state in &states {
-            let pending = Pending::of(&event.course, state)?;
-            changed.push(Resplit {
-                entry_id: state.entry_id,
-                was_finished: false,
-                progress: pending.evaluate(&event.course),
-            });
+        if fill(&txn, &event).await? > 0 {
+            filled += 1;
         }
-        sync(&txn, &event, changed).await?;
         txn.commit().await.map_err(unexpected)?;
-        filled += 1;
     }
     Ok(filled)
+}
+
+/// Writes the rows of every finished entry of `event` (which has none yet): when its results
+/// become official, in the transaction that makes them so. Returns the entries written.
+pub(crate) async fn fill(txn: &DatabaseTransaction, event: &Event) -> Result<usize, RepoError> {
+    let states = entry_states::Entity::find()
+        .filter(entry_states::Column::EventId.eq(event.id))
+        .filter(entry_states::Column::Status.eq("FINISHED"))
+        .all(txn)
+        .await
+        .map_err(unexpected)?;
+    let mut changed = Vec::with_capacity(states.len());
+    for state in &states {
+        let pending = Pending::of(&event.course, state)?;
+        changed.push(Resplit {
+            entry_id: state.entry_id,
+            before: None,
+            progress: pending.evaluate(&event.course),
+        });
+    }
+    let written = changed.len();
+    sync(txn, event, changed).await?;
+    Ok(written)
 }
 
 async fn has_rows<C: ConnectionTrait>(db: &C, event_id: Uuid) -> Result<bool, RepoError> {
@@ -79,11 +93,11 @@ async fn has_rows<C: ConnectionTrait>(db: &C, event_id: Uuid) -> Result<bool, Re
         .is_some())
 }
 
-/// An entry whose splits may have changed, evaluated.
+/// An entry whose splits may have changed, evaluated, with its evaluation before when it was
+/// finished (what its rows were written from).
 pub(crate) struct Resplit {
     pub entry_id: Uuid,
-    /// It was finished before (so it may have rows to replace).
-    pub was_finished: bool,
+    pub before: Option<Progress>,
     pub progress: Progress,
 }
 
@@ -98,31 +112,87 @@ pub fn kind_of(split: &Split) -> &'static str {
     }
 }
 
-/// Brings the rows of `changed` entries in line with their new evaluation.
+/// What a row says of a split: its start, span, kind, duration and end instant.
+type SplitRow = (
+    usize,
+    usize,
+    &'static str,
+    i64,
+    chrono::DateTime<chrono::Utc>,
+);
+
+/// The rows a finished entry's evaluation gives (none when it is not finished).
+fn split_rows(progress: &Progress) -> Vec<SplitRow> {
+    if progress.status != EntryStatus::Finished {
+        return Vec::new();
+    }
+    progress
+        .splits
+        .iter()
+        .filter_map(|split| {
+            let ended_at = progress
+                .passed
+                .iter()
+                .find(|(point, _)| *point == split.to_point)?
+                .1
+                .to_chrono();
+            Some((
+                split.from_point,
+                split.to_point - split.from_point,
+                kind_of(split),
+                split.duration.0,
+                ended_at,
+            ))
+        })
+        .collect()
+}
+
+/// Brings the rows of `changed` entries in line with their new evaluation: only the splits
+/// that changed are written (a late read usually splits one merged split in two), those that
+/// are gone deleted, and everything of an entry that is no longer finished.
 pub(crate) async fn sync(
     txn: &DatabaseTransaction,
     event: &Event,
     changed: Vec<Resplit>,
 ) -> Result<(), RepoError> {
-    let finished = |r: &Resplit| r.progress.status == EntryStatus::Finished;
-    let stale: Vec<Uuid> = changed
-        .iter()
-        .filter(|r| r.was_finished)
-        .map(|r| r.entry_id)
-        .collect();
-    for chunk in stale.chunks(INSERT_CHUNK) {
+    let mut gone: Vec<(Uuid, Vec<i32>)> = Vec::new();
+    let mut written: Vec<(Uuid, Vec<SplitRow>)> = Vec::new();
+    for r in &changed {
+        let before = r.before.as_ref().map(split_rows).unwrap_or_default();
+        let after = split_rows(&r.progress);
+        let removed: Vec<i32> = before
+            .iter()
+            .filter(|b| !after.iter().any(|a| a.0 == b.0))
+            .map(|b| b.0 as i32)
+            .collect();
+        let new: Vec<SplitRow> = after.into_iter().filter(|a| !before.contains(a)).collect();
+        if !removed.is_empty() {
+            gone.push((r.entry_id, removed));
+        }
+        if !new.is_empty() {
+            written.push((r.entry_id, new));
+        }
+    }
+    for chunk in gone.chunks(INSERT_CHUNK / 4) {
+        let mut any = sea_orm::Condition::any();
+        for (entry_id, starts) in chunk {
+            any = any.add(
+                sea_orm::Condition::all()
+                    .add(segment_times::Column::EntryId.eq(*entry_id))
+                    .add(segment_times::Column::SegIndex.is_in(starts.iter().copied())),
+            );
+        }
         segment_times::Entity::delete_many()
-            .filter(segment_times::Column::EntryId.is_in(chunk.iter().copied()))
+            .filter(any)
             .exec(txn)
             .await
             .map_err(unexpected)?;
     }
-    let now: Vec<&Resplit> = changed.iter().filter(|r| finished(r)).collect();
-    if now.is_empty() {
+    if written.is_empty() {
         return Ok(());
     }
-    let mut who: HashMap<Uuid, Attributes> = HashMap::with_capacity(now.len());
-    let ids: Vec<Uuid> = now.iter().map(|r| r.entry_id).collect();
+    let mut who: HashMap<Uuid, Attributes> = HashMap::with_capacity(written.len());
+    let ids: Vec<Uuid> = written.iter().map(|(id, _)| *id).collect();
     for chunk in ids.chunks(INSERT_CHUNK) {
         let found = entries::Entity::find()
             .select_only()
@@ -140,34 +210,25 @@ pub(crate) async fn sync(
         who.extend(found.into_iter().map(|a| (a.0, a)));
     }
     let (course, season) = (event.course.code().to_owned(), event.season());
-    let mut rows = Vec::with_capacity(now.len() * event.course.segments().len());
-    for r in now {
-        let Some((_, athlete_id, bib, category, gender, age_group)) = who.get(&r.entry_id) else {
+    let mut rows = Vec::with_capacity(written.iter().map(|(_, w)| w.len()).sum());
+    for (entry_id, splits) in written {
+        let Some((_, athlete_id, bib, category, gender, age_group)) = who.get(&entry_id) else {
             continue;
         };
-        for split in &r.progress.splits {
-            let Some(ended_at) = r
-                .progress
-                .passed
-                .iter()
-                .find(|(point, _)| *point == split.to_point)
-                .map(|(_, t)| t.to_chrono())
-            else {
-                continue;
-            };
-            let Some(segment) = event.course.segments().get(split.from_point) else {
+        for (start, span, kind, duration_ms, ended_at) in splits {
+            let Some(segment) = event.course.segments().get(start) else {
                 continue;
             };
             rows.push(segment_times::Model {
-                entry_id: r.entry_id,
-                seg_index: split.from_point as i32,
+                entry_id,
+                seg_index: start as i32,
                 event_id: event.id,
                 athlete_id: *athlete_id,
                 bib: bib.clone(),
                 segment: segment.code.clone(),
-                span: (split.to_point - split.from_point) as i32,
-                kind: kind_of(split).to_owned(),
-                duration_ms: split.duration.0,
+                span: span as i32,
+                kind: kind.to_owned(),
+                duration_ms,
                 ended_at,
                 course: course.clone(),
                 category: category.clone(),
@@ -178,7 +239,7 @@ pub(crate) async fn sync(
             });
         }
     }
-    insert(txn, rows).await
+    upsert(txn, rows).await
 }
 
 /// An entry's id, athlete, bib, category, gender and age group.
@@ -187,7 +248,8 @@ type Attributes = (Uuid, Uuid, String, String, String, Option<String>);
 /// Rows per JSON-parameter insert on PostgreSQL.
 const JSON_CHUNK: usize = 20_000;
 
-async fn insert(
+/// Writes `rows`, replacing the split of the same entry and start where there is one.
+async fn upsert(
     txn: &DatabaseTransaction,
     rows: Vec<segment_times::Model>,
 ) -> Result<(), RepoError> {
@@ -195,8 +257,7 @@ async fn insert(
         // One JSON parameter per many rows: far fewer bind parameters to parse than a
         // multi-row VALUES (the same path as detections).
         for chunk in rows.chunks(JSON_CHUNK) {
-            let json = serde_json::to_string(&chunk.iter().map(json_row).collect::<Vec<_>>())
-                .map_err(|e| RepoError::Unexpected(e.into()))?;
+            let json = serde_json::to_string(chunk).map_err(|e| RepoError::Unexpected(e.into()))?;
             txn.execute(sea_orm::Statement::from_sql_and_values(
                 DatabaseBackend::Postgres,
                 "INSERT INTO segment_times (entry_id, seg_index, event_id, athlete_id, bib, segment, \
@@ -204,7 +265,10 @@ async fn insert(
                  venue_id) SELECT * FROM json_to_recordset($1::json) AS t(entry_id uuid, \
                  seg_index integer, event_id uuid, athlete_id uuid, bib text, segment text, span integer, \
                  kind text, duration_ms bigint, ended_at timestamptz, course text, category text, \
-                 gender text, age_group text, season integer, venue_id uuid)",
+                 gender text, age_group text, season integer, venue_id uuid) \
+                 ON CONFLICT (entry_id, seg_index) DO UPDATE SET segment = excluded.segment, \
+                 span = excluded.span, kind = excluded.kind, duration_ms = excluded.duration_ms, \
+                 ended_at = excluded.ended_at",
                 [json.into()],
             ))
             .await
@@ -214,32 +278,25 @@ async fn insert(
     }
     for chunk in rows.chunks(INSERT_CHUNK / 4) {
         segment_times::Entity::insert_many(chunk.iter().cloned().map(active))
+            .on_conflict(
+                OnConflict::columns([
+                    segment_times::Column::EntryId,
+                    segment_times::Column::SegIndex,
+                ])
+                .update_columns([
+                    segment_times::Column::Segment,
+                    segment_times::Column::Span,
+                    segment_times::Column::Kind,
+                    segment_times::Column::DurationMs,
+                    segment_times::Column::EndedAt,
+                ])
+                .to_owned(),
+            )
             .exec_without_returning(txn)
             .await
             .map_err(unexpected)?;
     }
     Ok(())
-}
-
-fn json_row(m: &segment_times::Model) -> serde_json::Value {
-    serde_json::json!({
-        "entry_id": m.entry_id,
-        "seg_index": m.seg_index,
-        "event_id": m.event_id,
-        "athlete_id": m.athlete_id,
-        "bib": m.bib,
-        "segment": m.segment,
-        "span": m.span,
-        "kind": m.kind,
-        "duration_ms": m.duration_ms,
-        "ended_at": m.ended_at,
-        "course": m.course,
-        "category": m.category,
-        "gender": m.gender,
-        "age_group": m.age_group,
-        "season": m.season,
-        "venue_id": m.venue_id,
-    })
 }
 
 fn active(m: segment_times::Model) -> segment_times::ActiveModel {

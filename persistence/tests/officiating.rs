@@ -683,14 +683,51 @@ async fn segment_rows(
         .collect()
 }
 
+/// An admin's amendment of an official result.
+async fn amend(
+    repo: &SeaRepository,
+    event: &Event,
+    bib: &str,
+    action: CorrectionAction,
+) -> Result<Correction, RepoError> {
+    let event = repo.event(event.id).await.unwrap().unwrap();
+    repo.apply_correction(
+        &event,
+        NewCorrection {
+            bib: Bib::parse(bib).unwrap(),
+            action,
+            reason: "video review".into(),
+            author: "admin-1".into(),
+            may_amend: true,
+        },
+    )
+    .await
+}
+
+async fn make_official(repo: &SeaRepository, event: &Event) {
+    for status in [EventStatus::Provisional, EventStatus::Official] {
+        repo.transition_event(event.id, status).await.unwrap();
+    }
+}
+
 #[tokio::test]
-async fn the_segment_table_follows_every_recompute_of_a_finished_entry() {
+async fn the_segment_table_holds_official_results_and_follows_every_amendment() {
     let repo = repo().await;
     let event = event(&repo, Course::hyrox_standard()).await;
-    // Bib 1 finishes; bib 2 stops after RUN3.
-    let mut reads = full_race("1", 0);
-    reads.extend(full_race("2", 5).into_iter().take(8));
-    repo.ingest(&event, reads).await.unwrap();
+    // Bib 1 finishes in order; bib 2's reads arrive late and backwards, a few at a time (its
+    // FINISH read first).
+    repo.ingest(&event, full_race("1", 0)).await.unwrap();
+    let mut late = full_race("2", 5);
+    late.reverse();
+    for batch in late.chunks(3) {
+        let event = repo.event(event.id).await.unwrap().unwrap();
+        repo.ingest(&event, batch.to_vec()).await.unwrap();
+    }
+    assert!(
+        segment_rows(&repo, &event, "1").await.is_empty(),
+        "a live event's analytics come from its entries, not from the table"
+    );
+    make_official(&repo, &event).await;
     let codes: Vec<String> = Course::hyrox_standard()
         .segments()
         .iter()
@@ -701,15 +738,11 @@ async fn the_segment_table_follows_every_recompute_of_a_finished_entry() {
         .map(|c| (c.clone(), 1, "MEASURED".to_owned(), 300_000))
         .collect();
     assert_eq!(segment_rows(&repo, &event, "1").await, every);
-    assert!(
-        segment_rows(&repo, &event, "2").await.is_empty(),
-        "not finished: no rows"
-    );
+    assert_eq!(segment_rows(&repo, &event, "2").await, every);
 
     // Ignoring the RUN3 read merges RUN_3 and ROXZONE_3 into one split.
     let run3 = Course::hyrox_standard().index_of("RUN3").unwrap() as i64;
-    let event = repo.event(event.id).await.unwrap().unwrap();
-    correct(
+    amend(
         &repo,
         &event,
         "1",
@@ -728,10 +761,29 @@ async fn the_segment_table_follows_every_recompute_of_a_finished_entry() {
         &("RUN_3".to_owned(), 2, "MERGED".to_owned(), 600_000)
     );
     assert!(!rows.iter().any(|r| r.0 == "ROXZONE_3"));
+    assert_eq!(
+        segment_rows(&repo, &event, "2").await,
+        every,
+        "bib 2 untouched"
+    );
+
+    // Undoing it brings the two measured splits back.
+    let corrections = repo
+        .corrections(&event, Some(&Bib::parse("1").unwrap()))
+        .await
+        .unwrap();
+    amend(
+        &repo,
+        &event,
+        "1",
+        CorrectionAction::Undo(corrections[0].id),
+    )
+    .await
+    .unwrap();
+    assert_eq!(segment_rows(&repo, &event, "1").await, every);
 
     // A disqualified entry is no longer finished: its rows go.
-    let event = repo.event(event.id).await.unwrap().unwrap();
-    correct(
+    amend(
         &repo,
         &event,
         "1",
@@ -749,6 +801,7 @@ async fn a_database_from_before_the_segment_table_is_filled_once() {
     let repo = repo().await;
     let event = event(&repo, Course::hyrox_standard()).await;
     repo.ingest(&event, full_race("1", 0)).await.unwrap();
+    make_official(&repo, &event).await;
     let before = segment_rows(&repo, &event, "1").await;
     assert_eq!(before.len(), 24);
     segment_times::Entity::delete_many()

@@ -2,7 +2,7 @@
 //! on (see the migration `m20261203_000001_create_segment_times`).
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "segment_times")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
