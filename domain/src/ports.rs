@@ -559,6 +559,10 @@ pub struct CompetitionQuery {
 /// only finished entries' splits are there, each marked measured, merged or estimated.
 #[async_trait]
 pub trait AnalyticsRepository: Send + Sync + 'static {
+    /// The id and `seq` of every official event on `course`: one cheap read that says whether
+    /// anything official changed since the last time.
+    async fn official_steps(&self, course: &str) -> Result<Vec<(Uuid, i64)>, RepoError>;
+
     /// Every measured time on `query.segment` of a finished entry of `query.event_ids`,
     /// narrowed by division and age group.
     async fn segment_efforts(

@@ -4,7 +4,7 @@
 //! `percentile_cont`); SQLite, which has no ordered-set aggregates, sends the sorted times.
 
 use crate::convert::unexpected;
-use crate::entities::{entries, entry_states, segment_times};
+use crate::entities::{entries, entry_states, events, segment_times};
 use crate::repository::SeaRepository;
 use async_trait::async_trait;
 use podium_domain::ports::{
@@ -59,6 +59,20 @@ struct Median {
 
 #[async_trait]
 impl AnalyticsRepository for SeaRepository {
+    async fn official_steps(&self, course: &str) -> Result<Vec<(Uuid, i64)>, RepoError> {
+        events::Entity::find()
+            .select_only()
+            .column(events::Column::Id)
+            .column(events::Column::Seq)
+            .filter(events::Column::Status.eq("OFFICIAL"))
+            .filter(events::Column::CourseCode.eq(course))
+            .order_by_asc(events::Column::Id)
+            .into_tuple()
+            .all(self.connection())
+            .await
+            .map_err(unexpected)
+    }
+
     async fn segment_efforts(&self, query: &EffortQuery) -> Result<Vec<Effort>, RepoError> {
         if query.event_ids.is_empty() {
             return Ok(Vec::new());

@@ -55,6 +55,7 @@ type CompetitionKey = (
 /// Answers by question and version of the official results.
 #[derive(Clone)]
 pub struct RecordsCache {
+    official: Recent<u64, Arc<HashMap<Uuid, Event>>>,
     boards: Recent<BoardKey, Arc<Vec<RankedEffort>>>,
     competitions: Recent<CompetitionKey, Arc<CompetitionFigures>>,
 }
@@ -62,30 +63,35 @@ pub struct RecordsCache {
 impl Default for RecordsCache {
     fn default() -> Self {
         Self {
+            official: Recent::new(2),
             boards: Recent::new(KEPT),
             competitions: Recent::new(KEPT),
         }
     }
 }
 
-/// The official events of the standard course and their version.
+/// The official events of the standard course and their version: one read of their ids and
+/// steps, and the events themselves only when those changed.
 pub async fn official(state: &AppState) -> Result<Official, ApiError> {
-    let mut events: Vec<Event> = state
+    let steps = state.analytics_repo.official_steps(HYROX_STANDARD).await?;
+    let mut digest = std::collections::hash_map::DefaultHasher::new();
+    steps.hash(&mut digest);
+    let version = digest.finish();
+    if let Some(events) = state.records.official.get(&version) {
+        return Ok(Official { events, version });
+    }
+    let wanted: std::collections::HashSet<Uuid> = steps.iter().map(|(id, _)| *id).collect();
+    let events: HashMap<Uuid, Event> = state
         .repo
         .events(EVENTS_READ)
         .await?
         .into_iter()
-        .filter(|e| e.status == EventStatus::Official && e.course.code() == HYROX_STANDARD)
+        .filter(|e| wanted.contains(&e.id) && e.status == EventStatus::Official)
+        .map(|e| (e.id, e))
         .collect();
-    events.sort_by_key(|e| e.id);
-    let mut digest = std::collections::hash_map::DefaultHasher::new();
-    for e in &events {
-        (e.id, e.seq).hash(&mut digest);
-    }
-    Ok(Official {
-        version: digest.finish(),
-        events: Arc::new(events.into_iter().map(|e| (e.id, e)).collect()),
-    })
+    let events = Arc::new(events);
+    state.records.official.put(version, events.clone());
+    Ok(Official { events, version })
 }
 
 fn season_start(state: &AppState) -> SeasonStart {

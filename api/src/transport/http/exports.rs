@@ -221,12 +221,8 @@ pub async fn results(
         event.seq,
         principal.subject()
     );
-    let etag = HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\""));
-    if headers.get(header::IF_NONE_MATCH) == Some(&etag) {
-        let mut response = StatusCode::NOT_MODIFIED.into_response();
-        response.headers_mut().insert(header::ETAG, etag);
-        decision.write_headers(response.headers_mut());
-        return Ok(response);
+    if let Some(unchanged) = not_modified(&etag, &headers, &decision) {
+        return Ok(unchanged);
     }
     let course = s.app.live.course(&event);
     let splits = s.splits.get(&s.app, &event).await?;
@@ -240,23 +236,54 @@ pub async fn results(
         format != Format::Csv,
     );
     let body = render(format, &event, &course, rows)?;
+    Ok(export_response(
+        format.media_type(),
+        &etag,
+        "private, no-cache",
+        body,
+        &decision,
+    ))
+}
+
+/// 304 with the tag when the client's `If-None-Match` holds `etag`.
+pub(super) fn not_modified(
+    etag: &str,
+    headers: &HeaderMap,
+    decision: &crate::limits::Decision,
+) -> Option<Response> {
+    let etag = HeaderValue::from_str(etag).ok()?;
+    if headers.get(header::IF_NONE_MATCH) != Some(&etag) {
+        return None;
+    }
+    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    response.headers_mut().insert(header::ETAG, etag);
+    decision.write_headers(response.headers_mut());
+    Some(response)
+}
+
+/// An export's answer: its body with type, tag, cache rule and rate-limit headers.
+pub(super) fn export_response(
+    media_type: &'static str,
+    etag: &str,
+    cache_control: &'static str,
+    body: Vec<u8>,
+    decision: &crate::limits::Decision,
+) -> Response {
+    let etag = HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"\""));
     let mut response = (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(format.media_type()),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(media_type)),
             (header::ETAG, etag),
             (
                 header::CACHE_CONTROL,
-                HeaderValue::from_static("private, no-cache"),
+                HeaderValue::from_static(cache_control),
             ),
         ],
         body,
     )
         .into_response();
     decision.write_headers(response.headers_mut());
-    Ok(response)
+    response
 }
 
 #[cfg(test)]

@@ -6,12 +6,12 @@
 use crate::app::analytics::stats_by_division;
 use crate::auth::Scope;
 use crate::error::ApiError;
-use crate::transport::http::exports::ExportQuery;
+use crate::transport::http::exports::{export_response, not_modified, ExportQuery};
 use crate::transport::http::HttpState;
 use crate::transport::PeerIp;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use podium_domain::stats::Distribution;
 use serde::Serialize;
 use uuid::Uuid;
@@ -114,12 +114,8 @@ pub async fn stats(
         return Ok(super::error::rate_limited(&decision));
     }
     let etag = format!("\"{}-{}-stats\"", event.id.simple(), event.seq);
-    let etag = HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\""));
-    if headers.get(header::IF_NONE_MATCH) == Some(&etag) {
-        let mut response = StatusCode::NOT_MODIFIED.into_response();
-        response.headers_mut().insert(header::ETAG, etag);
-        decision.write_headers(response.headers_mut());
-        return Ok(response);
+    if let Some(unchanged) = not_modified(&etag, &headers, &decision) {
+        return Ok(unchanged);
     }
     let internal = |e: &dyn std::fmt::Display| ApiError::Internal(anyhow::anyhow!("stats: {e}"));
     let all = divisions
@@ -149,18 +145,11 @@ pub async fn stats(
         let body = serde_json::to_vec(&body).map_err(|e| internal(&e))?;
         ("application/json", body)
     };
-    let mut response = (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(media_type)),
-            (header::ETAG, etag),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, no-cache"),
-            ),
-        ],
+    Ok(export_response(
+        media_type,
+        &etag,
+        "public, no-cache",
         body,
-    )
-        .into_response();
-    decision.write_headers(response.headers_mut());
-    Ok(response)
+        &decision,
+    ))
 }
