@@ -423,3 +423,49 @@ async fn an_athletes_trend_follows_their_percentiles_race_by_race() {
         .await;
     assert_eq!(error_code(&refused), "FORBIDDEN", "{refused}");
 }
+
+#[tokio::test]
+async fn a_race_report_carries_the_athletes_earlier_races_most_recent_first() {
+    let app = TestApp::spawn().await;
+    let rows = imported(&app).await;
+    let events = app.gql("{ events { id startsAt } }", json!({})).await;
+    let starts: HashMap<String, String> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap().to_owned(),
+                e["startsAt"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut races: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
+    for r in &rows {
+        races.entry(&r.athlete).or_default().push(r);
+    }
+    let (_, mut theirs) = races
+        .into_iter()
+        .find(|(_, v)| v.len() >= 2)
+        .expect("someone raced twice");
+    theirs.sort_by_key(|r| std::cmp::Reverse(starts[&r.event].clone()));
+    let last = theirs[0];
+    let report = app
+        .gql(
+            "query($e: ID!, $b: String!) { raceReport(eventId: $e, bib: $b) {
+                eventId netTimeMs previous { eventId bib netTimeMs segments { segment } previous { eventId } } } }",
+            json!({ "e": last.event, "b": last.bib }),
+        )
+        .await["raceReport"]
+        .clone();
+    assert_eq!(report["eventId"], json!(last.event));
+    let previous = report["previous"].as_array().unwrap();
+    assert_eq!(previous.len(), theirs.len() - 1, "{report}");
+    for (got, earlier) in previous.iter().zip(&theirs[1..]) {
+        assert_eq!(got["eventId"], json!(earlier.event));
+        assert_eq!(got["bib"], json!(earlier.bib));
+        assert_eq!(got["netTimeMs"], json!(earlier.net));
+        assert_eq!(got["segments"].as_array().unwrap().len(), 28);
+        assert_eq!(got["previous"], json!([]));
+    }
+}
