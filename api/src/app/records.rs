@@ -273,22 +273,21 @@ pub async fn competition_stats(
         ));
     }
     let official = official(state).await?;
-    let figures = competition_of(state, &official, ask).await?;
-    let previous = match ask.season {
-        Some(season) => Some(
-            competition_of(
-                state,
-                &official,
-                CompetitionAsk {
-                    season: Some(season - 1),
-                    ..ask
-                },
-            )
-            .await?,
-        ),
-        None => None,
-    };
-    Ok(Competition { figures, previous })
+    let before = ask.season.map(|season| CompetitionAsk {
+        season: Some(season - 1),
+        ..ask
+    });
+    // Both seasons at once: each is a few database reads of its own.
+    let (figures, previous) = tokio::join!(competition_of(state, &official, ask), async {
+        match before {
+            Some(before) => competition_of(state, &official, before).await.map(Some),
+            None => Ok(None),
+        }
+    });
+    Ok(Competition {
+        figures: figures?,
+        previous: previous?,
+    })
 }
 
 async fn competition_of(
