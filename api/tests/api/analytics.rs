@@ -479,3 +479,118 @@ async fn stats_exports_list_every_division_as_segment_stats_shows_it() {
         String::from_utf8_lossy(&body)
     );
 }
+
+/// GET `path` as `token` (anonymous without): status, content type, body.
+async fn get_as(app: &TestApp, token: Option<&str>, path: &str) -> (u16, String, String) {
+    use axum::body::Body;
+    use axum::http::{header, Request};
+    let mut request = Request::get(path);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let (status, headers, body) = app.request(request.body(Body::empty()).unwrap()).await;
+    let kind = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status.as_u16(), kind, String::from_utf8(body).unwrap())
+}
+
+#[tokio::test]
+async fn charts_are_svg_documents_with_the_athlete_marked_and_follow_privacy() {
+    let app = TestApp::spawn().await;
+    let (event, races) = simulated_race(&app).await;
+    let (bib, _, _) = races
+        .iter()
+        .find(|r| r.1 == "MEN" && r.2.last().unwrap().is_some() && measured(&r.2)[8].is_some())
+        .unwrap();
+    let report = app.gql(REPORT, json!({ "id": event, "bib": bib })).await["raceReport"].clone();
+    let skierg = &report["segments"][2];
+    assert_eq!(skierg["segment"], "SKIERG");
+
+    let path = format!("/v1/events/{event}/charts/SKIERG.svg?category=OPEN&gender=MEN&bib={bib}");
+    let (status, kind, svg) = get_as(&app, None, &path).await;
+    assert_eq!((status, kind.as_str()), (200, "image/svg+xml"), "{svg}");
+    let doc = roxmltree::Document::parse(&svg).expect("the chart is well-formed XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    let marker = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("athlete-marker"))
+        .expect("the athlete is marked");
+    assert_eq!(marker.tag_name().name(), "line");
+    let label: String = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("athlete-label"))
+        .unwrap()
+        .text()
+        .unwrap()
+        .to_owned();
+    let seconds = (skierg["durationMs"].as_f64().unwrap() / 1000.0).round() as i64;
+    assert!(
+        label.contains(&format!("#{bib}: {}:{:02}", seconds / 60, seconds % 60)),
+        "{label}"
+    );
+    let pct = format!("{:.0} %", skierg["percentile"].as_f64().unwrap());
+    assert!(label.contains(&pct), "{label} vs {pct}");
+    // One bar per histogram bucket holding a value: as many finishers as measured it.
+    let bars = doc
+        .descendants()
+        .filter(|n| n.tag_name().name() == "rect" && n.attribute("fill") == Some("#4c78a8"))
+        .count();
+    assert!(bars > 1 && bars <= 24, "{bars} bars");
+
+    let (status, kind, svg) = get_as(
+        &app,
+        None,
+        &format!("/v1/events/{event}/results/{bib}/report.svg"),
+    )
+    .await;
+    assert_eq!((status, kind.as_str()), (200, "image/svg+xml"), "{svg}");
+    let doc = roxmltree::Document::parse(&svg).expect("the report is well-formed XML");
+    assert!(doc
+        .descendants()
+        .any(|n| n.attribute("id") == Some("athlete-marker")));
+    let labels: Vec<&str> = doc
+        .descendants()
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .collect();
+    assert!(
+        labels.contains(&"WALL_BALLS") && labels.contains(&"RUN_1"),
+        "{labels:?}"
+    );
+    let measured_bars = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("percentile"))
+        .count();
+    let with_percentile = report["segments"].as_array().unwrap()[..24]
+        .iter()
+        .filter(|s| !s["percentile"].is_null())
+        .count();
+    assert_eq!(measured_bars, with_percentile);
+
+    // Unknown segment; a private athlete marked only for those who may see their analytics.
+    let (status, _, body) = get_as(&app, None, &format!("/v1/events/{event}/charts/SKI.svg")).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("SKIERG"), "names the segments: {body}");
+    let ids = app.athlete_ids(&event).await;
+    let token = app.athlete_token(&ids[bib.as_str()]);
+    app.graphql_as(
+        Some(&token),
+        "mutation { setAthletePrivacy(private: true) { private } }",
+        json!({}),
+    )
+    .await;
+    let (status, _, _) = get_as(&app, None, &path).await;
+    assert_eq!(status, 401);
+    let (status, _, svg) = get_as(&app, Some(&token), &path).await;
+    assert_eq!(status, 200, "{svg}");
+    let (status, _, svg) = get_as(
+        &app,
+        None,
+        &format!("/v1/events/{event}/charts/SKIERG.svg?gender=MEN"),
+    )
+    .await;
+    assert_eq!(status, 200, "the distribution stays public: {svg}");
+    assert!(!svg.contains("athlete-marker"));
+}

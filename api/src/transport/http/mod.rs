@@ -1,6 +1,7 @@
 //! HTTP: the routes (GraphQL over HTTP, REST ingest, exports, OAuth, health and metrics), the
 //! layers every request passes through, and the accept loop (`server`).
 
+mod charts;
 pub mod database;
 pub mod error;
 pub mod exports;
@@ -35,6 +36,14 @@ pub fn routes(app: AppState, schema: PodiumSchema) -> Router {
         .route(
             "/v1/events/{event_id}/{file}",
             get(crate::transport::http::exports::results),
+        )
+        .route(
+            "/v1/events/{event_id}/charts/{file}",
+            get(charts::segment_chart),
+        )
+        .route(
+            "/v1/events/{event_id}/results/{bib}/{file}",
+            get(charts::report_chart),
         )
         .route("/oauth/token", post(oauth::token).with_state(app.clone()))
         .route(
