@@ -36,6 +36,12 @@ enum SegmentTimes {
     VenueId,
 }
 
+#[derive(DeriveIden)]
+enum SegmentTimesPending {
+    Table,
+    EventId,
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -93,10 +99,37 @@ impl MigrationTrait for Migration {
                     .col(SegmentTimes::DurationMs)
                     .to_owned(),
             )
-            .await
+            .await?;
+        // The events already official when the table is created: their rows are written once
+        // at the next start (`persistence::segments::backfill`), which then only reads this
+        // small table instead of probing `segment_times` for every official event.
+        manager
+            .create_table(
+                Table::create()
+                    .table(SegmentTimesPending::Table)
+                    .col(
+                        ColumnDef::new(SegmentTimesPending::EventId)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "INSERT INTO segment_times_pending (event_id) \
+                 SELECT id FROM events WHERE status = 'OFFICIAL'",
+            )
+            .await?;
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(SegmentTimesPending::Table).to_owned())
+            .await?;
         manager
             .drop_table(Table::drop().table(SegmentTimes::Table).to_owned())
             .await

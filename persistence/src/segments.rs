@@ -10,11 +10,11 @@
 //! 10 s. Written at the transition, they cost it once, off the live path.
 
 use crate::convert::unexpected;
-use crate::entities::{entries, entry_states, events, segment_times};
+use crate::entities::{entries, entry_states, segment_times};
 use crate::recompute::Pending;
 use crate::repository::{SeaRepository, INSERT_CHUNK};
 use podium_domain::engine::{EntryStatus, Progress, Split};
-use podium_domain::model::{Event, EventStatus};
+use podium_domain::model::Event;
 use podium_domain::ports::RaceRepository;
 use podium_domain::ports::RepoError;
 use sea_orm::sea_query::OnConflict;
@@ -25,36 +25,46 @@ use sea_orm::{
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// Writes the rows of every official event that has none (a database migrated from before
-/// `segment_times`); returns how many events it filled. Events that have rows are left
-/// alone, so afterwards it costs one probe per official event.
+/// Writes the rows of the events that were already official when `segment_times` was created
+/// (the migration lists them in `segment_times_pending`); returns how many it filled. Each is
+/// taken off the list in the transaction that fills it, under the event's lock, so instances
+/// starting together fill each once; afterwards a start reads one empty table.
 pub(crate) async fn backfill(repo: &SeaRepository) -> Result<usize, RepoError> {
+    use sea_orm::sea_query::{Alias, Query};
     let db = repo.connection();
-    let official: Vec<Uuid> = events::Entity::find()
-        .select_only()
-        .column(events::Column::Id)
-        .filter(events::Column::Status.eq(EventStatus::Official.as_str()))
-        .into_tuple()
-        .all(db)
+    let (table, column) = (Alias::new("segment_times_pending"), Alias::new("event_id"));
+    let listed = Query::select()
+        .column(column.clone())
+        .from(table.clone())
+        .to_owned();
+    let pending: Vec<Uuid> = db
+        .query_all(db.get_database_backend().build(&listed))
         .await
+        .map_err(unexpected)?
+        .iter()
+        .map(|row| row.try_get("", "event_id"))
+        .collect::<Result<_, _>>()
         .map_err(unexpected)?;
     let mut filled = 0;
-    for event_id in official {
-        if has_rows(db, event_id).await? {
-            continue;
-        }
-        let Some(event) = repo.event(event_id).await? else {
-            continue;
-        };
-        // Under the event's lock, checked again: another instance starting at the same time
-        // may have filled it.
+    for event_id in pending {
         let txn = db.begin().await.map_err(unexpected)?;
         crate::repository::lock_event(&txn, event_id).await?;
-        if has_rows(&txn, event_id).await? {
-            continue;
-        }
-        if fill(&txn, &event).await? > 0 {
-            filled += 1;
+        let taken = Query::delete()
+            .from_table(table.clone())
+            .and_where(sea_orm::sea_query::Expr::col(column.clone()).eq(event_id))
+            .to_owned();
+        let taken = txn
+            .execute(txn.get_database_backend().build(&taken))
+            .await
+            .map_err(unexpected)?
+            .rows_affected();
+        // Another instance starting at the same time took it first.
+        if taken == 1 {
+            if let Some(event) = repo.event(event_id).await? {
+                if fill(&txn, &event).await? > 0 {
+                    filled += 1;
+                }
+            }
         }
         txn.commit().await.map_err(unexpected)?;
     }
@@ -82,15 +92,6 @@ pub(crate) async fn fill(txn: &DatabaseTransaction, event: &Event) -> Result<usi
     let written = changed.len();
     sync(txn, event, changed).await?;
     Ok(written)
-}
-
-async fn has_rows<C: ConnectionTrait>(db: &C, event_id: Uuid) -> Result<bool, RepoError> {
-    Ok(segment_times::Entity::find()
-        .filter(segment_times::Column::EventId.eq(event_id))
-        .one(db)
-        .await
-        .map_err(unexpected)?
-        .is_some())
 }
 
 /// An entry whose splits may have changed, evaluated, with its evaluation before when it was
