@@ -181,14 +181,13 @@ async fn may_see_report(
     Ok(())
 }
 
-/// The race report of bib `bib` in the event, and the reports of the athlete's earlier races
-/// on the same course (most recent first); `None` when the bib is not registered.
+/// The race report of bib `bib` in the event; `None` when the bib is not registered.
 pub async fn race_report_of(
     state: &AppState,
     viewer: &Principal,
     event_id: Uuid,
     bib: &str,
-) -> Result<Option<(ReportView, Vec<ReportView>)>, ApiError> {
+) -> Result<Option<ReportView>, ApiError> {
     let bib = Bib::parse(bib)?;
     let event = load_event(state, event_id).await?;
     let field = event_field(state, event).await?;
@@ -196,12 +195,22 @@ pub async fn race_report_of(
         return Ok(None);
     };
     may_see_report(state, viewer, &own.entry).await?;
-    let this = report_in(&field, own);
+    Ok(Some(report_in(&field, own)))
+}
 
-    let history = state.athletes.athlete_results(own.entry.athlete_id).await?;
+/// The reports of the athlete's races on the same course before `this` one, most recent first
+/// (`this` was shown to the viewer, so they may see these too).
+pub async fn earlier_reports(
+    state: &AppState,
+    this: &ReportView,
+) -> Result<Vec<ReportView>, ApiError> {
+    let history = state
+        .athletes
+        .athlete_results(this.entry.athlete_id)
+        .await?;
     let mut earlier: Vec<_> = history
         .iter()
-        .filter(|r| r.course == field.event.course.code() && r.starts_at < field.event.starts_at)
+        .filter(|r| r.course == this.event.course.code() && r.starts_at < this.event.starts_at)
         .collect();
     earlier.sort_by_key(|r| std::cmp::Reverse(r.starts_at));
     let mut previous = Vec::with_capacity(earlier.len());
@@ -213,7 +222,7 @@ pub async fn race_report_of(
             previous.push(report_in(&field, own));
         }
     }
-    Ok(Some((this, previous)))
+    Ok(previous)
 }
 
 fn report_in(field: &EventField, own: &FieldEntry) -> ReportView {

@@ -1,12 +1,15 @@
 //! GraphQL shapes of race reports and comparisons (`raceReport`, `compareResults`), wrapping
 //! `podium_domain::report`.
 
-use crate::app::analytics::{Comparison, ReportView};
+use crate::app::analytics::{earlier_reports, Comparison, ReportView};
 use crate::auth::Principal;
+use crate::transport::graphql::error::{GqlResult, IntoGql};
 use crate::transport::graphql::types::{time, AthleteRef, CategoryGql, EntryStatusGql, GenderGql};
-use async_graphql::{SimpleObject, ID};
+use crate::transport::graphql::{app, principal};
+use async_graphql::{ComplexObject, Context, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use podium_domain::report::{Gain, SegmentReport, Standout};
+use std::sync::Arc;
 
 /// One row of a race report: a segment of the course, or a total (`RUNS`, `STATIONS`,
 /// `ROXZONE`, `TOTAL`), against the athlete's division (category × gender).
@@ -123,7 +126,7 @@ pub struct Pacing {
 
 /// One race of an athlete against their division and cohort.
 #[derive(SimpleObject)]
-#[graphql(name = "RaceReport")]
+#[graphql(name = "RaceReport", complex)]
 pub struct RaceReportObject {
     pub event_id: ID,
     pub event_name: String,
@@ -149,13 +152,32 @@ pub struct RaceReportObject {
     /// Course segments slower than the cohort median, largest gain first.
     pub potential_gains: Vec<PotentialGain>,
     pub pacing: Pacing,
+    /// The report itself when its earlier races are still to be listed (the top-level
+    /// report; the earlier ones list none).
+    #[graphql(skip)]
+    pub earlier_of: Option<Arc<ReportView>>,
+}
+
+#[ComplexObject]
+impl RaceReportObject {
     /// The same report for the athlete's earlier races on this course, most recent first
     /// (empty inside those).
-    pub previous: Vec<RaceReportObject>,
+    // Resolved only when selected: it reads the athlete's history and other events.
+    async fn previous(&self, ctx: &Context<'_>) -> GqlResult<Vec<RaceReportObject>> {
+        let Some(this) = &self.earlier_of else {
+            return Ok(Vec::new());
+        };
+        let viewer = principal(ctx);
+        let earlier = earlier_reports(app(ctx), this).await.gql()?;
+        Ok(earlier
+            .iter()
+            .map(|v| RaceReportObject::new(viewer, v, None))
+            .collect())
+    }
 }
 
 impl RaceReportObject {
-    pub fn new(viewer: &Principal, view: &ReportView, previous: Vec<RaceReportObject>) -> Self {
+    pub fn new(viewer: &Principal, view: &ReportView, earlier_of: Option<Arc<ReportView>>) -> Self {
         let (e, r) = (&view.entry, &view.report);
         Self {
             event_id: ID(view.event.id.to_string()),
@@ -199,7 +221,7 @@ impl RaceReportObject {
                         duration_ms,
                     }),
             },
-            previous,
+            earlier_of,
         }
     }
 }

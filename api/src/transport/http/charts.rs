@@ -142,8 +142,7 @@ pub async fn segment_chart(
         };
         let marker = match &query.bib {
             Some(bib) => {
-                let Some((view, _)) = race_report_of(&s.app, &principal, event_id, bib).await?
-                else {
+                let Some(view) = race_report_of(&s.app, &principal, event_id, bib).await? else {
                     return Err(ApiError::NotFound(format!("bib {bib} in event {event_id}")));
                 };
                 let row = view.report.segments.iter().find(|r| r.segment == segment);
@@ -305,7 +304,7 @@ pub async fn report_chart(
         bib.replace(|c: char| !c.is_ascii_alphanumeric(), "")
     );
     let draw = async {
-        let Some((view, _)) = race_report_of(&s.app, &principal, event_id, &bib).await? else {
+        let Some(view) = race_report_of(&s.app, &principal, event_id, &bib).await? else {
             return Err(ApiError::NotFound(format!("bib {bib} in event {event_id}")));
         };
         Ok(report(&principal, &view))

@@ -132,17 +132,18 @@ impl AnalyticsQuery {
     ) -> GqlResult<Option<RaceReportObject>> {
         let event_id = parse_id("eventId", &event_id)?;
         let viewer = principal(ctx);
-        let Some((this, previous)) = analytics::race_report_of(app(ctx), viewer, event_id, &bib)
+        let Some(this) = analytics::race_report_of(app(ctx), viewer, event_id, &bib)
             .await
             .gql()?
         else {
             return Ok(None);
         };
-        let previous = previous
-            .iter()
-            .map(|v| RaceReportObject::new(viewer, v, Vec::new()))
-            .collect();
-        Ok(Some(RaceReportObject::new(viewer, &this, previous)))
+        let this = std::sync::Arc::new(this);
+        Ok(Some(RaceReportObject::new(
+            viewer,
+            &this,
+            Some(this.clone()),
+        )))
     }
 
     /// Two to four entries segment by segment, with each one's cumulative time and gap to the
