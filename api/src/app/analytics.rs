@@ -118,6 +118,19 @@ pub async fn segment_stats(
         return Ok(stats);
     }
     let field = event_field(state, event).await?;
+    Ok(stats_in(state, &field, filter))
+}
+
+/// The statistics of `filter`'s entries of `field`, kept per (event, seq, filter).
+fn stats_in(
+    state: &AppState,
+    field: &EventField,
+    filter: LeaderboardFilter,
+) -> Arc<Vec<Distribution>> {
+    let key = (field.event.id, field.event.seq, filter);
+    if let Some(stats) = state.analytics.stats.get(&key) {
+        return stats;
+    }
     let admitted = field
         .entries
         .iter()
@@ -125,11 +138,12 @@ pub async fn segment_stats(
         .map(|e| &e.progress);
     let stats = Arc::new(segment_distributions(&field.event.course, admitted));
     state.analytics.stats.put(key, stats.clone());
-    Ok(stats)
+    stats
 }
 
 /// The segment statistics of every division (category × gender) of the event that has
-/// entries and that `narrow` admits, in division order, each narrowed by `narrow`'s age group.
+/// entries and that `narrow` admits, in division order, each narrowed by `narrow`'s age group;
+/// all from the event as of one step.
 pub async fn stats_by_division(
     state: &AppState,
     event_id: Uuid,
@@ -154,7 +168,7 @@ pub async fn stats_by_division(
             gender: Some(gender),
             age_group: narrow.age_group,
         };
-        out.push((filter, segment_stats(state, event_id, filter).await?));
+        out.push((filter, stats_in(state, &field, filter)));
     }
     Ok((event, out))
 }

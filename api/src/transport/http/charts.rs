@@ -22,7 +22,6 @@ use podium_domain::standings::LeaderboardFilter;
 use serde::Deserialize;
 use svg::node::element::{Line, Rectangle, Text};
 use svg::Document;
-use uuid::Uuid;
 
 const WIDTH: f64 = 640.0;
 const FONT: &str = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
@@ -57,9 +56,19 @@ fn text(x: f64, y: f64, size: u32, content: impl Into<String>) -> Text {
         .set("fill", "#222")
 }
 
-fn event_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw)
-        .map_err(|_| ApiError::BadRequest(format!("eventId: `{raw}` is not a valid id")))
+/// An empty chart `height` pixels high, on white.
+fn canvas(height: f64) -> Document {
+    Document::new()
+        .set("viewBox", (0, 0, WIDTH, height))
+        .set("width", WIDTH)
+        .set("height", height)
+        .set("role", "img")
+        .add(
+            Rectangle::new()
+                .set("width", "100%")
+                .set("height", "100%")
+                .set("fill", "#fff"),
+        )
 }
 
 async fn answer(
@@ -120,7 +129,7 @@ pub async fn segment_chart(
             .map(str::parse::<AgeGroup>)
             .transpose()?,
     };
-    let event_id = event_id(&event)?;
+    let event_id = super::event_id(&event)?;
     let current = race::load_event(&s.app, event_id).await?;
     let etag = format!(
         "\"{}-{}-{}-{segment}-{:?}-{}\"",
@@ -185,18 +194,7 @@ fn histogram(
     marker: Option<Marker>,
 ) -> Document {
     let (height, left, right, top, bottom) = (360.0, 48.0, 16.0, 56.0, 300.0);
-    let mut doc = Document::new()
-        .set("viewBox", (0, 0, WIDTH, height))
-        .set("width", WIDTH)
-        .set("height", height)
-        .set("role", "img")
-        .add(
-            Rectangle::new()
-                .set("width", "100%")
-                .set("height", "100%")
-                .set("fill", "#fff"),
-        )
-        .add(text(left, 28.0, 18, title).set("font-weight", "600"));
+    let mut doc = canvas(height).add(text(left, 28.0, 18, title).set("font-weight", "600"));
     let buckets = d.histogram(24);
     let (Some(min), Some(max)) = (d.min(), d.max()) else {
         return doc.add(text(left, 160.0, 14, "No measured time yet."));
@@ -294,7 +292,7 @@ pub async fn report_chart(
     }
     let principal = crate::transport::principal(&s.app, &headers).await?;
     principal.require(Scope::ResultsRead)?;
-    let event_id = event_id(&event)?;
+    let event_id = super::event_id(&event)?;
     let current = race::load_event(&s.app, event_id).await?;
     let etag = format!(
         "\"{}-{}-{}-{}\"",
@@ -320,27 +318,16 @@ fn report(viewer: &Principal, view: &ReportView) -> Document {
     let (left, right, top, row) = (172.0, 24.0, 112.0, 18.0);
     let height = top + row * segments as f64 + 40.0;
     let shown = shown_athlete(viewer, e.athlete_id, e.athlete_name(), e.athlete_private);
-    let mut doc = Document::new()
-        .set("viewBox", (0, 0, WIDTH, height))
-        .set("width", WIDTH)
-        .set("height", height)
-        .set("role", "img")
-        .add(
-            Rectangle::new()
-                .set("width", "100%")
-                .set("height", "100%")
-                .set("fill", "#fff"),
+    let mut doc = canvas(height).add(
+        text(
+            16.0,
+            28.0,
+            18,
+            format!("{} · #{} · {}", shown.name, e.bib, view.event.name),
         )
-        .add(
-            text(
-                16.0,
-                28.0,
-                18,
-                format!("{} · #{} · {}", shown.name, e.bib, view.event.name),
-            )
-            .set("font-weight", "600")
-            .set("id", "athlete-label"),
-        );
+        .set("font-weight", "600")
+        .set("id", "athlete-label"),
+    );
     let net = r.net_time_ms.map_or("not finished".to_owned(), clock);
     let overall = r.overall_percentile.map_or(String::new(), |p| {
         format!(" · faster than {p:.0} % of the division")

@@ -19,7 +19,6 @@ use podium_domain::division::{AgeGroup, Category, Gender};
 use podium_domain::model::Event;
 use podium_domain::standings::LeaderboardFilter;
 use serde::Deserialize;
-use uuid::Uuid;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Format {
@@ -205,8 +204,7 @@ pub async fn results(
     principal.require(Scope::ResultsRead)?;
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let filter = query.filter()?;
-    let event_id = Uuid::parse_str(&event_id)
-        .map_err(|_| ApiError::BadRequest(format!("eventId: `{event_id}` is not a valid id")))?;
+    let event_id = super::event_id(&event_id)?;
     let event = race::load_event(&s.app, event_id).await?;
     let standings = race::standings(&s.app, &event).await?;
     let cost = crate::limits::rows_cost(standings.len());

@@ -9,7 +9,6 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use uuid::Uuid;
 
 /// Parses a body of detections of media type `media` (see `media_type`): a JSON array, or
 /// NDJSON (one object per non-blank line).
@@ -68,8 +67,7 @@ pub(super) async fn detections(
     body: Body,
 ) -> Result<Response, ApiError> {
     let principal = principal(&s.app, &headers).await?;
-    let event_id = Uuid::parse_str(&event_id)
-        .map_err(|_| ApiError::BadRequest(format!("eventId: `{event_id}` is not a valid id")))?;
+    let event_id = super::event_id(&event_id)?;
     let limit = s.app.settings.max_body_bytes;
     let bytes = axum::body::to_bytes(body, limit)
         .await

@@ -15,6 +15,7 @@ mod stats;
 
 use crate::app::AppState;
 use crate::config::Settings;
+use crate::error::ApiError;
 use crate::transport::graphql::PodiumSchema;
 use axum::handler::Handler;
 use axum::http::{header, HeaderMap};
@@ -23,6 +24,12 @@ use axum::Router;
 use std::sync::Arc;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
+
+/// The event id of a `/v1/events/{eventId}/…` path.
+fn event_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map_err(|_| ApiError::BadRequest(format!("eventId: `{raw}` is not a valid id")))
+}
 
 /// The HTTP routes: GraphQL over HTTP, REST ingest, exports, OAuth, health and metrics.
 pub fn routes(app: AppState, schema: PodiumSchema) -> Router {

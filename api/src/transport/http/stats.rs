@@ -14,7 +14,6 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use podium_domain::stats::Distribution;
 use serde::Serialize;
-use uuid::Uuid;
 
 /// One line of the export: a division's statistics of one segment or total.
 #[derive(Serialize)]
@@ -101,8 +100,7 @@ pub async fn stats(
     principal.require(Scope::ResultsRead)?;
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let narrow = query.filter()?;
-    let event_id = Uuid::parse_str(&event_id)
-        .map_err(|_| ApiError::BadRequest(format!("eventId: `{event_id}` is not a valid id")))?;
+    let event_id = super::event_id(&event_id)?;
     let (event, divisions) = stats_by_division(&s.app, event_id, narrow).await?;
     let lines: usize = divisions.iter().map(|(_, d)| d.len()).sum();
     let decision = s
