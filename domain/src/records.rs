@@ -107,6 +107,24 @@ pub struct Standing {
 }
 
 impl Standing {
+    /// Where `value` stands among `group` (which includes it).
+    pub fn among(value: i64, group: &[i64]) -> Self {
+        let (mut slower, mut equal) = (0, 0);
+        for &other in group {
+            if other > value {
+                slower += 1;
+            } else if other == value {
+                equal += 1;
+            }
+        }
+        Self {
+            value,
+            slower,
+            equal,
+            count: group.len() as u64,
+        }
+    }
+
     /// `100 × (slower + (equal − 1) / 2) / (count − 1)`: the share of the others beaten, ties
     /// counting half (see `report::percentile_among`); `None` alone.
     pub fn percentile(&self) -> Option<f64> {

@@ -9,7 +9,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// Runs `bench` on a fresh database: created on the PostgreSQL server of `database_url` and
-/// dropped afterwards (whatever the outcome), or the `sqlite://` URL as given.
+/// dropped afterwards (whatever the outcome; kept with `PODIUM_BENCH_KEEP_DATABASE` set), or the
+/// `sqlite://` URL as given.
 pub async fn on_fresh_database<F, Fut>(database_url: &str, bench: F) -> anyhow::Result<()>
 where
     F: FnOnce(String) -> Fut,
@@ -20,6 +21,11 @@ where
     }
     let url = podium_persistence::testing::create_database(database_url, "podium_bench").await?;
     let outcome = bench(url.clone()).await;
+    // To look at what a run wrote (`psql`), keep its database.
+    if std::env::var_os("PODIUM_BENCH_KEEP_DATABASE").is_some() {
+        eprintln!("database kept: {url}");
+        return outcome;
+    }
     podium_persistence::testing::drop_database(database_url, &url).await?;
     outcome
 }

@@ -16,6 +16,7 @@ mod m20261129_000003_add_event_source;
 mod m20261129_000004_add_detection_estimated;
 mod m20261129_000005_athlete_identity;
 mod m20261203_000001_create_segment_times;
+mod m20261203_000002_result_splits;
 
 pub mod timescale;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_add_detection_estimated::Migration),
             Box::new(m20261129_000005_athlete_identity::Migration),
             Box::new(m20261203_000001_create_segment_times::Migration),
+            Box::new(m20261203_000002_result_splits::Migration),
         ]
     }
 }

@@ -1,10 +1,11 @@
-//! Cross-event analytics over `segment_times` and the entry states (the `AnalyticsRepository`
+//! Cross-event analytics over `result_splits` and the entry states (the `AnalyticsRepository`
 //! port): segment efforts for leaderboards, an athlete's standings race by race, competition
 //! figures. Counting and medians run in the database where it can (PostgreSQL's
 //! `percentile_cont`); SQLite, which has no ordered-set aggregates, sends the sorted times.
 
 use crate::convert::unexpected;
-use crate::entities::{entries, entry_states, events, segment_times};
+use crate::entities::{entries, entry_states, events, result_splits, segment_times};
+use crate::segments::SplitCell;
 use crate::repository::SeaRepository;
 use async_trait::async_trait;
 use podium_domain::ports::{
@@ -13,7 +14,7 @@ use podium_domain::ports::{
 use podium_domain::records::{CompetitionFigures, Effort, Standing};
 use podium_domain::stats::Distribution;
 use podium_domain::timing::Timestamp;
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter,
     QueryOrder, QuerySelect, Statement,
@@ -34,13 +35,12 @@ fn statement(backend: DatabaseBackend, sql: &str, values: Vec<sea_orm::Value>) -
 }
 
 #[derive(FromQueryResult)]
-struct SegmentCount {
+struct EffortRow {
+    athlete_id: Uuid,
     event_id: Uuid,
-    segment: String,
-    duration_ms: i64,
-    slower: i64,
-    equal: i64,
-    n: i64,
+    bib: String,
+    ms: i64,
+    ended_ms: i64,
 }
 
 #[derive(FromQueryResult)]
@@ -77,42 +77,55 @@ impl AnalyticsRepository for SeaRepository {
         if query.event_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut find = segment_times::Entity::find()
-            .select_only()
-            .column(segment_times::Column::AthleteId)
-            .column(segment_times::Column::EventId)
-            .column(segment_times::Column::Bib)
-            .column(segment_times::Column::DurationMs)
-            .column(segment_times::Column::EndedAt)
-            .filter(segment_times::Column::Segment.eq(&query.segment))
-            .filter(segment_times::Column::Course.eq(&query.course))
-            .filter(segment_times::Column::Kind.eq(MEASURED))
-            .filter(segment_times::Column::EventId.is_in(query.event_ids.iter().copied()));
-        if let Some(c) = query.category {
-            find = find.filter(segment_times::Column::Category.eq(c.as_str()));
-        }
-        if let Some(g) = query.gender {
-            find = find.filter(segment_times::Column::Gender.eq(g.as_str()));
-        }
-        if let Some(a) = query.age_group {
-            find = find.filter(segment_times::Column::AgeGroup.eq(a.label()));
-        }
-        let rows = find
-            .into_tuple::<(Uuid, Uuid, String, i64, chrono::DateTime<chrono::Utc>)>()
-            .all(self.connection())
-            .await
-            .map_err(unexpected)?;
+        let db = self.connection();
+        // One key of each row's splits: the database reads it without expanding the others.
+        // (`$`/`?`: where sea-query puts the segment's code as a parameter.)
+        let mark = match db.get_database_backend() {
+            DatabaseBackend::Postgres => "$",
+            _ => "?",
+        };
+        let cell = |field: &str| {
+            Expr::cust_with_values(
+                format!("CAST(splits -> {mark} ->> '{field}' AS BIGINT)"),
+                [query.segment.clone()],
+            )
+        };
+        let select = Query::select()
+            .column(result_splits::Column::AthleteId)
+            .column(result_splits::Column::EventId)
+            .column(result_splits::Column::Bib)
+            .expr_as(cell("ms"), Alias::new("ms"))
+            .expr_as(cell("ended_ms"), Alias::new("ended_ms"))
+            .from(result_splits::Entity)
+            .cond_where(division_condition(
+                &query.event_ids,
+                query.category,
+                query.gender,
+            ))
+            .and_where(result_splits::Column::Course.eq(&query.course))
+            .and_where(Expr::cust_with_values(
+                format!("splits -> {mark} ->> 'kind' = 'MEASURED'"),
+                [query.segment.clone()],
+            ))
+            .and_where_option(
+                query
+                    .age_group
+                    .map(|a| result_splits::Column::AgeGroup.eq(a.label())),
+            )
+            .to_owned();
+        let rows = EffortRow::find_by_statement(db.get_database_backend().build(&select))
+            .all(db)
+        .await
+        .map_err(unexpected)?;
         Ok(rows
             .into_iter()
-            .map(
-                |(athlete_id, event_id, bib, duration_ms, ended_at)| Effort {
-                    athlete_id,
-                    event_id,
-                    bib,
-                    duration_ms,
-                    ended_at: Timestamp::from_chrono(ended_at),
-                },
-            )
+            .map(|r| Effort {
+                athlete_id: r.athlete_id,
+                event_id: r.event_id,
+                bib: r.bib,
+                duration_ms: r.ms,
+                ended_at: Timestamp(r.ended_ms),
+            })
             .collect())
     }
 
@@ -133,37 +146,9 @@ impl AnalyticsRepository for SeaRepository {
             .into_iter()
             .map(|s| (s.entry_id, s))
             .collect();
-        // Each measured segment of the athlete against the same segment of their division in
-        // that event: one slice of the division index per segment and race.
-        let counts = SegmentCount::find_by_statement(statement(
-            backend,
-            "SELECT a.event_id AS event_id, a.segment AS segment, a.duration_ms AS duration_ms, \
-               SUM(CASE WHEN o.duration_ms > a.duration_ms THEN 1 ELSE 0 END) AS slower, \
-               SUM(CASE WHEN o.duration_ms = a.duration_ms THEN 1 ELSE 0 END) AS equal, \
-               COUNT(*) AS n \
-             FROM segment_times a JOIN segment_times o \
-               ON o.segment = a.segment AND o.category = a.category AND o.gender = a.gender \
-              AND o.event_id = a.event_id AND o.kind = 'MEASURED' \
-             WHERE a.entry_id IN (SELECT id FROM entries WHERE athlete_id = $1) \
-               AND a.kind = 'MEASURED' \
-             GROUP BY a.event_id, a.segment, a.duration_ms",
-            vec![athlete_id.into()],
-        ))
-        .all(db)
-        .await
-        .map_err(unexpected)?;
-        let mut by_event: HashMap<Uuid, Vec<(String, Standing)>> = HashMap::new();
-        for c in counts {
-            by_event.entry(c.event_id).or_default().push((
-                c.segment,
-                Standing {
-                    value: c.duration_ms,
-                    slower: c.slower as u64,
-                    equal: c.equal as u64,
-                    count: c.n as u64,
-                },
-            ));
-        }
+        let segments = segment_standings(self, athlete_id).await?;
+        let mut by_event: HashMap<Uuid, Vec<(String, Standing)>> =
+            segments.into_iter().collect();
         let mut out = Vec::with_capacity(states.len());
         for entry in &races {
             let Some(state) = states.get(&entry.id) else {
@@ -261,6 +246,96 @@ impl AnalyticsRepository for SeaRepository {
     }
 }
 
+/// `result_splits` rows of `event_ids` in a division.
+fn division_condition(
+    event_ids: &[Uuid],
+    category: Option<podium_domain::division::Category>,
+    gender: Option<podium_domain::division::Gender>,
+) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(result_splits::Column::EventId.is_in(event_ids.iter().copied()))
+        .add_option(category.map(|c| result_splits::Column::Category.eq(c.as_str())))
+        .add_option(gender.map(|g| result_splits::Column::Gender.eq(g.as_str())))
+}
+
+/// The measured splits of a row, by segment code.
+fn measured(splits: serde_json::Value) -> Result<Vec<(String, i64)>, RepoError> {
+    let cells: HashMap<String, SplitCell> =
+        serde_json::from_value(splits).map_err(|e| RepoError::Unexpected(e.into()))?;
+    Ok(cells
+        .into_iter()
+        .filter(|(_, cell)| cell.kind == MEASURED)
+        .map(|(segment, cell)| (segment, cell.ms))
+        .collect())
+}
+
+/// Each measured segment of the athlete's official races against the same segment of their
+/// division in that event, by event: every race's division read once (one slice of the
+/// division index each).
+async fn segment_standings(
+    repo: &SeaRepository,
+    athlete_id: Uuid,
+) -> Result<Vec<(Uuid, Vec<(String, Standing)>)>, RepoError> {
+    let db = repo.connection();
+    let own = result_splits::Entity::find()
+        .filter(result_splits::Column::AthleteId.eq(athlete_id))
+        .all(db)
+        .await
+        .map_err(unexpected)?;
+    let mut out = Vec::with_capacity(own.len());
+    for chunk in own.chunks(100) {
+        let mut divisions = sea_orm::Condition::any();
+        for race in chunk {
+            divisions = divisions.add(
+                sea_orm::Condition::all()
+                    .add(result_splits::Column::EventId.eq(race.event_id))
+                    .add(result_splits::Column::Category.eq(&race.category))
+                    .add(result_splits::Column::Gender.eq(&race.gender)),
+            );
+        }
+        let field: Vec<(Uuid, String, String, serde_json::Value)> =
+            result_splits::Entity::find()
+                .select_only()
+                .column(result_splits::Column::EventId)
+                .column(result_splits::Column::Category)
+                .column(result_splits::Column::Gender)
+                .column(result_splits::Column::Splits)
+                .filter(divisions)
+                .into_tuple()
+                .all(db)
+                .await
+                .map_err(unexpected)?;
+        // Every measured time of each (event, division, segment).
+        let mut times: HashMap<(Uuid, String, String, String), Vec<i64>> = HashMap::new();
+        for (event_id, category, gender, splits) in field {
+            for (segment, ms) in measured(splits)? {
+                times
+                    .entry((event_id, category.clone(), gender.clone(), segment))
+                    .or_default()
+                    .push(ms);
+            }
+        }
+        for race in chunk {
+            let mut standings: Vec<(String, Standing)> = measured(race.splits.clone())?
+                .into_iter()
+                .filter_map(|(segment, ms)| {
+                    let key = (
+                        race.event_id,
+                        race.category.clone(),
+                        race.gender.clone(),
+                        segment,
+                    );
+                    let group = times.get(&key)?;
+                    Some((key.3, Standing::among(ms, group)))
+                })
+                .collect();
+            standings.sort_by(|a, b| a.0.cmp(&b.0));
+            out.push((race.event_id, standings));
+        }
+    }
+    Ok(out)
+}
+
 /// `entries` of the query's events and division.
 fn in_division_condition(query: &CompetitionQuery) -> sea_orm::Condition {
     let mut condition = sea_orm::Condition::all()
@@ -280,6 +355,7 @@ async fn segment_medians(
     query: &CompetitionQuery,
 ) -> Result<Vec<(String, u64, Option<f64>)>, RepoError> {
     let db = repo.connection();
+    // Over the per-split view (every segment is asked for).
     let mut condition = sea_orm::Condition::all()
         .add(segment_times::Column::EventId.is_in(query.event_ids.iter().copied()))
         .add(segment_times::Column::Kind.eq(MEASURED));

@@ -144,22 +144,12 @@ impl AthleteRepository for SeaRepository {
             .await
             .map_err(unexpected)?
             .rows_affected;
-        crate::entities::segment_times::Entity::update_many()
+        crate::entities::result_splits::Entity::update_many()
             .col_expr(
-                crate::entities::segment_times::Column::AthleteId,
+                crate::entities::result_splits::Column::AthleteId,
                 Expr::value(keep),
             )
-            // The moved entries (by primary key: no index on the athlete here).
-            .filter(
-                crate::entities::segment_times::Column::EntryId.in_subquery(
-                    sea_orm::sea_query::Query::select()
-                        .column(entries::Column::Id)
-                        .from(entries::Entity)
-                        .and_where(entries::Column::AthleteId.eq(keep))
-                        .to_owned(),
-                ),
-            )
-            .filter(crate::entities::segment_times::Column::AthleteId.eq(merge))
+            .filter(crate::entities::result_splits::Column::AthleteId.eq(merge))
             .exec(&txn)
             .await
             .map_err(unexpected)?;

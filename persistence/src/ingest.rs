@@ -221,7 +221,7 @@ fn merge(
     timelines
         .into_iter()
         .filter(|(_, (_, changed))| *changed)
-        .map(|(bib, (timeline, _))| Pending::with_timeline(course, &states[bib], timeline, false))
+        .map(|(bib, (timeline, _))| Pending::stored(&states[bib], timeline))
         .collect()
 }
 

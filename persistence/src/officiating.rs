@@ -256,7 +256,7 @@ pub(crate) async fn apply_correction(
     let mut field = repo.fields.take(&txn, event, seq - 1).await?;
     let pending = Pending {
         adjustments: ruling.adjustments.clone(),
-        ..Pending::with_timeline(&event.course, &state, timeline, official)?
+        ..Pending::stored(&state, timeline)?
     };
     let recomputed = recompute(&txn, event, &mut field, vec![pending], seq, official).await?;
     let changed = store_recomputed(&txn, event, recomputed, seq).await?;

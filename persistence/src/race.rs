@@ -336,7 +336,6 @@ pub(crate) async fn add_entries(
             timeline: Timeline::new(&event.course),
             adjustments: Adjustments::default(),
             had_open: false,
-            before: None,
         };
         let progress = evaluate(
             &event.course,

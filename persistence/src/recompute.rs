@@ -138,9 +138,6 @@ pub(crate) struct Pending {
     pub adjustments: Adjustments,
     /// It had open flags before (so they must be re-synced even if none remain).
     pub had_open: bool,
-    /// The stored timeline and decisions when the entry was finished before its recompute:
-    /// what its rows in `segment_times` were written from (see `segments::sync`).
-    pub before: Option<(Timeline, Adjustments)>,
 }
 
 impl Pending {
@@ -150,26 +147,11 @@ impl Pending {
     }
 
     /// An entry as stored, with another timeline (the stored one with new reads merged, or
-    /// one rebuilt by a correction). With `keep_before` (an entry of an official event, whose
-    /// splits are in `segment_times`) a finished entry keeps what it was evaluated from.
-    pub(crate) fn with_timeline(
-        course: &Course,
+    /// one rebuilt by a correction).
+    pub(crate) fn stored(
         state: &entry_states::Model,
         timeline: Timeline,
-        keep_before: bool,
     ) -> Result<Self, RepoError> {
-        let before = if keep_before && state.status == "FINISHED" {
-            Some((timeline_from(course, state)?, adjustments_of(state)?))
-        } else {
-            None
-        };
-        Ok(Self {
-            before,
-            ..Self::stored(state, timeline)?
-        })
-    }
-
-    fn stored(state: &entry_states::Model, timeline: Timeline) -> Result<Self, RepoError> {
         Ok(Self {
             entry_id: state.entry_id,
             bib: state.bib.clone(),
@@ -177,7 +159,6 @@ impl Pending {
             timeline,
             adjustments: adjustments_of(state)?,
             had_open: state.open_flags > 0,
-            before: None,
         })
     }
 
@@ -266,12 +247,8 @@ pub(crate) async fn recompute(
             let mut flags = flags::derive(course, &p.timeline, Some(p.wave_start), &progress);
             flags.extend(field.flags(course, p.entry_id, &progress));
             let state = state_row(event, &p, &progress, seq);
-            let before = p.before.as_ref().map(|(timeline, adjustments)| {
-                evaluate(course, timeline, Some(p.wave_start), adjustments)
-            });
             let resplit = resplit.then_some(crate::segments::Resplit {
                 entry_id: p.entry_id,
-                before,
                 progress,
             });
             (state, flags, p.had_open, resplit)

@@ -1,16 +1,20 @@
-//! The per-segment table (`segment_times`): every split of every finished entry of an official
-//! event — what every cross-event query reads. The rows are written in the transaction that
-//! makes the results official, and kept in step in the transaction of every recompute after
-//! it (an amendment): only the splits that changed are written, the gone ones deleted, and an
-//! entry no longer finished (a DSQ decision) loses them.
+//! The per-segment data of official results (`result_splits`, read per segment through the
+//! `segment_times` view): one row per finished entry of an official event, its splits keyed by
+//! segment code — what every cross-event query reads. The rows are written in the transaction
+//! that makes the results official, and kept in step in the transaction of every recompute
+//! after it (an amendment): a recomputed entry's row is rewritten, and an entry no longer
+//! finished (a DSQ decision) loses it.
 //!
 //! Why only official events: nothing reads a live event's rows (its analytics come from its
 //! evaluated entries in memory), and keeping them during the race cost every ingest batch a
-//! second write per split — measured on the shuffled 3,000-entry race day, 5–6 s became
-//! 10 s. Written at the transition, they cost it once, off the live path.
+//! second write — measured on the shuffled 3,000-entry race day, 5–6 s became 10 s.
+//!
+//! Why one row per entry and not per split: an import of 100,000 results wrote 2.4 million
+//! split rows at ~25 µs each and took twice as long; the same splits as 100,000 rows cost a
+//! few seconds, and every cross-event query reads whole efforts or one key of each.
 
 use crate::convert::unexpected;
-use crate::entities::{entries, entry_states, segment_times};
+use crate::entities::{entries, entry_states, result_splits};
 use crate::recompute::Pending;
 use crate::repository::{SeaRepository, INSERT_CHUNK};
 use podium_domain::engine::{EntryStatus, Progress, Split};
@@ -22,11 +26,12 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction,
     EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
 };
-use std::collections::HashMap;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
-/// Writes the rows of the events that were already official when `segment_times` was created
-/// (the migration lists them in `segment_times_pending`); returns how many it filled. Each is
+/// Writes the rows of the events official before `result_splits` existed or changed shape
+/// (the migrations list them in `segment_times_pending`); returns how many it filled. Each is
 /// taken off the list in the transaction that fills it, under the event's lock, so instances
 /// starting together fill each once; afterwards a start reads one empty table.
 pub(crate) async fn backfill(repo: &SeaRepository) -> Result<usize, RepoError> {
@@ -85,7 +90,6 @@ pub(crate) async fn fill(txn: &DatabaseTransaction, event: &Event) -> Result<usi
         let pending = Pending::of(&event.course, state)?;
         changed.push(Resplit {
             entry_id: state.entry_id,
-            before: None,
             progress: pending.evaluate(&event.course),
         });
     }
@@ -94,11 +98,9 @@ pub(crate) async fn fill(txn: &DatabaseTransaction, event: &Event) -> Result<usi
     Ok(written)
 }
 
-/// An entry whose splits may have changed, evaluated, with its evaluation before when it was
-/// finished (what its rows were written from).
+/// A recomputed entry of an official event, evaluated.
 pub(crate) struct Resplit {
     pub entry_id: Uuid,
-    pub before: Option<Progress>,
     pub progress: Progress,
 }
 
@@ -113,88 +115,72 @@ pub fn kind_of(split: &Split) -> &'static str {
     }
 }
 
-/// What a row says of a split: its start, span, kind, duration and end instant.
-type SplitRow = (
-    usize,
-    usize,
-    &'static str,
-    i64,
-    chrono::DateTime<chrono::Utc>,
-);
+/// One split as stored under its (first) segment's code in `result_splits.splits`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitCell {
+    /// The course segment the split starts at.
+    pub index: usize,
+    /// Segments it covers: 1 unless merged over missed mats.
+    pub span: usize,
+    /// `MEASURED`, `MERGED` or `ESTIMATED`.
+    pub kind: String,
+    pub ms: i64,
+    /// When it ended (Unix milliseconds).
+    pub ended_ms: i64,
+}
 
-/// The rows a finished entry's evaluation gives (none when it is not finished).
-fn split_rows(progress: &Progress) -> Vec<SplitRow> {
+/// The splits of a finished entry's evaluation by segment code (none when not finished).
+pub fn cells(event: &Event, progress: &Progress) -> BTreeMap<String, SplitCell> {
     if progress.status != EntryStatus::Finished {
-        return Vec::new();
+        return BTreeMap::new();
     }
     progress
         .splits
         .iter()
         .filter_map(|split| {
-            let ended_at = progress
+            let ended_ms = progress
                 .passed
                 .iter()
                 .find(|(point, _)| *point == split.to_point)?
                 .1
-                .to_chrono();
+                 .0;
+            let segment = event.course.segments().get(split.from_point)?;
             Some((
-                split.from_point,
-                split.to_point - split.from_point,
-                kind_of(split),
-                split.duration.0,
-                ended_at,
+                segment.code.clone(),
+                SplitCell {
+                    index: split.from_point,
+                    span: split.to_point - split.from_point,
+                    kind: kind_of(split).to_owned(),
+                    ms: split.duration.0,
+                    ended_ms,
+                },
             ))
         })
         .collect()
 }
 
-/// Brings the rows of `changed` entries in line with their new evaluation: only the splits
-/// that changed are written (a late read usually splits one merged split in two), those that
-/// are gone deleted, and everything of an entry that is no longer finished.
+/// Brings the rows of `changed` entries in line with their new evaluation: a finished entry's
+/// row is (re)written, the row of one no longer finished deleted.
 pub(crate) async fn sync(
     txn: &DatabaseTransaction,
     event: &Event,
     changed: Vec<Resplit>,
 ) -> Result<(), RepoError> {
-    let mut gone: Vec<(Uuid, Vec<i32>)> = Vec::new();
-    let mut written: Vec<(Uuid, Vec<SplitRow>)> = Vec::new();
-    for r in &changed {
-        let before = r.before.as_ref().map(split_rows).unwrap_or_default();
-        let after = split_rows(&r.progress);
-        let removed: Vec<i32> = before
-            .iter()
-            .filter(|b| !after.iter().any(|a| a.0 == b.0))
-            .map(|b| b.0 as i32)
-            .collect();
-        let new: Vec<SplitRow> = after.into_iter().filter(|a| !before.contains(a)).collect();
-        if !removed.is_empty() {
-            gone.push((r.entry_id, removed));
-        }
-        if !new.is_empty() {
-            written.push((r.entry_id, new));
-        }
-    }
-    for chunk in gone.chunks(INSERT_CHUNK / 4) {
-        let mut any = sea_orm::Condition::any();
-        for (entry_id, starts) in chunk {
-            any = any.add(
-                sea_orm::Condition::all()
-                    .add(segment_times::Column::EntryId.eq(*entry_id))
-                    .add(segment_times::Column::SegIndex.is_in(starts.iter().copied())),
-            );
-        }
-        segment_times::Entity::delete_many()
-            .filter(any)
+    let (finished, gone): (Vec<Resplit>, Vec<Resplit>) = changed
+        .into_iter()
+        .partition(|r| r.progress.status == EntryStatus::Finished);
+    for chunk in gone.chunks(INSERT_CHUNK) {
+        result_splits::Entity::delete_many()
+            .filter(result_splits::Column::EntryId.is_in(chunk.iter().map(|r| r.entry_id)))
             .exec(txn)
             .await
             .map_err(unexpected)?;
     }
-    if written.is_empty() {
+    if finished.is_empty() {
         return Ok(());
     }
-    let mut who: HashMap<Uuid, Attributes> = HashMap::with_capacity(written.len());
-    let ids: Vec<Uuid> = written.iter().map(|(id, _)| *id).collect();
-    for chunk in ids.chunks(INSERT_CHUNK) {
+    let mut who: HashMap<Uuid, Attributes> = HashMap::with_capacity(finished.len());
+    for chunk in finished.chunks(INSERT_CHUNK) {
         let found = entries::Entity::find()
             .select_only()
             .column(entries::Column::Id)
@@ -203,7 +189,7 @@ pub(crate) async fn sync(
             .column(entries::Column::Category)
             .column(entries::Column::Gender)
             .column(entries::Column::AgeGroup)
-            .filter(entries::Column::Id.is_in(chunk.iter().copied()))
+            .filter(entries::Column::Id.is_in(chunk.iter().map(|r| r.entry_id)))
             .into_tuple::<Attributes>()
             .all(txn)
             .await
@@ -211,34 +197,27 @@ pub(crate) async fn sync(
         who.extend(found.into_iter().map(|a| (a.0, a)));
     }
     let (course, season) = (event.course.code().to_owned(), event.season());
-    let mut rows = Vec::with_capacity(written.iter().map(|(_, w)| w.len()).sum());
-    for (entry_id, splits) in written {
-        let Some((_, athlete_id, bib, category, gender, age_group)) = who.get(&entry_id) else {
+    let mut rows = Vec::with_capacity(finished.len());
+    for r in finished {
+        let Some((_, athlete_id, bib, category, gender, age_group)) = who.remove(&r.entry_id)
+        else {
             continue;
         };
-        for (start, span, kind, duration_ms, ended_at) in splits {
-            let Some(segment) = event.course.segments().get(start) else {
-                continue;
-            };
-            rows.push(segment_times::Model {
-                entry_id,
-                seg_index: start as i32,
-                event_id: event.id,
-                athlete_id: *athlete_id,
-                bib: bib.clone(),
-                segment: segment.code.clone(),
-                span: span as i32,
-                kind: kind.to_owned(),
-                duration_ms,
-                ended_at,
-                course: course.clone(),
-                category: category.clone(),
-                gender: gender.clone(),
-                age_group: age_group.clone(),
-                season,
-                venue_id: event.venue_id,
-            });
-        }
+        let splits = serde_json::to_value(cells(event, &r.progress))
+            .map_err(|e| RepoError::Unexpected(e.into()))?;
+        rows.push(result_splits::Model {
+            entry_id: r.entry_id,
+            event_id: event.id,
+            athlete_id,
+            bib,
+            course: course.clone(),
+            category,
+            gender,
+            age_group,
+            season,
+            venue_id: event.venue_id,
+            splits,
+        });
     }
     upsert(txn, rows).await
 }
@@ -247,12 +226,12 @@ pub(crate) async fn sync(
 type Attributes = (Uuid, Uuid, String, String, String, Option<String>);
 
 /// Rows per JSON-parameter insert on PostgreSQL.
-const JSON_CHUNK: usize = 20_000;
+const JSON_CHUNK: usize = 5_000;
 
-/// Writes `rows`, replacing the split of the same entry and start where there is one.
+/// Writes `rows`, replacing the entry's row where there is one.
 async fn upsert(
     txn: &DatabaseTransaction,
-    rows: Vec<segment_times::Model>,
+    rows: Vec<result_splits::Model>,
 ) -> Result<(), RepoError> {
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         // One JSON parameter per many rows: far fewer bind parameters to parse than a
@@ -261,15 +240,12 @@ async fn upsert(
             let json = serde_json::to_string(chunk).map_err(|e| RepoError::Unexpected(e.into()))?;
             txn.execute(sea_orm::Statement::from_sql_and_values(
                 DatabaseBackend::Postgres,
-                "INSERT INTO segment_times (entry_id, seg_index, event_id, athlete_id, bib, segment, \
-                 span, kind, duration_ms, ended_at, course, category, gender, age_group, season, \
-                 venue_id) SELECT * FROM json_to_recordset($1::json) AS t(entry_id uuid, \
-                 seg_index integer, event_id uuid, athlete_id uuid, bib text, segment text, span integer, \
-                 kind text, duration_ms bigint, ended_at timestamptz, course text, category text, \
-                 gender text, age_group text, season integer, venue_id uuid) \
-                 ON CONFLICT (entry_id, seg_index) DO UPDATE SET segment = excluded.segment, \
-                 span = excluded.span, kind = excluded.kind, duration_ms = excluded.duration_ms, \
-                 ended_at = excluded.ended_at",
+                "INSERT INTO result_splits (entry_id, event_id, athlete_id, bib, course, \
+                 category, gender, age_group, season, venue_id, splits) \
+                 SELECT * FROM json_to_recordset($1::json) AS t(entry_id uuid, event_id uuid, \
+                 athlete_id uuid, bib text, course text, category text, gender text, \
+                 age_group text, season integer, venue_id uuid, splits jsonb) \
+                 ON CONFLICT (entry_id) DO UPDATE SET splits = excluded.splits",
                 [json.into()],
             ))
             .await
@@ -278,20 +254,11 @@ async fn upsert(
         return Ok(());
     }
     for chunk in rows.chunks(INSERT_CHUNK / 4) {
-        segment_times::Entity::insert_many(chunk.iter().cloned().map(active))
+        result_splits::Entity::insert_many(chunk.iter().cloned().map(active))
             .on_conflict(
-                OnConflict::columns([
-                    segment_times::Column::EntryId,
-                    segment_times::Column::SegIndex,
-                ])
-                .update_columns([
-                    segment_times::Column::Segment,
-                    segment_times::Column::Span,
-                    segment_times::Column::Kind,
-                    segment_times::Column::DurationMs,
-                    segment_times::Column::EndedAt,
-                ])
-                .to_owned(),
+                OnConflict::column(result_splits::Column::EntryId)
+                    .update_column(result_splits::Column::Splits)
+                    .to_owned(),
             )
             .exec_without_returning(txn)
             .await
@@ -300,23 +267,18 @@ async fn upsert(
     Ok(())
 }
 
-fn active(m: segment_times::Model) -> segment_times::ActiveModel {
-    segment_times::ActiveModel {
+fn active(m: result_splits::Model) -> result_splits::ActiveModel {
+    result_splits::ActiveModel {
         entry_id: Set(m.entry_id),
-        seg_index: Set(m.seg_index),
         event_id: Set(m.event_id),
         athlete_id: Set(m.athlete_id),
         bib: Set(m.bib),
-        segment: Set(m.segment),
-        span: Set(m.span),
-        kind: Set(m.kind),
-        duration_ms: Set(m.duration_ms),
-        ended_at: Set(m.ended_at),
         course: Set(m.course),
         category: Set(m.category),
         gender: Set(m.gender),
         age_group: Set(m.age_group),
         season: Set(m.season),
         venue_id: Set(m.venue_id),
+        splits: Set(m.splits),
     }
 }

@@ -650,7 +650,8 @@ async fn a_timeline_stored_before_finishes_were_kept_reads_back() {
     assert_eq!(after.net_time_ms, before.net_time_ms);
 }
 
-/// `(segment, span, kind, duration)` of an entry's rows in `segment_times`, in course order.
+/// `(segment, span, kind, duration)` of an entry's splits in the `segment_times` view, in
+/// course order.
 async fn segment_rows(
     repo: &SeaRepository,
     event: &Event,
@@ -796,7 +797,7 @@ async fn the_segment_table_holds_official_results_and_follows_every_amendment() 
 
 #[tokio::test]
 async fn a_database_from_before_the_segment_table_is_filled_once() {
-    use podium_persistence::entities::segment_times;
+    use podium_persistence::entities::result_splits;
     use sea_orm::{ConnectionTrait, EntityTrait};
     let repo = repo().await;
     let event = event(&repo, Course::hyrox_standard()).await;
@@ -805,7 +806,7 @@ async fn a_database_from_before_the_segment_table_is_filled_once() {
     let before = segment_rows(&repo, &event, "1").await;
     assert_eq!(before.len(), 24);
     // As a database migrated from before the table: no rows, the official event listed.
-    segment_times::Entity::delete_many()
+    result_splits::Entity::delete_many()
         .exec(repo.connection())
         .await
         .unwrap();

@@ -1,5 +1,5 @@
-//! `segment_times` rows: one split of a finished entry, with what cross-event analytics filter
-//! on (see the migration `m20261203_000001_create_segment_times`).
+//! The `segment_times` view: one row per split of `result_splits` (read-only; for tests and
+//! for SQL readers of podium's database, see the migration `m20261203_000002_result_splits`).
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
@@ -20,13 +20,12 @@ pub struct Model {
     /// `MEASURED`, `MERGED` or `ESTIMATED`.
     pub kind: String,
     pub duration_ms: i64,
-    pub ended_at: DateTimeUtc,
-    /// The event's course template.
+    /// When the split ended (Unix milliseconds).
+    pub ended_ms: i64,
     pub course: String,
     pub category: String,
     pub gender: String,
     pub age_group: Option<String>,
-    /// The calendar year of the event's start, in its time zone.
     pub season: i32,
     pub venue_id: Option<Uuid>,
 }
