@@ -14,6 +14,7 @@ pub mod live;
 pub mod matching;
 pub mod model;
 pub mod ports;
+pub mod prediction;
 pub mod public_results;
 pub mod records;
 pub mod report;

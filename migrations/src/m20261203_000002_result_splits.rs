@@ -1,9 +1,9 @@
-//! `result_splits`: one row per finished entry of an official event, its splits as a JSON
-//! object keyed by segment code (`{"RUN_1": {"index", "span", "kind", "ms", "ended_ms"}}`),
-//! with what cross-event queries filter on (athlete, division, age group, season, venue,
-//! course). It replaces the table `segment_times` (one row per split), whose 2.4 million rows
+//! `result_splits`: one row per finished entry of an official event, its start and its splits
+//! as a JSON object keyed by segment code (`{"RUN_1": [index, span, kind, ms, elapsed_ms]}`,
+//! kind `M` measured, `G` merged over missed mats, `E` estimated), with what cross-event
+//! queries filter on (athlete, division, age group, season, venue, course). It replaces the table `segment_times` (one row per split), whose 2.4 million rows
 //! for 100,000 imported results doubled the import's time; `segment_times` stays, as a view
-//! over these rows with the same columns (`ended_ms` for `ended_at`), for SQL readers.
+//! over these rows with the same columns (`ended_ms`, Unix ms, for `ended_at`), for SQL readers.
 //!
 //! Written in the transaction that makes the results official and kept in step in the
 //! transaction of every amendment after (see `persistence::segments`). A plain table on
@@ -29,23 +29,19 @@ enum ResultSplits {
     AgeGroup,
     Season,
     VenueId,
+    StartedMs,
     Splits,
 }
 
-const POSTGRES_VIEW: &str = "CREATE VIEW segment_times AS \
-    SELECT r.entry_id, (s.value ->> 'index')::integer AS seg_index, r.event_id, r.athlete_id, \
-      r.bib, s.key AS segment, (s.value ->> 'span')::integer AS span, s.value ->> 'kind' AS kind, \
-      (s.value ->> 'ms')::bigint AS duration_ms, (s.value ->> 'ended_ms')::bigint AS ended_ms, \
-      r.course, r.category, r.gender, r.age_group, r.season, r.venue_id \
-    FROM result_splits r CROSS JOIN LATERAL jsonb_each(r.splits) AS s(key, value)";
-
-const SQLITE_VIEW: &str = "CREATE VIEW segment_times AS \
-    SELECT r.entry_id, CAST(s.value ->> 'index' AS INTEGER) AS seg_index, r.event_id, \
-      r.athlete_id, r.bib, s.key AS segment, CAST(s.value ->> 'span' AS INTEGER) AS span, \
-      s.value ->> 'kind' AS kind, CAST(s.value ->> 'ms' AS INTEGER) AS duration_ms, \
-      CAST(s.value ->> 'ended_ms' AS INTEGER) AS ended_ms, r.course, r.category, r.gender, \
-      r.age_group, r.season, r.venue_id \
-    FROM result_splits r, json_each(r.splits) AS s";
+/// The columns of the view over `r` (a row) and `s` (one of its splits: `key`, `value`), the
+/// same SQL on both backends (`->>` reads an array element on both).
+const VIEW_COLUMNS: &str = "r.entry_id, CAST(s.value ->> 0 AS INTEGER) AS seg_index, \
+      r.event_id, r.athlete_id, r.bib, s.key AS segment, CAST(s.value ->> 1 AS INTEGER) AS span, \
+      CASE s.value ->> 2 WHEN 'M' THEN 'MEASURED' WHEN 'G' THEN 'MERGED' \
+        WHEN 'E' THEN 'ESTIMATED' END AS kind, \
+      CAST(s.value ->> 3 AS BIGINT) AS duration_ms, \
+      r.started_ms + CAST(s.value ->> 4 AS BIGINT) AS ended_ms, \
+      r.course, r.category, r.gender, r.age_group, r.season, r.venue_id";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -72,6 +68,11 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(ResultSplits::AgeGroup).text())
                     .col(ColumnDef::new(ResultSplits::Season).integer().not_null())
                     .col(ColumnDef::new(ResultSplits::VenueId).uuid())
+                    .col(
+                        ColumnDef::new(ResultSplits::StartedMs)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(ResultSplits::Splits)
                             .json_binary()
@@ -103,10 +104,13 @@ impl MigrationTrait for Migration {
             )
             .await?;
         let db = manager.get_connection();
-        db.execute_unprepared(match db.get_database_backend() {
-            DatabaseBackend::Postgres => POSTGRES_VIEW,
-            _ => SQLITE_VIEW,
-        })
+        let splits = match db.get_database_backend() {
+            DatabaseBackend::Postgres => "CROSS JOIN LATERAL jsonb_each(r.splits) AS s(key, value)",
+            _ => ", json_each(r.splits) AS s",
+        };
+        db.execute_unprepared(&format!(
+            "CREATE VIEW segment_times AS SELECT {VIEW_COLUMNS} FROM result_splits r {splits}"
+        ))
         .await?;
         // Every official event is written again at the next start
         // (`persistence::segments::backfill`).

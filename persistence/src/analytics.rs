@@ -5,8 +5,8 @@
 
 use crate::convert::unexpected;
 use crate::entities::{entries, entry_states, events, result_splits, segment_times};
-use crate::segments::SplitCell;
 use crate::repository::SeaRepository;
+use crate::segments::{Kind, SplitCell};
 use async_trait::async_trait;
 use podium_domain::ports::{
     AnalyticsRepository, CompetitionQuery, EffortQuery, RaceStandings, RepoError,
@@ -39,8 +39,9 @@ struct EffortRow {
     athlete_id: Uuid,
     event_id: Uuid,
     bib: String,
+    started_ms: i64,
     ms: i64,
-    ended_ms: i64,
+    elapsed_ms: i64,
 }
 
 #[derive(FromQueryResult)]
@@ -84,9 +85,9 @@ impl AnalyticsRepository for SeaRepository {
             DatabaseBackend::Postgres => "$",
             _ => "?",
         };
-        let cell = |field: &str| {
+        let cell = |element: usize| {
             Expr::cust_with_values(
-                format!("CAST(splits -> {mark} ->> '{field}' AS BIGINT)"),
+                format!("CAST(splits -> {mark} ->> {element} AS BIGINT)"),
                 [query.segment.clone()],
             )
         };
@@ -94,8 +95,9 @@ impl AnalyticsRepository for SeaRepository {
             .column(result_splits::Column::AthleteId)
             .column(result_splits::Column::EventId)
             .column(result_splits::Column::Bib)
-            .expr_as(cell("ms"), Alias::new("ms"))
-            .expr_as(cell("ended_ms"), Alias::new("ended_ms"))
+            .column(result_splits::Column::StartedMs)
+            .expr_as(cell(3), Alias::new("ms"))
+            .expr_as(cell(4), Alias::new("elapsed_ms"))
             .from(result_splits::Entity)
             .cond_where(division_condition(
                 &query.event_ids,
@@ -104,7 +106,7 @@ impl AnalyticsRepository for SeaRepository {
             ))
             .and_where(result_splits::Column::Course.eq(&query.course))
             .and_where(Expr::cust_with_values(
-                format!("splits -> {mark} ->> 'kind' = 'MEASURED'"),
+                format!("splits -> {mark} ->> 2 = 'M'"),
                 [query.segment.clone()],
             ))
             .and_where_option(
@@ -115,8 +117,8 @@ impl AnalyticsRepository for SeaRepository {
             .to_owned();
         let rows = EffortRow::find_by_statement(db.get_database_backend().build(&select))
             .all(db)
-        .await
-        .map_err(unexpected)?;
+            .await
+            .map_err(unexpected)?;
         Ok(rows
             .into_iter()
             .map(|r| Effort {
@@ -124,7 +126,7 @@ impl AnalyticsRepository for SeaRepository {
                 event_id: r.event_id,
                 bib: r.bib,
                 duration_ms: r.ms,
-                ended_at: Timestamp(r.ended_ms),
+                ended_at: Timestamp(r.started_ms + r.elapsed_ms),
             })
             .collect())
     }
@@ -147,8 +149,7 @@ impl AnalyticsRepository for SeaRepository {
             .map(|s| (s.entry_id, s))
             .collect();
         let segments = segment_standings(self, athlete_id).await?;
-        let mut by_event: HashMap<Uuid, Vec<(String, Standing)>> =
-            segments.into_iter().collect();
+        let mut by_event: HashMap<Uuid, Vec<(String, Standing)>> = segments.into_iter().collect();
         let mut out = Vec::with_capacity(states.len());
         for entry in &races {
             let Some(state) = states.get(&entry.id) else {
@@ -264,7 +265,7 @@ fn measured(splits: serde_json::Value) -> Result<Vec<(String, i64)>, RepoError> 
         serde_json::from_value(splits).map_err(|e| RepoError::Unexpected(e.into()))?;
     Ok(cells
         .into_iter()
-        .filter(|(_, cell)| cell.kind == MEASURED)
+        .filter(|(_, cell)| cell.kind == Kind::Measured)
         .map(|(segment, cell)| (segment, cell.ms))
         .collect())
 }
@@ -293,18 +294,17 @@ async fn segment_standings(
                     .add(result_splits::Column::Gender.eq(&race.gender)),
             );
         }
-        let field: Vec<(Uuid, String, String, serde_json::Value)> =
-            result_splits::Entity::find()
-                .select_only()
-                .column(result_splits::Column::EventId)
-                .column(result_splits::Column::Category)
-                .column(result_splits::Column::Gender)
-                .column(result_splits::Column::Splits)
-                .filter(divisions)
-                .into_tuple()
-                .all(db)
-                .await
-                .map_err(unexpected)?;
+        let field: Vec<(Uuid, String, String, serde_json::Value)> = result_splits::Entity::find()
+            .select_only()
+            .column(result_splits::Column::EventId)
+            .column(result_splits::Column::Category)
+            .column(result_splits::Column::Gender)
+            .column(result_splits::Column::Splits)
+            .filter(divisions)
+            .into_tuple()
+            .all(db)
+            .await
+            .map_err(unexpected)?;
         // Every measured time of each (event, division, segment).
         let mut times: HashMap<(Uuid, String, String, String), Vec<i64>> = HashMap::new();
         for (event_id, category, gender, splits) in field {

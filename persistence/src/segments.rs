@@ -104,59 +104,99 @@ pub(crate) struct Resplit {
     pub progress: Progress,
 }
 
-/// How a split counts in statistics.
-pub fn kind_of(split: &Split) -> &'static str {
-    if split.is_merged() {
-        "MERGED"
-    } else if split.estimated {
-        "ESTIMATED"
-    } else {
-        "MEASURED"
-    }
-}
-
-/// One split as stored under its (first) segment's code in `result_splits.splits`.
+/// One split as stored under its (first) segment's code in `result_splits.splits`: the JSON
+/// array `[index, span, kind, ms, elapsed_ms]` (compact: a row holds 24 of them, and its size
+/// is what PostgreSQL pays to parse into `jsonb`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "CellArray", into = "CellArray")]
 pub struct SplitCell {
     /// The course segment the split starts at.
     pub index: usize,
     /// Segments it covers: 1 unless merged over missed mats.
     pub span: usize,
-    /// `MEASURED`, `MERGED` or `ESTIMATED`.
-    pub kind: String,
+    pub kind: Kind,
     pub ms: i64,
-    /// When it ended (Unix milliseconds).
-    pub ended_ms: i64,
+    /// The elapsed time from the start when it ended.
+    pub elapsed_ms: i64,
 }
 
-/// The splits of a finished entry's evaluation by segment code (none when not finished).
-pub fn cells(event: &Event, progress: &Progress) -> BTreeMap<String, SplitCell> {
-    if progress.status != EntryStatus::Finished {
-        return BTreeMap::new();
+type CellArray = (usize, usize, Kind, i64, i64);
+
+impl From<CellArray> for SplitCell {
+    fn from((index, span, kind, ms, elapsed_ms): CellArray) -> Self {
+        Self {
+            index,
+            span,
+            kind,
+            ms,
+            elapsed_ms,
+        }
     }
-    progress
+}
+
+impl From<SplitCell> for CellArray {
+    fn from(c: SplitCell) -> Self {
+        (c.index, c.span, c.kind, c.ms, c.elapsed_ms)
+    }
+}
+
+/// How a split counts in statistics; stored as one letter (the `segment_times` view spells it
+/// out: `MEASURED`, `MERGED`, `ESTIMATED`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Kind {
+    /// Between two accepted reads.
+    #[serde(rename = "M")]
+    Measured,
+    /// Over one or more missed mats.
+    #[serde(rename = "G")]
+    Merged,
+    /// Ends or starts at an estimated time (an import's roxzone).
+    #[serde(rename = "E")]
+    Estimated,
+}
+
+impl Kind {
+    pub fn of(split: &Split) -> Self {
+        if split.is_merged() {
+            Self::Merged
+        } else if split.estimated {
+            Self::Estimated
+        } else {
+            Self::Measured
+        }
+    }
+}
+
+/// The start instant (Unix ms) and the splits by segment code of a finished entry's
+/// evaluation (`None` when not finished).
+pub fn cells(event: &Event, progress: &Progress) -> Option<(i64, BTreeMap<String, SplitCell>)> {
+    if progress.status != EntryStatus::Finished {
+        return None;
+    }
+    let start = progress.start?.0;
+    let cells = progress
         .splits
         .iter()
         .filter_map(|split| {
-            let ended_ms = progress
+            let ended = progress
                 .passed
                 .iter()
                 .find(|(point, _)| *point == split.to_point)?
-                .1
-                 .0;
+                .1;
             let segment = event.course.segments().get(split.from_point)?;
             Some((
                 segment.code.clone(),
                 SplitCell {
                     index: split.from_point,
                     span: split.to_point - split.from_point,
-                    kind: kind_of(split).to_owned(),
+                    kind: Kind::of(split),
                     ms: split.duration.0,
-                    ended_ms,
+                    elapsed_ms: ended.0 - start,
                 },
             ))
         })
-        .collect()
+        .collect();
+    Some((start, cells))
 }
 
 /// Brings the rows of `changed` entries in line with their new evaluation: a finished entry's
@@ -203,8 +243,10 @@ pub(crate) async fn sync(
         else {
             continue;
         };
-        let splits = serde_json::to_value(cells(event, &r.progress))
-            .map_err(|e| RepoError::Unexpected(e.into()))?;
+        let Some((started_ms, cells)) = cells(event, &r.progress) else {
+            continue;
+        };
+        let splits = serde_json::to_value(cells).map_err(|e| RepoError::Unexpected(e.into()))?;
         rows.push(result_splits::Model {
             entry_id: r.entry_id,
             event_id: event.id,
@@ -216,6 +258,7 @@ pub(crate) async fn sync(
             age_group,
             season,
             venue_id: event.venue_id,
+            started_ms,
             splits,
         });
     }
@@ -235,17 +278,24 @@ async fn upsert(
 ) -> Result<(), RepoError> {
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         // One JSON parameter per many rows: far fewer bind parameters to parse than a
-        // multi-row VALUES (the same path as detections).
+        // multi-row VALUES (the same path as detections). The splits go as a JSON string cast
+        // to `jsonb`: a nested object would be parsed twice (measured: 91 µs a row against
+        // 35 µs).
         for chunk in rows.chunks(JSON_CHUNK) {
-            let json = serde_json::to_string(chunk).map_err(|e| RepoError::Unexpected(e.into()))?;
+            let chunk: Vec<WireRow> = chunk.iter().map(WireRow::of).collect();
+            let json =
+                serde_json::to_string(&chunk).map_err(|e| RepoError::Unexpected(e.into()))?;
             txn.execute(sea_orm::Statement::from_sql_and_values(
                 DatabaseBackend::Postgres,
                 "INSERT INTO result_splits (entry_id, event_id, athlete_id, bib, course, \
-                 category, gender, age_group, season, venue_id, splits) \
-                 SELECT * FROM json_to_recordset($1::json) AS t(entry_id uuid, event_id uuid, \
+                 category, gender, age_group, season, venue_id, started_ms, splits) \
+                 SELECT entry_id, event_id, athlete_id, bib, course, category, gender, \
+                 age_group, season, venue_id, started_ms, splits::jsonb \
+                 FROM json_to_recordset($1::json) AS t(entry_id uuid, event_id uuid, \
                  athlete_id uuid, bib text, course text, category text, gender text, \
-                 age_group text, season integer, venue_id uuid, splits jsonb) \
-                 ON CONFLICT (entry_id) DO UPDATE SET splits = excluded.splits",
+                 age_group text, season integer, venue_id uuid, started_ms bigint, splits text) \
+                 ON CONFLICT (entry_id) DO UPDATE SET started_ms = excluded.started_ms, \
+                 splits = excluded.splits",
                 [json.into()],
             ))
             .await
@@ -257,7 +307,10 @@ async fn upsert(
         result_splits::Entity::insert_many(chunk.iter().cloned().map(active))
             .on_conflict(
                 OnConflict::column(result_splits::Column::EntryId)
-                    .update_column(result_splits::Column::Splits)
+                    .update_columns([
+                        result_splits::Column::StartedMs,
+                        result_splits::Column::Splits,
+                    ])
                     .to_owned(),
             )
             .exec_without_returning(txn)
@@ -279,6 +332,43 @@ fn active(m: result_splits::Model) -> result_splits::ActiveModel {
         age_group: Set(m.age_group),
         season: Set(m.season),
         venue_id: Set(m.venue_id),
+        started_ms: Set(m.started_ms),
         splits: Set(m.splits),
+    }
+}
+
+/// A row as the PostgreSQL insert reads it (the splits as a JSON string).
+#[derive(Serialize)]
+struct WireRow<'a> {
+    entry_id: Uuid,
+    event_id: Uuid,
+    athlete_id: Uuid,
+    bib: &'a str,
+    course: &'a str,
+    category: &'a str,
+    gender: &'a str,
+    age_group: Option<&'a str>,
+    season: i32,
+    venue_id: Option<Uuid>,
+    started_ms: i64,
+    splits: String,
+}
+
+impl<'a> WireRow<'a> {
+    fn of(m: &'a result_splits::Model) -> Self {
+        Self {
+            entry_id: m.entry_id,
+            event_id: m.event_id,
+            athlete_id: m.athlete_id,
+            bib: &m.bib,
+            course: &m.course,
+            category: &m.category,
+            gender: &m.gender,
+            age_group: m.age_group.as_deref(),
+            season: m.season,
+            venue_id: m.venue_id,
+            started_ms: m.started_ms,
+            splits: m.splits.to_string(),
+        }
     }
 }

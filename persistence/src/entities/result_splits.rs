@@ -19,8 +19,10 @@ pub struct Model {
     /// The season of the event's start (see `Event::season`).
     pub season: i32,
     pub venue_id: Option<Uuid>,
-    /// `{segment code: SplitCell}` (see `segments::SplitCell`); a split merged over missed
-    /// mats is under its first segment's code.
+    /// The entry's start (Unix ms): a split ended at `started_ms + elapsed_ms`.
+    pub started_ms: i64,
+    /// `{segment code: [index, span, kind, ms, elapsed_ms]}` (see `segments::SplitCell`); a
+    /// split merged over missed mats is under its first segment's code.
     #[sea_orm(column_type = "JsonBinary")]
     pub splits: Json,
 }
