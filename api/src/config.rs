@@ -82,6 +82,9 @@ pub struct Settings {
     /// The day seasons start, `MM-DD` (segment leaderboards and competition statistics by
     /// season); `01-01`: calendar years.
     pub season_start: String,
+    /// Retrain the finish prediction model in the background when an event becomes official
+    /// (or an import ends); `trainPredictionModel` trains on demand either way.
+    pub prediction_retrain: bool,
     /// Introspection, field suggestions and GraphiQL; unset: on in development, off in
     /// production.
     pub graphql_introspection: Option<bool>,
@@ -192,6 +195,7 @@ impl Default for Settings {
             live_poll_ms: 2000,
             live_recent_steps: 1024,
             season_start: "01-01".to_owned(),
+            prediction_retrain: true,
             graphql_introspection: None,
             graphql_max_depth: 12,
             graphql_max_complexity: 20_000,
@@ -483,6 +487,10 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub season_start: Option<String>,
+    /// Retrain the prediction model when an event becomes official [env: PODIUM_PREDICTION_RETRAIN] [default: true]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prediction_retrain: Option<bool>,
     /// Introspection, suggestions and GraphiQL on or off [env: PODIUM_GRAPHQL_INTROSPECTION] [default: on in development, off in production]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]

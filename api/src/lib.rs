@@ -78,6 +78,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let athletes: Arc<dyn podium_domain::ports::AthleteRepository> = store.clone();
     let webhook_store: Arc<dyn podium_domain::ports::WebhookRepository> = store.clone();
     let analytics_repo: Arc<dyn podium_domain::ports::AnalyticsRepository> = store.clone();
+    let predictions_repo: Arc<dyn podium_domain::ports::PredictionRepository> = store.clone();
     let access: Arc<dyn podium_domain::ports::AccessRepository> = store;
     let sealer = auth::sealing::Sealer::new(
         settings
@@ -122,6 +123,8 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         analytics: Default::default(),
         analytics_repo,
         records: Default::default(),
+        predictions_repo,
+        predictor: Default::default(),
         metrics: Arc::new(Metrics::default()),
         live,
         database: Default::default(),
@@ -130,6 +133,11 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         .await
         .context("loading the token signing keys")?;
     app::webhooks::start(state.clone())?;
+    app::prediction::load_active(&state)
+        .await
+        .context("loading the active prediction model")?;
+    app::prediction::train_if_missing(&state).await?;
+    app::prediction::start_refresh(state.clone(), std::time::Duration::from_secs(30));
     state
         .auth
         .set_revoked(state.access.revoked_clients().await?);

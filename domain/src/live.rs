@@ -21,6 +21,35 @@ string_enum!(
     }
 );
 
+/// Where an entry was timed so far: its start (Unix ms) and the elapsed time at each accepted
+/// timing point, in course order — what a finish prediction reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub start_ms: i64,
+    /// `(point index, ms since the start)`, the start itself at 0.
+    pub passed: Vec<(usize, i64)>,
+}
+
+impl Profile {
+    pub fn of(progress: &crate::engine::Progress) -> Self {
+        let Some(start) = progress.start else {
+            return Self::default();
+        };
+        Self {
+            start_ms: start.0,
+            passed: progress
+                .passed
+                .iter()
+                .map(|(point, at)| (*point, at.0 - start.0))
+                .collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.passed.is_empty()
+    }
+}
+
 /// An entry's state after a change, as live views need it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryChange {
@@ -45,6 +74,10 @@ pub struct EntryChange {
     /// Set when the entry moved to another athlete with this step (a merge).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub athlete_id: Option<Uuid>,
+    /// Where the entry was timed so far, when this step recomputed it (steps that only
+    /// changed who the athlete is leave it out, as did steps written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
 }
 
 /// One step of an event's change log.

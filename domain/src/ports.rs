@@ -581,3 +581,69 @@ pub trait AnalyticsRepository: Send + Sync + 'static {
         query: &CompetitionQuery,
     ) -> Result<crate::records::CompetitionFigures, RepoError>;
 }
+
+/// A finished effort of an official event, as prediction models learn from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainingEffort {
+    pub event_id: Uuid,
+    pub athlete_id: Uuid,
+    pub division: crate::division::Division,
+    /// Its start (Unix ms).
+    pub started_ms: i64,
+    /// Elapsed ms at each timing point of the course it was timed at.
+    pub elapsed: Vec<Option<i64>>,
+}
+
+/// A prediction model version as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredModel {
+    pub version: i64,
+    pub course: String,
+    pub trained_at: crate::timing::Timestamp,
+    /// The events its references come from.
+    pub events: Vec<Uuid>,
+    /// Its references (finished efforts).
+    pub results: usize,
+    /// Leave-one-event-out backtest, per timing point.
+    pub metrics: Vec<crate::prediction::PointMetrics>,
+    /// The interval's calibration per timing point.
+    pub calibration: Vec<f64>,
+    /// Race-to-race changes of athletes' finish times on the course (next / previous − 1),
+    /// for pre-race intervals.
+    pub repeat_changes: Vec<f64>,
+    pub active: bool,
+    /// Its references (`Reference::event` indexes `events`): kept for the active version
+    /// only, so it predicts the same tomorrow whatever is amended; `None` when not loaded or
+    /// dropped.
+    pub references: Option<Vec<crate::prediction::Reference>>,
+}
+
+/// Prediction models and what they learn from.
+#[async_trait]
+pub trait PredictionRepository: Send + Sync + 'static {
+    /// Every finished effort of an official event on `course`.
+    async fn training_efforts(&self, course: &str) -> Result<Vec<TrainingEffort>, RepoError>;
+
+    /// Every version, newest first, without references.
+    async fn prediction_models(&self, course: &str) -> Result<Vec<StoredModel>, RepoError>;
+
+    /// The active version with its references.
+    async fn active_prediction_model(&self, course: &str)
+        -> Result<Option<StoredModel>, RepoError>;
+
+    /// Stores a new version (its `version` is assigned) and, with `activate`, makes it the
+    /// active one (the others lose their references). Returns the version.
+    async fn save_prediction_model(
+        &self,
+        model: &StoredModel,
+        activate: bool,
+    ) -> Result<i64, RepoError>;
+
+    /// The finished net times on `course` of these athletes in official events, oldest first:
+    /// `(athlete, event start, net ms)`.
+    async fn athlete_finishes(
+        &self,
+        athlete_ids: &[Uuid],
+        course: &str,
+    ) -> Result<Vec<(Uuid, crate::timing::Timestamp, i64)>, RepoError>;
+}

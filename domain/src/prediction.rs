@@ -204,7 +204,7 @@ impl Model {
                 continue;
             };
             if point == 0 || elapsed <= 0 {
-                return self.from_start(list, held_out, available);
+                return self.finish_distribution(list, held_out, available);
             }
             let upto: Vec<(usize, i64)> = passed
                 .iter()
@@ -244,7 +244,12 @@ impl Model {
     }
 
     /// Before any split: the finish times of the pool, as ratios to their median.
-    fn from_start(&self, list: &[u32], held_out: Option<u32>, available: usize) -> Option<Raw> {
+    fn finish_distribution(
+        &self,
+        list: &[u32],
+        held_out: Option<u32>,
+        available: usize,
+    ) -> Option<Raw> {
         let mut finishes: Vec<f64> = list
             .iter()
             .map(|&i| &self.references[i as usize])
@@ -438,7 +443,7 @@ struct Trial {
 
 /// References the calibration predicts at most (evenly spread over all of them): enough for
 /// the 80th percentile of the scores at each point, and a calibration in about a second.
-const CALIBRATION_SAMPLE: usize = 2_000;
+const CALIBRATION_SAMPLE: usize = 1_000;
 
 /// Per point, the factor `c` for which `c × spread` covers 80 % of the held-out finishes of
 /// the references (leave one event out), leaving the events of `except` out of the fit.
@@ -562,7 +567,7 @@ fn median_fractions(model: &Model) -> HashMap<(u32, Division, usize), f64> {
 }
 
 /// The backtest's figures at one timing point.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PointMetrics {
     pub point: usize,
     /// Predictions made (held-out efforts timed at the point).
@@ -582,7 +587,12 @@ pub struct PointMetrics {
 /// point it was timed at from its own splits up to there, by the other events' efforts, with
 /// intervals calibrated on the other events only. Limited to `events` when not empty.
 pub fn backtest(model: &Model, events: &[u32]) -> Vec<PointMetrics> {
-    let all = trials(model, &[], 1);
+    backtest_every(model, events, 1)
+}
+
+/// [`backtest`] over every `every`th reference (a large history is sampled evenly).
+pub fn backtest_every(model: &Model, events: &[u32], every: usize) -> Vec<PointMetrics> {
+    let all = trials(model, &[], every);
     let held: Vec<u32> = {
         let mut e: Vec<u32> = all.iter().map(|t| t.event).collect();
         e.sort_unstable();
@@ -595,6 +605,8 @@ pub fn backtest(model: &Model, events: &[u32]) -> Vec<PointMetrics> {
         .map(|&e| (e, calibration_of(model.points, &all, Some(e))))
         .collect();
     let mut out = Vec::new();
+    // `point` selects trials; it also indexes each event's calibration.
+    #[allow(clippy::needless_range_loop)]
     for point in 1..model.points.saturating_sub(1) {
         let at: Vec<&Trial> = all
             .iter()
@@ -628,6 +640,40 @@ pub fn backtest(model: &Model, events: &[u32]) -> Vec<PointMetrics> {
         });
     }
     out
+}
+
+/// The mean absolute error, in % of the finish time, of `model` predicting `efforts` at every
+/// point each was timed at before its finish (every `every`th effort). With `own_event_out`
+/// each effort's own event is left out of the references (when `model` was fitted on them).
+/// `None` when nothing could be predicted.
+pub fn mean_error(
+    model: &Model,
+    efforts: &[Reference],
+    own_event_out: bool,
+    every: usize,
+) -> Option<f64> {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for r in efforts.iter().step_by(every.max(1)) {
+        let Some(finish) = r.finish() else { continue };
+        let passed: Vec<(usize, i64)> = r
+            .elapsed
+            .iter()
+            .enumerate()
+            .filter_map(|(p, e)| e.map(|e| (p, e)))
+            .collect();
+        for k in 2..passed.len() {
+            let observed = Observed {
+                division: r.division,
+                passed: passed[..k].to_vec(),
+            };
+            let raw = model.neighbours(&observed, own_event_out.then_some(r.event));
+            if let Some(raw) = raw {
+                sum += 100.0 * (raw.finish() - finish as f64).abs() / finish as f64;
+                n += 1;
+            }
+        }
+    }
+    (n > 0).then(|| sum / n as f64)
 }
 
 /// A pre-race prediction from an athlete's own finishes on the course (most recent last):

@@ -79,6 +79,10 @@ pub struct StandingRow {
     pub elapsed_ms: Option<i64>,
     pub net_time_ms: Option<i64>,
     pub start_from_wave: bool,
+    /// Where the entry was timed so far.
+    pub profile: crate::live::Profile,
+    /// When its wave starts.
+    pub wave_start: crate::timing::Timestamp,
 }
 
 impl StandingRow {
@@ -239,6 +243,9 @@ impl EventStandings {
             row.elapsed_ms = change.elapsed_ms;
             row.net_time_ms = change.net_time_ms;
             row.start_from_wave = change.start_from_wave;
+            if let Some(profile) = &change.profile {
+                row.profile.clone_from(profile);
+            }
             if let Some(private) = change.athlete_private {
                 row.athlete_private = private;
             }
@@ -277,6 +284,9 @@ impl EventStandings {
                 row.elapsed_ms = then.elapsed_ms;
                 row.net_time_ms = then.net_time_ms;
                 row.start_from_wave = then.start_from_wave;
+                if let Some(profile) = &then.profile {
+                    row.profile.clone_from(profile);
+                }
                 Some(row)
             })
             .collect();
@@ -329,6 +339,8 @@ mod tests {
             elapsed_ms: elapsed,
             net_time_ms: net,
             start_from_wave: false,
+            profile: Default::default(),
+            wave_start: crate::timing::Timestamp(0),
         }
     }
 
@@ -470,6 +482,10 @@ mod tests {
             start_from_wave: true,
             athlete_private: Some(true),
             athlete_name: Some("Erased".into()),
+            profile: Some(crate::live::Profile {
+                start_ms: 1_000,
+                passed: vec![(0, 0), (24, 90)],
+            }),
         };
         let applied = before.apply(std::slice::from_ref(&change)).unwrap();
         let mut changed = rows;
@@ -480,6 +496,7 @@ mod tests {
         changed[1].start_from_wave = true;
         changed[1].athlete_private = true;
         changed[1].athlete_name = "Erased".into();
+        changed[1].profile = change.profile.clone().unwrap();
         let rebuilt = EventStandings::build(changed);
         assert_eq!(applied.rows(), rebuilt.rows());
         let two = Bib::parse("2").unwrap();

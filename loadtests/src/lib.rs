@@ -77,6 +77,8 @@ pub fn bench_settings(database_url: &str, data_dir: PathBuf) -> anyhow::Result<S
     settings.rate_limit_enterprise = u32::MAX / 2;
     settings.ws_max_subscriptions_anonymous = u32::MAX;
     settings.ws_messages_per_sec_anonymous = 1_000_000;
+    // A retraining after an import would compete with what is being measured.
+    settings.prediction_retrain = false;
     Ok(settings)
 }
 

@@ -17,6 +17,7 @@ mod m20261129_000004_add_detection_estimated;
 mod m20261129_000005_athlete_identity;
 mod m20261203_000001_create_segment_times;
 mod m20261203_000002_result_splits;
+mod m20261203_000003_prediction_models;
 
 pub mod timescale;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000005_athlete_identity::Migration),
             Box::new(m20261203_000001_create_segment_times::Migration),
             Box::new(m20261203_000002_result_splits::Migration),
+            Box::new(m20261203_000003_prediction_models::Migration),
         ]
     }
 }

@@ -65,6 +65,7 @@ pub(crate) fn entry_change(model: &entry_states::ActiveModel) -> Result<EntryCha
         start_from_wave: *model.start_from_wave.as_ref(),
         athlete_private: None,
         athlete_name: None,
+        profile: None,
     })
 }
 
@@ -108,11 +109,11 @@ pub(crate) async fn store_recomputed(
 ) -> Result<Vec<EntryChange>, RepoError> {
     let derived: Vec<DerivedFlags> = recomputed
         .iter()
-        .filter(|(_, flags, had_open, _)| !flags.is_empty() || *had_open)
-        .map(|(model, flags, _, _)| DerivedFlags {
-            entry_id: *model.entry_id.as_ref(),
-            bib: model.bib.as_ref().clone(),
-            flags: flags.clone(),
+        .filter(|r| !r.flags.is_empty() || r.had_open)
+        .map(|r| DerivedFlags {
+            entry_id: *r.state.entry_id.as_ref(),
+            bib: r.state.bib.as_ref().clone(),
+            flags: r.flags.clone(),
         })
         .collect();
     let open = if derived.is_empty() {
@@ -121,12 +122,15 @@ pub(crate) async fn store_recomputed(
         crate::flagging::sync_flags(txn, &event.course, event.id, derived, seq).await?
     };
     let mut resplit = Vec::new();
+    let mut profiles = Vec::with_capacity(recomputed.len());
     let states: Vec<entry_states::ActiveModel> = recomputed
         .into_iter()
-        .map(|(mut model, _, _, changed)| {
+        .map(|r| {
+            let mut model = r.state;
             let count = open.get(model.entry_id.as_ref()).copied().unwrap_or(0);
             model.open_flags = Set(count);
-            resplit.extend(changed);
+            resplit.extend(r.resplit);
+            profiles.push(r.profile);
             model
         })
         .collect();
@@ -142,7 +146,15 @@ pub(crate) async fn store_recomputed(
             .map_err(unexpected)?;
     }
     crate::segments::sync(txn, event, resplit).await?;
-    states.iter().map(entry_change).collect()
+    states
+        .iter()
+        .zip(profiles)
+        .map(|(state, profile)| {
+            let mut change = entry_change(state)?;
+            change.profile = Some(profile);
+            Ok(change)
+        })
+        .collect()
 }
 
 /// Writes the `event.*` domain event announcing that an event went from `from` to `to` at

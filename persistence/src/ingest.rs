@@ -60,7 +60,7 @@ pub(crate) async fn ingest(
     let recomputed = recompute(&txn, event, &mut field, pending, seq, false).await?;
     outcome
         .changed_entries
-        .extend(recomputed.iter().map(|(m, _, _, _)| *m.entry_id.as_ref()));
+        .extend(recomputed.iter().map(|r| *r.state.entry_id.as_ref()));
     let changed = store_recomputed(&txn, event, recomputed, seq).await?;
 
     let went_live = status == EventStatus::Scheduled;

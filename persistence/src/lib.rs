@@ -10,6 +10,7 @@ pub mod entities;
 mod flagging;
 mod ingest;
 mod officiating;
+mod prediction;
 mod race;
 mod recompute;
 mod repository;

@@ -397,10 +397,23 @@ pub(crate) async fn standings(
     event_id: Uuid,
 ) -> Result<Vec<StandingRow>, RepoError> {
     let rows = repo.entry_rows(event_id).await?;
+    let course = match repo.event(event_id).await? {
+        Some(event) => event.course,
+        None => return Ok(Vec::new()),
+    };
     rows.iter()
         .map(|(e, a, s)| {
             let entry = entry_from(e, a, s)?;
+            // Where a racing entry was timed so far (what a prediction reads).
+            let profile = if s.status == "RACING" {
+                let progress = crate::recompute::Pending::of(&course, s)?.evaluate(&course);
+                podium_domain::live::Profile::of(&progress)
+            } else {
+                Default::default()
+            };
             Ok(StandingRow {
+                profile,
+                wave_start: entry.wave_start,
                 entry_id: entry.id,
                 athlete_name: entry.athlete_name(),
                 bib: entry.bib,

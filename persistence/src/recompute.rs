@@ -184,16 +184,19 @@ pub(crate) fn adjustments_of(state: &entry_states::Model) -> Result<Adjustments,
     })
 }
 
-/// An entry's recomputed state row (with `open_flags` left at 0 for the flag sync to set),
-/// its flags, whether it had open flags before, and — when its splits may have changed (it
-/// was recomputed from new reads or a correction, not only re-flagged) — its evaluation for
-/// `segment_times`.
-pub(crate) type Recomputed = (
-    entry_states::ActiveModel,
-    Vec<Flag>,
-    bool,
-    Option<crate::segments::Resplit>,
-);
+/// An entry recomputed.
+pub(crate) struct Recomputed {
+    /// Its state row (with `open_flags` left at 0 for the flag sync to set).
+    pub state: entry_states::ActiveModel,
+    pub flags: Vec<Flag>,
+    /// It had open flags before.
+    pub had_open: bool,
+    /// When its splits may have changed in an official event (it was recomputed from new
+    /// reads or a correction, not only re-flagged): its evaluation for `result_splits`.
+    pub resplit: Option<crate::segments::Resplit>,
+    /// Where it was timed so far, for live views.
+    pub profile: podium_domain::live::Profile,
+}
 
 /// Evaluates `pending`, records their measured splits in `field`, and returns the state and
 /// flags of each — and of every other entry whose outlier status the moved medians changed.
@@ -247,11 +250,18 @@ pub(crate) async fn recompute(
             let mut flags = flags::derive(course, &p.timeline, Some(p.wave_start), &progress);
             flags.extend(field.flags(course, p.entry_id, &progress));
             let state = state_row(event, &p, &progress, seq);
+            let profile = podium_domain::live::Profile::of(&progress);
             let resplit = resplit.then_some(crate::segments::Resplit {
                 entry_id: p.entry_id,
                 progress,
             });
-            (state, flags, p.had_open, resplit)
+            Recomputed {
+                state,
+                flags,
+                had_open: p.had_open,
+                resplit,
+                profile,
+            }
         })
         .collect())
 }

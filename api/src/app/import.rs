@@ -395,6 +395,10 @@ pub async fn import_results(
             result?;
         }
         if batch.is_empty() {
+            // New history for the finish prediction model.
+            if report.events.iter().any(|e| e.created) && state.settings.prediction_retrain {
+                crate::app::prediction::retrain_later(state.clone());
+            }
             return Ok(());
         }
         previous = batch;

@@ -13,6 +13,7 @@ pub mod database;
 pub mod exports;
 pub mod import;
 pub mod officiating;
+pub mod prediction;
 pub mod race;
 pub mod records;
 pub mod webhooks;
@@ -53,6 +54,10 @@ pub struct AppState {
     pub analytics_repo: Arc<dyn podium_domain::ports::AnalyticsRepository>,
     /// Cross-event answers per version of the official results.
     pub records: records::RecordsCache,
+    /// Finish prediction models and their training data.
+    pub predictions_repo: Arc<dyn podium_domain::ports::PredictionRepository>,
+    /// The active prediction model and each event's latest predictions.
+    pub predictor: Arc<prediction::Predictor>,
     pub metrics: Arc<Metrics>,
     /// Fan-out of "event X reached seq N" to live subscribers.
     pub live: crate::live::LiveHub,

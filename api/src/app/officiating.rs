@@ -108,6 +108,9 @@ pub async fn transition(
     event.status.transition(to)?;
     let moved = state.repo.transition_event(event.id, to).await?;
     state.live.notify(moved.id, moved.seq);
+    if to == EventStatus::Official && state.settings.prediction_retrain {
+        crate::app::prediction::retrain_later(state.clone());
+    }
     Ok(moved)
 }
 

@@ -258,6 +258,18 @@ pub struct Competition {
     pub previous: Option<Arc<CompetitionFigures>>,
 }
 
+/// Competition-wide figures (`competitionStats`, `predictionModels`) are for admins and
+/// integrations with `analytics:read`.
+pub fn may_read_competition(viewer: &Principal) -> Result<(), ApiError> {
+    viewer.require(Scope::AnalyticsRead)?;
+    if !matches!(viewer.role(), Some(Role::Admin | Role::Integration)) {
+        return Err(ApiError::Forbidden(
+            "competition figures are for admins and integrations with analytics:read".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Events, entries, finishers, DNF/DNS/DSQ rates, the finish-time distribution and
 /// per-segment medians of official events (a season, a venue, a division), with the season
 /// before for comparison. For admins and integrations with `analytics:read`.
@@ -266,12 +278,7 @@ pub async fn competition_stats(
     viewer: &Principal,
     ask: CompetitionAsk,
 ) -> Result<Competition, ApiError> {
-    viewer.require(Scope::AnalyticsRead)?;
-    if !matches!(viewer.role(), Some(Role::Admin | Role::Integration)) {
-        return Err(ApiError::Forbidden(
-            "competition statistics are for admins and integrations with analytics:read".into(),
-        ));
-    }
+    may_read_competition(viewer)?;
     let official = official(state).await?;
     let before = ask.season.map(|season| CompetitionAsk {
         season: Some(season - 1),

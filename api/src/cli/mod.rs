@@ -1,6 +1,7 @@
 //! The `podium` command line: sub-commands and their flags, one file each. `main.rs` parses
 //! the command line, loads the settings and calls `run`.
 
+mod backtest;
 pub mod demo;
 mod import;
 mod migrate;
@@ -45,6 +46,8 @@ pub enum Command {
     Import(import::ImportCommand),
     /// Simulate a live race against a running server.
     Demo(demo::DemoArgs),
+    /// Backtest the finish prediction model on the official results in the database.
+    Backtest(backtest::BacktestArgs),
 }
 
 impl Cli {
@@ -65,5 +68,6 @@ pub async fn run(command: &Command, settings: Settings) -> anyhow::Result<()> {
         Command::Token(args) => token::run(&settings, args),
         Command::Import(command) => import::run(settings, command).await,
         Command::Demo(args) => demo::run(&settings, args).await,
+        Command::Backtest(args) => backtest::run(settings, args).await,
     }
 }

@@ -45,6 +45,9 @@ impl TestApp {
                 .unwrap()
                 .into(),
         );
+        // Retraining the prediction model after an import or an official event runs in the
+        // background; the tests that want it ask for it.
+        settings.prediction_retrain = false;
         configure(&mut settings);
         let state = podium_api::build_state(settings)
             .await

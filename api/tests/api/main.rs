@@ -21,6 +21,7 @@ mod live;
 mod matching;
 mod oauth;
 mod officiating;
+mod prediction;
 mod race_day;
 mod real_results;
 mod records;

@@ -7,6 +7,7 @@ pub mod error;
 pub mod limits;
 pub mod mutation;
 pub mod officiating;
+pub mod prediction;
 pub mod query;
 pub mod report;
 pub mod scalars;

@@ -7,12 +7,13 @@ use crate::app::AppState;
 use crate::auth::Scope;
 use crate::error::ApiError;
 use crate::live::ChangeFollower;
-use crate::transport::graphql::error::IntoGql;
+use crate::transport::graphql::error::{GqlResult, IntoGql};
 use crate::transport::graphql::types::{
     category, gender, CategoryGql, EntryStatusGql, EventStatusGql, GenderGql, LeaderboardNode,
+    PredictionObject, PredictionSource,
 };
 use crate::transport::graphql::{app, parse_id, principal, RequireScope};
-use async_graphql::{Context, Enum, SimpleObject, Subscription, ID};
+use async_graphql::{ComplexObject, Context, Enum, SimpleObject, Subscription, ID};
 use futures::Stream;
 use podium_domain::course::Course;
 use podium_domain::engine::evaluate;
@@ -22,6 +23,7 @@ use podium_domain::model::Event;
 use podium_domain::ports::FlagFilter;
 use podium_domain::standings::LeaderboardFilter;
 use podium_domain::timing::Bib;
+use uuid::Uuid;
 
 /// Why a live message was sent.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -52,6 +54,7 @@ impl From<ChangeKind> for UpdateKind {
 
 /// An entry's live state.
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct LiveEntry {
     pub bib: String,
     pub status: EntryStatusGql,
@@ -60,11 +63,26 @@ pub struct LiveEntry {
     pub net_time_ms: Option<i64>,
     pub penalty_ms: i64,
     pub open_flags: i32,
+    #[graphql(skip)]
+    pub prediction_source: PredictionSource,
+}
+
+#[ComplexObject]
+impl LiveEntry {
+    /// The predicted finish while racing (registered: from the athlete's earlier results).
+    async fn prediction(&self, ctx: &Context<'_>) -> GqlResult<Option<PredictionObject>> {
+        PredictionSource::resolve(Some(self.prediction_source), ctx).await
+    }
 }
 
 impl LiveEntry {
-    fn new(course: &Course, e: &EntryChange) -> Self {
+    fn new(course: &Course, event_id: Uuid, seq: i64, e: &EntryChange) -> Self {
         Self {
+            prediction_source: PredictionSource {
+                event_id,
+                seq,
+                entry_id: e.entry_id,
+            },
             bib: e.bib.to_string(),
             status: e.status.into(),
             last_timing_point: e
@@ -163,12 +181,13 @@ async fn entry_snapshot(
         start_from_wave: progress.start_from_wave,
         athlete_private: None,
         athlete_name: None,
+        profile: None,
     };
     Ok(EntryUpdate {
         seq: event.seq,
         kind: UpdateKind::Snapshot,
         event_status: event.status.into(),
-        entry: LiveEntry::new(&event.course, &change),
+        entry: LiveEntry::new(&event.course, event.id, event.seq, &change),
     })
 }
 
@@ -206,7 +225,7 @@ impl Subscription {
                             seq: change.seq,
                             kind: change.kind.into(),
                             event_status: change.status.into(),
-                            entry: LiveEntry::new(&course, e),
+                            entry: LiveEntry::new(&course, change.event_id, change.seq, e),
                         };
                         return Some((update, follower));
                     }
@@ -252,7 +271,8 @@ impl Subscription {
                         .rows
                         .iter()
                         .map(|(_, rank, row)| {
-                            LeaderboardNode::new(&viewer, &event.course, *rank, row)
+                            let at = Some((event.id, event.seq));
+                            LeaderboardNode::new(&viewer, &event.course, *rank, row, at)
                         })
                         .collect(),
                 })
@@ -267,7 +287,10 @@ impl Subscription {
                 let rows = race::changed_rows(&state, &change, filter).await.ok()?;
                 let entries = rows
                     .iter()
-                    .map(|(rank, row)| LeaderboardNode::new(&viewer, &course, *rank, row))
+                    .map(|(rank, row)| {
+                        let at = Some((change.event_id, change.seq));
+                        LeaderboardNode::new(&viewer, &course, *rank, row, at)
+                    })
                     .collect();
                 let update = LeaderboardUpdate {
                     seq: change.seq,

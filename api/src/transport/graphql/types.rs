@@ -228,9 +228,72 @@ impl EntryObject {
     }
 }
 
+/// A racing entry's predicted finish (or a registered one's, from their earlier results).
+#[derive(SimpleObject, Clone)]
+#[graphql(name = "Prediction")]
+pub struct PredictionObject {
+    /// The predicted net time.
+    pub finish_ms: i64,
+    /// The 80 % interval of the net time.
+    pub low_ms: i64,
+    pub high_ms: i64,
+    /// When the entry would cross the finish mat.
+    pub finish_at: DateTime<Utc>,
+    /// Where the predicted time would place the entry in its division, among its finishers
+    /// and the other predictions.
+    pub projected_rank: Option<u32>,
+    /// The number of comparable efforts behind the prediction (for a registered entry: the
+    /// athlete's own earlier results), or `PRIOR` when the course has no history yet and
+    /// the prediction comes from the simulator's distributions.
+    pub basis: String,
+    /// The model version (see `predictionModels`); 0 for the built-in prior.
+    pub model_version: i64,
+}
+
+impl From<crate::app::prediction::Forecast> for PredictionObject {
+    fn from(f: crate::app::prediction::Forecast) -> Self {
+        Self {
+            finish_ms: f.prediction.finish_ms,
+            low_ms: f.prediction.low_ms,
+            high_ms: f.prediction.high_ms,
+            finish_at: time(f.finish_at),
+            projected_rank: f.projected_rank,
+            basis: crate::app::prediction::basis_label(f.prediction.basis),
+            model_version: f.model_version,
+        }
+    }
+}
+
+/// Where a row's prediction is looked up: the entry in its event as of a step (none for
+/// views of the past).
+#[derive(Clone, Copy)]
+pub struct PredictionSource {
+    pub event_id: Uuid,
+    pub seq: i64,
+    pub entry_id: Uuid,
+}
+
+impl PredictionSource {
+    pub async fn resolve(
+        source: Option<Self>,
+        ctx: &async_graphql::Context<'_>,
+    ) -> GqlResult<Option<PredictionObject>> {
+        let Some(s) = source else {
+            return Ok(None);
+        };
+        let state = ctx.data_unchecked::<crate::app::AppState>();
+        Ok(
+            crate::app::prediction::forecast(state, s.event_id, s.seq, s.entry_id)
+                .await
+                .gql()?
+                .map(PredictionObject::from),
+        )
+    }
+}
+
 /// One row of a leaderboard.
 #[derive(SimpleObject)]
-#[graphql(name = "LeaderboardEntry")]
+#[graphql(name = "LeaderboardEntry", complex)]
 pub struct LeaderboardNode {
     /// Rank within this leaderboard's filter; null for unranked entries (not started, DNF, DNS, DSQ).
     pub rank: Option<u32>,
@@ -247,11 +310,38 @@ pub struct LeaderboardNode {
     pub athlete: AthleteRef,
     /// The start mat missed this entry; its clock started at its wave start.
     pub start_from_wave: bool,
+    #[graphql(skip)]
+    pub prediction_source: Option<PredictionSource>,
+}
+
+#[ComplexObject]
+impl LeaderboardNode {
+    /// The predicted finish of a racing entry (of a registered one, from the athlete's
+    /// earlier results); null otherwise and in views of the past.
+    async fn prediction(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> GqlResult<Option<PredictionObject>> {
+        PredictionSource::resolve(self.prediction_source, ctx).await
+    }
 }
 
 impl LeaderboardNode {
-    pub fn new(viewer: &Principal, course: &Course, rank: Option<u32>, r: &StandingRow) -> Self {
+    /// A row; `at` is the event and step its prediction comes from (`None`: a view of the
+    /// past, without predictions).
+    pub fn new(
+        viewer: &Principal,
+        course: &Course,
+        rank: Option<u32>,
+        r: &StandingRow,
+        at: Option<(Uuid, i64)>,
+    ) -> Self {
         Self {
+            prediction_source: at.map(|(event_id, seq)| PredictionSource {
+                event_id,
+                seq,
+                entry_id: r.entry_id,
+            }),
             rank,
             bib: r.bib.to_string(),
             status: r.status.into(),
@@ -375,6 +465,8 @@ pub struct ResultObject {
     pub bib_value: Bib,
     #[graphql(skip)]
     pub wave_start_value: Timestamp,
+    #[graphql(skip)]
+    pub entry_id: Uuid,
 }
 
 /// Whether a result may still change.
@@ -408,6 +500,19 @@ pub struct SetAsideObject {
 
 #[ComplexObject]
 impl ResultObject {
+    /// The predicted finish while racing (registered: from the athlete's earlier results).
+    async fn prediction(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> GqlResult<Option<PredictionObject>> {
+        let source = PredictionSource {
+            event_id: self.source.id,
+            seq: self.source.seq,
+            entry_id: self.entry_id,
+        };
+        PredictionSource::resolve(Some(source), ctx).await
+    }
+
     /// Whether this was the athlete's best finish on the course when it was raced: finished,
     /// and faster than every finish of theirs in an event that started before (the first
     /// finish is one; equalling the best is not). Null where the athlete is private to you.
@@ -579,6 +684,7 @@ impl ResultObject {
             roxzone_parts,
             bib_value: r.entry.bib.clone(),
             wave_start_value: r.entry.wave_start,
+            entry_id: r.entry.id,
             source: r.event,
         }
     }

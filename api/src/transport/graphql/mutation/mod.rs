@@ -14,4 +14,5 @@ pub struct Mutation(
     crate::transport::graphql::access::AccessMutation,
     crate::transport::graphql::athlete::AthleteMutation,
     crate::transport::graphql::webhooks::WebhookMutation,
+    crate::transport::graphql::prediction::PredictionMutation,
 );

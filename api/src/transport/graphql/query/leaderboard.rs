@@ -93,12 +93,14 @@ impl LeaderboardQuery {
         };
         let page = standings.leaderboard(filter, offset, first.unwrap_or(DEFAULT_PAGE) as usize);
         let viewer = principal(ctx);
+        // Predictions are of the present: none in views of the past.
+        let at = (seq >= event.seq).then_some((event.id, seq));
         let edges: Vec<LeaderboardEdge> = page
             .rows
             .iter()
             .map(|(position, rank, row)| LeaderboardEdge {
                 cursor: encode_cursor(*position),
-                node: LeaderboardNode::new(viewer, &event.course, *rank, row),
+                node: LeaderboardNode::new(viewer, &event.course, *rank, row, at),
             })
             .collect();
         Ok(LeaderboardConnection {

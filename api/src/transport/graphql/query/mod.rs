@@ -18,4 +18,5 @@ pub struct Query(
     crate::transport::graphql::access::AccessQuery,
     crate::transport::graphql::athlete::AthleteQuery,
     crate::transport::graphql::webhooks::WebhookQuery,
+    crate::transport::graphql::prediction::PredictionQuery,
 );
