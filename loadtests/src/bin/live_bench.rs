@@ -60,6 +60,10 @@ struct Args {
     connect_concurrency: usize,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Every subscription also asks for each row's finish prediction (the prior's, as the
+    /// benchmark database has no history).
+    #[arg(long)]
+    predictions: bool,
     /// Internal: run as the server process on this database URL.
     #[arg(long, hide = true)]
     serve: Option<String>,
@@ -142,6 +146,7 @@ async fn subscriber(
     ready: tokio::sync::mpsc::Sender<()>,
     mut stop: watch::Receiver<bool>,
     received: Arc<AtomicUsize>,
+    predictions: bool,
 ) -> anyhow::Result<Log> {
     // Held while connecting only: the gate limits connections being opened, not open ones.
     let mut permit = Some(gate.acquire_owned().await?);
@@ -155,13 +160,18 @@ async fn subscriber(
         json!({ "type": "connection_init" }).to_string(),
     ))
     .await?;
+    let prediction = if predictions {
+        "prediction { finishMs lowMs highMs projectedRank }"
+    } else {
+        ""
+    };
     let (query, variables) = match &follows {
         Follows::Entry(bib) => (
-            "subscription($id: ID!, $bib: String!) { entryUpdates(eventId: $id, bib: $bib) { seq kind entry { bib status lastTimingPoint elapsedMs netTimeMs } } }",
+            format!("subscription($id: ID!, $bib: String!) {{ entryUpdates(eventId: $id, bib: $bib) {{ seq kind entry {{ bib status lastTimingPoint elapsedMs netTimeMs {prediction} }} }} }}"),
             json!({ "id": event_id, "bib": bib }),
         ),
         Follows::Leaderboard => (
-            "subscription($id: ID!) { leaderboardUpdates(eventId: $id, category: OPEN, gender: MEN, first: 10) { seq kind entries { rank bib netTimeMs lastTimingPoint } } }",
+            format!("subscription($id: ID!) {{ leaderboardUpdates(eventId: $id, category: OPEN, gender: MEN, first: 10) {{ seq kind entries {{ rank bib netTimeMs lastTimingPoint {prediction} }} }} }}"),
             json!({ "id": event_id }),
         ),
     };
@@ -298,6 +308,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
                 ready_tx.clone(),
                 stop_rx.clone(),
                 received.clone(),
+                args.predictions,
             ))
         })
         .collect();
