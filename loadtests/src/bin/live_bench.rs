@@ -22,7 +22,7 @@ use rand::SeedableRng;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncBufReadExt;
@@ -75,6 +75,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    PREDICTIONS.store(args.predictions, Ordering::Relaxed);
     match &args.serve {
         Some(url) => serve(url, args.data_dir.clone().context("--data-dir")?).await,
         None => bench(args).await,
@@ -138,6 +139,9 @@ fn frame_seq(text: &str) -> Option<i64> {
     digits.parse().ok()
 }
 
+/// `--predictions`, for every subscriber.
+static PREDICTIONS: AtomicBool = AtomicBool::new(false);
+
 async fn subscriber(
     url: String,
     event_id: String,
@@ -146,8 +150,8 @@ async fn subscriber(
     ready: tokio::sync::mpsc::Sender<()>,
     mut stop: watch::Receiver<bool>,
     received: Arc<AtomicUsize>,
-    predictions: bool,
 ) -> anyhow::Result<Log> {
+    let predictions = PREDICTIONS.load(Ordering::Relaxed);
     // Held while connecting only: the gate limits connections being opened, not open ones.
     let mut permit = Some(gate.acquire_owned().await?);
     let mut request = url.into_client_request()?;
@@ -308,7 +312,6 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
                 ready_tx.clone(),
                 stop_rx.clone(),
                 received.clone(),
-                args.predictions,
             ))
         })
         .collect();
