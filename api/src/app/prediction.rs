@@ -84,6 +84,9 @@ pub struct Predictor {
     pre_race: Mutex<HashMap<(Uuid, i64), Arc<PreRace>>>,
     /// One training at a time.
     training: tokio::sync::Mutex<()>,
+    /// One board build at a time per event: a step seen by thousands of subscribers at once
+    /// is predicted once.
+    building: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Default for Predictor {
@@ -93,6 +96,7 @@ impl Default for Predictor {
             boards: Mutex::default(),
             pre_race: Mutex::default(),
             training: tokio::sync::Mutex::new(()),
+            building: Mutex::default(),
         }
     }
 }
@@ -375,9 +379,37 @@ pub async fn forecast(
     Ok(board.forecasts.get(&entry_id).and_then(|(_, f)| *f))
 }
 
+/// The event's latest board, when it is at `seq` or later and from `version`.
+fn current_board(state: &AppState, event_id: Uuid, seq: i64, version: i64) -> Option<Arc<Board>> {
+    let boards = state
+        .predictor
+        .boards
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    boards
+        .get(&event_id)
+        .filter(|b| b.seq >= seq && b.version == version)
+        .cloned()
+}
+
 /// The event's forecasts at `seq` (or the newest standings after it).
 async fn board(state: &AppState, event_id: Uuid, seq: i64) -> Result<Arc<Board>, ApiError> {
     let active = state.predictor.active();
+    if let Some(board) = current_board(state, event_id, seq, active.version) {
+        return Ok(board);
+    }
+    let lock = {
+        let mut building = state
+            .predictor
+            .building
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        building.entry(event_id).or_default().clone()
+    };
+    let _building = lock.lock().await;
+    if let Some(board) = current_board(state, event_id, seq, active.version) {
+        return Ok(board);
+    }
     let latest = {
         let boards = state
             .predictor
@@ -386,11 +418,6 @@ async fn board(state: &AppState, event_id: Uuid, seq: i64) -> Result<Arc<Board>,
             .unwrap_or_else(|e| e.into_inner());
         boards.get(&event_id).cloned()
     };
-    if let Some(board) = &latest {
-        if board.seq >= seq && board.version == active.version {
-            return Ok(board.clone());
-        }
-    }
     let standings = match state.standings.at_least(event_id, seq) {
         Some((_, standings)) => standings,
         None => {

@@ -214,13 +214,23 @@ impl Subscription {
         let current = entry_snapshot(&state, &event, &bib).await.gql()?;
         let snapshot = after.is_none().then_some(current);
         let course = state.live.course(&event);
+        // A prediction is read from the event's standings at the step: bring them up to it
+        // from the step before (shared by every subscriber) rather than from the database.
+        let predicts = ctx
+            .look_ahead()
+            .field("entry")
+            .field("prediction")
+            .exists();
         let first = futures::stream::iter(snapshot);
         let rest = futures::stream::unfold(follower, move |mut follower| {
-            let (bib, course) = (bib.clone(), course.clone());
+            let (bib, course, state) = (bib.clone(), course.clone(), state.clone());
             async move {
                 loop {
                     let change = follower.next().await?;
                     if let Some(e) = change.entries.iter().find(|e| e.bib == bib) {
+                        if predicts {
+                            race::standings_after(&state, &change).await.ok()?;
+                        }
                         let update = EntryUpdate {
                             seq: change.seq,
                             kind: change.kind.into(),
