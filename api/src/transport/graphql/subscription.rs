@@ -216,11 +216,7 @@ impl Subscription {
         let course = state.live.course(&event);
         // A prediction is read from the event's standings at the step: bring them up to it
         // from the step before (shared by every subscriber) rather than from the database.
-        let predicts = ctx
-            .look_ahead()
-            .field("entry")
-            .field("prediction")
-            .exists();
+        let predicts = ctx.look_ahead().field("entry").field("prediction").exists();
         let first = futures::stream::iter(snapshot);
         let rest = futures::stream::unfold(follower, move |mut follower| {
             let (bib, course, state) = (bib.clone(), course.clone(), state.clone());
