@@ -71,7 +71,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     if filled > 0 {
         tracing::info!(
             events = filled,
-            "segment_times filled for events finished before it"
+            "result_splits filled for events official before it"
         );
     }
     let repo: Arc<dyn podium_domain::ports::RaceRepository> = store.clone();

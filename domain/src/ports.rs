@@ -555,7 +555,7 @@ pub struct CompetitionQuery {
     pub gender: Option<crate::division::Gender>,
 }
 
-/// Cross-event analytics over the per-segment table (`segment_times`) and the entry states:
+/// Cross-event analytics over the official splits (`result_splits`) and the entry states:
 /// only finished entries' splits are there, each marked measured, merged or estimated.
 #[async_trait]
 pub trait AnalyticsRepository: Send + Sync + 'static {

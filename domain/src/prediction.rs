@@ -44,6 +44,15 @@ impl Reference {
     pub fn finish(&self) -> Option<i64> {
         self.elapsed.last().copied().flatten()
     }
+
+    /// The points it was timed at, with the elapsed time there.
+    fn passed(&self) -> Vec<(usize, i64)> {
+        self.elapsed
+            .iter()
+            .enumerate()
+            .filter_map(|(p, e)| e.map(|e| (p, e)))
+            .collect()
+    }
 }
 
 /// What is known of a racing athlete: the elapsed time at each passed point, in course order
@@ -480,12 +489,7 @@ fn trials(model: &Model, events: &[u32], every: usize) -> Vec<Trial> {
             continue;
         }
         let Some(finish) = r.finish() else { continue };
-        let passed: Vec<(usize, i64)> = r
-            .elapsed
-            .iter()
-            .enumerate()
-            .filter_map(|(p, e)| e.map(|e| (p, e)))
-            .collect();
+        let passed = r.passed();
         for k in 1..passed.len() {
             let (point, elapsed) = passed[k - 1];
             if point == 0 {
@@ -655,12 +659,7 @@ pub fn mean_error(
     let (mut sum, mut n) = (0.0, 0usize);
     for r in efforts.iter().step_by(every.max(1)) {
         let Some(finish) = r.finish() else { continue };
-        let passed: Vec<(usize, i64)> = r
-            .elapsed
-            .iter()
-            .enumerate()
-            .filter_map(|(p, e)| e.map(|e| (p, e)))
-            .collect();
+        let passed = r.passed();
         for k in 2..passed.len() {
             let observed = Observed {
                 division: r.division,

@@ -200,7 +200,7 @@ pub(crate) struct Recomputed {
 
 /// Evaluates `pending`, records their measured splits in `field`, and returns the state and
 /// flags of each — and of every other entry whose outlier status the moved medians changed.
-/// With `official` (the event's results are official, so its splits are in `segment_times`)
+/// With `official` (the event's results are official, so its splits are in `result_splits`)
 /// each pending entry also carries what `segments::sync` needs.
 pub(crate) async fn recompute(
     txn: &DatabaseTransaction,

@@ -51,7 +51,7 @@ impl SeaRepository {
         })
     }
 
-    /// Fills `segment_times` for the events that were official before it existed (see
+    /// Fills `result_splits` for the events that were official before it existed (see
     /// `segments::backfill`); returns how many events it filled.
     pub async fn backfill_segment_times(&self) -> Result<usize, RepoError> {
         crate::segments::backfill(self).await
