@@ -596,7 +596,21 @@ pub fn backtest(model: &Model, events: &[u32]) -> Vec<PointMetrics> {
 
 /// [`backtest`] over every `every`th reference (a large history is sampled evenly).
 pub fn backtest_every(model: &Model, events: &[u32], every: usize) -> Vec<PointMetrics> {
-    let all = trials(model, &[], every);
+    metrics_of(model, &trials(model, &[], every), events)
+}
+
+/// `model` calibrated on every `every`th reference (leave one event out) and its backtest,
+/// both from the same held-out predictions (what a training needs, made once).
+pub fn calibrated_with_backtest(model: Model, every: usize) -> (Model, Vec<PointMetrics>) {
+    let all = trials(&model, &[], every);
+    let metrics = metrics_of(&model, &all, &[]);
+    let calibration = calibration_of(model.points, &all, None);
+    (model.with_calibration(calibration), metrics)
+}
+
+/// The backtest's figures per point from held-out predictions `all` (limited to `events`
+/// when not empty), each event's intervals calibrated on the other events.
+fn metrics_of(model: &Model, all: &[Trial], events: &[u32]) -> Vec<PointMetrics> {
     let held: Vec<u32> = {
         let mut e: Vec<u32> = all.iter().map(|t| t.event).collect();
         e.sort_unstable();
@@ -606,7 +620,7 @@ pub fn backtest_every(model: &Model, events: &[u32], every: usize) -> Vec<PointM
     // Each event's calibration is fitted without it.
     let calibrations: HashMap<u32, Vec<f64>> = held
         .iter()
-        .map(|&e| (e, calibration_of(model.points, &all, Some(e))))
+        .map(|&e| (e, calibration_of(model.points, all, Some(e))))
         .collect();
     let mut out = Vec::new();
     // `point` selects trials; it also indexes each event's calibration.

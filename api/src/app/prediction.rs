@@ -19,8 +19,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use uuid::Uuid;
 
-/// References a training's backtest and comparison predict at most (evenly spread): a large
-/// history is sampled, so `trainPredictionModel` answers in seconds (`podium backtest`
+/// References a training's calibration, backtest and comparison predict at most (evenly
+/// spread): a large history is sampled, so `trainPredictionModel` answers in seconds (`podium backtest`
 /// predicts every one).
 const BACKTEST_SAMPLE: usize = 1_000;
 
@@ -279,9 +279,9 @@ pub async fn train(state: &AppState) -> Result<Trained, ApiError> {
         let points = course.points().len();
         let (events, references) = references(&efforts, points);
         let changes = repeat_changes(&efforts);
-        let model = Model::new(&course, references).calibrated();
+        let model = Model::new(&course, references);
         let every = model.references().len().div_ceil(BACKTEST_SAMPLE).max(1);
-        let metrics = prediction::backtest_every(&model, &[], every);
+        let (model, metrics) = prediction::calibrated_with_backtest(model, every);
         let fresh: Vec<Reference> = model
             .references()
             .iter()
@@ -418,17 +418,13 @@ async fn board(state: &AppState, event_id: Uuid, seq: i64) -> Result<Arc<Board>,
             .unwrap_or_else(|e| e.into_inner());
         boards.get(&event_id).cloned()
     };
-    let standings = match state.standings.at_least(event_id, seq) {
-        Some((_, standings)) => standings,
+    let (standings_seq, standings) = match state.standings.at_least(event_id, seq) {
+        Some(cached) => cached,
         None => {
             let event = race::load_event(state, event_id).await?;
-            race::standings(state, &event).await?
+            (event.seq, race::standings(state, &event).await?)
         }
     };
-    let standings_seq = state
-        .standings
-        .at_least(event_id, seq)
-        .map_or(seq, |(s, _)| s);
     let pre_race = pre_race(state, event_id, &active, &standings).await?;
     let previous = latest.filter(|b| b.version == active.version);
     let built = Arc::new(build(

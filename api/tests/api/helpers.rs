@@ -323,3 +323,24 @@ pub fn testdata(file: &str) -> String {
     );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
+
+/// The four real events of `testdata/hyrox-results/`.
+pub const REAL_EVENTS: [&str; 4] = [
+    "hyrox-2018-essen.jsonl",
+    "hyrox-2018-wien.jsonl",
+    "hyrox-2019-karlsruhe.jsonl",
+    "hyrox-2019-nuernberg.jsonl",
+];
+
+/// Imports the four real events over HTTP, as an admin (each becomes official).
+pub async fn import_real_events(app: &TestApp) {
+    for file in REAL_EVENTS {
+        let request = Request::post(format!("/v1/import/results?source={file}"))
+            .header(header::CONTENT_TYPE, "application/x-ndjson")
+            .header(header::AUTHORIZATION, format!("Bearer {}", app.admin))
+            .body(Body::from(testdata(file)))
+            .unwrap();
+        let (status, _, body) = app.request(request).await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    }
+}

@@ -4,35 +4,16 @@
 //! each read; registered athletes with history get a pre-race one; the lifecycle
 //! (versions, activation, retraining when an event becomes official) and who may use it.
 
-use crate::helpers::{error_code, read, testdata, TestApp, STARTS_AT};
+use crate::helpers::{error_code, import_real_events, read, TestApp, STARTS_AT};
 use crate::live::{next, subscribe};
 use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, Request};
 use podium_api::auth::Role;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-const FILES: [&str; 4] = [
-    "hyrox-2018-essen.jsonl",
-    "hyrox-2018-wien.jsonl",
-    "hyrox-2019-karlsruhe.jsonl",
-    "hyrox-2019-nuernberg.jsonl",
-];
-
 const PREDICTION: &str =
     "prediction { finishMs lowMs highMs finishAt projectedRank basis modelVersion }";
-
-async fn import_history(app: &TestApp) {
-    for file in FILES {
-        let request = Request::post(format!("/v1/import/results?source={file}"))
-            .header(header::CONTENT_TYPE, "application/x-ndjson")
-            .header(header::AUTHORIZATION, format!("Bearer {}", app.admin))
-            .body(Body::from(testdata(file)))
-            .unwrap();
-        let (status, _, body) = app.request(request).await;
-        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-    }
-}
 
 fn ms(value: &Value) -> i64 {
     value.as_i64().unwrap()
@@ -64,7 +45,7 @@ fn check(prediction: &Value, version: i64, start_s: i64, elapsed_ms: i64) {
 #[tokio::test]
 async fn racing_entries_carry_a_prediction_from_the_history_everywhere_they_show() {
     let app = TestApp::spawn().await;
-    import_history(&app).await;
+    import_real_events(&app).await;
 
     // Before any training: the simulator's prior.
     let event = app.create_event(None).await;
@@ -211,7 +192,7 @@ async fn racing_entries_carry_a_prediction_from_the_history_everywhere_they_show
 #[tokio::test]
 async fn a_registered_athlete_with_history_gets_a_pre_race_prediction() {
     let app = TestApp::spawn().await;
-    import_history(&app).await;
+    import_real_events(&app).await;
     app.gql("mutation { trainPredictionModel { activated } }", json!({}))
         .await;
     // An athlete of the history, registered in a new event; their finishes, oldest first.
@@ -285,7 +266,7 @@ async fn a_registered_athlete_with_history_gets_a_pre_race_prediction() {
 async fn an_event_made_official_retrains_the_model_in_the_background() {
     let app = TestApp::spawn_with(|s| s.prediction_retrain = true).await;
     // The import makes four events official: a first version is trained.
-    import_history(&app).await;
+    import_real_events(&app).await;
     async fn versions(app: &TestApp) -> usize {
         app.gql("{ predictionModels { version active } }", json!({}))
             .await["predictionModels"]

@@ -3,19 +3,12 @@
 //! against a computation made here from the results exports (the engine's own splits, not the
 //! per-segment table the queries read).
 
-use crate::helpers::{error_code, testdata, TestApp};
+use crate::helpers::{error_code, import_real_events, TestApp};
 use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, Request};
 use podium_api::auth::Role;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
-
-const FILES: [&str; 4] = [
-    "hyrox-2018-essen.jsonl",
-    "hyrox-2018-wien.jsonl",
-    "hyrox-2019-karlsruhe.jsonl",
-    "hyrox-2019-nuernberg.jsonl",
-];
 
 /// One exported result: event, season, athlete, division, status, net time, splits.
 #[derive(Debug, Clone)]
@@ -34,15 +27,7 @@ struct Row {
 
 /// Imports the four events and reads every result back through `results.json`.
 async fn imported(app: &TestApp) -> Vec<Row> {
-    for file in FILES {
-        let request = Request::post(format!("/v1/import/results?source={file}"))
-            .header(header::CONTENT_TYPE, "application/x-ndjson")
-            .header(header::AUTHORIZATION, format!("Bearer {}", app.admin))
-            .body(Body::from(testdata(file)))
-            .unwrap();
-        let (status, _, body) = app.request(request).await;
-        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-    }
+    import_real_events(app).await;
     let events = app
         .gql("{ events { id startsAt status } }", json!({}))
         .await;
