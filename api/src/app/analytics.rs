@@ -4,10 +4,10 @@
 //! it is official.
 
 use crate::app::athletes::may_read_analytics;
-use crate::app::cache::Recent;
 use crate::app::race::load_event;
 use crate::app::AppState;
 use crate::auth::{Principal, Scope};
+use crate::cache::Recent;
 use crate::error::ApiError;
 use podium_domain::course::Course;
 use podium_domain::engine::{evaluate, EntryStatus, Progress};

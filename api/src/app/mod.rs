@@ -8,7 +8,6 @@
 pub mod access;
 pub mod analytics;
 pub mod athletes;
-pub mod cache;
 pub mod database;
 pub mod exports;
 pub mod import;
@@ -72,6 +71,10 @@ pub struct Metrics {
     pub detections_duplicate: AtomicU64,
     pub detections_rejected: AtomicU64,
     pub ingest_requests: AtomicU64,
+    /// Steps of live subscriptions executed (once per group of shared subscriptions).
+    pub subscription_steps_executed: AtomicU64,
+    /// Live subscription messages written to sockets.
+    pub subscription_frames_sent: AtomicU64,
 }
 
 impl Metrics {
@@ -106,6 +109,16 @@ impl Metrics {
                 "podium_detections_rejected_total",
                 "Detections rejected as invalid.",
                 &self.detections_rejected,
+            ),
+            (
+                "podium_subscription_steps_executed_total",
+                "Live subscription steps executed (once per group of shared subscriptions).",
+                &self.subscription_steps_executed,
+            ),
+            (
+                "podium_subscription_frames_sent_total",
+                "Live subscription messages written to sockets.",
+                &self.subscription_frames_sent,
             ),
         ];
         let mut out = String::new();

@@ -7,9 +7,9 @@
 //! compute afresh, and nothing else does.
 
 use crate::app::athletes::{may_read_analytics, shown_athlete, ShownAthlete};
-use crate::app::cache::Recent;
 use crate::app::AppState;
 use crate::auth::{Principal, Role, Scope};
+use crate::cache::Recent;
 use crate::error::ApiError;
 use podium_domain::course::{Course, HYROX_STANDARD};
 use podium_domain::division::{AgeGroup, Category, Gender};

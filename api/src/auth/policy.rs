@@ -116,6 +116,23 @@ impl Principal {
         self.role() == Some(Role::Admin)
     }
 
+    /// What decides what this viewer may see and do, without who they are: the role, the
+    /// scopes, the own athlete and venues. Viewers with the same visibility get the same
+    /// answer to the same operation (live subscriptions share their execution by it).
+    pub fn visibility(&self) -> String {
+        let scopes = self.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>();
+        match &self.claims {
+            None => format!("anonymous {}", scopes.join(" ")),
+            Some(c) => format!(
+                "{} {} athlete={:?} venues={:?}",
+                c.role.as_str(),
+                scopes.join(" "),
+                c.athlete_id,
+                c.venue_ids
+            ),
+        }
+    }
+
     /// The rate-limit tier: an API client's own, else by role.
     pub fn tier(&self) -> Tier {
         match &self.claims {

@@ -72,6 +72,11 @@ impl RemoteJwks {
             .ok_or_else(|| "unknown key id (kid)".to_owned())
     }
 
+    /// Whether the key `kid` names is in the set and the set is fresh (no fetch).
+    pub fn has_fresh(&self, kid: Option<&str>) -> bool {
+        self.cached(kid, false).is_some()
+    }
+
     fn cached(&self, kid: Option<&str>, stale_ok: bool) -> Option<VerifyKey> {
         let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
         let fresh = cache

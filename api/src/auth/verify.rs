@@ -5,6 +5,7 @@
 use super::keys::SigningKey;
 use super::remote::{RemoteJwks, VerifyKey};
 use super::{Claims, Principal};
+use crate::cache::Recent;
 use crate::config::Settings;
 use crate::error::ApiError;
 use jsonwebtoken::{Algorithm, Validation};
@@ -51,6 +52,12 @@ impl OwnKeys {
         keys.iter().find(|k| k.kid() == kid).cloned()
     }
 
+    /// Whether `kid` is still one of the keys (not rotated out or removed).
+    pub fn contains(&self, kid: &str) -> bool {
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        keys.iter().any(|k| k.kid() == kid)
+    }
+
     pub fn public_jwks(&self) -> serde_json::Value {
         let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
         serde_json::json!({ "keys": keys.iter().map(|k| k.public_jwk().clone()).collect::<Vec<_>>() })
@@ -73,6 +80,25 @@ struct External {
     jwks: RemoteJwks,
 }
 
+/// How many verified tokens are remembered (each a few hundred bytes).
+const VERIFIED_CAPACITY: usize = 10_000;
+
+/// Which key verified a remembered token, to forget it when that key goes.
+#[derive(Clone, PartialEq, Eq)]
+enum VerifiedBy {
+    Dev,
+    Own(String),
+    External(Option<String>),
+}
+
+/// A token whose signature and claims were checked: by the SHA-256 of the token, so the
+/// cache holds no bearer secret. Only successes are kept, so refused tokens cannot fill it.
+#[derive(Clone)]
+struct Verified {
+    claims: Arc<Claims>,
+    by: VerifiedBy,
+}
+
 /// Checks access tokens and mints podium's own.
 pub struct Authenticator {
     issuer: String,
@@ -85,6 +111,9 @@ pub struct Authenticator {
     revoked: RwLock<std::collections::HashSet<String>>,
     store: std::sync::OnceLock<KeyStore>,
     external: Option<External>,
+    /// Tokens already verified, until their `exp` (the signature is checked once per token,
+    /// not once per request).
+    verified: Recent<[u8; 32], Verified>,
 }
 
 impl Authenticator {
@@ -119,6 +148,7 @@ impl Authenticator {
             revoked: RwLock::default(),
             store: std::sync::OnceLock::new(),
             external,
+            verified: Recent::new(VERIFIED_CAPACITY),
         })
     }
 
@@ -209,34 +239,97 @@ impl Authenticator {
         claims
     }
 
-    /// The key `kid` names and the issuer it speaks for.
-    async fn key(&self, kid: Option<&str>) -> Result<(VerifyKey, &str), TokenError> {
+    /// The key `kid` names, the issuer it speaks for and how to tell later that it is still
+    /// trusted.
+    async fn key(&self, kid: Option<&str>) -> Result<(VerifyKey, &str, VerifiedBy), TokenError> {
         if let Some(kid) = kid {
             if kid == self.dev.kid() {
                 if !self.accept_dev {
                     return Err(refuse("development tokens are not accepted here"));
                 }
-                return Ok((own_key(&self.dev), &self.issuer));
+                return Ok((own_key(&self.dev), &self.issuer, VerifiedBy::Dev));
             }
             if let Some(key) = self.own.find(kid) {
-                return Ok((own_key(&key), &self.issuer));
+                return Ok((own_key(&key), &self.issuer, VerifiedBy::Own(kid.to_owned())));
             }
             if self.reload_own().await {
                 if let Some(key) = self.own.find(kid) {
-                    return Ok((own_key(&key), &self.issuer));
+                    return Ok((own_key(&key), &self.issuer, VerifiedBy::Own(kid.to_owned())));
                 }
             }
         }
         match &self.external {
             Some(external) => {
                 let key = external.jwks.key(kid).await.map_err(refuse)?;
-                Ok((key, &external.issuer))
+                let by = VerifiedBy::External(kid.map(str::to_owned));
+                Ok((key, &external.issuer, by))
             }
             None => Err(refuse("unknown key id (kid)")),
         }
     }
 
+    /// How many verified tokens are remembered.
+    pub fn remembered_tokens(&self) -> usize {
+        self.verified.len()
+    }
+
+    /// Whether the key that verified a remembered token still verifies: podium's own keys
+    /// until rotated out or removed, the development key while accepted, an external key
+    /// while the provider's fresh key set still has it.
+    fn still_trusted(&self, by: &VerifiedBy) -> bool {
+        match by {
+            VerifiedBy::Dev => self.accept_dev,
+            VerifiedBy::Own(kid) => self.own.contains(kid),
+            VerifiedBy::External(kid) => self
+                .external
+                .as_ref()
+                .is_some_and(|e| e.jwks.has_fresh(kid.as_deref())),
+        }
+    }
+
+    /// Whether `client` (a token's `client_id`, of podium's own issuer) was revoked.
+    fn is_revoked(&self, claims: &Claims) -> bool {
+        claims.iss == self.issuer
+            && claims.client_id.as_ref().is_some_and(|client| {
+                self.revoked
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains(client)
+            })
+    }
+
+    /// The token's claims: from the verified-token cache while the token has not expired,
+    /// its client is not revoked and its key is still trusted; otherwise verified in full
+    /// (and remembered when it passes).
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        use sha2::Digest;
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        if let Some(hit) = self.verified.get(&digest) {
+            let now = chrono::Utc::now().timestamp();
+            if now < hit.claims.exp && self.still_trusted(&hit.by) {
+                if self.is_revoked(&hit.claims) {
+                    return Err(refuse("the API client was revoked"));
+                }
+                return Ok(Claims::clone(&hit.claims));
+            }
+            self.verified.remove(&digest);
+        }
+        let (claims, by) = self.verify_in_full(token).await?;
+        if chrono::Utc::now().timestamp() < claims.exp {
+            let claims = Arc::new(claims);
+            self.verified.put(
+                digest,
+                Verified {
+                    claims: claims.clone(),
+                    by,
+                },
+            );
+            return Ok(Claims::clone(&claims));
+        }
+        Ok(claims)
+    }
+
+    async fn verify_in_full(&self, token: &str) -> Result<(Claims, VerifiedBy), TokenError> {
         let header = header_fields(token)?;
         let alg = match header.alg.as_str() {
             "RS256" => Algorithm::RS256,
@@ -256,7 +349,7 @@ impl Authenticator {
         {
             return Err(refuse("typ must be at+jwt"));
         }
-        let (key, issuer) = self.key(header.kid.as_deref()).await?;
+        let (key, issuer, by) = self.key(header.kid.as_deref()).await?;
         if key.alg != alg {
             return Err(refuse(format!(
                 "algorithm `{}` is not allowed for this key",
@@ -272,17 +365,10 @@ impl Authenticator {
         let claims = jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
             .map(|data| data.claims)
             .map_err(|e| refuse(describe(&e)))?;
-        let revoked = issuer == self.issuer
-            && claims.client_id.as_ref().is_some_and(|client| {
-                self.revoked
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .contains(client)
-            });
-        if revoked {
+        if self.is_revoked(&claims) {
             return Err(refuse("the API client was revoked"));
         }
-        Ok(claims)
+        Ok((claims, by))
     }
 
     /// The principal of a request from its `Authorization` header value, if any.

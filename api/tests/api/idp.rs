@@ -137,6 +137,11 @@ impl Idp {
         self.keys.write().unwrap().push(key.jwk.clone());
     }
 
+    /// Withdraws a key (the provider retired it).
+    pub fn withdraw(&self, kid: &str) {
+        self.keys.write().unwrap().retain(|k| k["kid"] != kid);
+    }
+
     pub fn fetches(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
     }

@@ -293,3 +293,103 @@ async fn websocket_connection_init_validates_provider_tokens_the_same_way() {
     .await;
     assert_eq!(receive(&mut bad).await, Err(4403));
 }
+
+// The verified-token cache: a token's signature is checked once, and the cached answer never
+// outlives the token, its client or its key.
+
+#[tokio::test]
+async fn a_verified_token_is_remembered_once_and_refused_tokens_never() {
+    let rsa = IdpKey::rsa("rsa-1");
+    let idp = Idp::start(&[&rsa]).await;
+    let app = with_idp(&idp, |_| {}).await;
+    let before = app.state.auth.remembered_tokens();
+    let token = rsa.token(&claims("admin"));
+    for _ in 0..3 {
+        assert_accepted(&app, &token).await;
+    }
+    assert_eq!(app.state.auth.remembered_tokens(), before + 1);
+    // Fifty forgeries: other claims under the genuine header and signature.
+    let parts: Vec<&str> = token.split('.').collect();
+    for n in 0..50 {
+        let mut forged_claims = claims("admin");
+        forged_claims["sub"] = json!(format!("intruder-{n}"));
+        let forged = format!("{}.{}.{}", parts[0], b64(&forged_claims), parts[2]);
+        assert_refused(&app, &forged, "bad signature").await;
+    }
+    assert_eq!(
+        app.state.auth.remembered_tokens(),
+        before + 1,
+        "refused tokens take no room"
+    );
+}
+
+#[tokio::test]
+async fn a_remembered_token_is_refused_once_the_provider_withdraws_its_key() {
+    let rsa = IdpKey::rsa("rsa-1");
+    let next = IdpKey::ec("ec-2");
+    let idp = Idp::start(&[&rsa, &next]).await;
+    let app = with_idp(&idp, |s| {
+        s.oauth_jwks_max_age_secs = 1;
+        s.oauth_jwks_refetch_secs = 0;
+    })
+    .await;
+    let token = rsa.token(&claims("admin"));
+    assert_accepted(&app, &token).await;
+    assert_accepted(&app, &token).await;
+    assert_eq!(
+        idp.fetches(),
+        1,
+        "the second request used the remembered token"
+    );
+    idp.withdraw("rsa-1");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_refused(&app, &token, "unknown key id").await;
+    assert_accepted(&app, &next.token(&claims("admin"))).await;
+}
+
+#[tokio::test]
+async fn a_remembered_token_is_refused_once_its_signing_key_is_removed() {
+    use podium_api::auth::{Claims, Role, SigningKey};
+    let app = TestApp::spawn().await;
+    let key: SigningKey =
+        podium_api::app::access::rotate(app.state.access.as_ref(), &app.state.sealer)
+            .await
+            .unwrap();
+    app.state.auth.load_own_keys().await.unwrap();
+    let claims = Claims {
+        scope: Some("venues:write".into()),
+        ..podium_api::auth::dev_claims(Role::Admin, None, vec![], None)
+    };
+    let token = key
+        .sign(&app.state.auth.stamp(claims, chrono::Duration::minutes(5)))
+        .unwrap();
+    assert_accepted(&app, &token).await;
+    // The key retires (a newer one signs) and is pruned: it verifies nothing any more.
+    podium_api::app::access::rotate(app.state.access.as_ref(), &app.state.sealer)
+        .await
+        .unwrap();
+    let later = podium_domain::timing::Timestamp::from_chrono(
+        chrono::Utc::now() + chrono::Duration::days(1),
+    );
+    app.state.access.prune_signing_keys(later).await.unwrap();
+    app.state.auth.load_own_keys().await.unwrap();
+    assert_refused(&app, &token, "unknown key id").await;
+}
+
+#[tokio::test]
+async fn a_remembered_token_is_not_served_past_its_expiry() {
+    let app = TestApp::spawn().await;
+    let claims = podium_api::auth::dev_claims(podium_api::auth::Role::Admin, None, vec![], None);
+    let token = app
+        .state
+        .auth
+        .mint_dev(claims, chrono::Duration::seconds(2))
+        .unwrap();
+    let before = app.state.auth.remembered_tokens();
+    assert_accepted(&app, &token).await;
+    assert_eq!(app.state.auth.remembered_tokens(), before + 1);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // Verified again in full (still within the clock-skew leeway) and no longer remembered.
+    assert_accepted(&app, &token).await;
+    assert_eq!(app.state.auth.remembered_tokens(), before);
+}

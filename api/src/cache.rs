@@ -1,6 +1,7 @@
-//! A small bounded map for computed answers: at most `capacity` values, the least recently used
-//! dropped first. Keys carry what makes a value current (an event's `seq`), so nothing here
-//! ever invalidates: a newer step is simply another key.
+//! A small bounded map for computed answers, verified tokens and persisted queries: at most
+//! `capacity` values, the least recently used dropped first. Keys mostly carry what makes a
+//! value current (an event's `seq`), so a newer step is simply another key; `remove` is for a
+//! value found stale on use (a verified token past its `exp`).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -40,6 +41,19 @@ impl<K: Eq + Hash + Clone, V: Clone> Recent<K, V> {
             *used = tick;
             value.clone()
         })
+    }
+
+    pub fn len(&self) -> usize {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn remove(&self, key: &K) {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.remove(key);
     }
 
     pub fn put(&self, key: K, value: V) {
