@@ -18,6 +18,7 @@ mod m20261129_000005_athlete_identity;
 mod m20261203_000001_create_segment_times;
 mod m20261203_000002_result_splits;
 mod m20261203_000003_prediction_models;
+mod m20261203_000004_result_splits_measured;
 
 pub mod timescale;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_create_segment_times::Migration),
             Box::new(m20261203_000002_result_splits::Migration),
             Box::new(m20261203_000003_prediction_models::Migration),
+            Box::new(m20261203_000004_result_splits_measured::Migration),
         ]
     }
 }

@@ -1,12 +1,13 @@
 //! Cross-event analytics over `result_splits` and the entry states (the `AnalyticsRepository`
 //! port): segment efforts for leaderboards, an athlete's standings race by race, competition
-//! figures. Counting and medians run in the database where it can (PostgreSQL's
-//! `percentile_cont`); SQLite, which has no ordered-set aggregates, sends the sorted times.
+//! figures. Counting runs in the database; a season's medians are taken here from the packed
+//! measured durations of its rows (`segments::Measured`), which both backends read faster than
+//! any per-split SQL over them.
 
 use crate::convert::unexpected;
-use crate::entities::{entries, entry_states, events, result_splits, segment_times};
+use crate::entities::{entries, entry_states, events, result_splits};
 use crate::repository::SeaRepository;
-use crate::segments::{Kind, SplitCell};
+use crate::segments::{Kind, Measured, SplitCell};
 use async_trait::async_trait;
 use podium_domain::ports::{
     AnalyticsRepository, CompetitionQuery, EffortQuery, RaceStandings, RepoError,
@@ -21,8 +22,6 @@ use sea_orm::{
 };
 use std::collections::HashMap;
 use uuid::Uuid;
-
-const MEASURED: &str = "MEASURED";
 
 /// `sql` with `$n` placeholders, for the connection's backend (SQLite numbers them `?n`).
 fn statement(backend: DatabaseBackend, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
@@ -49,13 +48,6 @@ struct NetCount {
     slower: i64,
     equal: i64,
     n: i64,
-}
-
-#[derive(FromQueryResult)]
-struct Median {
-    segment: String,
-    n: i64,
-    median: Option<f64>,
 }
 
 #[async_trait]
@@ -349,72 +341,60 @@ fn in_division_condition(query: &CompetitionQuery) -> sea_orm::Condition {
     condition
 }
 
-/// Per segment: the measured times counted and their median.
+/// Per segment code: the measured times counted and their median, from the packed durations
+/// (`segments::Measured`) of the division's rows, each index named by its event's course.
 async fn segment_medians(
     repo: &SeaRepository,
     query: &CompetitionQuery,
 ) -> Result<Vec<(String, u64, Option<f64>)>, RepoError> {
     let db = repo.connection();
-    // Over the per-split view (every segment is asked for).
-    let mut condition = sea_orm::Condition::all()
-        .add(segment_times::Column::EventId.is_in(query.event_ids.iter().copied()))
-        .add(segment_times::Column::Kind.eq(MEASURED));
-    if let Some(c) = query.category {
-        condition = condition.add(segment_times::Column::Category.eq(c.as_str()));
-    }
-    if let Some(g) = query.gender {
-        condition = condition.add(segment_times::Column::Gender.eq(g.as_str()));
-    }
-    if db.get_database_backend() == DatabaseBackend::Postgres {
-        let select = Query::select()
-            .column(segment_times::Column::Segment)
-            .expr_as(Expr::cust("COUNT(*)"), sea_orm::sea_query::Alias::new("n"))
-            .expr_as(
-                Expr::cust("percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms)"),
-                sea_orm::sea_query::Alias::new("median"),
-            )
-            .from(segment_times::Entity)
-            .cond_where(condition)
-            .group_by_col(segment_times::Column::Segment)
-            .to_owned();
-        let rows = Median::find_by_statement(db.get_database_backend().build(&select))
+    let mut codes: HashMap<Uuid, Vec<String>> = HashMap::with_capacity(query.event_ids.len());
+    let mut times: HashMap<String, Vec<i64>> = HashMap::new();
+    for ids in query.event_ids.chunks(500) {
+        let events = events::Entity::find()
+            .filter(events::Column::Id.is_in(ids.iter().copied()))
             .all(db)
             .await
             .map_err(unexpected)?;
-        return Ok(rows
-            .into_iter()
-            .map(|m| (m.segment, m.n as u64, m.median))
-            .collect());
-    }
-    let rows: Vec<(String, i64)> = segment_times::Entity::find()
-        .select_only()
-        .column(segment_times::Column::Segment)
-        .column(segment_times::Column::DurationMs)
-        .filter(condition)
-        .order_by_asc(segment_times::Column::Segment)
-        .order_by_asc(segment_times::Column::DurationMs)
-        .into_tuple()
-        .all(db)
-        .await
-        .map_err(unexpected)?;
-    let mut out: Vec<(String, u64, Option<f64>)> = Vec::new();
-    let mut current = Distribution {
-        segment: String::new(),
-        sorted: Vec::new(),
-    };
-    let mut flush = |d: &mut Distribution| {
-        if !d.sorted.is_empty() {
-            out.push((d.segment.clone(), d.count() as u64, d.percentile(50.0)));
+        for model in events {
+            let event = podium_domain::model::Event::try_from(model)?;
+            let named = event.course.segments().iter().map(|s| s.code.clone());
+            codes.insert(event.id, named.collect());
         }
-        d.sorted.clear();
-    };
-    for (segment, ms) in rows {
-        if segment != current.segment {
-            flush(&mut current);
-            current.segment = segment;
+        let rows: Vec<(Uuid, Option<Vec<u8>>)> = result_splits::Entity::find()
+            .select_only()
+            .column(result_splits::Column::EventId)
+            .column(result_splits::Column::Measured)
+            .filter(division_condition(ids, query.category, query.gender))
+            .into_tuple()
+            .all(db)
+            .await
+            .map_err(unexpected)?;
+        for (event_id, measured) in rows {
+            let (Some(codes), Some(measured)) = (codes.get(&event_id), measured) else {
+                continue;
+            };
+            for (index, ms) in Measured::unpack(&measured) {
+                if let Some(code) = codes.get(index) {
+                    // Found by reference first: one allocation per segment, not per split.
+                    match times.get_mut(code.as_str()) {
+                        Some(list) => list.push(ms),
+                        None => {
+                            times.insert(code.clone(), vec![ms]);
+                        }
+                    }
+                }
+            }
         }
-        current.sorted.push(ms);
     }
-    flush(&mut current);
-    Ok(out)
+    Ok(times
+        .into_iter()
+        .map(|(segment, mut sorted)| {
+            sorted.sort_unstable();
+            let distribution = Distribution { segment, sorted };
+            let median = distribution.percentile(50.0);
+            let count = distribution.count() as u64;
+            (distribution.segment, count, median)
+        })
+        .collect())
 }

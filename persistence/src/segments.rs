@@ -199,6 +199,36 @@ pub fn cells(event: &Event, progress: &Progress) -> Option<(i64, BTreeMap<String
     Some((start, cells))
 }
 
+/// The measured durations of a row by segment index, packed as little-endian `i32` ms (`-1`:
+/// no measured split there) in `result_splits.measured`, for statistics over every row of a
+/// season (see the migration `m20261203_000004_result_splits_measured`).
+pub struct Measured;
+
+impl Measured {
+    const NONE: i32 = -1;
+
+    /// `segments` slots, each a measured split's duration or nothing.
+    pub fn pack(segments: usize, cells: &BTreeMap<String, SplitCell>) -> Vec<u8> {
+        let mut slots = vec![Self::NONE; segments];
+        for cell in cells.values() {
+            if cell.kind == Kind::Measured && cell.span == 1 {
+                if let (Some(slot), Ok(ms)) = (slots.get_mut(cell.index), i32::try_from(cell.ms)) {
+                    *slot = ms;
+                }
+            }
+        }
+        slots.iter().flat_map(|ms| ms.to_le_bytes()).collect()
+    }
+
+    /// The measured durations as (segment index, ms).
+    pub fn unpack(bytes: &[u8]) -> impl Iterator<Item = (usize, i64)> + '_ {
+        bytes.chunks_exact(4).enumerate().filter_map(|(index, b)| {
+            let ms = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            (ms != Self::NONE).then_some((index, i64::from(ms)))
+        })
+    }
+}
+
 /// Brings the rows of `changed` entries in line with their new evaluation: a finished entry's
 /// row is (re)written, the row of one no longer finished deleted.
 pub(crate) async fn sync(
@@ -246,6 +276,7 @@ pub(crate) async fn sync(
         let Some((started_ms, cells)) = cells(event, &r.progress) else {
             continue;
         };
+        let measured = Measured::pack(event.course.segments().len(), &cells);
         let splits = serde_json::to_value(cells).map_err(|e| RepoError::Unexpected(e.into()))?;
         rows.push(result_splits::Model {
             entry_id: r.entry_id,
@@ -260,6 +291,7 @@ pub(crate) async fn sync(
             venue_id: event.venue_id,
             started_ms,
             splits,
+            measured: Some(measured),
         });
     }
     upsert(txn, rows).await
@@ -288,14 +320,15 @@ async fn upsert(
             txn.execute(sea_orm::Statement::from_sql_and_values(
                 DatabaseBackend::Postgres,
                 "INSERT INTO result_splits (entry_id, event_id, athlete_id, bib, course, \
-                 category, gender, age_group, season, venue_id, started_ms, splits) \
+                 category, gender, age_group, season, venue_id, started_ms, splits, measured) \
                  SELECT entry_id, event_id, athlete_id, bib, course, category, gender, \
-                 age_group, season, venue_id, started_ms, splits::jsonb \
+                 age_group, season, venue_id, started_ms, splits::jsonb, decode(measured, 'hex') \
                  FROM json_to_recordset($1::json) AS t(entry_id uuid, event_id uuid, \
                  athlete_id uuid, bib text, course text, category text, gender text, \
-                 age_group text, season integer, venue_id uuid, started_ms bigint, splits text) \
+                 age_group text, season integer, venue_id uuid, started_ms bigint, splits text, \
+                 measured text) \
                  ON CONFLICT (entry_id) DO UPDATE SET started_ms = excluded.started_ms, \
-                 splits = excluded.splits",
+                 splits = excluded.splits, measured = excluded.measured",
                 [json.into()],
             ))
             .await
@@ -310,6 +343,7 @@ async fn upsert(
                     .update_columns([
                         result_splits::Column::StartedMs,
                         result_splits::Column::Splits,
+                        result_splits::Column::Measured,
                     ])
                     .to_owned(),
             )
@@ -334,6 +368,7 @@ fn active(m: result_splits::Model) -> result_splits::ActiveModel {
         venue_id: Set(m.venue_id),
         started_ms: Set(m.started_ms),
         splits: Set(m.splits),
+        measured: Set(m.measured),
     }
 }
 
@@ -352,6 +387,8 @@ struct WireRow<'a> {
     venue_id: Option<Uuid>,
     started_ms: i64,
     splits: String,
+    /// Hex (decoded by the insert).
+    measured: Option<String>,
 }
 
 impl<'a> WireRow<'a> {
@@ -369,6 +406,7 @@ impl<'a> WireRow<'a> {
             venue_id: m.venue_id,
             started_ms: m.started_ms,
             splits: m.splits.to_string(),
+            measured: m.measured.as_deref().map(hex::encode),
         }
     }
 }

@@ -25,6 +25,9 @@ pub struct Model {
     /// split merged over missed mats is under its first segment's code.
     #[sea_orm(column_type = "JsonBinary")]
     pub splits: Json,
+    /// The measured durations packed for whole-season statistics (see `segments::Measured`);
+    /// `None` until the row is written again after the column was added.
+    pub measured: Option<Vec<u8>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
