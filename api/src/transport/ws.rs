@@ -20,11 +20,14 @@
 //! Each subscription runs in its own task and writes its frames to the connection's socket one
 //! at a time (no queue beyond the socket's own buffer): a slow client slows only its own
 //! subscriptions, which catch up from the durable change log; ingest and other clients never
-//! wait for it.
+//! wait for it. Subscriptions of the same operation, variables and visibility execute each
+//! step once between them (`transport::multiplex`).
 
 use crate::app::AppState;
 use crate::auth::Principal;
+use crate::transport::graphql::subscription::{LiveMode, Opening};
 use crate::transport::graphql::PodiumSchema;
+use crate::transport::multiplex::{frame_text, Group, GroupKey, Groups, StepFrame};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -52,7 +55,11 @@ pub const LEGACY_WS: &str = "graphql-ws";
 pub fn routes(app: AppState, schema: PodiumSchema) -> axum::Router {
     axum::Router::new().route(
         "/graphql/ws",
-        axum::routing::get(handler).with_state(WsState { app, schema }),
+        axum::routing::get(handler).with_state(WsState {
+            groups: Groups::new(app.metrics.clone()),
+            app,
+            schema,
+        }),
     )
 }
 
@@ -60,6 +67,8 @@ pub fn routes(app: AppState, schema: PodiumSchema) -> axum::Router {
 pub struct WsState {
     pub app: AppState,
     pub schema: PodiumSchema,
+    /// Subscriptions that share the execution of their steps.
+    pub groups: Groups,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -100,15 +109,6 @@ impl Outbound {
         }
         let _ = sink.close().await;
     }
-}
-
-/// A `next`/`data` frame of one subscription.
-#[derive(serde::Serialize)]
-struct Next<'a> {
-    id: &'a str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    payload: &'a async_graphql::Response,
 }
 
 pub async fn handler(
@@ -320,63 +320,108 @@ fn start_subscription(
         }]);
         return Err(json!({ "id": id, "type": "error", "payload": payload }));
     };
-    let mut request = async_graphql::Request::new(query);
-    if let Some(name) = msg["payload"]["operationName"].as_str() {
-        request = request.operation_name(name);
-    }
-    if msg["payload"]["variables"].is_object() {
-        request = request.variables(async_graphql::Variables::from_json(
-            msg["payload"]["variables"].clone(),
-        ));
-    }
+    let variables = match &msg["payload"]["variables"] {
+        v if v.is_object() => v.clone(),
+        _ => json!({}),
+    };
+    let group = GroupKey::new(
+        query,
+        msg["payload"]["operationName"].as_str(),
+        &variables,
+        &viewer,
+    );
     let meter = crate::transport::graphql::limits::Meter::new(&state.app.limits, &viewer, peer);
+    // The opening runs as the caller (charged to them); its follower is handed over.
+    let opening = Arc::new(Opening::default());
+    let request = group
+        .request()
+        .data(viewer.clone())
+        .data(meter)
+        .data(LiveMode::Opening(opening.clone()));
     // Started here, so the task keeps only the stream, not the request.
-    let responses = state
-        .schema
-        .execute_stream(request.data(viewer).data(meter));
-    Ok(tokio::spawn(run_subscription(
-        responses,
-        id.to_owned(),
+    let responses = state.schema.execute_stream(request);
+    let subscription = Subscription {
+        id: id.to_owned(),
         protocol,
-        out.clone(),
-        place,
+        out: out.clone(),
+        viewer,
+        metrics: state.app.metrics.clone(),
+        _place: place,
+    };
+    Ok(tokio::spawn(subscription.run(
+        responses,
+        opening,
+        state.schema.clone(),
+        state.groups.join(group),
     )))
 }
 
-async fn run_subscription(
-    mut responses: impl futures::Stream<Item = async_graphql::Response> + Unpin,
+/// One subscription of a connection, once opened: its id, where it writes, who it runs as.
+struct Subscription {
     id: String,
     protocol: Protocol,
     out: Outbound,
-    // Held while the subscription runs: its place under the caller's cap.
+    viewer: Principal,
+    metrics: Arc<crate::app::Metrics>,
+    /// Held while the subscription runs: its place under the caller's cap.
     _place: crate::limits::CapGuard,
-) {
-    let (next, error) = match protocol {
-        Protocol::Transport => ("next", "error"),
-        Protocol::Legacy => ("data", "error"),
-    };
-    let mut first = true;
-    while let Some(response) = responses.next().await {
-        // Errors before any data (validation, bad arguments) end the operation with `error`.
-        if first && response.data == async_graphql::Value::Null && !response.errors.is_empty() {
-            let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
-            out.json(json!({ "id": id, "type": error, "payload": errors }))
-                .await;
-            return;
-        }
-        first = false;
-        let frame = Next {
-            id: &id,
-            kind: next,
-            payload: &response,
+}
+
+impl Subscription {
+    /// Sends the opening message (or the errors that end the operation), then each step's
+    /// payload from the group, until the change log ends or the socket goes.
+    async fn run(
+        self,
+        mut opening: impl futures::Stream<Item = async_graphql::Response> + Unpin,
+        handed: Arc<Opening>,
+        schema: PodiumSchema,
+        group: Arc<Group>,
+    ) {
+        let next = match self.protocol {
+            Protocol::Transport => "next",
+            Protocol::Legacy => "data",
         };
-        let Ok(text) = serde_json::to_string(&frame) else {
-            tracing::error!(%id, "a subscription response could not be serialised");
-            return;
-        };
-        if !out.text(text).await {
-            return;
+        while let Some(response) = opening.next().await {
+            // Errors before any data (validation, bad arguments) end the operation with
+            // `error`.
+            if response.data == async_graphql::Value::Null && !response.errors.is_empty() {
+                let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
+                self.out
+                    .json(json!({ "id": self.id, "type": "error", "payload": errors }))
+                    .await;
+                return;
+            }
+            let Ok(payload) = serde_json::to_string(&response) else {
+                tracing::error!(id = %self.id, "a subscription response could not be serialised");
+                return;
+            };
+            if !self.out.text(frame_text(&self.id, next, &payload)).await {
+                return;
+            }
         }
+        drop(opening);
+        if let Some((mut follower, course)) = handed.take() {
+            while let Some(change) = follower.next().await {
+                let seq = change.seq;
+                let mode = LiveMode::Step {
+                    change,
+                    course: course.clone(),
+                };
+                match group.frame(&schema, &self.viewer, mode, seq).await {
+                    StepFrame::Payload(payload) => {
+                        if !self.out.text(frame_text(&self.id, next, &payload)).await {
+                            return;
+                        }
+                        self.metrics
+                            .subscription_frames_sent
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    StepFrame::End => break,
+                }
+            }
+        }
+        self.out
+            .json(json!({ "id": self.id, "type": "complete" }))
+            .await;
     }
-    out.json(json!({ "id": id, "type": "complete" })).await;
 }

@@ -334,3 +334,106 @@ async fn a_subscription_flood_sees_the_4429_close() {
     .expect("closed within 10 s");
     assert_eq!(closed, Ok(4429));
 }
+
+/// Subscriptions of one operation with the same variables and visibility execute each step
+/// once between them; a viewer who may see more (an admin, a private athlete's name) is in a
+/// group of their own, whoever subscribed first.
+#[tokio::test]
+async fn subscribers_of_one_operation_share_each_step_but_not_their_visibility() {
+    use std::sync::atomic::Ordering;
+    let app = TestApp::spawn().await;
+    let event_id = app.create_event(None).await;
+    app.add_entries(&event_id, &[("1", "OPEN", "MEN", 1990)])
+        .await;
+    let listed = app
+        .gql(
+            "query($id: ID!) { leaderboard(eventId: $id) { edges { node { athlete { id } } } } }",
+            json!({ "id": event_id }),
+        )
+        .await;
+    let athlete: uuid::Uuid = listed["leaderboard"]["edges"][0]["node"]["athlete"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let own = app
+        .state
+        .auth
+        .mint_dev(
+            podium_api::auth::dev_claims(
+                podium_api::auth::Role::Athlete,
+                None,
+                vec![],
+                Some(athlete),
+            ),
+            chrono::Duration::hours(1),
+        )
+        .unwrap();
+    app.graphql_as(
+        Some(&own),
+        "mutation { setAthletePrivacy(private: true) { private } }",
+        json!({}),
+    )
+    .await;
+    let url = serve(&app).await;
+    let board = |id: &str| {
+        json!({ "id": id, "type": "subscribe", "payload": {
+            "query": "subscription($id: ID!) { leaderboardUpdates(eventId: $id) { seq kind entries { bib lastTimingPoint athlete { name } } } }",
+            "variables": { "id": event_id }
+        } })
+    };
+    // Three anonymous spectators first, then an admin.
+    let mut sockets = Vec::new();
+    for (n, token) in [None, None, None, Some(app.admin.clone())]
+        .into_iter()
+        .enumerate()
+    {
+        let mut ws = connect(&url, "graphql-transport-ws").await;
+        let payload = match token {
+            Some(t) => json!({ "authorization": format!("Bearer {t}") }),
+            None => json!({}),
+        };
+        init(&mut ws, payload).await;
+        send(&mut ws, board(&format!("s{n}"))).await;
+        let snapshot = receive(&mut ws).await.unwrap();
+        assert_eq!(
+            snapshot["payload"]["data"]["leaderboardUpdates"]["kind"],
+            "SNAPSHOT"
+        );
+        sockets.push(ws);
+    }
+    let metrics = &app.state.metrics;
+    let executed = metrics.subscription_steps_executed.load(Ordering::SeqCst);
+    let sent = metrics.subscription_frames_sent.load(Ordering::SeqCst);
+    app.ingest_json(
+        &event_id,
+        json!([read("1", "START", 5), read("1", "RUN1", 300)]),
+    )
+    .await;
+    let mut names = Vec::new();
+    for (n, ws) in sockets.iter_mut().enumerate() {
+        let update = receive(ws).await.unwrap();
+        assert_eq!(update["id"], format!("s{n}"));
+        let entries = &update["payload"]["data"]["leaderboardUpdates"]["entries"];
+        assert_eq!(entries[0]["lastTimingPoint"], "RUN1", "{update}");
+        names.push(entries[0]["athlete"]["name"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        names,
+        [
+            "Private athlete",
+            "Private athlete",
+            "Private athlete",
+            "Athlete 1"
+        ]
+    );
+    assert_eq!(
+        metrics.subscription_steps_executed.load(Ordering::SeqCst) - executed,
+        2,
+        "one execution for the spectators, one for the admin"
+    );
+    assert_eq!(
+        metrics.subscription_frames_sent.load(Ordering::SeqCst) - sent,
+        4
+    );
+}

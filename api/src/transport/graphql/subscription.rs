@@ -14,16 +14,46 @@ use crate::transport::graphql::types::{
 };
 use crate::transport::graphql::{app, parse_id, principal, RequireScope};
 use async_graphql::{ComplexObject, Context, Enum, SimpleObject, Subscription, ID};
-use futures::Stream;
+use futures::stream::{BoxStream, StreamExt};
 use podium_domain::course::Course;
 use podium_domain::engine::evaluate;
 use podium_domain::flags::FlagStatus;
-use podium_domain::live::{ChangeKind, EntryChange};
+use podium_domain::live::{ChangeKind, EntryChange, EventChange};
 use podium_domain::model::Event;
 use podium_domain::ports::FlagFilter;
 use podium_domain::standings::LeaderboardFilter;
 use podium_domain::timing::Bib;
+use std::sync::{Arc, Mutex};
 use uuid::Uuid;
+
+/// How a subscription resolver runs when its transport shares the execution of its steps
+/// between subscribers (`transport::ws`): absent, the resolver follows the change log itself.
+#[derive(Clone)]
+pub enum LiveMode {
+    /// Yield only the opening message (the snapshot, none with `afterSeq`) and hand the
+    /// follower, started where that message stands, to the transport.
+    Opening(Arc<Opening>),
+    /// Yield only the message of this step (nothing when the step ends the subscription).
+    Step {
+        change: Arc<EventChange>,
+        course: Arc<Course>,
+    },
+}
+
+/// Where an opening execution leaves its follower and the event's course.
+#[derive(Default)]
+pub struct Opening(Mutex<Option<(ChangeFollower, Arc<Course>)>>);
+
+impl Opening {
+    fn hand_over(&self, follower: ChangeFollower, course: Arc<Course>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((follower, course));
+    }
+
+    /// The follower and course, once the opening execution succeeded.
+    pub fn take(&self) -> Option<(ChangeFollower, Arc<Course>)> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
 
 /// Why a live message was sent.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -205,40 +235,41 @@ impl Subscription {
         event_id: ID,
         bib: String,
         after_seq: Option<i64>,
-    ) -> async_graphql::Result<impl Stream<Item = EntryUpdate>> {
+    ) -> async_graphql::Result<BoxStream<'static, EntryUpdate>> {
         let state: AppState = app(ctx).clone();
         let bib = Bib::parse(&bib).gql()?;
+        // A prediction is read from the event's standings at the step: bring them up to it
+        // from the step before (shared by every subscriber) rather than from the database.
+        let predicts = ctx.look_ahead().field("entry").field("prediction").exists();
+        let mode = ctx.data_opt::<LiveMode>();
+        if let Some(LiveMode::Step { change, course }) = mode {
+            let update = entry_step(&state, change, &bib, course, predicts).await;
+            return Ok(futures::stream::iter(update).boxed());
+        }
         let (event, after, follower) =
             open(&state, &event_id, after_seq, Some(bib.clone())).await?;
         // Also checks the bib is registered, resumed or not.
         let current = entry_snapshot(&state, &event, &bib).await.gql()?;
         let snapshot = after.is_none().then_some(current);
         let course = state.live.course(&event);
-        // A prediction is read from the event's standings at the step: bring them up to it
-        // from the step before (shared by every subscriber) rather than from the database.
-        let predicts = ctx.look_ahead().field("entry").field("prediction").exists();
         let first = futures::stream::iter(snapshot);
+        if let Some(LiveMode::Opening(opening)) = mode {
+            opening.hand_over(follower, course);
+            return Ok(first.boxed());
+        }
         let rest = futures::stream::unfold(follower, move |mut follower| {
             let (bib, course, state) = (bib.clone(), course.clone(), state.clone());
             async move {
                 loop {
                     let change = follower.next().await?;
-                    if let Some(e) = change.entries.iter().find(|e| e.bib == bib) {
-                        if predicts {
-                            race::standings_after(&state, &change).await.ok()?;
-                        }
-                        let update = EntryUpdate {
-                            seq: change.seq,
-                            kind: change.kind.into(),
-                            event_status: change.status.into(),
-                            entry: LiveEntry::new(&course, change.event_id, change.seq, e),
-                        };
+                    if change.entries.iter().any(|e| e.bib == bib) {
+                        let update = entry_step(&state, &change, &bib, &course, predicts).await?;
                         return Some((update, follower));
                     }
                 }
             }
         });
-        Ok(futures::StreamExt::chain(first, rest))
+        Ok(first.chain(rest).boxed())
     }
 
     /// A division's live leaderboard. Without `afterSeq`: a SNAPSHOT of the top `first` (20)
@@ -255,7 +286,7 @@ impl Subscription {
         #[graphql(default_with = "Some(20)", validator(minimum = 1, maximum = 500))] first: Option<
             i32,
         >,
-    ) -> async_graphql::Result<impl Stream<Item = LeaderboardUpdate>> {
+    ) -> async_graphql::Result<BoxStream<'static, LeaderboardUpdate>> {
         let state: AppState = app(ctx).clone();
         let viewer = principal(ctx).clone();
         let filter = LeaderboardFilter {
@@ -263,6 +294,11 @@ impl Subscription {
             gender: gender.map(self::gender),
             age_group: None,
         };
+        let mode = ctx.data_opt::<LiveMode>();
+        if let Some(LiveMode::Step { change, course }) = mode {
+            let update = leaderboard_step(&state, &viewer, change, filter, course).await;
+            return Ok(futures::stream::iter(update).boxed());
+        }
         let (event, after, follower) = open(&state, &event_id, after_seq, None).await?;
         let snapshot = match after {
             Some(_) => None,
@@ -286,27 +322,64 @@ impl Subscription {
         };
         let first = futures::stream::iter(snapshot);
         let course = state.live.course(&event);
+        if let Some(LiveMode::Opening(opening)) = mode {
+            opening.hand_over(follower, course);
+            return Ok(first.boxed());
+        }
         let rest = futures::stream::unfold(follower, move |mut follower| {
             let (state, viewer, course) = (state.clone(), viewer.clone(), course.clone());
             async move {
                 let change = follower.next().await?;
-                let rows = race::changed_rows(&state, &change, filter).await.ok()?;
-                let entries = rows
-                    .iter()
-                    .map(|(rank, row)| {
-                        let at = Some((change.event_id, change.seq));
-                        LeaderboardNode::new(&viewer, &course, *rank, row, at)
-                    })
-                    .collect();
-                let update = LeaderboardUpdate {
-                    seq: change.seq,
-                    kind: change.kind.into(),
-                    event_status: change.status.into(),
-                    entries,
-                };
+                let update = leaderboard_step(&state, &viewer, &change, filter, &course).await?;
                 Some((update, follower))
             }
         });
-        Ok(futures::StreamExt::chain(first, rest))
+        Ok(first.chain(rest).boxed())
     }
+}
+
+/// The `entryUpdates` message of one step (none when the step does not concern the bib, or
+/// the standings for its prediction cannot be read: the subscription ends).
+async fn entry_step(
+    state: &AppState,
+    change: &EventChange,
+    bib: &Bib,
+    course: &Course,
+    predicts: bool,
+) -> Option<EntryUpdate> {
+    let e = change.entries.iter().find(|e| &e.bib == bib)?;
+    if predicts {
+        race::standings_after(state, change).await.ok()?;
+    }
+    Some(EntryUpdate {
+        seq: change.seq,
+        kind: change.kind.into(),
+        event_status: change.status.into(),
+        entry: LiveEntry::new(course, change.event_id, change.seq, e),
+    })
+}
+
+/// The `leaderboardUpdates` message of one step: the division's entries it changed, ranked
+/// as of the standings (none when those cannot be read: the subscription ends).
+async fn leaderboard_step(
+    state: &AppState,
+    viewer: &crate::auth::Principal,
+    change: &EventChange,
+    filter: LeaderboardFilter,
+    course: &Course,
+) -> Option<LeaderboardUpdate> {
+    let rows = race::changed_rows(state, change, filter).await.ok()?;
+    let entries = rows
+        .iter()
+        .map(|(rank, row)| {
+            let at = Some((change.event_id, change.seq));
+            LeaderboardNode::new(viewer, course, *rank, row, at)
+        })
+        .collect();
+    Some(LeaderboardUpdate {
+        seq: change.seq,
+        kind: change.kind.into(),
+        event_status: change.status.into(),
+        entries,
+    })
 }
