@@ -4,6 +4,7 @@
 
 pub mod graphql;
 pub mod http;
+pub mod multiplex;
 pub mod ws;
 
 use crate::app::AppState;
@@ -15,10 +16,11 @@ use std::sync::Arc;
 
 /// Every route of both carriers, with the HTTP layers around them.
 pub fn router(app: AppState) -> Router {
-    let schema = graphql::build_schema(Some(app.clone()));
+    let persisted = graphql::persisted::PersistedQueries::default();
+    let schema = graphql::build_schema_with(Some(app.clone()), persisted.clone());
     let routes = Router::new()
         .merge(ws::routes(app.clone(), schema.clone()))
-        .merge(http::routes(app.clone(), schema));
+        .merge(http::routes(app.clone(), schema, persisted));
     http::layers(routes, &app)
 }
 

@@ -283,9 +283,15 @@ pub async fn run_js(script: &str, args: &[String]) -> String {
     // One install at a time: tests run in parallel processes.
     let lock = std::fs::File::create(std::env::temp_dir().join("podium-npm-ci.lock")).unwrap();
     lock.lock().unwrap();
-    let installed = ["graphql", "graphql-ws", "graphql-http", "ws"]
-        .iter()
-        .all(|p| js.join("node_modules").join(p).exists());
+    let installed = [
+        "graphql",
+        "graphql-ws",
+        "graphql-http",
+        "ws",
+        "@apollo/client",
+    ]
+    .iter()
+    .all(|p| js.join("node_modules").join(p).exists());
     if !installed {
         let status = tokio::process::Command::new("npm")
             .args(["ci", "--silent", "--no-audit", "--no-fund"])

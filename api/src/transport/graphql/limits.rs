@@ -41,7 +41,7 @@ impl ExtensionFactory for ShapeLimits {
 }
 
 /// An engine-level error with a stable `extensions.code`.
-fn coded(message: String, code: &str) -> ServerError {
+pub(crate) fn coded(message: String, code: &str) -> ServerError {
     let mut error = ServerError::new(message, None);
     let mut extensions = async_graphql::ErrorExtensionValues::default();
     extensions.set("code", code);

@@ -7,6 +7,7 @@ pub mod error;
 pub mod limits;
 pub mod mutation;
 pub mod officiating;
+pub mod persisted;
 pub mod prediction;
 pub mod query;
 pub mod report;
@@ -27,6 +28,15 @@ pub type PodiumSchema = Schema<query::Query, mutation::Mutation, subscription::S
 /// The schema with the limits of `state`'s settings (the defaults without a state), so no
 /// single query can monopolise the server.
 pub fn build_schema(state: Option<AppState>) -> PodiumSchema {
+    build_schema_with(state, persisted::PersistedQueries::default())
+}
+
+/// The schema, keeping persisted queries in `persisted` (which the HTTP carrier reads too, to
+/// refuse a persisted mutation over GET).
+pub fn build_schema_with(
+    state: Option<AppState>,
+    persisted: persisted::PersistedQueries,
+) -> PodiumSchema {
     let defaults = crate::config::Settings::default();
     let settings = state.as_ref().map_or(&defaults, |s| &*s.settings);
     let mut builder = Schema::build(
@@ -35,6 +45,8 @@ pub fn build_schema(state: Option<AppState>) -> PodiumSchema {
         subscription::Subscription,
     )
     .limit_directives(settings.graphql_max_directives)
+    // First: a persisted query's text is in place before anything looks at it.
+    .extension(persisted)
     .extension(limits::ShapeLimits {
         max_query_bytes: settings.graphql_max_query_bytes,
         max_aliases: settings.graphql_max_aliases,
@@ -43,7 +55,9 @@ pub fn build_schema(state: Option<AppState>) -> PodiumSchema {
     })
     .extension(limits::CostCharge {
         max_cost: settings.graphql_max_complexity,
-    });
+    })
+    // Last: it stands in for the parser alone.
+    .extension(persisted::ParsedDocuments::default());
     if !settings.introspection() {
         builder = builder.disable_introspection().disable_suggestions();
     }

@@ -33,14 +33,32 @@ pub(super) async fn post(
             "batched operations are not accepted: send one operation per request".into(),
         ));
     }
-    if !value.get("query").is_some_and(serde_json::Value::is_string) {
+    let persisted = value.pointer("/extensions/persistedQuery").is_some();
+    let query_ok = match value.get("query") {
+        Some(q) => q.is_string(),
+        None => persisted,
+    };
+    if !query_ok {
         return Err(ApiError::BadRequest(
             "body is not a GraphQL request: `query` must be a string".into(),
         ));
     }
     let request: async_graphql::Request = serde_json::from_value(value)
         .map_err(|e| ApiError::BadRequest(format!("body is not a GraphQL request: {e}")))?;
-    Ok(execute_metered(&s, principal, peer, request, answer_media(&headers)).await)
+    let media = answer_media(&headers);
+    Ok(execute_metered(&s, principal, peer, request, media, None).await)
+}
+
+/// Seconds a shared cache (a CDN, a browser) may serve an anonymous GET answer without asking
+/// again: live standings move every few hundred milliseconds, so a stadium of spectators costs
+/// one request per query per second and a revalidation (`304`) after that.
+const PUBLIC_MAX_AGE_SECS: u32 = 1;
+
+/// A GET query's caching: anonymous answers are public; others are for the caller's own
+/// browser only. `if_none_match` is the caller's `If-None-Match`.
+pub(crate) struct Conditional {
+    public: bool,
+    if_none_match: Option<String>,
 }
 
 /// Executes a GraphQL request charged to its caller: `RateLimit` headers on the answer, and
@@ -51,6 +69,7 @@ async fn execute_metered(
     peer: Option<std::net::IpAddr>,
     request: async_graphql::Request,
     media: AnswerMedia,
+    conditional: Option<Conditional>,
 ) -> Response {
     let meter = Meter::new(&s.app.limits, &principal, peer);
     let limit = std::time::Duration::from_millis(s.app.settings.graphql_timeout_ms);
@@ -65,7 +84,7 @@ async fn execute_metered(
         response = execution => Some(response),
     };
     let mut http = match outcome {
-        Some(response) => render(response, media),
+        Some(response) => render(response, media, conditional.as_ref()),
         None => {
             let mut http = graphql_error(
                 ApiError::Timeout(format!(
@@ -127,13 +146,23 @@ pub(crate) fn graphql_error(error: ApiError, media: AnswerMedia) -> Response {
     let error = error
         .into_graphql()
         .into_server_error(async_graphql::Pos::default());
-    render(async_graphql::Response::from_errors(vec![error]), media)
+    render(
+        async_graphql::Response::from_errors(vec![error]),
+        media,
+        None,
+    )
 }
 
 /// A GraphQL answer as HTTP. As `application/graphql-response+json`, a request error (the
 /// document did not parse or validate, or its variables did not coerce: nothing executed)
-/// is 400 without a `data` entry; as `application/json` every GraphQL answer is 200.
-fn render(response: async_graphql::Response, media: AnswerMedia) -> Response {
+/// is 400 without a `data` entry; as `application/json` every GraphQL answer is 200. An
+/// answer without errors to a GET carries an `ETag` (the hash of its body, which changes when
+/// the event's `seq` changes what it says) and its caching, and is `304` when the caller has it.
+fn render(
+    response: async_graphql::Response,
+    media: AnswerMedia,
+    conditional: Option<&Conditional>,
+) -> Response {
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
@@ -158,14 +187,46 @@ fn render(response: async_graphql::Response, media: AnswerMedia) -> Response {
         AnswerMedia::GraphqlResponse => (StatusCode::OK, "application/graphql-response+json"),
         AnswerMedia::Json => (StatusCode::OK, "application/json"),
     };
-    let mut http = (
-        status,
-        [(header::CONTENT_TYPE, content_type)],
-        body.to_string(),
-    )
-        .into_response();
-    if let Some(value) = cache_control.and_then(|v| header::HeaderValue::from_str(&v).ok()) {
-        http.headers_mut().insert(header::CACHE_CONTROL, value);
+    let text = body.to_string();
+    let validator = conditional
+        .filter(|_| response.errors.is_empty() && status == StatusCode::OK)
+        .map(|c| {
+            use sha2::Digest;
+            let digest = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+            let etag = format!("\"{}\"", &digest[..32]);
+            let fresh = c.if_none_match.as_deref().is_some_and(|given| {
+                given
+                    .split(',')
+                    .any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*")
+            });
+            (c, etag, fresh)
+        });
+    let mut http = match &validator {
+        Some((_, _, true)) => StatusCode::NOT_MODIFIED.into_response(),
+        _ => (status, [(header::CONTENT_TYPE, content_type)], text).into_response(),
+    };
+    if let Some((c, etag, _)) = &validator {
+        let caching = if c.public {
+            format!("public, max-age={PUBLIC_MAX_AGE_SECS}")
+        } else {
+            "private, no-cache".to_owned()
+        };
+        let headers = http.headers_mut();
+        if let Ok(v) = header::HeaderValue::from_str(etag) {
+            headers.insert(header::ETAG, v);
+        }
+        if let Ok(v) = header::HeaderValue::from_str(&caching) {
+            headers.insert(header::CACHE_CONTROL, v);
+        }
+        headers.insert(
+            header::VARY,
+            header::HeaderValue::from_static("Authorization, Accept"),
+        );
+    }
+    if validator.is_none() {
+        if let Some(value) = cache_control.and_then(|v| header::HeaderValue::from_str(&v).ok()) {
+            http.headers_mut().insert(header::CACHE_CONTROL, value);
+        }
     }
     http.headers_mut().extend(extra_headers);
     if database_down {
@@ -222,8 +283,23 @@ pub(super) async fn get(
             .finish();
         return Ok(Html(page).into_response());
     }
-    let request = async_graphql::http::parse_query_string(query)
+    let mut request = async_graphql::http::parse_query_string(query)
         .map_err(|e| ApiError::BadRequest(format!("query string: {e}")))?;
+    if request.operation_name.is_none() {
+        // GraphQL over HTTP spells it `operationName`.
+        request.operation_name = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "operationName")
+            .map(|(_, v)| v.into_owned());
+    }
+    let media = answer_media(&headers);
+    // A persisted query's text first: a persisted mutation is refused like a written one.
+    if let Err(error) = s.persisted.resolve(&mut request) {
+        return Ok(render(
+            async_graphql::Response::from_errors(vec![error]),
+            media,
+            None,
+        ));
+    }
     let is_mutation = async_graphql::parser::parse_query(&request.query)
         .map(|doc| {
             doc.operations
@@ -242,5 +318,12 @@ pub(super) async fn get(
             .into_response());
     }
     let principal = principal(&s.app, &headers).await?;
-    Ok(execute_metered(&s, principal, peer, request, answer_media(&headers)).await)
+    let conditional = Conditional {
+        public: principal.claims.is_none(),
+        if_none_match: headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    Ok(execute_metered(&s, principal, peer, request, media, Some(conditional)).await)
 }

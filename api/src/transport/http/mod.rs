@@ -32,7 +32,11 @@ fn event_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
 }
 
 /// The HTTP routes: GraphQL over HTTP, REST ingest, exports, OAuth, health and metrics.
-pub fn routes(app: AppState, schema: PodiumSchema) -> Router {
+pub fn routes(
+    app: AppState,
+    schema: PodiumSchema,
+    persisted: crate::transport::graphql::persisted::PersistedQueries,
+) -> Router {
     Router::new()
         .route(
             "/graphql",
@@ -64,6 +68,7 @@ pub fn routes(app: AppState, schema: PodiumSchema) -> Router {
         .with_state(HttpState {
             app,
             schema,
+            persisted,
             splits: Default::default(),
         })
 }
@@ -88,6 +93,8 @@ pub fn layers(router: Router, app: &AppState) -> Router {
 pub struct HttpState {
     pub app: AppState,
     pub schema: PodiumSchema,
+    /// Persisted queries (shared with the schema's extension).
+    pub persisted: crate::transport::graphql::persisted::PersistedQueries,
     /// Splits of every entry per event, as of a `seq`, for exports.
     pub splits: crate::app::exports::SplitsCache,
 }
