@@ -407,7 +407,9 @@ impl Subscription {
                     change,
                     course: course.clone(),
                 };
-                match group.frame(&schema, &self.viewer, mode, seq).await {
+                // Boxed: the execution's future is large and lives only during a step, not in
+                // every idle subscription's task.
+                match Box::pin(group.frame(&schema, &self.viewer, mode, seq)).await {
                     StepFrame::Payload(payload) => {
                         if !self.out.text(frame_text(&self.id, next, &payload)).await {
                             return;
