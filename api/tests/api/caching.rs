@@ -3,6 +3,7 @@
 //! public only for anonymous answers.
 
 use crate::helpers::{read, TestApp};
+use crate::websocket::race;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use serde_json::{json, Value};
@@ -46,13 +47,6 @@ async fn get(
         request = request.header(header::IF_NONE_MATCH, tag);
     }
     app.request(request.body(Body::empty()).unwrap()).await
-}
-
-async fn race(app: &TestApp) -> String {
-    let event_id = app.create_event(None).await;
-    app.add_entries(&event_id, &[("1", "OPEN", "MEN", 1990)])
-        .await;
-    event_id
 }
 
 #[tokio::test]
@@ -198,4 +192,28 @@ async fn apollo_clients_persisted_queries_link_works_against_podium() {
     assert_eq!(requests[2]["method"], "GET");
     assert_eq!(requests[2]["sentQuery"], false);
     assert_eq!(requests[2]["status"], 200);
+}
+
+/// A parsed and validated document is reused only with the same operation and variables:
+/// other variables are validated again (a wrong type is still refused after a good one).
+#[tokio::test]
+async fn a_cached_document_is_validated_again_for_other_variables() {
+    let app = TestApp::spawn().await;
+    race(&app).await;
+    let query = "query($n: Int!) { events(first: $n) { id } }";
+    for _ in 0..2 {
+        let good = post(&app, json!({ "query": query, "variables": { "n": 3 } })).await;
+        assert!(good["data"]["events"].is_array(), "{good}");
+    }
+    let wrong = post(
+        &app,
+        json!({ "query": query, "variables": { "n": "three" } }),
+    )
+    .await;
+    assert!(wrong["errors"].is_array(), "{wrong}");
+    assert!(wrong["data"].is_null(), "{wrong}");
+    let missing = post(&app, json!({ "query": query })).await;
+    assert!(missing["errors"].is_array(), "{missing}");
+    let again = post(&app, json!({ "query": query, "variables": { "n": 3 } })).await;
+    assert!(again["data"]["events"].is_array(), "{again}");
 }

@@ -75,7 +75,8 @@ fn subscribe(id: &str, event_id: &str) -> Value {
     } })
 }
 
-async fn race(app: &TestApp) -> String {
+/// An event with bib 1 registered.
+pub(crate) async fn race(app: &TestApp) -> String {
     let event_id = app.create_event(None).await;
     app.add_entries(&event_id, &[("1", "OPEN", "MEN", 1990)])
         .await;
