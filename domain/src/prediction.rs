@@ -851,6 +851,58 @@ mod tests {
         assert!(wide > narrow, "{wide} vs {narrow}");
     }
 
+    /// A calibrated model of two simulated events (noisy efforts, the real spread).
+    static SIMULATED: std::sync::LazyLock<Model> = std::sync::LazyLock::new(|| {
+        let course = Course::hyrox_standard();
+        let mut references = Vec::new();
+        for event in 0..2u32 {
+            let race = simulate(&SimConfig {
+                seed: 7 + u64::from(event),
+                entries: 600,
+                miss_rate: 0.0,
+                duplicate_rate: 0.0,
+                dropout_rate: 0.0,
+                ..SimConfig::default()
+            });
+            references.extend(race.truth.iter().map(|t| Reference {
+                event,
+                division: open_men(),
+                elapsed: t.iter().map(|x| Some(x.0 - t[0].0)).collect(),
+            }));
+        }
+        Model::new(&course, references).calibrated()
+    });
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        /// At every read of a race, the interval is no wider than the 10–90 % spread of the
+        /// comparable efforts allows (widened for a small sample, times the point's
+        /// calibration), and holds the predicted finish.
+        #[test]
+        fn no_read_widens_the_interval_beyond_the_spread_of_comparable_efforts(
+            level in 0.8f64..1.25,
+            last in 1usize..24,
+        ) {
+            let model = &*SIMULATED;
+            let mut athlete = fixed_profile(&[level], 1).remove(0);
+            athlete.event = 9;
+            for point in 1..=last {
+                let seen = observed(&athlete, point);
+                let raw = model.neighbours(&seen, None).unwrap();
+                let p = model.predict(&seen).unwrap();
+                let q = |at: f64| quantile(&raw.ratios, at).unwrap();
+                let widen = 1.0 + 2.0 / (raw.ratios.len() as f64).sqrt();
+                let allowed = model.calibration()[raw.point] * widen * (q(0.9) - q(0.1)) * raw.base;
+                proptest::prop_assert!(
+                    (p.high_ms - p.low_ms) as f64 <= allowed + 2.0,
+                    "at point {point}: {p:?} wider than {allowed}"
+                );
+                proptest::prop_assert!(p.low_ms <= p.finish_ms && p.finish_ms <= p.high_ms);
+            }
+        }
+    }
+
     #[test]
     fn predictions_are_deterministic_and_none_after_the_finish() {
         let course = Course::hyrox_standard();
