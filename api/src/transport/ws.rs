@@ -368,6 +368,18 @@ struct Subscription {
 }
 
 impl Subscription {
+    /// Writes one `next` (`data`) frame around `payload`, counted; `false` once the socket
+    /// is gone.
+    async fn send(&self, kind: &str, payload: &str) -> bool {
+        let sent = self.out.text(frame_text(&self.id, kind, payload)).await;
+        if sent {
+            self.metrics
+                .subscription_frames_sent
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        sent
+    }
+
     /// Sends the opening message (or the errors that end the operation), then each step's
     /// payload from the group, until the change log ends or the socket goes.
     async fn run(
@@ -395,7 +407,7 @@ impl Subscription {
                 tracing::error!(id = %self.id, "a subscription response could not be serialised");
                 return;
             };
-            if !self.out.text(frame_text(&self.id, next, &payload)).await {
+            if !self.send(next, &payload).await {
                 return;
             }
         }
@@ -411,12 +423,9 @@ impl Subscription {
                 // every idle subscription's task.
                 match Box::pin(group.frame(&schema, &self.viewer, mode, seq)).await {
                     StepFrame::Payload(payload) => {
-                        if !self.out.text(frame_text(&self.id, next, &payload)).await {
+                        if !self.send(next, &payload).await {
                             return;
                         }
-                        self.metrics
-                            .subscription_frames_sent
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                     StepFrame::End => break,
                 }

@@ -260,13 +260,10 @@ impl Subscription {
         let rest = futures::stream::unfold(follower, move |mut follower| {
             let (bib, course, state) = (bib.clone(), course.clone(), state.clone());
             async move {
-                loop {
-                    let change = follower.next().await?;
-                    if change.entries.iter().any(|e| e.bib == bib) {
-                        let update = entry_step(&state, &change, &bib, &course, predicts).await?;
-                        return Some((update, follower));
-                    }
-                }
+                // The follower yields only the steps that change the bib.
+                let change = follower.next().await?;
+                let update = entry_step(&state, &change, &bib, &course, predicts).await?;
+                Some((update, follower))
             }
         });
         Ok(first.chain(rest).boxed())
