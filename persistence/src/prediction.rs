@@ -63,6 +63,7 @@ fn reference((event, division, elapsed): StoredReference) -> Result<Reference, R
         event,
         division: division_of(category, gender)?,
         elapsed,
+        started_ms: None,
     })
 }
 

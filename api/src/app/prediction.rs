@@ -12,7 +12,7 @@ use podium_domain::course::Course;
 use podium_domain::division::Division;
 use podium_domain::engine::EntryStatus;
 use podium_domain::ports::{StoredModel, TrainingEffort};
-use podium_domain::prediction::{self, Basis, Model, Observed, Prediction, Reference};
+use podium_domain::prediction::{self, Basis, Finishers, Model, Observed, Prediction, Reference};
 use podium_domain::standings::{EventStandings, StandingRow};
 use podium_domain::timing::Timestamp;
 use std::collections::{HashMap, HashSet};
@@ -67,6 +67,80 @@ struct Board {
     seq: i64,
     version: i64,
     forecasts: HashMap<Uuid, (MadeFrom, Option<Forecast>)>,
+    /// The event's finishers at this step, with how much the model missed each.
+    finished: Arc<Finished>,
+}
+
+/// An event's finishers as the model saw them: by entry, the profile it finished with and
+/// its residuals, and all of them together for the same-event offset.
+#[derive(Default)]
+struct Finished {
+    by_entry: HashMap<Uuid, Arc<Finisher>>,
+    all: Finishers,
+}
+
+/// One finisher: the profile it finished with (elapsed per point, start) and its residuals.
+struct Finisher {
+    passed: Vec<(usize, i64)>,
+    start_ms: i64,
+    residuals: Vec<(usize, f64)>,
+}
+
+impl Finisher {
+    fn is(&self, row: &StandingRow) -> bool {
+        self.passed == row.profile.passed && self.start_ms == row.profile.start_ms
+    }
+}
+
+impl Finished {
+    /// These finishers updated to `standings`: `previous` itself when no finish changed, else
+    /// a new set where only new or changed finishers are predicted again.
+    fn of(
+        model: &Model,
+        standings: &EventStandings,
+        previous: Option<&Arc<Finished>>,
+    ) -> Arc<Self> {
+        let now: Vec<&StandingRow> = standings
+            .rows()
+            .iter()
+            .filter(|r| r.status == EntryStatus::Finished && r.profile.passed.len() > 1)
+            .collect();
+        if let Some(previous) = previous {
+            let same = previous.by_entry.len() == now.len()
+                && now
+                    .iter()
+                    .all(|r| previous.by_entry.get(&r.entry_id).is_some_and(|f| f.is(r)));
+            if same {
+                return previous.clone();
+            }
+        }
+        let mut finished = Finished::default();
+        for row in now {
+            let known = previous
+                .and_then(|p| p.by_entry.get(&row.entry_id))
+                .filter(|f| f.is(row))
+                .cloned();
+            let finisher = known.unwrap_or_else(|| {
+                Arc::new(Finisher {
+                    passed: row.profile.passed.clone(),
+                    start_ms: row.profile.start_ms,
+                    residuals: model.residuals(
+                        Division {
+                            category: row.category,
+                            gender: row.gender,
+                        },
+                        &row.profile.passed,
+                    ),
+                })
+            });
+            let finish = row.profile.passed.last().map_or(0, |&(_, at)| at);
+            finished
+                .all
+                .add(row.profile.start_ms + finish, &finisher.residuals);
+            finished.by_entry.insert(row.entry_id, finisher);
+        }
+        Arc::new(finished)
+    }
 }
 
 /// Pre-race predictions of an event's athletes with history, by athlete.
@@ -148,6 +222,7 @@ pub fn references(efforts: &[TrainingEffort], points: usize) -> (Vec<Uuid>, Vec<
                 event,
                 division: e.division,
                 elapsed,
+                started_ms: Some(e.started_ms),
             }
         })
         .collect();
@@ -516,6 +591,7 @@ fn build(
     previous: Option<&Board>,
     pre_race: &HashMap<Uuid, Prediction>,
 ) -> Board {
+    let finished = Finished::of(&active.model, standings, previous.map(|b| &b.finished));
     let mut predicted: Vec<(&StandingRow, MadeFrom, Made)> = standings
         .rows()
         .iter()
@@ -528,13 +604,17 @@ fn build(
             let made = carried.unwrap_or_else(|| match basis {
                 MadeFrom::Racing(..) => active
                     .model
-                    .predict(&Observed {
-                        division: Division {
-                            category: row.category,
-                            gender: row.gender,
+                    .predict_in_event(
+                        &Observed {
+                            division: Division {
+                                category: row.category,
+                                gender: row.gender,
+                            },
+                            passed: row.profile.passed.clone(),
                         },
-                        passed: row.profile.passed.clone(),
-                    })
+                        row.profile.start_ms,
+                        &finished.all,
+                    )
                     .map(|p| (p, Timestamp(row.profile.start_ms + p.finish_ms))),
                 MadeFrom::Registered => pre_race
                     .get(&row.athlete_id)
@@ -591,6 +671,7 @@ fn build(
         seq,
         version: active.version,
         forecasts,
+        finished,
     }
 }
 
@@ -599,5 +680,92 @@ pub fn basis_label(basis: Basis) -> String {
     match basis {
         Basis::Efforts(n) => n.to_string(),
         Basis::Prior => "PRIOR".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use podium_domain::division::{Category, Gender};
+    use podium_domain::live::Profile;
+    use podium_domain::timing::Bib;
+
+    /// A row on the course's median profile scaled by `level`, timed up to `upto`.
+    fn row(n: u32, level: f64, upto: usize, status: EntryStatus) -> StandingRow {
+        let profile = podium_domain::simulation::standard_medians_s();
+        let mut passed = vec![(0, 0)];
+        let mut t = 0i64;
+        for (i, s) in profile.iter().enumerate().take(upto) {
+            t += (s * level * 1000.0).round() as i64;
+            passed.push((i + 1, t));
+        }
+        StandingRow {
+            entry_id: Uuid::from_u128(u128::from(n)),
+            bib: Bib::parse(&n.to_string()).unwrap(),
+            athlete_id: Uuid::from_u128(1_000 + u128::from(n)),
+            athlete_name: format!("Athlete {n}"),
+            athlete_private: false,
+            category: Category::Open,
+            gender: Gender::Men,
+            age_group: None,
+            status,
+            last_point: Some(upto),
+            elapsed_ms: Some(t),
+            net_time_ms: (status == EntryStatus::Finished).then_some(t),
+            start_from_wave: false,
+            profile: Profile {
+                start_ms: i64::from(n) * 1_000,
+                passed,
+            },
+            wave_start: Timestamp(0),
+        }
+    }
+
+    #[test]
+    fn finishers_are_kept_while_unchanged_and_follow_every_change_of_a_finish() {
+        let model = Model::prior(&Course::hyrox_standard());
+        let finish = Course::hyrox_standard().finish_index();
+        let racing = row(3, 1.0, 12, EntryStatus::Racing);
+        let standings = EventStandings::build(vec![
+            row(1, 0.9, finish, EntryStatus::Finished),
+            row(2, 1.1, finish, EntryStatus::Finished),
+            racing.clone(),
+        ]);
+        let first = Finished::of(&model, &standings, None);
+        assert_eq!(first.by_entry.len(), 2);
+        // Each finisher's residuals are the model's own misses of its finish.
+        let one = &first.by_entry[&Uuid::from_u128(1)];
+        let expected = model.residuals(
+            Division {
+                category: Category::Open,
+                gender: Gender::Men,
+            },
+            &one.passed,
+        );
+        assert_eq!(one.residuals, expected);
+        assert!(!one.residuals.is_empty());
+        // A step that changes no finish keeps the very same set.
+        assert!(Arc::ptr_eq(
+            &first,
+            &Finished::of(&model, &standings, Some(&first))
+        ));
+        // A finish set aside (the entry racing again) leaves the set; others are reused.
+        let standings = EventStandings::build(vec![
+            row(1, 0.9, finish, EntryStatus::Finished),
+            row(2, 1.1, 20, EntryStatus::Racing),
+            racing,
+        ]);
+        let second = Finished::of(&model, &standings, Some(&first));
+        assert_eq!(second.by_entry.len(), 1);
+        assert!(Arc::ptr_eq(
+            &first.by_entry[&Uuid::from_u128(1)],
+            &second.by_entry[&Uuid::from_u128(1)]
+        ));
+        // The offset is taken over the remaining finisher alone.
+        let finished_at = 1_000 + one.passed.last().unwrap().1;
+        let (point, residual) = one.residuals[5];
+        let alone = residual / 11.0;
+        assert!((second.all.offset(point, finished_at + 1) - alone).abs() < 1e-12);
+        assert_eq!(second.all.offset(point, finished_at), 0.0);
     }
 }
