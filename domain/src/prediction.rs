@@ -11,7 +11,8 @@
 //! `E × (1 + median ± c · spread)`, where the spread is the distance from the median to the
 //! 10th/90th percentile of the neighbours' ratios, widened when there are few of them, and
 //! `c` a calibration per timing point fitted so that the intervals cover 80 % of held-out
-//! finishes (see [`backtest`]).
+//! finishes (see [`backtest`]). Live, the event's own earlier finishers then correct for the
+//! venue ([`Finishers`], [`Model::predict_in_event`]).
 //!
 //! Everything here is deterministic for a given set of references and calibration: a model
 //! version is exactly that.
@@ -422,7 +423,7 @@ const OFFSET_SHRINK: f64 = 10.0;
 ///
 /// Venues differ (a longer run lap, a slower floor), and a model trained on other events
 /// cannot know it; the event's own earlier finishers can. Measured on the four real events
-/// (leave one event out), this took the mean error at `ROW_IN` from 2.79 to 2.6x % (see
+/// (leave one event out), this took the mean error at `ROW_IN` from 2.79 to 2.67 % (see
 /// docs/architecture.md).
 #[derive(Debug, Clone, Default)]
 pub struct Finishers {

@@ -36,8 +36,12 @@ pub struct ResultsArgs {
     pub map: Vec<String>,
 }
 
-pub async fn run(settings: Settings, command: &ImportCommand) -> anyhow::Result<()> {
+pub async fn run(mut settings: Settings, command: &ImportCommand) -> anyhow::Result<()> {
     let ImportCommand::Results(args) = command;
+    // The command exits when the import is done; a background retraining would be cut off.
+    // The server trains a first version at start when there is none (or on the next official
+    // event), and `trainPredictionModel` trains one at any time.
+    settings.prediction_retrain = false;
     crate::telemetry::init(settings.log_format, &settings.log_level);
     let map: Vec<&str> = args.map.iter().map(String::as_str).collect();
     let options = ImportOptions::new(args.venue, &args.timezone, &args.course, &map)
