@@ -4,6 +4,7 @@
 mod access;
 mod analytics;
 mod athletes;
+pub mod backup;
 mod changes;
 mod convert;
 pub mod entities;

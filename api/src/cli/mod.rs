@@ -2,6 +2,7 @@
 //! the command line, loads the settings and calls `run`.
 
 mod backtest;
+mod backup;
 pub mod demo;
 mod import;
 mod migrate;
@@ -48,6 +49,10 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Backtest the finish prediction model on the official results in the database.
     Backtest(backtest::BacktestArgs),
+    /// Write a consistent copy of the database (online) to a new file.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into the configured database, which must be new and empty.
+    Restore(backup::RestoreArgs),
 }
 
 impl Cli {
@@ -69,5 +74,7 @@ pub async fn run(command: &Command, settings: Settings) -> anyhow::Result<()> {
         Command::Import(command) => import::run(settings, command).await,
         Command::Demo(args) => demo::run(&settings, args).await,
         Command::Backtest(args) => backtest::run(settings, args).await,
+        Command::Backup(args) => backup::backup(settings, args).await,
+        Command::Restore(args) => backup::restore(settings, args).await,
     }
 }

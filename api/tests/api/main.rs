@@ -6,6 +6,7 @@ mod idp;
 
 mod analytics;
 mod authorization;
+mod backup;
 mod caching;
 mod db_outage;
 mod events;
