@@ -21,8 +21,11 @@ pub use race::{ChangedRows, HistoryCache, StandingsCache};
 
 use crate::auth::Authenticator;
 use crate::config::Settings;
+use metrics::{Counter, Gauge, Histogram, Key, Label, Metadata, Recorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 use race::IngestReport;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -64,70 +67,172 @@ pub struct AppState {
     pub database: Arc<database::DatabaseGate>,
 }
 
-/// Counters exported on `/metrics` in the Prometheus text format.
-#[derive(Default)]
+/// What `/metrics` exports, recorded with the `metrics` crate into this instance's own
+/// Prometheus recorder (`metrics-exporter-prometheus`; not the process-wide one, so several
+/// applications in one process — the tests — keep theirs apart). Labels are bounded: routes
+/// as declared (`/v1/events/{event_id}/…`), status classes, transports, tiers; never an
+/// event id or a bib.
 pub struct Metrics {
-    pub detections_accepted: AtomicU64,
-    pub detections_duplicate: AtomicU64,
-    pub detections_rejected: AtomicU64,
-    pub ingest_requests: AtomicU64,
-    /// Steps of live subscriptions executed (once per group of shared subscriptions).
-    pub subscription_steps_executed: AtomicU64,
-    /// Live subscription messages written to sockets.
-    pub subscription_frames_sent: AtomicU64,
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    ingest_requests: Counter,
+    detections_accepted: Counter,
+    detections_duplicate: Counter,
+    detections_rejected: Counter,
+    ingest_batch_rows: Histogram,
+    subscription_steps_executed: Counter,
+    subscription_frames_sent: Counter,
+    websocket_connections: Gauge,
+}
+
+static METADATA: Metadata<'static> = Metadata::new("podium", metrics::Level::INFO, None);
+
+/// Latency buckets (seconds): 1 ms to 10 s.
+const LATENCY_BUCKETS: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Rows per ingest request.
+const BATCH_BUCKETS: [f64; 9] = [
+    1.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1_000.0, 5_000.0, 10_000.0,
+];
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Metrics {
-    pub fn record_ingest(&self, report: &IngestReport) {
-        self.ingest_requests.fetch_add(1, Ordering::Relaxed);
-        self.detections_accepted
-            .fetch_add(report.accepted, Ordering::Relaxed);
-        self.detections_duplicate
-            .fetch_add(report.duplicates, Ordering::Relaxed);
-        self.detections_rejected
-            .fetch_add(report.rejected.len() as u64, Ordering::Relaxed);
+    pub fn new() -> Self {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full("podium_ingest_batch_rows".into()),
+                    &BATCH_BUCKETS,
+                )
+            })
+            .expect("bucket lists are not empty")
+            .build_recorder();
+        let describe = |name: &'static str, help: &'static str| {
+            recorder.describe_counter(name.into(), None, help.into());
+        };
+        describe("podium_ingest_requests_total", "Ingest requests handled.");
+        describe(
+            "podium_detections_accepted_total",
+            "New raw detections stored.",
+        );
+        describe(
+            "podium_detections_duplicate_total",
+            "Detections recognised as duplicates.",
+        );
+        describe(
+            "podium_detections_rejected_total",
+            "Detections rejected as invalid.",
+        );
+        describe(
+            "podium_subscription_steps_executed_total",
+            "Live subscription steps executed (once per group of shared subscriptions).",
+        );
+        describe(
+            "podium_subscription_frames_sent_total",
+            "Live subscription messages written to sockets.",
+        );
+        recorder.describe_histogram(
+            "podium_ingest_batch_rows".into(),
+            None,
+            "Rows per ingest request.".into(),
+        );
+        recorder.describe_histogram(
+            "podium_http_request_duration_seconds".into(),
+            Some(metrics::Unit::Seconds),
+            "HTTP requests by declared route, method and status class.".into(),
+        );
+        recorder.describe_gauge(
+            "podium_websocket_connections".into(),
+            None,
+            "Open WebSocket connections.".into(),
+        );
+        let counter =
+            |name: &'static str| recorder.register_counter(&Key::from_static_name(name), &METADATA);
+        Self {
+            ingest_requests: counter("podium_ingest_requests_total"),
+            detections_accepted: counter("podium_detections_accepted_total"),
+            detections_duplicate: counter("podium_detections_duplicate_total"),
+            detections_rejected: counter("podium_detections_rejected_total"),
+            ingest_batch_rows: recorder.register_histogram(
+                &Key::from_static_name("podium_ingest_batch_rows"),
+                &METADATA,
+            ),
+            subscription_steps_executed: counter("podium_subscription_steps_executed_total"),
+            subscription_frames_sent: counter("podium_subscription_frames_sent_total"),
+            websocket_connections: recorder.register_gauge(
+                &Key::from_static_name("podium_websocket_connections"),
+                &METADATA,
+            ),
+            handle: recorder.handle(),
+            recorder,
+        }
     }
 
+    pub fn record_ingest(&self, report: &IngestReport) {
+        self.ingest_requests.increment(1);
+        self.detections_accepted.increment(report.accepted);
+        self.detections_duplicate.increment(report.duplicates);
+        self.detections_rejected
+            .increment(report.rejected.len() as u64);
+        self.ingest_batch_rows
+            .record((report.accepted + report.duplicates + report.rejected.len() as u64) as f64);
+    }
+
+    /// One step of a group of live subscriptions executed.
+    pub fn step_executed(&self) {
+        self.subscription_steps_executed.increment(1);
+    }
+
+    /// One subscription message written to a socket.
+    pub fn frame_sent(&self) {
+        self.subscription_frames_sent.increment(1);
+    }
+
+    /// A WebSocket connection opened (`1.0`) or closed (`-1.0`).
+    pub fn websocket_connections(&self, change: f64) {
+        self.websocket_connections.increment(change);
+    }
+
+    /// An HTTP request answered: `route` as declared (or `unmatched`), its status class.
+    pub fn http_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let class = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        let key = Key::from_parts(
+            "podium_http_request_duration_seconds",
+            vec![
+                Label::new("route", route.to_owned()),
+                Label::new("method", method.to_owned()),
+                Label::new("status", class),
+            ],
+        );
+        self.recorder
+            .register_histogram(&key, &METADATA)
+            .record(seconds);
+    }
+
+    /// The Prometheus text exposition.
     pub fn render(&self) -> String {
-        let counters = [
-            (
-                "podium_ingest_requests_total",
-                "Ingest requests handled.",
-                &self.ingest_requests,
-            ),
-            (
-                "podium_detections_accepted_total",
-                "New raw detections stored.",
-                &self.detections_accepted,
-            ),
-            (
-                "podium_detections_duplicate_total",
-                "Detections recognised as duplicates.",
-                &self.detections_duplicate,
-            ),
-            (
-                "podium_detections_rejected_total",
-                "Detections rejected as invalid.",
-                &self.detections_rejected,
-            ),
-            (
-                "podium_subscription_steps_executed_total",
-                "Live subscription steps executed (once per group of shared subscriptions).",
-                &self.subscription_steps_executed,
-            ),
-            (
-                "podium_subscription_frames_sent_total",
-                "Live subscription messages written to sockets.",
-                &self.subscription_frames_sent,
-            ),
-        ];
-        let mut out = String::new();
-        for (name, help, value) in counters {
-            out.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
-                value.load(Ordering::Relaxed)
-            ));
-        }
-        out
+        self.handle.render()
+    }
+
+    /// The value of one exposed series (its name and labels as rendered), e.g.
+    /// `podium_ingest_requests_total`.
+    pub fn sample(&self, series: &str) -> Option<f64> {
+        self.render()
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
     }
 }

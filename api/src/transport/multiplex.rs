@@ -16,7 +16,6 @@ use crate::transport::graphql::subscription::LiveMode;
 use crate::transport::graphql::PodiumSchema;
 use futures::StreamExt;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::OnceCell;
 
@@ -96,9 +95,7 @@ impl Group {
             cell
         };
         cell.get_or_init(|| async {
-            self.metrics
-                .subscription_steps_executed
-                .fetch_add(1, Ordering::Relaxed);
+            self.metrics.step_executed();
             let request = self.key.request().data(viewer.clone()).data(mode);
             let mut responses = schema.execute_stream(request);
             match responses.next().await {

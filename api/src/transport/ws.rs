@@ -158,6 +158,7 @@ async fn serve(
     let out = Outbound(Arc::new(Mutex::new(sink)));
 
     let _counted = state.app.live.connection();
+    let _gauged = OpenConnection::new(state.app.metrics.clone());
     let mut shutdown = state.app.live.shutdown_signal();
     let mut principal: Option<Principal> = None;
     // Set at `connection_init`, from the caller's tier.
@@ -356,6 +357,22 @@ fn start_subscription(
     )))
 }
 
+/// Counts an open WebSocket connection on `/metrics` while it lives.
+struct OpenConnection(Arc<crate::app::Metrics>);
+
+impl OpenConnection {
+    fn new(metrics: Arc<crate::app::Metrics>) -> Self {
+        metrics.websocket_connections(1.0);
+        Self(metrics)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.websocket_connections(-1.0);
+    }
+}
+
 /// One subscription of a connection, once opened: its id, where it writes, who it runs as.
 struct Subscription {
     id: String,
@@ -373,9 +390,7 @@ impl Subscription {
     async fn send(&self, kind: &str, payload: &str) -> bool {
         let sent = self.out.text(frame_text(&self.id, kind, payload)).await;
         if sent {
-            self.metrics
-                .subscription_frames_sent
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.metrics.frame_sent();
         }
         sent
     }

@@ -21,6 +21,7 @@ mod leaderboard;
 mod limits;
 mod live;
 mod matching;
+mod metrics;
 mod oauth;
 mod officiating;
 mod prediction;

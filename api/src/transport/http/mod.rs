@@ -87,6 +87,37 @@ pub fn layers(router: Router, app: &AppState) -> Router {
             server::read_body_in_time,
         ))
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(
+            app.metrics.clone(),
+            timed,
+        ))
+}
+
+/// Records each request's duration by its declared route (`unmatched` for none), method and
+/// status class.
+async fn timed(
+    axum::extract::State(metrics): axum::extract::State<Arc<crate::app::Metrics>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = match request.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m,
+        _ => "other",
+    }
+    .to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    metrics.http_request(
+        &route,
+        &method,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
 }
 
 #[derive(Clone)]
