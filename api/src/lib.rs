@@ -106,7 +106,8 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let oauth_failures = Arc::new(app::access::FailureGuard::new(
         settings.oauth_failures_per_min,
     ));
-    let limits = limits::RateLimits::new(&settings)?;
+    let metrics = Arc::new(Metrics::default());
+    let limits = limits::RateLimits::new(&settings)?.with_metrics(metrics.clone());
     limits.start_housekeeping(std::time::Duration::from_secs(60));
     let state = AppState {
         limits,
@@ -126,7 +127,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         records: Default::default(),
         predictions_repo,
         predictor: Default::default(),
-        metrics: Arc::new(Metrics::default()),
+        metrics,
         live,
         database: Default::default(),
     };

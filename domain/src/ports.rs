@@ -521,6 +521,9 @@ pub trait WebhookRepository: Send + Sync + 'static {
         webhook_id: Uuid,
         limit: u64,
     ) -> Result<Vec<WebhookDelivery>, RepoError>;
+
+    /// Deliveries neither delivered nor given up, and when the oldest of them was created.
+    async fn backlog(&self) -> Result<(u64, Option<Timestamp>), RepoError>;
 }
 
 /// Which measured segment times to read across events.

@@ -12,8 +12,8 @@ use podium_domain::ports::{
 use podium_domain::timing::Timestamp;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -303,5 +303,24 @@ impl WebhookRepository for SeaRepository {
             .await
             .map_err(unexpected)?;
         Ok(rows.into_iter().map(delivery_from).collect())
+    }
+
+    async fn backlog(&self) -> Result<(u64, Option<Timestamp>), RepoError> {
+        let pending = || {
+            deliveries::Entity::find()
+                .filter(deliveries::Column::DeliveredAt.is_null())
+                .filter(deliveries::Column::FailedAt.is_null())
+        };
+        let count = pending()
+            .count(self.connection())
+            .await
+            .map_err(unexpected)?;
+        let oldest = pending()
+            .order_by_asc(deliveries::Column::CreatedAt)
+            .one(self.connection())
+            .await
+            .map_err(unexpected)?
+            .map(|d| Timestamp::from_chrono(d.created_at));
+        Ok((count, oldest))
     }
 }

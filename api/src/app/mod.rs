@@ -83,6 +83,8 @@ pub struct Metrics {
     subscription_steps_executed: Counter,
     subscription_frames_sent: Counter,
     websocket_connections: Gauge,
+    webhook_backlog: Gauge,
+    webhook_oldest_age: Gauge,
 }
 
 static METADATA: Metadata<'static> = Metadata::new("podium", metrics::Level::INFO, None);
@@ -149,6 +151,38 @@ impl Metrics {
             Some(metrics::Unit::Seconds),
             "HTTP requests by declared route, method and status class.".into(),
         );
+        recorder.describe_counter(
+            "podium_rate_limit_refusals_total".into(),
+            None,
+            "Charges refused by the rate limits (HTTP 429, GraphQL RATE_LIMITED), by tier.".into(),
+        );
+        recorder.describe_counter(
+            "podium_webhook_attempts_total".into(),
+            None,
+            "Webhook delivery attempts by outcome (delivered, failed, gave_up).".into(),
+        );
+        recorder.describe_histogram(
+            "podium_webhook_attempt_duration_seconds".into(),
+            Some(metrics::Unit::Seconds),
+            "Webhook delivery attempts' duration by outcome.".into(),
+        );
+        recorder.describe_gauge(
+            "podium_webhook_backlog".into(),
+            None,
+            "Webhook deliveries neither delivered nor given up.".into(),
+        );
+        recorder.describe_gauge(
+            "podium_webhook_oldest_undelivered_seconds".into(),
+            None,
+            "Age of the oldest webhook delivery neither delivered nor given up (0 for none)."
+                .into(),
+        );
+        recorder.describe_gauge(
+            "podium_redis_connected".into(),
+            None,
+            "1 while this instance reaches Redis (fan-out and shared rate limits), 0 while not."
+                .into(),
+        );
         recorder.describe_gauge(
             "podium_websocket_connections".into(),
             None,
@@ -169,6 +203,12 @@ impl Metrics {
             subscription_frames_sent: counter("podium_subscription_frames_sent_total"),
             websocket_connections: recorder.register_gauge(
                 &Key::from_static_name("podium_websocket_connections"),
+                &METADATA,
+            ),
+            webhook_backlog: recorder
+                .register_gauge(&Key::from_static_name("podium_webhook_backlog"), &METADATA),
+            webhook_oldest_age: recorder.register_gauge(
+                &Key::from_static_name("podium_webhook_oldest_undelivered_seconds"),
                 &METADATA,
             ),
             handle: recorder.handle(),
@@ -204,6 +244,9 @@ impl Metrics {
     /// An HTTP request answered: `route` as declared (or `unmatched`), its status class.
     pub fn http_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
         let class = match status {
+            // The two answers an operator watches for are kept exact.
+            429 => "429",
+            503 => "503",
             100..=199 => "1xx",
             200..=299 => "2xx",
             300..=399 => "3xx",
@@ -221,6 +264,47 @@ impl Metrics {
         self.recorder
             .register_histogram(&key, &METADATA)
             .record(seconds);
+    }
+
+    /// A charge refused by the rate limits of `tier`.
+    pub fn rate_limited(&self, tier: &'static str) {
+        let key = Key::from_parts(
+            "podium_rate_limit_refusals_total",
+            vec![Label::new("tier", tier)],
+        );
+        self.recorder.register_counter(&key, &METADATA).increment(1);
+    }
+
+    /// A webhook delivery attempt and its outcome (`delivered`, `failed` — will be retried —
+    /// or `gave_up`).
+    pub fn webhook_attempt(&self, outcome: &'static str, seconds: f64) {
+        let labels = vec![Label::new("outcome", outcome)];
+        self.recorder
+            .register_counter(
+                &Key::from_parts("podium_webhook_attempts_total", labels.clone()),
+                &METADATA,
+            )
+            .increment(1);
+        self.recorder
+            .register_histogram(
+                &Key::from_parts("podium_webhook_attempt_duration_seconds", labels),
+                &METADATA,
+            )
+            .record(seconds);
+    }
+
+    /// Deliveries waiting (neither delivered nor given up) and the age of the oldest.
+    pub fn webhook_backlog(&self, waiting: u64, oldest_age_seconds: f64) {
+        self.webhook_backlog.set(waiting as f64);
+        self.webhook_oldest_age.set(oldest_age_seconds);
+    }
+
+    /// Whether this instance reaches Redis (set when `/metrics` is read; not exposed without
+    /// `redis_url`).
+    pub fn redis_connected(&self, connected: bool) {
+        self.recorder
+            .register_gauge(&Key::from_static_name("podium_redis_connected"), &METADATA)
+            .set(if connected { 1.0 } else { 0.0 });
     }
 
     /// The Prometheus text exposition.

@@ -124,13 +124,33 @@ pub fn start(state: AppState) -> anyhow::Result<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(state.settings.webhook_poll_ms));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut measured: Option<std::time::Instant> = None;
         loop {
             tick.tick().await;
             if let Err(e) = round(&state, &client).await {
                 tracing::warn!(error = %e, "webhook dispatcher");
             }
+            if measured.is_none_or(|at| at.elapsed() >= BACKLOG_EVERY) {
+                measured = Some(std::time::Instant::now());
+                if let Err(e) = measure_backlog(&state).await {
+                    tracing::warn!(error = %e, "webhook backlog");
+                }
+            }
         }
     });
+    Ok(())
+}
+
+/// How often the dispatcher counts the backlog for `/metrics` (a scan of the deliveries not
+/// done yet).
+const BACKLOG_EVERY: Duration = Duration::from_secs(10);
+
+async fn measure_backlog(state: &AppState) -> anyhow::Result<()> {
+    let (waiting, oldest) = state.webhooks.backlog().await?;
+    let age = oldest.map_or(0.0, |t| {
+        ((chrono::Utc::now().timestamp_millis() - t.0).max(0) as f64) / 1000.0
+    });
+    state.metrics.webhook_backlog(waiting, age);
     Ok(())
 }
 
@@ -151,7 +171,16 @@ async fn round(state: &AppState, client: &reqwest::Client) -> anyhow::Result<()>
         }
         futures::stream::iter(due)
             .for_each_concurrent(CONCURRENT_DELIVERIES, |(delivery, endpoint)| async move {
+                let started = std::time::Instant::now();
                 let outcome = attempt(state, client, &delivery, &endpoint).await;
+                let label = match &outcome {
+                    AttemptOutcome::Delivered => "delivered",
+                    AttemptOutcome::Failed { retry_at: Some(_), .. } => "failed",
+                    AttemptOutcome::Failed { retry_at: None, .. } => "gave_up",
+                };
+                state
+                    .metrics
+                    .webhook_attempt(label, started.elapsed().as_secs_f64());
                 if let Err(e) = state
                     .webhooks
                     .record_attempt(delivery.id, now(), outcome)

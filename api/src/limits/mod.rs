@@ -137,6 +137,8 @@ struct Shared {
 pub struct RateLimits {
     tiers: Arc<Vec<TierLimits>>,
     shared: Option<Arc<Shared>>,
+    /// Where refusals are counted.
+    metrics: Option<Arc<crate::app::Metrics>>,
 }
 
 impl RateLimits {
@@ -171,7 +173,14 @@ impl RateLimits {
         Ok(Self {
             tiers: Arc::new(tiers),
             shared,
+            metrics: None,
         })
+    }
+
+    /// These limits, counting refusals in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::app::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     fn tier(&self, tier: Tier) -> &TierLimits {
@@ -185,12 +194,15 @@ impl RateLimits {
     pub async fn charge(&self, tier: Tier, key: &str, cost: u32) -> Decision {
         let limits = self.tier(tier);
         let cost = cost.clamp(1, limits.per_minute);
-        if let Some(shared) = &self.shared {
-            if let Some(decision) = shared.charge(limits, key, cost).await {
-                return decision;
-            }
+        let shared = match &self.shared {
+            Some(shared) => shared.charge(limits, key, cost).await,
+            None => None,
+        };
+        let decision = shared.unwrap_or_else(|| local_charge(limits, key, cost));
+        if let (Some(metrics), Some(_)) = (&self.metrics, decision.retry_after_secs) {
+            metrics.rate_limited(tier.as_str());
         }
-        local_charge(limits, key, cost)
+        decision
     }
 
     /// Charges `principal` (in its tier, under its key; anonymous callers by `peer`).

@@ -126,3 +126,149 @@ async fn open_websocket_connections_are_a_gauge() {
     }
     assert_eq!(seen, Some(0.0));
 }
+
+/// The metric families named in PromQL `text` (`_bucket`, `_count`, `_sum` folded into their
+/// histogram), Prometheus's own `up` left out.
+fn families(text: &str) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(at) = text[i..].find("podium_") {
+        let start = i + at;
+        let end = start
+            + text[start..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(text.len() - start);
+        let preceded =
+            start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
+        if !preceded {
+            let name = &text[start..end];
+            let family = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .unwrap_or(name);
+            out.insert(family.to_owned());
+        }
+        i = end;
+    }
+    out
+}
+
+/// Every expression of the Grafana dashboard and of the alert rules, as text.
+fn dashboard_and_alert_expressions() -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("docs/grafana/podium.json")).unwrap(),
+    )
+    .unwrap();
+    let mut out: Vec<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap().clone())
+        .map(|t| t["expr"].as_str().unwrap().to_owned())
+        .collect();
+    let alerts = std::fs::read_to_string(root.join("docs/prometheus/alerts.yml")).unwrap();
+    out.extend(
+        alerts
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("expr:"))
+            .map(|e| e.trim().to_owned()),
+    );
+    out
+}
+
+#[tokio::test]
+async fn every_dashboard_panel_and_alert_reads_a_family_that_a_race_exposes() {
+    let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let app = TestApp::spawn_with(|s| {
+        s.webhook_poll_ms = 50;
+        s.rate_limit_anonymous = 2;
+        s.redis_url = Some(redis.into());
+    })
+    .await;
+    let addr = crate::helpers::serve(&app).await;
+    // A consumer that takes every message.
+    let hook = axum::Router::new().route("/hook", axum::routing::post(|| async { "" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, hook).await });
+    app.gql(
+        "mutation($input: CreateWebhookInput!) { createWebhook(input: $input) { secret } }",
+        json!({ "input": { "url": hook_url, "topics": ["event.provisional", "event.official"] } }),
+    )
+    .await;
+    // A small race: ingest, a subscriber, the lifecycle (webhooks), anonymous readers over
+    // their budget (429).
+    let event = app.create_event(None).await;
+    app.add_entries(&event, &[("1", "OPEN", "MEN", 1990)]).await;
+    let (_socket, _) = {
+        let mut request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+                format!("ws://{addr}/graphql/ws"),
+            )
+            .unwrap();
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        tokio_tungstenite::connect_async(request).await.unwrap()
+    };
+    app.ingest_json(
+        &event,
+        json!([read("1", "START", 0), read("1", "FINISH", 4_000)]),
+    )
+    .await;
+    for status in ["PROVISIONAL", "OFFICIAL"] {
+        app.gql(
+            "mutation($e: ID!, $s: EventStatus!) { setEventStatus(eventId: $e, status: $s) { status } }",
+            json!({ "e": event, "s": status }),
+        )
+        .await;
+    }
+    let mut refused = false;
+    for _ in 0..5 {
+        let (status, _, _) = app
+            .request(
+                Request::get(format!("/v1/events/{event}/results.csv"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        refused |= status == StatusCode::TOO_MANY_REQUESTS;
+    }
+    assert!(refused, "the anonymous budget of 2 per minute was exceeded");
+
+    let wanted: std::collections::BTreeSet<String> = dashboard_and_alert_expressions()
+        .iter()
+        .flat_map(|e| families(e))
+        .collect();
+    assert!(wanted.len() >= 12, "{wanted:?}");
+    let mut missing = wanted.clone();
+    for _ in 0..100 {
+        let text = scrape(&app).await;
+        missing.retain(|f| !text.contains(&format!("# TYPE {f} ")));
+        if missing.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        missing.is_empty(),
+        "named by the dashboard or alerts, never exposed: {missing:?}"
+    );
+}
+
+#[test]
+fn families_are_read_from_promql() {
+    let found = families(
+        r#"histogram_quantile(0.99, sum by (le) (rate(podium_http_request_duration_seconds_bucket{route="/x"}[5m]))) / sum(xpodium_not_this) + podium_webhook_backlog"#,
+    );
+    assert_eq!(
+        found.into_iter().collect::<Vec<_>>(),
+        [
+            "podium_http_request_duration_seconds",
+            "podium_webhook_backlog"
+        ]
+    );
+}

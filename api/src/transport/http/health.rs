@@ -59,6 +59,11 @@ pub(super) async fn metrics(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     principal(&s.app, &headers).await?.require_admin()?;
+    match s.app.live.health() {
+        FanoutHealth::Disabled => {}
+        FanoutHealth::Connected => s.app.metrics.redis_connected(true),
+        FanoutHealth::Degraded { .. } => s.app.metrics.redis_connected(false),
+    }
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.app.metrics.render(),
