@@ -37,6 +37,9 @@ pub struct Settings {
     pub notes: Vec<String>,
     /// Address the server listens on.
     pub bind: SocketAddr,
+    /// When set, `GET /metrics` is also served here without a token (an internal address
+    /// that only the Prometheus scraper reaches); the public `/metrics` stays admin-only.
+    pub metrics_bind: Option<SocketAddr>,
     /// Holds the SQLite database (when no database URL is set) and development keys.
     pub data_dir: PathBuf,
     /// `postgres://…` or `sqlite://…`; empty means the SQLite file in the data directory.
@@ -178,6 +181,7 @@ impl Default for Settings {
         Self {
             notes: Vec::new(),
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_bind: None,
             data_dir: PathBuf::from("./podium-data"),
             database_url: None,
             redis_url: None,
@@ -419,6 +423,10 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bind: Option<SocketAddr>,
+    /// Internal address serving `/metrics` without a token [env: PODIUM_METRICS_BIND] [default: none]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_bind: Option<SocketAddr>,
     /// Data directory for the SQLite file and development keys [env: PODIUM_DATA_DIR] [default: ./podium-data]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -150,6 +150,8 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
 /// A bound, ready-to-serve podium.
 pub struct Application {
     listener: tokio::net::TcpListener,
+    /// `metrics_bind`'s listener and what it serves.
+    internal: Option<(tokio::net::TcpListener, axum::Router)>,
     router: axum::Router,
     live: live::LiveHub,
     settings: Arc<Settings>,
@@ -161,8 +163,18 @@ impl Application {
         let listener = tokio::net::TcpListener::bind(bind)
             .await
             .with_context(|| format!("binding {bind}"))?;
+        let internal = match state.settings.metrics_bind {
+            None => None,
+            Some(at) => Some((
+                tokio::net::TcpListener::bind(at)
+                    .await
+                    .with_context(|| format!("binding metrics_bind {at}"))?,
+                transport::http::health::internal_router(state.clone()),
+            )),
+        };
         Ok(Self {
             listener,
+            internal,
             live: state.live.clone(),
             settings: state.settings.clone(),
             router: transport::router(state),
@@ -175,6 +187,13 @@ impl Application {
             .expect("bound listener has an address")
     }
 
+    /// Where `/metrics` is served without a token (`metrics_bind`), if anywhere.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.internal
+            .as_ref()
+            .map(|(l, _)| l.local_addr().expect("bound listener has an address"))
+    }
+
     /// Serves until `shutdown` completes: then stops accepting, closes WebSocket connections
     /// with 1001 (clients reconnect elsewhere and resume with `afterSeq`), finishes in-flight
     /// requests (an ingest in progress commits or rolls back whole) and returns.
@@ -182,6 +201,13 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        if let Some((listener, router)) = self.internal {
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::warn!(error = %e, "metrics listener");
+                }
+            });
+        }
         let live = self.live.clone();
         let signal = async move {
             shutdown.await;

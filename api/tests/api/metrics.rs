@@ -272,3 +272,38 @@ fn families_are_read_from_promql() {
         ]
     );
 }
+
+#[tokio::test]
+async fn metrics_bind_serves_the_scraper_without_a_token_and_the_public_route_stays_closed() {
+    let app = TestApp::spawn_with(|s| s.metrics_bind = Some("127.0.0.1:0".parse().unwrap())).await;
+    let server = podium_api::Application::build(app.state.clone())
+        .await
+        .unwrap();
+    let (public, internal) = (server.local_addr(), server.metrics_addr().unwrap());
+    tokio::spawn(server.run_until(std::future::pending()));
+    let client = reqwest::Client::new();
+    let scraped = client
+        .get(format!("http://{internal}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), 200);
+    assert!(scraped
+        .text()
+        .await
+        .unwrap()
+        .contains("# TYPE podium_ingest_requests_total counter"));
+    // Only /metrics there; the API is not on the internal address.
+    let other = client
+        .get(format!("http://{internal}/graphql"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+    let closed = client
+        .get(format!("http://{public}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), 401);
+}

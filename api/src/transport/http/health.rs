@@ -59,13 +59,29 @@ pub(super) async fn metrics(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     principal(&s.app, &headers).await?.require_admin()?;
-    match s.app.live.health() {
+    Ok(exposition(&s.app))
+}
+
+/// The Prometheus exposition, with the gauges read at scrape time brought up to date.
+pub(crate) fn exposition(app: &crate::app::AppState) -> impl IntoResponse {
+    match app.live.health() {
         FanoutHealth::Disabled => {}
-        FanoutHealth::Connected => s.app.metrics.redis_connected(true),
-        FanoutHealth::Degraded { .. } => s.app.metrics.redis_connected(false),
+        FanoutHealth::Connected => app.metrics.redis_connected(true),
+        FanoutHealth::Degraded { .. } => app.metrics.redis_connected(false),
     }
-    Ok((
+    (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.app.metrics.render(),
-    ))
+        app.metrics.render(),
+    )
+}
+
+/// What `metrics_bind` serves: `GET /metrics` without a token, nothing else.
+pub fn internal_router(app: crate::app::AppState) -> axum::Router {
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let app = app.clone();
+            async move { exposition(&app) }
+        }),
+    )
 }

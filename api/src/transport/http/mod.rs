@@ -6,7 +6,7 @@ pub mod database;
 pub mod error;
 pub mod exports;
 mod graphql;
-mod health;
+pub mod health;
 mod import;
 mod ingest;
 mod oauth;
