@@ -85,7 +85,20 @@ pub struct Metrics {
     websocket_connections: Gauge,
     webhook_backlog: Gauge,
     webhook_oldest_age: Gauge,
+    push_latency: Histogram,
+    /// When this instance committed the latest ingested steps, for the push latency.
+    accepted: std::sync::Mutex<AcceptedSteps>,
 }
+
+/// The commit instants of the latest ingested steps, by (event, seq), at most
+/// `ACCEPTED_KEPT` of them.
+#[derive(Default)]
+struct AcceptedSteps {
+    at: std::collections::HashMap<(uuid::Uuid, i64), std::time::Instant>,
+    order: std::collections::VecDeque<(uuid::Uuid, i64)>,
+}
+
+const ACCEPTED_KEPT: usize = 4_096;
 
 static METADATA: Metadata<'static> = Metadata::new("podium", metrics::Level::INFO, None);
 
@@ -177,6 +190,13 @@ impl Metrics {
             "Age of the oldest webhook delivery neither delivered nor given up (0 for none)."
                 .into(),
         );
+        recorder.describe_histogram(
+            "podium_push_latency_seconds".into(),
+            Some(metrics::Unit::Seconds),
+            "From an ingest's commit to its step's live message being ready for a group of \
+             subscribers on the same instance (once per group and step)."
+                .into(),
+        );
         recorder.describe_gauge(
             "podium_redis_connected".into(),
             None,
@@ -211,6 +231,11 @@ impl Metrics {
                 &Key::from_static_name("podium_webhook_oldest_undelivered_seconds"),
                 &METADATA,
             ),
+            push_latency: recorder.register_histogram(
+                &Key::from_static_name("podium_push_latency_seconds"),
+                &METADATA,
+            ),
+            accepted: Default::default(),
             handle: recorder.handle(),
             recorder,
         }
@@ -224,6 +249,38 @@ impl Metrics {
             .increment(report.rejected.len() as u64);
         self.ingest_batch_rows
             .record((report.accepted + report.duplicates + report.rejected.len() as u64) as f64);
+    }
+
+    /// An ingest committed step `seq` of `event` now.
+    pub fn step_accepted(&self, event: uuid::Uuid, seq: i64) {
+        let mut accepted = self.accepted.lock().unwrap_or_else(|e| e.into_inner());
+        if accepted
+            .at
+            .insert((event, seq), std::time::Instant::now())
+            .is_none()
+        {
+            accepted.order.push_back((event, seq));
+        }
+        while accepted.order.len() > ACCEPTED_KEPT {
+            if let Some(old) = accepted.order.pop_front() {
+                accepted.at.remove(&old);
+            }
+        }
+    }
+
+    /// Step `seq` of `event` is ready to be pushed to a group of subscribers: its latency from
+    /// the ingest's commit, when this instance committed it.
+    pub fn step_ready(&self, event: uuid::Uuid, seq: i64) {
+        let at = self
+            .accepted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .at
+            .get(&(event, seq))
+            .copied();
+        if let Some(at) = at {
+            self.push_latency.record(at.elapsed().as_secs_f64());
+        }
     }
 
     /// One step of a group of live subscriptions executed.

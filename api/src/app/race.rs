@@ -122,6 +122,7 @@ pub async fn ingest(
     }
     let outcome = state.repo.ingest(&event, valid).await?;
     if outcome.seq > event.seq {
+        state.metrics.step_accepted(event.id, outcome.seq);
         state.live.notify(event.id, outcome.seq);
     }
     report.accepted = outcome.accepted;

@@ -96,9 +96,13 @@ impl Group {
         };
         cell.get_or_init(|| async {
             self.metrics.step_executed();
+            let step = match &mode {
+                LiveMode::Step { change, .. } => Some((change.event_id, change.seq)),
+                LiveMode::Opening(_) => None,
+            };
             let request = self.key.request().data(viewer.clone()).data(mode);
             let mut responses = schema.execute_stream(request);
-            match responses.next().await {
+            let frame = match responses.next().await {
                 Some(response) => match serde_json::to_string(&response) {
                     Ok(text) => StepFrame::Payload(text.into()),
                     Err(e) => {
@@ -107,7 +111,11 @@ impl Group {
                     }
                 },
                 None => StepFrame::End,
+            };
+            if let Some((event, seq)) = step {
+                self.metrics.step_ready(event, seq);
             }
+            frame
         })
         .await
         .clone()

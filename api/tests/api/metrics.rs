@@ -307,3 +307,34 @@ async fn metrics_bind_serves_the_scraper_without_a_token_and_the_public_route_st
         .unwrap();
     assert_eq!(closed.status(), 401);
 }
+
+#[tokio::test]
+async fn a_step_pushed_to_subscribers_records_its_latency_from_the_ingest() {
+    use crate::websocket::{connect, init, race, receive, send, serve};
+    let app = TestApp::spawn().await;
+    let event = race(&app).await;
+    let url = serve(&app).await;
+    let mut socket = connect(&url, "graphql-transport-ws").await;
+    init(&mut socket, json!({})).await;
+    send(
+        &mut socket,
+        json!({ "id": "a", "type": "subscribe", "payload": {
+            "query": "subscription($e: ID!) { leaderboardUpdates(eventId: $e, category: OPEN, gender: MEN) { seq } }",
+            "variables": { "e": event }
+        } }),
+    )
+    .await;
+    let opening = receive(&mut socket).await.unwrap();
+    assert_eq!(opening["type"], "next", "{opening}");
+    let count = r#"podium_push_latency_seconds_count"#;
+    let before = sample(&scrape(&app).await, count).unwrap_or(0.0);
+    app.ingest_json(&event, json!([read("1", "START", 0)]))
+        .await;
+    let step = receive(&mut socket).await.unwrap();
+    assert_eq!(step["type"], "next", "{step}");
+    let text = scrape(&app).await;
+    assert_eq!(sample(&text, count), Some(before + 1.0), "{text}");
+    // A step not ingested here (a correction, another instance's ingest) is not measured.
+    let sum = sample(&text, "podium_push_latency_seconds_sum").unwrap();
+    assert!((0.0..10.0).contains(&sum), "{sum}");
+}
