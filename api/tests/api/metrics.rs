@@ -93,19 +93,8 @@ async fn ingest_and_requests_are_counted_without_ids_in_labels() {
 #[tokio::test]
 async fn open_websocket_connections_are_a_gauge() {
     let app = TestApp::spawn().await;
-    let addr = crate::helpers::serve(&app).await;
-    let (socket, _) = {
-        let mut request =
-            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-                format!("ws://{addr}/graphql/ws"),
-            )
-            .unwrap();
-        request.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            "graphql-transport-ws".parse().unwrap(),
-        );
-        tokio_tungstenite::connect_async(request).await.unwrap()
-    };
+    let url = crate::websocket::serve(&app).await;
+    let socket = crate::websocket::connect(&url, "graphql-transport-ws").await;
     let open = |text: &str| sample(text, "podium_websocket_connections");
     let mut seen = None;
     for _ in 0..50 {
@@ -187,7 +176,7 @@ async fn every_dashboard_panel_and_alert_reads_a_family_that_a_race_exposes() {
         s.redis_url = Some(redis.into());
     })
     .await;
-    let addr = crate::helpers::serve(&app).await;
+    let url = crate::websocket::serve(&app).await;
     // A consumer that takes every message.
     let hook = axum::Router::new().route("/hook", axum::routing::post(|| async { "" }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -202,18 +191,7 @@ async fn every_dashboard_panel_and_alert_reads_a_family_that_a_race_exposes() {
     // their budget (429).
     let event = app.create_event(None).await;
     app.add_entries(&event, &[("1", "OPEN", "MEN", 1990)]).await;
-    let (_socket, _) = {
-        let mut request =
-            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-                format!("ws://{addr}/graphql/ws"),
-            )
-            .unwrap();
-        request.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            "graphql-transport-ws".parse().unwrap(),
-        );
-        tokio_tungstenite::connect_async(request).await.unwrap()
-    };
+    let _socket = crate::websocket::connect(&url, "graphql-transport-ws").await;
     app.ingest_json(
         &event,
         json!([read("1", "START", 0), read("1", "FINISH", 4_000)]),
