@@ -9,12 +9,14 @@ pub mod config;
 pub mod error;
 pub mod limits;
 pub mod live;
+pub mod metrics;
 pub mod scope;
 pub mod telemetry;
 pub mod transport;
 
+use crate::metrics::Metrics;
 use anyhow::Context;
-use app::{AppState, Metrics, StandingsCache};
+use app::{AppState, StandingsCache};
 use config::Settings;
 use podium_persistence::SeaRepository;
 use std::future::Future;

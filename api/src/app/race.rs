@@ -135,7 +135,11 @@ pub async fn ingest(
         });
     }
     report.rejected.sort_by_key(|r| r.index);
-    state.metrics.record_ingest(&report);
+    state.metrics.record_ingest(
+        report.accepted,
+        report.duplicates,
+        report.rejected.len() as u64,
+    );
     Ok(report)
 }
 

@@ -138,7 +138,7 @@ pub struct RateLimits {
     tiers: Arc<Vec<TierLimits>>,
     shared: Option<Arc<Shared>>,
     /// Where refusals are counted.
-    metrics: Option<Arc<crate::app::Metrics>>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl RateLimits {
@@ -178,7 +178,7 @@ impl RateLimits {
     }
 
     /// These limits, counting refusals in `metrics`.
-    pub fn with_metrics(mut self, metrics: Arc<crate::app::Metrics>) -> Self {
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
         self.metrics = Some(metrics);
         self
     }

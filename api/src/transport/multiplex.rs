@@ -10,8 +10,8 @@
 //! its socket) reads the same payloads while the group keeps them, and executes a step again
 //! only when it is further behind than that.
 
-use crate::app::Metrics;
 use crate::auth::Principal;
+use crate::metrics::Metrics;
 use crate::transport::graphql::subscription::LiveMode;
 use crate::transport::graphql::PodiumSchema;
 use futures::StreamExt;

@@ -358,10 +358,10 @@ fn start_subscription(
 }
 
 /// Counts an open WebSocket connection on `/metrics` while it lives.
-struct OpenConnection(Arc<crate::app::Metrics>);
+struct OpenConnection(Arc<crate::metrics::Metrics>);
 
 impl OpenConnection {
-    fn new(metrics: Arc<crate::app::Metrics>) -> Self {
+    fn new(metrics: Arc<crate::metrics::Metrics>) -> Self {
         metrics.websocket_connections(1.0);
         Self(metrics)
     }
@@ -379,7 +379,7 @@ struct Subscription {
     protocol: Protocol,
     out: Outbound,
     viewer: Principal,
-    metrics: Arc<crate::app::Metrics>,
+    metrics: Arc<crate::metrics::Metrics>,
     /// Held while the subscription runs: its place under the caller's cap.
     _place: crate::limits::CapGuard,
 }

@@ -96,7 +96,7 @@ pub fn layers(router: Router, app: &AppState) -> Router {
 /// Records each request's duration by its declared route (`unmatched` for none), method and
 /// status class.
 async fn timed(
-    axum::extract::State(metrics): axum::extract::State<Arc<crate::app::Metrics>>,
+    axum::extract::State(metrics): axum::extract::State<Arc<crate::metrics::Metrics>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
