@@ -70,6 +70,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         anyhow::bail!("live_recent_steps must be at least 1");
     }
     let store = Arc::new(SeaRepository::new(db).await?);
+    let pool = store.pool();
     let filled = store.backfill_segment_times().await?;
     if filled > 0 {
         tracing::info!(
@@ -132,6 +133,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         metrics,
         live,
         database: Default::default(),
+        pool,
     };
     app::access::load_keys(&state)
         .await

@@ -137,6 +137,12 @@ impl Metrics {
                 .into(),
         );
         recorder.describe_gauge(
+            "podium_db_pool_connections".into(),
+            None,
+            "Database connections of this instance's pool, in use and idle (read at scrape time)."
+                .into(),
+        );
+        recorder.describe_gauge(
             "podium_redis_connected".into(),
             None,
             "1 while this instance reaches Redis (fan-out and shared rate limits), 0 while not."
@@ -301,6 +307,19 @@ impl Metrics {
         self.recorder
             .register_gauge(&Key::from_static_name("podium_redis_connected"), &METADATA)
             .set(if connected { 1.0 } else { 0.0 });
+    }
+
+    /// The database pool: connections open and idle.
+    pub fn database_pool(&self, open: u32, idle: u32) {
+        for (state, n) in [("in_use", open.saturating_sub(idle)), ("idle", idle)] {
+            let key = Key::from_parts(
+                "podium_db_pool_connections",
+                vec![Label::new("state", state)],
+            );
+            self.recorder
+                .register_gauge(&key, &METADATA)
+                .set(f64::from(n));
+        }
     }
 
     /// The Prometheus text exposition.

@@ -20,7 +20,7 @@ pub mod testing;
 mod webhooks;
 
 pub use podium_migrations::timescale;
-pub use repository::SeaRepository;
+pub use repository::{Pool, SeaRepository};
 
 use podium_migrations::{Migrator, MigratorTrait};
 use sea_orm::{

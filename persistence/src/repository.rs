@@ -38,7 +38,33 @@ pub struct SeaRepository {
     pub(crate) fields: Fields,
 }
 
+/// How busy a database connection pool is.
+#[derive(Clone)]
+pub struct Pool(DatabaseConnection);
+
+impl Pool {
+    /// `(open connections, idle ones)`.
+    pub fn state(&self) -> (u32, u32) {
+        match sea_orm::ConnectionTrait::get_database_backend(&self.0) {
+            sea_orm::DbBackend::Postgres => {
+                let pool = self.0.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle() as u32)
+            }
+            sea_orm::DbBackend::Sqlite => {
+                let pool = self.0.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle() as u32)
+            }
+            _ => (0, 0),
+        }
+    }
+}
+
 impl SeaRepository {
+    /// A handle on the connection pool's state (for `/metrics`).
+    pub fn pool(&self) -> Pool {
+        Pool(self.db.clone())
+    }
+
     /// Wraps a migrated connection.
     pub async fn new(db: DatabaseConnection) -> Result<Self, RepoError> {
         let read_ids_keyed_apart = podium_migrations::read_ids_keyed_apart(&db)

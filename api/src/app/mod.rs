@@ -61,4 +61,6 @@ pub struct AppState {
     pub live: crate::live::LiveHub,
     /// Whether the database was found unreachable (answer 503 at once until it is back).
     pub database: Arc<database::DatabaseGate>,
+    /// The database connection pool, for `/metrics`.
+    pub pool: podium_persistence::Pool,
 }

@@ -88,6 +88,11 @@ async fn ingest_and_requests_are_counted_without_ids_in_labels() {
     let unmatched = r#"podium_http_request_duration_seconds_count{route="unmatched",method="GET",status="4xx"}"#;
     assert_eq!(sample(&text, unmatched), Some(2.0), "{text}");
     assert!(!text.contains("/nope/"));
+    // The pool, read at scrape time: the scrape itself holds no connection, the ingest
+    // opened at least one.
+    let idle = sample(&text, r#"podium_db_pool_connections{state="idle"}"#).unwrap();
+    let in_use = sample(&text, r#"podium_db_pool_connections{state="in_use"}"#).unwrap();
+    assert!(idle + in_use >= 1.0, "{idle} idle, {in_use} in use");
 }
 
 #[tokio::test]

@@ -69,6 +69,8 @@ pub(crate) fn exposition(app: &crate::app::AppState) -> impl IntoResponse {
         FanoutHealth::Connected => app.metrics.redis_connected(true),
         FanoutHealth::Degraded { .. } => app.metrics.redis_connected(false),
     }
+    let (open, idle) = app.pool.state();
+    app.metrics.database_pool(open, idle);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         app.metrics.render(),
