@@ -9,8 +9,8 @@ use metrics_exporter_prometheus::{
 /// What `/metrics` exports, recorded with the `metrics` crate into this instance's own
 /// Prometheus recorder (`metrics-exporter-prometheus`; not the process-wide one, so several
 /// applications in one process — the tests — keep theirs apart). Labels are bounded: routes
-/// as declared (`/v1/events/{event_id}/…`), status classes, transports, tiers; never an
-/// event id or a bib.
+/// as declared (`/v1/events/{event_id}/…`), methods, status classes, tiers, outcomes, pool
+/// states; never an event id or a bib.
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
@@ -330,8 +330,14 @@ impl Metrics {
     /// The value of one exposed series (its name and labels as rendered), e.g.
     /// `podium_ingest_requests_total`.
     pub fn sample(&self, series: &str) -> Option<f64> {
-        self.render()
-            .lines()
-            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        sample_in(&self.render(), series)
     }
+}
+
+/// The value of the series `series` (its name and labels exactly as rendered) in a Prometheus
+/// text `exposition`.
+pub fn sample_in(exposition: &str, series: &str) -> Option<f64> {
+    exposition
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }

@@ -24,11 +24,7 @@ async fn scrape(app: &TestApp) -> String {
     String::from_utf8(body).unwrap()
 }
 
-/// The value of the sample line `series` (name and labels exactly as exposed).
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
+use podium_api::metrics::sample_in as sample;
 
 #[tokio::test]
 async fn ingest_and_requests_are_counted_without_ids_in_labels() {
