@@ -16,6 +16,19 @@ pub enum LogFormat {
     Json,
 }
 
+/// How spans travel to the OpenTelemetry collector (`otel_protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum OtelProtocol {
+    /// OTLP/HTTP with protobuf bodies (`POST {endpoint}/v1/traces`), port 4318 by convention.
+    #[serde(rename = "http/protobuf")]
+    #[value(name = "http/protobuf")]
+    HttpProtobuf,
+    /// OTLP/gRPC, port 4317 by convention.
+    #[serde(rename = "grpc")]
+    #[value(name = "grpc")]
+    Grpc,
+}
+
 /// `development` (the default) serves GraphiQL, introspection and field suggestions;
 /// `production` turns all three off unless `graphql_introspection` says otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
@@ -57,6 +70,12 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// A `tracing` filter, e.g. `info` or `podium_api=debug,info`.
     pub log_level: String,
+    /// The OpenTelemetry collector spans are exported to (OTLP). Unset: the standard
+    /// `OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT` decides; neither set: no spans leave the process.
+    pub otel_endpoint: Option<String>,
+    /// `http/protobuf` or `grpc`. Unset: `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`, else
+    /// `http/protobuf`.
+    pub otel_protocol: Option<OtelProtocol>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// Time a client has to send a request's headers, in milliseconds (then the connection
@@ -113,10 +132,13 @@ pub struct Settings {
     pub webhook_poll_ms: u64,
     /// How long an endpoint has to answer a delivery, in ms.
     pub webhook_timeout_ms: u64,
-    /// Attempts per delivery before it is given up.
+    /// Attempts per delivery (in one run) before it is given up, whatever the window says.
     pub webhook_max_attempts: u32,
-    /// Wait before the first retry, in ms; each next one waits 6 times longer (at most 10 h).
+    /// The unit of the retry schedule, in ms: retries wait 1, 60, 360, 1440, 3600, then 7200
+    /// units (5 s, 5 min, 30 min, 2 h, 5 h, 10 h … with the default), ±20 % jitter.
     pub webhook_retry_base_ms: u64,
+    /// How long a delivery is retried before it is given up, in seconds (3 days).
+    pub webhook_retry_window_secs: u64,
     /// Trusted reverse proxies in front of podium: the caller's address is the one the
     /// outermost of them appended to `X-Forwarded-For`; 0 trusts no header.
     pub forwarded_for_hops: usize,
@@ -189,6 +211,8 @@ impl Default for Settings {
             mode: Mode::Development,
             log_format: LogFormat::Pretty,
             log_level: "info".to_owned(),
+            otel_endpoint: None,
+            otel_protocol: None,
             max_body_bytes: 8 * 1024 * 1024,
             max_batch: 10_000,
             http_header_timeout_ms: 10_000,
@@ -210,9 +234,10 @@ impl Default for Settings {
             graphql_timeout_ms: 10_000,
             database_acquire_timeout_ms: 3_000,
             webhook_poll_ms: 1_000,
-            webhook_timeout_ms: 5_000,
-            webhook_max_attempts: 8,
+            webhook_timeout_ms: 15_000,
+            webhook_max_attempts: 20,
             webhook_retry_base_ms: 5_000,
+            webhook_retry_window_secs: 3 * 24 * 3600,
             forwarded_for_hops: 0,
             issuer: "podium".to_owned(),
             audience: "podium".to_owned(),
@@ -455,6 +480,14 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_level: Option<String>,
+    /// OpenTelemetry collector receiving spans over OTLP [env: PODIUM_OTEL_ENDPOINT] [default: OTEL_EXPORTER_OTLP_ENDPOINT, else none]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otel_endpoint: Option<String>,
+    /// OTLP transport [env: PODIUM_OTEL_PROTOCOL] [default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf]
+    #[arg(long, global = true, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otel_protocol: Option<OtelProtocol>,
     /// Largest request body in bytes [env: PODIUM_MAX_BODY_BYTES] [default: 8388608]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -531,18 +564,22 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_poll_ms: Option<u64>,
-    /// Webhook delivery timeout in ms [env: PODIUM_WEBHOOK_TIMEOUT_MS] [default: 5000]
+    /// Webhook delivery timeout in ms [env: PODIUM_WEBHOOK_TIMEOUT_MS] [default: 15000]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_timeout_ms: Option<u64>,
-    /// Attempts per webhook delivery [env: PODIUM_WEBHOOK_MAX_ATTEMPTS] [default: 8]
+    /// Attempts per webhook delivery [env: PODIUM_WEBHOOK_MAX_ATTEMPTS] [default: 20]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_max_attempts: Option<u32>,
-    /// First webhook retry delay in ms [env: PODIUM_WEBHOOK_RETRY_BASE_MS] [default: 5000]
+    /// Unit of the webhook retry schedule in ms [env: PODIUM_WEBHOOK_RETRY_BASE_MS] [default: 5000]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_retry_base_ms: Option<u64>,
+    /// Seconds a webhook delivery is retried [env: PODIUM_WEBHOOK_RETRY_WINDOW_SECS] [default: 259200]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_retry_window_secs: Option<u64>,
     /// Trusted proxies appending to X-Forwarded-For [env: PODIUM_FORWARDED_FOR_HOPS] [default: 0]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -83,6 +83,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let webhook_store: Arc<dyn podium_domain::ports::WebhookRepository> = store.clone();
     let analytics_repo: Arc<dyn podium_domain::ports::AnalyticsRepository> = store.clone();
     let predictions_repo: Arc<dyn podium_domain::ports::PredictionRepository> = store.clone();
+    let wellness: Arc<dyn podium_domain::ports::WellnessRepository> = store.clone();
     let access: Arc<dyn podium_domain::ports::AccessRepository> = store;
     let sealer = auth::sealing::Sealer::new(
         settings
@@ -98,18 +99,19 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         app::access::retirement_window(settings.token_ttl_secs),
         sealer.clone(),
     );
+    let metrics = Arc::new(Metrics::default());
     let live = live::LiveHub::new(
         repo.clone(),
         std::time::Duration::from_millis(settings.live_poll_ms),
         settings.live_recent_steps,
-    );
+    )
+    .with_metrics(metrics.clone());
     if let Some(url) = &settings.redis_url {
         live::fanout::start(live.clone(), secrecy::ExposeSecret::expose_secret(url))?;
     }
     let oauth_failures = Arc::new(app::access::FailureGuard::new(
         settings.oauth_failures_per_min,
     ));
-    let metrics = Arc::new(Metrics::default());
     let limits = limits::RateLimits::new(&settings)?.with_metrics(metrics.clone());
     limits.start_housekeeping(std::time::Duration::from_secs(60));
     let state = AppState {
@@ -129,6 +131,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         analytics_repo,
         records: Default::default(),
         predictions_repo,
+        wellness,
         predictor: Default::default(),
         metrics,
         live,

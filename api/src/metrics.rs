@@ -9,8 +9,9 @@ use metrics_exporter_prometheus::{
 /// What `/metrics` exports, recorded with the `metrics` crate into this instance's own
 /// Prometheus recorder (`metrics-exporter-prometheus`; not the process-wide one, so several
 /// applications in one process — the tests — keep theirs apart). Labels are bounded: routes
-/// as declared (`/v1/events/{event_id}/…`), methods, status classes, tiers, outcomes, pool
-/// states; never an event id or a bib.
+/// as declared (`/v1/events/{event_id}/…`), methods, status classes, tiers, transports,
+/// outcomes, pool states, webhook endpoints (as many as registered); never an event id or a
+/// bib.
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
@@ -25,8 +26,29 @@ pub struct Metrics {
     webhook_backlog: Gauge,
     webhook_oldest_age: Gauge,
     push_latency: Histogram,
+    live_feed_lag: Histogram,
+    steps_read_by_notice: Counter,
+    steps_read_by_poll: Counter,
     /// When this instance committed the latest ingested steps, for the push latency.
     accepted: std::sync::Mutex<AcceptedSteps>,
+}
+
+/// Records the time from its creation to its drop in a histogram.
+pub struct Timer(Histogram, std::time::Instant);
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        self.0.record(self.1.elapsed().as_secs_f64());
+    }
+}
+
+/// Counts one live subscription in `podium_subscriptions{tier}` while alive.
+pub struct SubscriptionGauge(Gauge);
+
+impl Drop for SubscriptionGauge {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
 }
 
 /// The commit instants of the latest ingested steps, by (event, seq), at most
@@ -106,12 +128,16 @@ impl Metrics {
         recorder.describe_counter(
             "podium_rate_limit_refusals_total".into(),
             None,
-            "Charges refused by the rate limits (HTTP 429, GraphQL RATE_LIMITED), by tier.".into(),
+            "Charges refused by the rate limits (HTTP 429, GraphQL RATE_LIMITED, WebSocket 4429), \
+             by tier and transport."
+                .into(),
         );
         recorder.describe_counter(
             "podium_webhook_attempts_total".into(),
             None,
-            "Webhook delivery attempts by outcome (delivered, failed, gave_up).".into(),
+            "Webhook delivery attempts by endpoint (webhook id) and outcome (delivered, failed, \
+             gave_up)."
+                .into(),
         );
         recorder.describe_histogram(
             "podium_webhook_attempt_duration_seconds".into(),
@@ -136,6 +162,21 @@ impl Metrics {
              subscribers on the same instance (once per group and step)."
                 .into(),
         );
+        recorder.describe_histogram(
+            "podium_live_feed_lag_seconds".into(),
+            Some(metrics::Unit::Seconds),
+            "From a step's announcement (by the instance that wrote it, local or through \
+             Redis) to this instance's live feed reading it from the change log."
+                .into(),
+        );
+        recorder.describe_counter(
+            "podium_live_steps_read_total".into(),
+            None,
+            "Change-log steps read by this instance's live feeds, by what prompted the read \
+             (notice: announced here or through Redis; poll: found by the periodic check, \
+             i.e. missed by the fan-out)."
+                .into(),
+        );
         recorder.describe_gauge(
             "podium_db_pool_connections".into(),
             None,
@@ -147,6 +188,24 @@ impl Metrics {
             None,
             "1 while this instance reaches Redis (fan-out and shared rate limits), 0 while not."
                 .into(),
+        );
+        recorder.describe_histogram(
+            "podium_analytics_duration_seconds".into(),
+            Some(metrics::Unit::Seconds),
+            "Analytics answers (computed or cached) by query: segment_stats, race_report, \
+             compare_results, segment_leaderboard, athlete_trend, competition_stats."
+                .into(),
+        );
+        recorder.describe_histogram(
+            "podium_prediction_board_duration_seconds".into(),
+            Some(metrics::Unit::Seconds),
+            "Building one event's live finish predictions at a step (once per event and step)."
+                .into(),
+        );
+        recorder.describe_gauge(
+            "podium_subscriptions".into(),
+            None,
+            "Live subscriptions running, by the caller's tier.".into(),
         );
         recorder.describe_gauge(
             "podium_websocket_connections".into(),
@@ -178,6 +237,24 @@ impl Metrics {
             ),
             push_latency: recorder.register_histogram(
                 &Key::from_static_name("podium_push_latency_seconds"),
+                &METADATA,
+            ),
+            live_feed_lag: recorder.register_histogram(
+                &Key::from_static_name("podium_live_feed_lag_seconds"),
+                &METADATA,
+            ),
+            steps_read_by_notice: recorder.register_counter(
+                &Key::from_parts(
+                    "podium_live_steps_read_total",
+                    vec![Label::new("trigger", "notice")],
+                ),
+                &METADATA,
+            ),
+            steps_read_by_poll: recorder.register_counter(
+                &Key::from_parts(
+                    "podium_live_steps_read_total",
+                    vec![Label::new("trigger", "poll")],
+                ),
                 &METADATA,
             ),
             accepted: Default::default(),
@@ -268,22 +345,66 @@ impl Metrics {
             .record(seconds);
     }
 
-    /// A charge refused by the rate limits of `tier`.
-    pub fn rate_limited(&self, tier: &'static str) {
+    /// A charge refused by the rate limits of `tier`, to a caller over `transport` (`http`,
+    /// `websocket`).
+    pub fn rate_limited(&self, tier: &'static str, transport: &'static str) {
         let key = Key::from_parts(
             "podium_rate_limit_refusals_total",
-            vec![Label::new("tier", tier)],
+            vec![Label::new("tier", tier), Label::new("transport", transport)],
         );
         self.recorder.register_counter(&key, &METADATA).increment(1);
     }
 
+    /// Times one analytics answer, `query` naming which (`segment_stats`, `race_report`, …),
+    /// until the returned timer drops.
+    pub fn analytics_timer(&self, query: &'static str) -> Timer {
+        let key = Key::from_parts(
+            "podium_analytics_duration_seconds",
+            vec![Label::new("query", query)],
+        );
+        Timer(
+            self.recorder.register_histogram(&key, &METADATA),
+            std::time::Instant::now(),
+        )
+    }
+
+    /// Times building one event's live predictions at a step, until the timer drops.
+    pub fn prediction_timer(&self) -> Timer {
+        Timer(
+            self.recorder.register_histogram(
+                &Key::from_static_name("podium_prediction_board_duration_seconds"),
+                &METADATA,
+            ),
+            std::time::Instant::now(),
+        )
+    }
+
+    /// A live subscription of a caller in `tier` started; it counts until the guard drops.
+    pub fn subscription_started(
+        self: &std::sync::Arc<Self>,
+        tier: &'static str,
+    ) -> SubscriptionGauge {
+        let gauge = self.recorder.register_gauge(
+            &Key::from_parts("podium_subscriptions", vec![Label::new("tier", tier)]),
+            &METADATA,
+        );
+        gauge.increment(1.0);
+        SubscriptionGauge(gauge)
+    }
+
     /// A webhook delivery attempt and its outcome (`delivered`, `failed` — will be retried —
     /// or `gave_up`).
-    pub fn webhook_attempt(&self, outcome: &'static str, seconds: f64) {
+    /// Counted by endpoint (its webhook id: as many as are registered) and outcome; timed by
+    /// outcome.
+    pub fn webhook_attempt(&self, endpoint: &str, outcome: &'static str, seconds: f64) {
         let labels = vec![Label::new("outcome", outcome)];
+        let by_endpoint = vec![
+            Label::new("endpoint", endpoint.to_owned()),
+            Label::new("outcome", outcome),
+        ];
         self.recorder
             .register_counter(
-                &Key::from_parts("podium_webhook_attempts_total", labels.clone()),
+                &Key::from_parts("podium_webhook_attempts_total", by_endpoint),
                 &METADATA,
             )
             .increment(1);
@@ -293,6 +414,19 @@ impl Metrics {
                 &METADATA,
             )
             .record(seconds);
+    }
+
+    /// A live feed read `steps` new steps from the change log, prompted by a notice or not;
+    /// `lag`: how long after its announcement the announced step was read.
+    pub fn live_feed_read(&self, steps: u64, by_notice: bool, lag: Option<std::time::Duration>) {
+        if by_notice {
+            self.steps_read_by_notice.increment(steps);
+        } else {
+            self.steps_read_by_poll.increment(steps);
+        }
+        if let Some(lag) = lag {
+            self.live_feed_lag.record(lag.as_secs_f64());
+        }
     }
 
     /// Deliveries waiting (neither delivered nor given up) and the age of the oldest.

@@ -21,16 +21,23 @@ pub enum Scope {
     EventsManage,
     #[serde(rename = "webhooks:manage")]
     WebhooksManage,
+    /// An athlete's training and wellness data (never public).
+    #[serde(rename = "training:read")]
+    TrainingRead,
+    #[serde(rename = "training:write")]
+    TrainingWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 8] = [
         Scope::ResultsRead,
         Scope::LiveSubscribe,
         Scope::AnalyticsRead,
         Scope::TimingWrite,
         Scope::EventsManage,
         Scope::WebhooksManage,
+        Scope::TrainingRead,
+        Scope::TrainingWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +48,8 @@ impl Scope {
             Scope::TimingWrite => "timing:write",
             Scope::EventsManage => "events:manage",
             Scope::WebhooksManage => "webhooks:manage",
+            Scope::TrainingRead => "training:read",
+            Scope::TrainingWrite => "training:write",
         }
     }
 

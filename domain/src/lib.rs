@@ -22,5 +22,7 @@ pub mod simulation;
 pub mod standings;
 pub mod stats;
 pub mod timing;
+pub mod training;
+pub mod wellness;
 
 pub use error::{check_text, InvalidInput};

@@ -112,6 +112,9 @@ pub const TOPIC_RESULT_AMENDED: &str = "result.amended";
 pub const TOPIC_ATHLETE_PERSONAL_BEST: &str = "athlete.personal_best";
 /// An event became official and its statistics are final (with links to the exports).
 pub const TOPIC_EVENT_ANALYTICS_READY: &str = "event.analytics_ready";
+/// One of the owner's webhook endpoints was disabled by podium (it answered 410 Gone, or failed
+/// for the whole retry window).
+pub const TOPIC_WEBHOOK_ENDPOINT_DISABLED: &str = "webhook.endpoint_disabled";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Venue {

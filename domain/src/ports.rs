@@ -447,6 +447,59 @@ pub struct WebhookRecord {
     pub topics: Vec<String>,
     pub created_by: String,
     pub created_at: Timestamp,
+    /// False: nothing is sent; deliveries wait (within their retry window) until it is
+    /// enabled again.
+    pub enabled: bool,
+    /// Why it was disabled (by whom, or the answer that made podium disable it).
+    pub disabled_reason: Option<String>,
+    pub disabled_at: Option<Timestamp>,
+    /// The secret before the last rotation (sealed like `secret`), still signing until
+    /// `previous_secret_until`.
+    pub previous_secret: Option<String>,
+    pub previous_secret_until: Option<Timestamp>,
+}
+
+impl WebhookRecord {
+    /// Whether `topic` is one the endpoint receives.
+    pub fn receives(&self, topic: &str) -> bool {
+        self.topics.is_empty() || self.topics.iter().any(|t| t == topic)
+    }
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Not delivered yet, not given up: due, retrying, or held by a disabled endpoint.
+    Pending,
+    Delivered,
+    /// Given up (the dead letters).
+    Failed,
+}
+
+/// Which deliveries to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryQuery {
+    /// These endpoints' deliveries.
+    pub webhook_ids: Vec<Uuid>,
+    pub state: Option<DeliveryState>,
+    pub limit: u64,
+}
+
+/// One HTTP attempt of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookAttempt {
+    pub delivery_id: Uuid,
+    pub webhook_id: Uuid,
+    /// The run of attempts it belongs to (the delivery's `run_started_at` when claimed): a
+    /// redelivery or replay that started a new run meanwhile is not undone by it.
+    pub run_started_at: Timestamp,
+    pub at: Timestamp,
+    /// The status answered; `None` when no answer came.
+    pub status: Option<u16>,
+    pub latency_ms: i64,
+    /// The start of the response body.
+    pub response_excerpt: Option<String>,
+    pub error: Option<String>,
 }
 
 /// One message on its way to one endpoint.
@@ -465,6 +518,21 @@ pub struct WebhookDelivery {
     pub failed_at: Option<Timestamp>,
     pub last_error: Option<String>,
     pub created_at: Timestamp,
+    /// When the current run of attempts began (creation, or the latest redelivery/replay):
+    /// the retry window counts from here, and `attempts` counts this run's attempts.
+    pub run_started_at: Timestamp,
+}
+
+impl WebhookDelivery {
+    pub fn state(&self) -> DeliveryState {
+        if self.delivered_at.is_some() {
+            DeliveryState::Delivered
+        } else if self.failed_at.is_some() {
+            DeliveryState::Failed
+        } else {
+            DeliveryState::Pending
+        }
+    }
 }
 
 /// What one attempt came to.
@@ -507,23 +575,94 @@ pub trait WebhookRepository: Send + Sync + 'static {
         limit: u64,
     ) -> Result<Vec<(WebhookDelivery, WebhookRecord)>, RepoError>;
 
-    /// Records an attempt (counting it).
+    /// Records an attempt (counting it in the delivery's run and keeping it in its history).
     async fn record_attempt(
         &self,
-        delivery_id: Uuid,
-        at: Timestamp,
+        attempt: WebhookAttempt,
         outcome: AttemptOutcome,
     ) -> Result<(), RepoError>;
 
-    /// The latest deliveries of an endpoint, newest first.
-    async fn deliveries(
+    /// The latest deliveries of some endpoints, newest first.
+    async fn deliveries(&self, query: DeliveryQuery) -> Result<Vec<WebhookDelivery>, RepoError>;
+
+    async fn delivery(&self, id: Uuid) -> Result<Option<WebhookDelivery>, RepoError>;
+
+    /// The attempts of these deliveries, oldest first.
+    async fn attempts(&self, delivery_ids: &[Uuid]) -> Result<Vec<WebhookAttempt>, RepoError>;
+
+    /// Replaces the endpoint's URL, topics, state and secrets with `webhook`'s; false when
+    /// there is no such endpoint.
+    async fn update_webhook(&self, webhook: WebhookRecord) -> Result<bool, RepoError>;
+
+    /// Disables an enabled endpoint for `reason` and, in the same transaction, tells its
+    /// owner: a `webhook.endpoint_disabled` message (`data`) to each of the owner's other
+    /// enabled endpoints that receive it (registered by the same subject, or for the same
+    /// venue). False when it was already disabled (nothing is sent twice).
+    async fn disable_webhook(
+        &self,
+        id: Uuid,
+        reason: &str,
+        at: Timestamp,
+        data: serde_json::Value,
+    ) -> Result<bool, RepoError>;
+
+    /// When a delivery to the endpoint last succeeded.
+    async fn last_delivered(&self, webhook_id: Uuid) -> Result<Option<Timestamp>, RepoError>;
+
+    /// Starts a new run of attempts for a delivery: due `now`, counted from zero, the same
+    /// message (the same `webhook-id`). `None` when there is no such delivery.
+    async fn redeliver(
+        &self,
+        id: Uuid,
+        now: Timestamp,
+    ) -> Result<Option<WebhookDelivery>, RepoError>;
+
+    /// Sends again every message written in `[since, until)` that the endpoint would receive
+    /// (its venue; `topics`, or its own when empty): a new run for the deliveries it had, a
+    /// delivery for those it had not. Messages keep their ids. Returns how many.
+    async fn replay(
         &self,
         webhook_id: Uuid,
-        limit: u64,
-    ) -> Result<Vec<WebhookDelivery>, RepoError>;
+        since: Timestamp,
+        until: Timestamp,
+        topics: &[String],
+        now: Timestamp,
+    ) -> Result<u64, RepoError>;
 
     /// Deliveries neither delivered nor given up, and when the oldest of them was created.
     async fn backlog(&self) -> Result<(u64, Option<Timestamp>), RepoError>;
+}
+
+/// What recording a batch of wellness samples did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WellnessOutcome {
+    pub accepted: u64,
+    /// Samples already stored (the same kind, source id and time).
+    pub duplicates: u64,
+}
+
+/// An athlete's training and wellness samples (time series on `at`).
+#[async_trait]
+pub trait WellnessRepository: Send + Sync + 'static {
+    /// Stores `athlete_id`'s samples; one already stored (its kind, source id and time) is a
+    /// duplicate, not an error, so a source may send a batch again.
+    async fn record_wellness(
+        &self,
+        athlete_id: Uuid,
+        samples: Vec<crate::wellness::WellnessSample>,
+    ) -> Result<WellnessOutcome, RepoError>;
+
+    /// The athlete's samples of `kinds` (all when empty) measured in `[from, to)`, oldest first.
+    async fn wellness(
+        &self,
+        athlete_id: Uuid,
+        kinds: &[crate::wellness::SampleKind],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<crate::wellness::WellnessSample>, RepoError>;
+
+    /// Deletes every sample of the athlete; how many there were.
+    async fn erase_wellness(&self, athlete_id: Uuid) -> Result<u64, RepoError>;
 }
 
 /// Which measured segment times to read across events.

@@ -19,6 +19,8 @@ mod m20261203_000001_create_segment_times;
 mod m20261203_000002_result_splits;
 mod m20261203_000003_prediction_models;
 mod m20261203_000004_result_splits_measured;
+mod m20261203_000005_webhook_control;
+mod m20261203_000006_wellness;
 
 pub mod timescale;
 
@@ -44,6 +46,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000002_result_splits::Migration),
             Box::new(m20261203_000003_prediction_models::Migration),
             Box::new(m20261203_000004_result_splits_measured::Migration),
+            Box::new(m20261203_000005_webhook_control::Migration),
+            Box::new(m20261203_000006_wellness::Migration),
         ]
     }
 }

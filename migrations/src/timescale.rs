@@ -175,7 +175,11 @@ where
         txn.rollback().await?;
         return Ok((support, false));
     }
-    for statement in HYPERTABLE_SHAPE.iter().chain([&CREATE_HYPERTABLE]) {
+    let wellness = crate::m20261203_000006_wellness::CREATE_HYPERTABLE;
+    for statement in HYPERTABLE_SHAPE
+        .iter()
+        .chain([&CREATE_HYPERTABLE, &wellness])
+    {
         txn.execute(sql(DatabaseBackend::Postgres, statement))
             .await?;
     }

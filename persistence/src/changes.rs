@@ -24,6 +24,7 @@ use uuid::Uuid;
 /// Moves the event to `change.seq` (and `change.status`) and appends `change` to its change
 /// log, inside the caller's transaction: no `seq` without its log row, so replays never miss a
 /// step.
+#[tracing::instrument(name = "change_log.append", skip_all, fields(seq = change.seq))]
 pub(crate) async fn advance(
     txn: &DatabaseTransaction,
     change: EventChange,
@@ -101,6 +102,7 @@ const RECOMPUTED_COLUMNS: [entry_states::Column; 10] = [
 
 /// Stores recomputed entry states: their flags first (which gives the open-flag counts), then
 /// the states. Entries that neither raise nor had flags skip the flag lookup.
+#[tracing::instrument(name = "db.store_states", skip_all, fields(entries = recomputed.len()))]
 pub(crate) async fn store_recomputed(
     txn: &DatabaseTransaction,
     event: &Event,

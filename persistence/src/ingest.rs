@@ -20,10 +20,12 @@ use sea_orm::{
     QueryTrait, TransactionTrait,
 };
 use std::collections::{HashMap, HashSet};
+use tracing::Instrument;
 use uuid::Uuid;
 
 /// Stores a batch of checked detections and recomputes the entries they change, in one
 /// transaction under the event's lock (see `RaceRepository::ingest`).
+#[tracing::instrument(name = "db.ingest", skip_all, fields(event = %event.id, rows = batch.len(), seq = tracing::field::Empty))]
 pub(crate) async fn ingest(
     repo: &SeaRepository,
     event: &Event,
@@ -73,8 +75,12 @@ pub(crate) async fn ingest(
     if went_live {
         announce_status(&txn, event.id, status, EventStatus::Live, seq).await?;
     }
-    txn.commit().await.map_err(unexpected)?;
+    txn.commit()
+        .instrument(tracing::info_span!("db.commit"))
+        .await
+        .map_err(unexpected)?;
     repo.fields.put(event.id, seq, field);
+    tracing::Span::current().record("seq", seq);
     outcome.seq = seq;
     outcome.changed_entries.sort();
     Ok(outcome)
@@ -106,6 +112,7 @@ fn drop_repeats(
 }
 
 /// The stored states of the batch's entries, by bib; reads of unknown bibs are rejected.
+#[tracing::instrument(name = "db.find_entries", skip_all)]
 async fn find_entries(
     txn: &DatabaseTransaction,
     event: &Event,
@@ -143,6 +150,7 @@ async fn find_entries(
 /// Inserts the reads and returns those the database did not have. The unique keys
 /// (event, bib, point, instant) and (event, read id) — on a hypertable, the read ids keyed
 /// apart — drop any read it already has, so idempotence holds even across instances.
+#[tracing::instrument(name = "db.insert_reads", skip_all, fields(rows = unique.len()))]
 async fn insert_new_reads(
     txn: &DatabaseTransaction,
     event: &Event,

@@ -18,6 +18,7 @@ mod repository;
 mod segments;
 pub mod testing;
 mod webhooks;
+mod wellness;
 
 pub use podium_migrations::timescale;
 pub use repository::{Pool, SeaRepository};

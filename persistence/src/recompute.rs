@@ -202,6 +202,7 @@ pub(crate) struct Recomputed {
 /// flags of each — and of every other entry whose outlier status the moved medians changed.
 /// With `official` (the event's results are official, so its splits are in `result_splits`)
 /// each pending entry also carries what `segments::sync` needs.
+#[tracing::instrument(name = "db.recompute", skip_all, fields(entries = pending.len()))]
 pub(crate) async fn recompute(
     txn: &DatabaseTransaction,
     event: &Event,

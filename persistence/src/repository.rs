@@ -23,7 +23,7 @@ use sea_orm::{
     ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
     QuerySelect,
 };
-use tracing::instrument;
+
 use uuid::Uuid;
 
 /// Rows per multi-row INSERT: stays far below SQLite's and PostgreSQL's bind-parameter limits.
@@ -101,6 +101,7 @@ impl SeaRepository {
 /// database write lock on SQLite) and returns its current `seq` and status. Every write path
 /// starts here so concurrent writers to one event serialise instead of losing updates, and
 /// decisions that depend on the status are taken on the status under the lock.
+#[tracing::instrument(name = "db.lock_event", skip_all)]
 pub(crate) async fn lock_event(
     txn: &DatabaseTransaction,
     event_id: Uuid,
@@ -187,7 +188,6 @@ impl RaceRepository for SeaRepository {
         crate::race::add_entries(self, event, new_entries).await
     }
 
-    #[instrument(skip_all, fields(event_id = %event.id, detections = batch.len()))]
     async fn ingest(
         &self,
         event: &Event,

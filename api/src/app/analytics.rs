@@ -112,6 +112,7 @@ pub async fn segment_stats(
     event_id: Uuid,
     filter: LeaderboardFilter,
 ) -> Result<Arc<Vec<Distribution>>, ApiError> {
+    let _timer = state.metrics.analytics_timer("segment_stats");
     let event = load_event(state, event_id).await?;
     let key = (event.id, event.seq, filter);
     if let Some(stats) = state.analytics.stats.get(&key) {
@@ -202,6 +203,7 @@ pub async fn race_report_of(
     event_id: Uuid,
     bib: &str,
 ) -> Result<Option<ReportView>, ApiError> {
+    let _timer = state.metrics.analytics_timer("race_report");
     let bib = Bib::parse(bib)?;
     let event = load_event(state, event_id).await?;
     let field = event_field(state, event).await?;
@@ -261,6 +263,7 @@ pub async fn compare_results(
     viewer: &Principal,
     wanted: &[(Uuid, String)],
 ) -> Result<Comparison, ApiError> {
+    let _timer = state.metrics.analytics_timer("compare_results");
     viewer.require(Scope::ResultsRead)?;
     if !(2..=4).contains(&wanted.len()) {
         return Err(ApiError::BadRequest(format!(

@@ -62,7 +62,17 @@ pub async fn may_read_analytics(
     viewer: &Principal,
     athlete_id: Uuid,
 ) -> Result<(), ApiError> {
-    viewer.require(Scope::AnalyticsRead)?;
+    may_read_as_granted(state, viewer, athlete_id, Scope::AnalyticsRead).await
+}
+
+/// With `scope`: the athlete themself, a coach they granted access, or an admin.
+pub async fn may_read_as_granted(
+    state: &AppState,
+    viewer: &Principal,
+    athlete_id: Uuid,
+    scope: Scope,
+) -> Result<(), ApiError> {
+    viewer.require(scope)?;
     if viewer.is_admin() || viewer.athlete_id() == Some(athlete_id) {
         return Ok(());
     }
@@ -112,7 +122,7 @@ pub async fn visible_profile(
 }
 
 /// Everything podium holds about the athlete `viewer` speaks for, as one JSON document:
-/// profile with personal data, every result, coach grants.
+/// profile with personal data, every result, coach grants, training and wellness samples.
 pub async fn my_data(state: &AppState, viewer: &Principal) -> Result<serde_json::Value, ApiError> {
     let athlete = own_athlete(viewer)?;
     let profile = state
@@ -122,6 +132,16 @@ pub async fn my_data(state: &AppState, viewer: &Principal) -> Result<serde_json:
         .ok_or_else(|| ApiError::NotFound(format!("athlete {athlete}")))?;
     let results = state.athletes.athlete_results(athlete).await?;
     let grants = state.athletes.coach_grants(athlete).await?;
+    let samples = state
+        .wellness
+        // 1900 to 2200: all of it.
+        .wellness(
+            athlete,
+            &[],
+            podium_domain::timing::Timestamp(-2_208_988_800_000),
+            podium_domain::timing::Timestamp(7_258_118_400_000),
+        )
+        .await?;
     Ok(serde_json::json!({
         "athlete": {
             "id": profile.id,
@@ -143,6 +163,12 @@ pub async fn my_data(state: &AppState, viewer: &Principal) -> Result<serde_json:
         "coachGrants": grants.iter().map(|g| serde_json::json!({
             "coachId": g.coach,
             "grantedAt": g.granted_at.to_chrono(),
+        })).collect::<Vec<_>>(),
+        "wellness": samples.iter().map(|s| serde_json::json!({
+            "kind": s.kind().as_str(),
+            "at": s.at.to_chrono(),
+            "sourceId": s.source_id,
+            "measurement": s.measurement,
         })).collect::<Vec<_>>(),
     }))
 }

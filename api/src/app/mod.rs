@@ -6,6 +6,7 @@
 //! (checked by `api/tests/api/layering.rs`).
 
 pub mod access;
+pub mod activity_files;
 pub mod analytics;
 pub mod athletes;
 pub mod database;
@@ -15,6 +16,7 @@ pub mod officiating;
 pub mod prediction;
 pub mod race;
 pub mod records;
+pub mod training;
 pub mod webhooks;
 
 pub use race::{ChangedRows, HistoryCache, StandingsCache};
@@ -54,6 +56,8 @@ pub struct AppState {
     pub records: records::RecordsCache,
     /// Finish prediction models and their training data.
     pub predictions_repo: Arc<dyn podium_domain::ports::PredictionRepository>,
+    /// Athletes' training and wellness samples.
+    pub wellness: Arc<dyn podium_domain::ports::WellnessRepository>,
     /// The active prediction model and each event's latest predictions.
     pub predictor: Arc<prediction::Predictor>,
     pub metrics: Arc<Metrics>,

@@ -502,6 +502,7 @@ async fn board(state: &AppState, event_id: Uuid, seq: i64) -> Result<Arc<Board>,
     };
     let pre_race = pre_race(state, event_id, &active, &standings).await?;
     let previous = latest.filter(|b| b.version == active.version);
+    let timer = state.metrics.prediction_timer();
     let built = Arc::new(build(
         &active,
         &standings,
@@ -509,6 +510,7 @@ async fn board(state: &AppState, event_id: Uuid, seq: i64) -> Result<Arc<Board>,
         previous.as_deref(),
         &pre_race,
     ));
+    drop(timer);
     let mut boards = state
         .predictor
         .boards

@@ -88,6 +88,7 @@ fn parse_row(event: &Event, raw: RawDetection) -> Result<IndexedDetection, Strin
 }
 
 /// Ingests a batch for `event_id`. Rows that cannot be parsed arrive as `Err(reason)`.
+#[tracing::instrument(name = "ingest", skip_all, fields(event = %event_id, rows = rows.len()))]
 pub async fn ingest(
     state: &AppState,
     principal: &Principal,

@@ -141,6 +141,7 @@ pub async fn segment_leaderboard(
     viewer: &Principal,
     query: BoardQuery,
 ) -> Result<Board, ApiError> {
+    let _timer = state.metrics.analytics_timer("segment_leaderboard");
     viewer.require(Scope::ResultsRead)?;
     let course = Course::hyrox_standard();
     if course.segments().iter().all(|s| s.code != query.segment) {
@@ -203,6 +204,7 @@ pub async fn athlete_trend(
     viewer: &Principal,
     athlete_id: Uuid,
 ) -> Result<Vec<TrendPoint>, ApiError> {
+    let _timer = state.metrics.analytics_timer("athlete_trend");
     may_read_analytics(state, viewer, athlete_id).await?;
     let results = state.athletes.athlete_results(athlete_id).await?;
     let standings: HashMap<Uuid, _> = state
@@ -278,6 +280,7 @@ pub async fn competition_stats(
     viewer: &Principal,
     ask: CompetitionAsk,
 ) -> Result<Competition, ApiError> {
+    let _timer = state.metrics.analytics_timer("competition_stats");
     may_read_competition(viewer)?;
     let official = official(state).await?;
     let before = ask.season.map(|season| CompetitionAsk {

@@ -42,7 +42,14 @@ pub fn role_scopes(role: Option<Role>) -> &'static [Scope] {
     use Scope::*;
     match role {
         None => &[ResultsRead, LiveSubscribe],
-        Some(Role::Athlete) | Some(Role::Coach) => &[ResultsRead, LiveSubscribe, AnalyticsRead],
+        Some(Role::Athlete) => &[
+            ResultsRead,
+            LiveSubscribe,
+            AnalyticsRead,
+            TrainingRead,
+            TrainingWrite,
+        ],
+        Some(Role::Coach) => &[ResultsRead, LiveSubscribe, AnalyticsRead, TrainingRead],
         Some(Role::VenueOperator) => &[
             ResultsRead,
             LiveSubscribe,

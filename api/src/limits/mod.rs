@@ -190,8 +190,20 @@ impl RateLimits {
             .expect("every tier has limits")
     }
 
-    /// Takes `cost` units from `key`'s budget in `tier`, or refuses without taking any.
+    /// Takes `cost` units from `key`'s budget in `tier`, or refuses without taking any (a
+    /// caller over HTTP).
     pub async fn charge(&self, tier: Tier, key: &str, cost: u32) -> Decision {
+        self.charge_over("http", tier, key, cost).await
+    }
+
+    /// `charge`, for a caller over `transport` (`http`, `websocket`), as the refusals count it.
+    pub async fn charge_over(
+        &self,
+        transport: &'static str,
+        tier: Tier,
+        key: &str,
+        cost: u32,
+    ) -> Decision {
         let limits = self.tier(tier);
         let cost = cost.clamp(1, limits.per_minute);
         let shared = match &self.shared {
@@ -200,9 +212,16 @@ impl RateLimits {
         };
         let decision = shared.unwrap_or_else(|| local_charge(limits, key, cost));
         if let (Some(metrics), Some(_)) = (&self.metrics, decision.retry_after_secs) {
-            metrics.rate_limited(tier.as_str());
+            metrics.rate_limited(tier.as_str(), transport);
         }
         decision
+    }
+
+    /// A refusal decided elsewhere (a WebSocket's message rate, its subscription cap).
+    pub fn refused(&self, tier: Tier, transport: &'static str) {
+        if let Some(metrics) = &self.metrics {
+            metrics.rate_limited(tier.as_str(), transport);
+        }
     }
 
     /// Charges `principal` (in its tier, under its key; anonymous callers by `peer`).

@@ -11,7 +11,8 @@
 //! - feeds also poll the log every `live_poll_ms`, covering an instance that died between its
 //!   commit and its publish.
 
-use crate::live::{FanoutHealth, LiveHub, Notice, Outgoing};
+use crate::live::{Announcement, FanoutHealth, LiveHub, Notice, Outgoing};
+use crate::telemetry::TraceRef;
 use futures::StreamExt;
 use redis::AsyncCommands;
 use std::sync::Arc;
@@ -39,17 +40,28 @@ pub fn start(hub: LiveHub, url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A message on the channel: `<instance> <event> <seq>`.
-fn encode(instance: Uuid, event: Uuid, seq: i64) -> String {
-    format!("{instance} {event} {seq}")
+/// A message on the channel: `<instance> <event> <seq> <announced at, Unix ms>`, then the W3C
+/// `traceparent` of the span that announced the step when traces are exported (so a push on
+/// another instance joins the ingest's trace).
+fn encode(instance: Uuid, a: &Announcement) -> String {
+    let (event, seq, at_ms) = (a.event, a.seq, a.at_ms);
+    match a.trace {
+        Some(trace) => format!("{instance} {event} {seq} {at_ms} {}", trace.traceparent()),
+        None => format!("{instance} {event} {seq} {at_ms}"),
+    }
 }
 
-fn decode(payload: &str) -> Option<(Uuid, Uuid, i64)> {
+/// A message, or `None` when it is not one. An unreadable `traceparent` only loses the link.
+fn decode(payload: &str) -> Option<(Uuid, Announcement)> {
     let mut parts = payload.split(' ');
     let instance = parts.next()?.parse().ok()?;
-    let event = parts.next()?.parse().ok()?;
-    let seq = parts.next()?.parse().ok()?;
-    parts.next().is_none().then_some((instance, event, seq))
+    let announcement = Announcement {
+        event: parts.next()?.parse().ok()?,
+        seq: parts.next()?.parse().ok()?,
+        at_ms: parts.next()?.parse().ok()?,
+        trace: parts.next().and_then(TraceRef::parse),
+    };
+    parts.next().is_none().then_some((instance, announcement))
 }
 
 async fn run(hub: LiveHub, client: redis::Client, outgoing: Arc<Outgoing>) {
@@ -109,18 +121,23 @@ async fn session(
                 };
                 let payload = String::from_utf8_lossy(message.get_payload_bytes());
                 match decode(&payload) {
-                    Some((from, event, seq)) if from != instance => {
-                        hub.receive(Notice::Advanced { event, seq });
+                    Some((from, a)) if from != instance => {
+                        hub.receive(Notice::Advanced {
+                            event: a.event,
+                            seq: a.seq,
+                            at_ms: a.at_ms,
+                            trace: a.trace,
+                        });
                     }
                     Some(_) => {}
                     None => tracing::warn!(%payload, "ignoring a malformed fan-out message"),
                 }
             }
             batch = outgoing.take() => {
-                for (i, &(event, seq)) in batch.iter().enumerate() {
+                for (i, announcement) in batch.iter().enumerate() {
                     let sent = tokio::time::timeout(
                         ROUND_TRIP,
-                        publisher.publish::<_, _, usize>(CHANNEL, encode(instance, event, seq)),
+                        publisher.publish::<_, _, usize>(CHANNEL, encode(instance, announcement)),
                     )
                     .await;
                     let error = match sent {
@@ -150,9 +167,25 @@ mod tests {
     #[test]
     fn messages_round_trip_and_garbage_is_refused() {
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        assert_eq!(decode(&encode(a, b, 42)), Some((a, b, 42)));
-        assert_eq!(decode("x y 1"), None);
-        assert_eq!(decode(&format!("{a} {b}")), None);
-        assert_eq!(decode(&format!("{a} {b} 1 extra")), None);
+        let mut announcement = Announcement {
+            event: b,
+            seq: 42,
+            at_ms: 1_764_000_000_000,
+            trace: None,
+        };
+        assert_eq!(decode(&encode(a, &announcement)), Some((a, announcement)));
+        announcement.trace =
+            TraceRef::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        assert!(announcement.trace.is_some());
+        assert_eq!(decode(&encode(a, &announcement)), Some((a, announcement)));
+        // A notice whose trace cannot be read still announces the step.
+        announcement.trace = None;
+        assert_eq!(
+            decode(&format!("{a} {b} 42 1764000000000 garbage")),
+            Some((a, announcement))
+        );
+        assert_eq!(decode("x y 1 2"), None);
+        assert_eq!(decode(&format!("{a} {b} 1")), None);
+        assert_eq!(decode(&format!("{a} {b} 1 2 3 extra")), None);
     }
 }

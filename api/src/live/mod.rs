@@ -17,6 +17,8 @@
 
 pub mod fanout;
 
+use crate::metrics::Metrics;
+use crate::telemetry::TraceRef;
 use podium_domain::course::Course;
 use podium_domain::live::EventChange;
 use podium_domain::model::Event;
@@ -27,6 +29,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch, Notify};
+use tracing::Instrument;
 use uuid::Uuid;
 
 /// Steps read from the change log per query while catching up.
@@ -37,8 +40,14 @@ const NOTICE_CAPACITY: usize = 1024;
 /// Something may have changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notice {
-    /// `event` reached `seq`.
-    Advanced { event: Uuid, seq: i64 },
+    /// `event` reached `seq`; `trace` is the span that announced it, when traces are exported.
+    Advanced {
+        event: Uuid,
+        seq: i64,
+        /// When it was announced (Unix ms, the announcing instance's clock).
+        at_ms: i64,
+        trace: Option<TraceRef>,
+    },
     /// Notices may have been missed (e.g. Redis was away): every feed re-reads the log.
     Resync,
 }
@@ -77,37 +86,50 @@ pub struct LiveHub {
     shutdown: Arc<watch::Sender<bool>>,
     /// Open WebSocket connections, so shutdown can wait for their close frames.
     connections: Arc<AtomicUsize>,
+    metrics: Option<Arc<Metrics>>,
 }
 
-/// Changes to publish to other instances, coalesced to the latest seq per event, so a Redis
-/// outage costs memory per event, not per change.
+/// Changes to publish to other instances, coalesced to the latest announcement per event, so
+/// a Redis outage costs memory per event, not per change.
 #[derive(Default)]
 pub struct Outgoing {
-    pending: Mutex<HashMap<Uuid, i64>>,
+    pending: Mutex<HashMap<Uuid, Announcement>>,
     ready: tokio::sync::Notify,
     enabled: std::sync::atomic::AtomicBool,
 }
 
+/// "`event` reached `seq`", when, and the span that said so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Announcement {
+    pub event: Uuid,
+    pub seq: i64,
+    pub at_ms: i64,
+    pub trace: Option<TraceRef>,
+}
+
 impl Outgoing {
-    fn push(&self, event: Uuid, seq: i64) {
+    fn push(&self, announcement: Announcement) {
         if !self.enabled.load(Ordering::Relaxed) {
             return;
         }
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        let latest = pending.entry(event).or_insert(seq);
-        *latest = (*latest).max(seq);
+        let latest = pending.entry(announcement.event).or_insert(announcement);
+        if announcement.seq > latest.seq {
+            *latest = announcement;
+        }
         drop(pending);
         self.ready.notify_one();
     }
 
     /// Takes everything pending (waiting until there is something).
-    pub async fn take(&self) -> Vec<(Uuid, i64)> {
+    pub async fn take(&self) -> Vec<Announcement> {
         loop {
             let batch: Vec<_> = self
                 .pending
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .drain()
+                .map(|(_, announcement)| announcement)
                 .collect();
             if !batch.is_empty() {
                 return batch;
@@ -117,9 +139,9 @@ impl Outgoing {
     }
 
     /// Puts back what could not be published (keeping a newer seq that arrived meanwhile).
-    pub fn restore(&self, batch: impl IntoIterator<Item = (Uuid, i64)>) {
-        for (event, seq) in batch {
-            self.push(event, seq);
+    pub fn restore(&self, batch: impl IntoIterator<Item = Announcement>) {
+        for announcement in batch {
+            self.push(announcement);
         }
     }
 }
@@ -146,7 +168,14 @@ impl LiveHub {
             health: Arc::new(watch::channel(FanoutHealth::Disabled).0),
             shutdown: Arc::new(watch::channel(false).0),
             connections: Arc::default(),
+            metrics: None,
         }
+    }
+
+    /// Counts the feeds' reads and their lag behind the announcements in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Tells every WebSocket connection to close (1001), then waits up to `grace` for them.
@@ -171,8 +200,21 @@ impl LiveHub {
     /// Announces that `event` reached `seq` here: to this instance's subscribers and, with
     /// Redis, to the other instances.
     pub fn notify(&self, event: Uuid, seq: i64) {
-        self.receive(Notice::Advanced { event, seq });
-        self.outgoing.push(event, seq);
+        let span = tracing::info_span!("live.notify", %event, seq);
+        let trace = span.in_scope(TraceRef::current);
+        let at_ms = chrono::Utc::now().timestamp_millis();
+        self.receive(Notice::Advanced {
+            event,
+            seq,
+            at_ms,
+            trace,
+        });
+        self.outgoing.push(Announcement {
+            event,
+            seq,
+            at_ms,
+            trace,
+        });
     }
 
     /// A notice from elsewhere (another instance, or a reconnect): this instance only.
@@ -208,6 +250,9 @@ impl LiveHub {
                 feed
             });
             feed.followers.fetch_add(1, Ordering::SeqCst);
+            if bib.is_none() {
+                feed.every_step.fetch_add(1, Ordering::Relaxed);
+            }
             feed.clone()
         };
         let wake = bib.as_ref().map(|bib| feed.bib_signal(bib));
@@ -253,11 +298,35 @@ impl LiveHub {
         feed.start_at(last);
         let mut next_poll = tokio::time::Instant::now() + self.poll;
         loop {
-            let read = match tokio::time::timeout_at(next_poll, notices.recv()).await {
-                Ok(Ok(Notice::Advanced { event: e, seq })) => e == event && seq > last,
-                Ok(Ok(Notice::Resync)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => true,
+            // A read prompted by a notice is traced, as a child of the span that announced the
+            // step (here or on another instance); polls and resyncs are not.
+            let (read, span, announced) = match tokio::time::timeout_at(next_poll, notices.recv())
+                .await
+            {
+                Ok(Ok(Notice::Advanced {
+                    event: e,
+                    seq,
+                    at_ms,
+                    trace,
+                })) => {
+                    let read = e == event && seq > last;
+                    let span = if read {
+                        let span =
+                            tracing::info_span!("live.feed_read", %event, after = last, upto = seq);
+                        if let Some(trace) = trace {
+                            trace.adopt(&span);
+                        }
+                        span
+                    } else {
+                        tracing::Span::none()
+                    };
+                    (read, span, Some((seq, at_ms)))
+                }
+                Ok(Ok(Notice::Resync)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
+                    (true, tracing::Span::none(), None)
+                }
                 Ok(Err(broadcast::error::RecvError::Closed)) => return,
-                Err(_elapsed) => true,
+                Err(_elapsed) => (true, tracing::Span::none(), None),
             };
             if feed.followers.load(Ordering::SeqCst) == 0 {
                 let mut feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
@@ -276,12 +345,30 @@ impl LiveHub {
             }
             next_poll = tokio::time::Instant::now() + self.poll;
             loop {
-                match self.repo.changes(event, last, PAGE).await {
+                match self
+                    .repo
+                    .changes(event, last, PAGE)
+                    .instrument(span.clone())
+                    .await
+                {
                     Ok(page) => {
                         let full = page.len() as u64 == PAGE;
+                        // Counted before anyone is woken, so a subscriber that got the step
+                        // finds it counted.
+                        if let Some(metrics) = &self.metrics {
+                            let lag = announced
+                                .filter(|&(seq, _)| page.iter().any(|c| c.seq == seq))
+                                .and_then(|(_, at_ms)| {
+                                    let ms = chrono::Utc::now().timestamp_millis() - at_ms;
+                                    u64::try_from(ms).ok().map(Duration::from_millis)
+                                });
+                            metrics.live_feed_read(page.len() as u64, announced.is_some(), lag);
+                        }
                         for change in page {
                             last = change.seq;
-                            feed.publish(Arc::new(change));
+                            let push = tracing::info_span!(parent: &span, "live.push", seq = change.seq, frames = tracing::field::Empty);
+                            let frames = push.in_scope(|| feed.publish(Arc::new(change)));
+                            push.record("frames", frames);
                         }
                         if !full {
                             break;
@@ -309,6 +396,8 @@ struct Feed {
     /// subscribers wakes only that athlete's followers.
     bibs: Mutex<HashMap<Bib, Weak<Notify>>>,
     followers: AtomicUsize,
+    /// Followers of every step (leaderboards); the others follow one bib.
+    every_step: AtomicUsize,
 }
 
 /// What the feed holds after a follower's cursor.
@@ -328,6 +417,7 @@ impl Feed {
             any: Notify::new(),
             bibs: Mutex::default(),
             followers: AtomicUsize::new(0),
+            every_step: AtomicUsize::new(0),
         }
     }
 
@@ -336,7 +426,8 @@ impl Feed {
         *recent = (seq, VecDeque::new());
     }
 
-    fn publish(&self, change: Arc<EventChange>) {
+    /// Keeps `change` and wakes its followers; returns how many (each sends one frame).
+    fn publish(&self, change: Arc<EventChange>) -> usize {
         {
             let mut recent = self.recent.write().unwrap_or_else(|e| e.into_inner());
             let (base, steps) = &mut *recent;
@@ -348,12 +439,16 @@ impl Feed {
             }
         }
         self.any.notify_waiters();
+        let mut woken = self.every_step.load(Ordering::Relaxed);
         let bibs = self.bibs.lock().unwrap_or_else(|e| e.into_inner());
         for entry in &change.entries {
             if let Some(signal) = bibs.get(&entry.bib).and_then(Weak::upgrade) {
                 signal.notify_waiters();
+                // Every follower of the bib holds the signal; so does `signal` here.
+                woken += Arc::strong_count(&signal) - 1;
             }
         }
+        woken
     }
 
     /// The steps after `cursor` (of `bib`, when given).
@@ -410,6 +505,9 @@ pub struct ChangeFollower {
 impl Drop for ChangeFollower {
     fn drop(&mut self) {
         self.feed.followers.fetch_sub(1, Ordering::SeqCst);
+        if self.bib.is_none() {
+            self.feed.every_step.fetch_sub(1, Ordering::Relaxed);
+        }
         if let (Some(bib), Some(wake)) = (&self.bib, self.wake.take()) {
             // Under the lock, so nobody picks up the signal while it goes away.
             let mut bibs = self.feed.bibs.lock().unwrap_or_else(|e| e.into_inner());

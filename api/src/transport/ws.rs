@@ -197,6 +197,10 @@ async fn serve(
             _ => continue,
         };
         if messages.as_ref().is_some_and(|m| m.check().is_err()) {
+            let tier = principal
+                .as_ref()
+                .map_or(crate::auth::Tier::Anonymous, |p| p.tier());
+            state.app.limits.refused(tier, "websocket");
             break Some((4429, "Too many messages"));
         }
         let Ok(msg) = serde_json::from_str::<Value>(&text) else {
@@ -315,6 +319,7 @@ fn start_subscription(
     let tier = viewer.tier();
     let max = crate::limits::TierPolicy::of(&state.app.settings, tier).max_subscriptions;
     let Some(place) = state.app.subscription_caps.acquire(&key, max) else {
+        state.app.limits.refused(tier, "websocket");
         let payload = json!([{
             "message": format!("subscription limit reached: the {} tier allows {max} at once", tier.as_str()),
             "extensions": { "code": "RATE_LIMITED" },
@@ -331,7 +336,8 @@ fn start_subscription(
         &variables,
         &viewer,
     );
-    let meter = crate::transport::graphql::limits::Meter::new(&state.app.limits, &viewer, peer);
+    let meter = crate::transport::graphql::limits::Meter::new(&state.app.limits, &viewer, peer)
+        .over_websocket();
     // The opening runs as the caller (charged to them); its follower is handed over.
     let opening = Arc::new(Opening::default());
     let request = group
@@ -348,6 +354,7 @@ fn start_subscription(
         viewer,
         metrics: state.app.metrics.clone(),
         _place: place,
+        _counted: state.app.metrics.subscription_started(tier.as_str()),
     };
     Ok(tokio::spawn(subscription.run(
         responses,
@@ -382,6 +389,8 @@ struct Subscription {
     metrics: Arc<crate::metrics::Metrics>,
     /// Held while the subscription runs: its place under the caller's cap.
     _place: crate::limits::CapGuard,
+    /// Held while the subscription runs: counted in `podium_subscriptions{tier}`.
+    _counted: crate::metrics::SubscriptionGauge,
 }
 
 impl Subscription {

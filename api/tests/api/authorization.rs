@@ -160,6 +160,16 @@ const TIMING: [bool; 8] = [false, false, false, true, true, false, true, false];
 const ADMIN: [bool; 8] = [false, false, false, false, true, false, false, false];
 const WEBHOOKS: [bool; 8] = [false, false, false, true, true, false, false, false];
 const ATHLETE: [bool; 8] = [false, true, false, false, false, false, false, false];
+/// A two-point activity file.
+const TCX: &str = r#"<TrainingCenterDatabase><Activities><Activity Sport="Running"><Lap><Track>
+<Trackpoint><Time>2026-03-01T08:00:00Z</Time></Trackpoint>
+<Trackpoint><Time>2026-03-01T08:30:00Z</Time></Trackpoint>
+</Track></Lap></Activity></Activities></TrainingCenterDatabase>"#;
+
+/// The athlete, the coach they granted, admins.
+const TRAINING_READERS: [bool; 8] = [false, true, true, false, true, false, false, false];
+/// The athlete, admins.
+const TRAINING_WRITERS: [bool; 8] = [false, true, false, false, true, false, false, false];
 
 fn rows(f: &Fixture) -> Vec<Row> {
     let gql = |q: &str, v: Value| Call::Graphql(q.to_owned(), v);
@@ -209,6 +219,11 @@ fn rows(f: &Fixture) -> Vec<Row> {
         Row { name: "`webhooks`", call: gql("{ webhooks { id } }", json!({})), allowed: WEBHOOKS },
         Row { name: "`webhookDeliveries`", call: gql("query($w: ID!) { webhookDeliveries(webhookId: $w) { id } }", json!({ "w": Uuid::new_v4() })), allowed: WEBHOOKS },
         Row { name: "`deleteWebhook`", call: gql("mutation($w: ID!) { deleteWebhook(id: $w) }", json!({ "w": Uuid::new_v4() })), allowed: WEBHOOKS },
+        Row { name: "`webhookDeliveries(status: FAILED)`", call: gql("{ webhookDeliveries(status: FAILED) { id } }", json!({})), allowed: WEBHOOKS },
+        Row { name: "`updateWebhook`", call: gql("mutation($w: ID!) { updateWebhook(id: $w, input: { enabled: false }) { id } }", json!({ "w": Uuid::new_v4() })), allowed: WEBHOOKS },
+        Row { name: "`rotateWebhookSecret`", call: gql("mutation($w: ID!) { rotateWebhookSecret(id: $w) { secret } }", json!({ "w": Uuid::new_v4() })), allowed: WEBHOOKS },
+        Row { name: "`replayWebhookDeliveries`", call: gql("mutation($w: ID!) { replayWebhookDeliveries(webhookId: $w, since: \"2026-03-14T09:00:00Z\") }", json!({ "w": Uuid::new_v4() })), allowed: WEBHOOKS },
+        Row { name: "`redeliver`", call: gql("mutation($d: ID!) { redeliver(deliveryId: $d) { id } }", json!({ "d": Uuid::new_v4() })), allowed: WEBHOOKS },
         Row { name: "`setAthletePrivacy`", call: gql("mutation { setAthletePrivacy(private: false) { private } }", json!({})), allowed: ATHLETE },
         Row { name: "`grantCoachAccess`", call: gql(r#"mutation { grantCoachAccess(coachId: "coach-2") { coachId } }"#, json!({})), allowed: ATHLETE },
         Row { name: "`revokeCoachAccess`", call: gql(r#"mutation { revokeCoachAccess(coachId: "coach-9") }"#, json!({})), allowed: ATHLETE },
@@ -218,6 +233,13 @@ fn rows(f: &Fixture) -> Vec<Row> {
         Row { name: "`leaderboardUpdates`", call: Call::Subscription("subscription($e: ID!) { leaderboardUpdates(eventId: $e) { seq } }".into(), json!({ "e": ea })), allowed: SUBSCRIBERS },
         Row { name: "`entryUpdates`", call: Call::Subscription(r#"subscription($e: ID!) { entryUpdates(eventId: $e, bib: "1") { seq } }"#.into(), json!({ "e": ea })), allowed: SUBSCRIBERS },
         Row { name: "`GET /metrics`", call: Call::Rest("GET", "/metrics".into(), None), allowed: ADMIN },
+        Row { name: "`trainingLoad` (an athlete who granted the coach)", call: gql("query($a: ID!) { trainingLoad(athleteId: $a, from: \"2026-01-01\", to: \"2026-01-02\") { date } }", json!({ "a": a })), allowed: TRAINING_READERS },
+        Row { name: "`trainingLoad` (an athlete who granted no one)", call: gql("query($a: ID!) { trainingLoad(athleteId: $a, from: \"2026-01-01\", to: \"2026-01-02\") { date } }", json!({ "a": f.private_athlete })), allowed: ADMIN },
+        Row { name: "`readiness`", call: gql("query($a: ID!) { readiness(athleteId: $a, date: \"2026-01-02\") { score } }", json!({ "a": a })), allowed: TRAINING_READERS },
+        Row { name: "`loadFor`", call: gql("query($a: ID!) { loadFor(athleteId: $a, date: \"2026-01-02\", targetTsb: 0) { load } }", json!({ "a": a })), allowed: TRAINING_READERS },
+        Row { name: "`recordWellness`", call: gql("mutation($a: ID!) { recordWellness(athleteId: $a, samples: []) { accepted } }", json!({ "a": a })), allowed: TRAINING_WRITERS },
+        Row { name: "`POST /v1/athletes/{id}/wellness`", call: Call::Rest("POST", format!("/v1/athletes/{a}/wellness"), Some(json!([]))), allowed: TRAINING_WRITERS },
+        Row { name: "`POST /v1/athletes/{id}/activities`", call: Call::Rest("POST", format!("/v1/athletes/{a}/activities"), Some(json!(TCX))), allowed: TRAINING_WRITERS },
         Row { name: "`myData`", call: gql("{ myData }", json!({})), allowed: ATHLETE },
         // Last: it erases the fixture athlete's data.
         Row { name: "`eraseMyData`", call: gql("mutation { eraseMyData { name } }", json!({})), allowed: ATHLETE },
@@ -285,9 +307,11 @@ async fn allowed(f: &Fixture, token: Option<&str>, call: &Call) -> Result<bool, 
             if let Some(token) = token {
                 request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
             }
-            let body = body
-                .as_ref()
-                .map_or(Body::empty(), |b| Body::from(b.to_string()));
+            // A JSON string is sent as it is (a file), anything else as JSON.
+            let body = body.as_ref().map_or(Body::empty(), |b| match b {
+                Value::String(raw) => Body::from(raw.clone()),
+                json => Body::from(json.to_string()),
+            });
             let (status, _, _) = f.app.request(request.body(body).unwrap()).await;
             match status {
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Ok(false),

@@ -289,6 +289,7 @@ pub async fn run_js(script: &str, args: &[String]) -> String {
         "graphql-http",
         "ws",
         "@apollo/client",
+        "standardwebhooks",
     ]
     .iter()
     .all(|p| js.join("node_modules").join(p).exists());

@@ -31,5 +31,8 @@ mod records;
 mod scale_out;
 mod schema;
 mod tokens;
+mod traces;
+mod training;
+mod webhook_consumer;
 mod webhooks;
 mod websocket;

@@ -117,6 +117,50 @@ async fn open_websocket_connections_are_a_gauge() {
     assert_eq!(seen, Some(0.0));
 }
 
+/// Running subscriptions count by tier while they run; one refused by the tier's cap is a
+/// refusal over the WebSocket.
+#[tokio::test]
+async fn subscriptions_count_by_tier_and_a_refused_one_by_transport() {
+    use crate::websocket::{connect, init, race, receive, send, serve};
+    let app = TestApp::spawn_with(|s| s.ws_max_subscriptions_anonymous = 1).await;
+    let event = race(&app).await;
+    let url = serve(&app).await;
+    let mut socket = connect(&url, "graphql-transport-ws").await;
+    init(&mut socket, json!({})).await;
+    let subscribe = |id: &str| {
+        json!({ "id": id, "type": "subscribe", "payload": {
+            "query": "subscription($e: ID!) { leaderboardUpdates(eventId: $e) { seq } }",
+            "variables": { "e": event }
+        } })
+    };
+    send(&mut socket, subscribe("a")).await;
+    assert_eq!(receive(&mut socket).await.unwrap()["type"], "next");
+    let running = r#"podium_subscriptions{tier="anonymous"}"#;
+    assert_eq!(sample(&scrape(&app).await, running), Some(1.0));
+    send(&mut socket, subscribe("b")).await;
+    let refused = receive(&mut socket).await.unwrap();
+    assert_eq!(refused["type"], "error", "{refused}");
+    let text = scrape(&app).await;
+    assert_eq!(
+        sample(
+            &text,
+            r#"podium_rate_limit_refusals_total{tier="anonymous",transport="websocket"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    send(&mut socket, json!({ "id": "a", "type": "complete" })).await;
+    let mut seen = None;
+    for _ in 0..100 {
+        seen = sample(&scrape(&app).await, running);
+        if seen == Some(0.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen, Some(0.0));
+}
+
 /// The metric families named in PromQL `text` (`_bucket`, `_count`, `_sum` folded into their
 /// histogram), Prometheus's own `up` left out.
 fn families(text: &str) -> std::collections::BTreeSet<String> {
@@ -183,21 +227,38 @@ async fn every_dashboard_panel_and_alert_reads_a_family_that_a_race_exposes() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, hook).await });
-    app.gql(
-        "mutation($input: CreateWebhookInput!) { createWebhook(input: $input) { secret } }",
+    let created = app.gql(
+        "mutation($input: CreateWebhookInput!) { createWebhook(input: $input) { webhook { id } } }",
         json!({ "input": { "url": hook_url, "topics": ["event.provisional", "event.official"] } }),
     )
     .await;
-    // A small race: ingest, a subscriber, the lifecycle (webhooks), anonymous readers over
-    // their budget (429).
+    let webhook = created["createWebhook"]["webhook"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A small race: ingest, a subscriber, a prediction, the lifecycle (webhooks), the
+    // statistics, anonymous readers over their budget (429).
     let event = app.create_event(None).await;
     app.add_entries(&event, &[("1", "OPEN", "MEN", 1990)]).await;
-    let _socket = crate::websocket::connect(&url, "graphql-transport-ws").await;
-    app.ingest_json(
-        &event,
-        json!([read("1", "START", 0), read("1", "FINISH", 4_000)]),
+    let mut socket = crate::websocket::connect(&url, "graphql-transport-ws").await;
+    crate::websocket::init(&mut socket, json!({})).await;
+    crate::websocket::send(
+        &mut socket,
+        json!({ "id": "a", "type": "subscribe", "payload": {
+            "query": "subscription($e: ID!) { leaderboardUpdates(eventId: $e) { seq } }",
+            "variables": { "e": event }
+        } }),
     )
     .await;
+    app.ingest_json(&event, json!([read("1", "START", 0)]))
+        .await;
+    app.gql(
+        "query($e: ID!) { leaderboard(eventId: $e) { edges { node { prediction { finishMs } } } } }",
+        json!({ "e": event }),
+    )
+    .await;
+    app.ingest_json(&event, json!([read("1", "FINISH", 4_000)]))
+        .await;
     for status in ["PROVISIONAL", "OFFICIAL"] {
         app.gql(
             "mutation($e: ID!, $s: EventStatus!) { setEventStatus(eventId: $e, status: $s) { status } }",
@@ -205,6 +266,11 @@ async fn every_dashboard_panel_and_alert_reads_a_family_that_a_race_exposes() {
         )
         .await;
     }
+    app.gql(
+        "query($e: ID!) { segmentStats(eventId: $e) { segment count } }",
+        json!({ "e": event }),
+    )
+    .await;
     let mut refused = false;
     for _ in 0..5 {
         let (status, _, _) = app
@@ -236,6 +302,18 @@ async fn every_dashboard_panel_and_alert_reads_a_family_that_a_race_exposes() {
         missing.is_empty(),
         "named by the dashboard or alerts, never exposed: {missing:?}"
     );
+    // Deliveries count by endpoint: the two lifecycle messages reached this one.
+    let delivered =
+        format!(r#"podium_webhook_attempts_total{{endpoint="{webhook}",outcome="delivered"}}"#);
+    let mut seen = None;
+    for _ in 0..100 {
+        seen = sample(&scrape(&app).await, &delivered);
+        if seen == Some(2.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, Some(2.0), "{delivered}");
 }
 
 #[test]
@@ -287,12 +365,11 @@ async fn metrics_bind_serves_the_scraper_without_a_token_and_the_public_route_st
     assert_eq!(closed.status(), 401);
 }
 
-#[tokio::test]
-async fn a_step_pushed_to_subscribers_records_its_latency_from_the_ingest() {
+/// A race on `app` and a leaderboard subscriber to it, past its opening message.
+async fn race_with_a_subscriber(app: &TestApp) -> (String, crate::websocket::Socket) {
     use crate::websocket::{connect, init, race, receive, send, serve};
-    let app = TestApp::spawn().await;
-    let event = race(&app).await;
-    let url = serve(&app).await;
+    let event = race(app).await;
+    let url = serve(app).await;
     let mut socket = connect(&url, "graphql-transport-ws").await;
     init(&mut socket, json!({})).await;
     send(
@@ -305,6 +382,14 @@ async fn a_step_pushed_to_subscribers_records_its_latency_from_the_ingest() {
     .await;
     let opening = receive(&mut socket).await.unwrap();
     assert_eq!(opening["type"], "next", "{opening}");
+    (event, socket)
+}
+
+#[tokio::test]
+async fn a_step_pushed_to_subscribers_records_its_latency_from_the_ingest() {
+    use crate::websocket::receive;
+    let app = TestApp::spawn().await;
+    let (event, mut socket) = race_with_a_subscriber(&app).await;
     let count = r#"podium_push_latency_seconds_count"#;
     let before = sample(&scrape(&app).await, count).unwrap_or(0.0);
     app.ingest_json(&event, json!([read("1", "START", 0)]))
@@ -316,4 +401,30 @@ async fn a_step_pushed_to_subscribers_records_its_latency_from_the_ingest() {
     // A step not ingested here (a correction, another instance's ingest) is not measured.
     let sum = sample(&text, "podium_push_latency_seconds_sum").unwrap();
     assert!((0.0..10.0).contains(&sum), "{sum}");
+}
+
+/// The live feed that read the step counts it as prompted by the ingest's notice, and records
+/// how long after the announcement it read it.
+#[tokio::test]
+async fn a_live_feed_counts_the_steps_it_reads_and_its_lag_behind_the_announcement() {
+    use crate::websocket::receive;
+    let app = TestApp::spawn().await;
+    let (event, mut socket) = race_with_a_subscriber(&app).await;
+    let by_notice = r#"podium_live_steps_read_total{trigger="notice"}"#;
+    let lag = "podium_live_feed_lag_seconds_count";
+    let text = scrape(&app).await;
+    let (steps_before, lag_before) = (
+        sample(&text, by_notice).unwrap_or(0.0),
+        sample(&text, lag).unwrap_or(0.0),
+    );
+    for (i, point) in ["START", "RUN1"].iter().enumerate() {
+        app.ingest_json(&event, json!([read("1", point, 300 * i as i64)]))
+            .await;
+        assert_eq!(receive(&mut socket).await.unwrap()["type"], "next");
+    }
+    let text = scrape(&app).await;
+    assert_eq!(sample(&text, by_notice), Some(steps_before + 2.0), "{text}");
+    assert_eq!(sample(&text, lag), Some(lag_before + 2.0), "{text}");
+    let seconds = sample(&text, "podium_live_feed_lag_seconds_sum").unwrap();
+    assert!((0.0..10.0).contains(&seconds), "{seconds}");
 }

@@ -66,25 +66,38 @@ pub(crate) fn start_redis(port: u16) -> Child {
 }
 
 /// A `podium serve` process, killed when dropped.
-struct Instance {
+pub(crate) struct Instance {
     process: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Instance {
     fn start(database_url: &str, redis_url: &str, data_dir: &Path) -> Self {
+        Self::start_with(database_url, redis_url, data_dir, &[])
+    }
+
+    /// An instance with more environment variables.
+    pub(crate) fn start_with(
+        database_url: &str,
+        redis_url: &str,
+        data_dir: &Path,
+        env: &[(&str, String)],
+    ) -> Self {
         let port = free_port();
-        let process = Command::new(env!("CARGO_BIN_EXE_podium"))
-            .arg("serve")
-            .env_clear()
+        let mut command = Command::new(env!("CARGO_BIN_EXE_podium"));
+        command.arg("serve").env_clear();
+        if !redis_url.is_empty() {
+            command.env("PODIUM_REDIS_URL", redis_url);
+        }
+        let process = command
             .env("PODIUM_BIND", format!("127.0.0.1:{port}"))
             .env("PODIUM_DATABASE_URL", database_url)
-            .env("PODIUM_REDIS_URL", redis_url)
             .env("PODIUM_DATA_DIR", data_dir)
             // Polling would deliver too, only later: make it too slow to matter here, so
             // only Redis (and the resync after it returns) can pass the test.
             .env("PODIUM_LIVE_POLL_MS", "600000")
             .env("PODIUM_LOG_LEVEL", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .kill_on_drop(true)
             .spawn()
@@ -102,8 +115,23 @@ impl Instance {
         response.json().await.ok()
     }
 
+    /// Asks the server to stop (SIGTERM) and waits (up to 30 s) until it has.
+    pub(crate) async fn terminate(&mut self) {
+        let pid = self.process.id().expect("the server runs");
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let exit = tokio::time::timeout(Duration::from_secs(30), self.process.wait())
+            .await
+            .expect("the server stops within 30 s")
+            .unwrap();
+        assert!(exit.success(), "podium exited with {exit}");
+    }
+
     /// Waits (up to 30 s) until `/readyz` says `status`.
-    async fn wait_for(&mut self, status: &str) -> Value {
+    pub(crate) async fn wait_for(&mut self, status: &str) -> Value {
         for _ in 0..300 {
             if let Ok(Some(exit)) = self.process.try_wait() {
                 panic!("podium exited with {exit}");
@@ -123,13 +151,28 @@ impl Instance {
     }
 
     /// A client of this instance (the same one `podium demo` uses).
-    fn client(&self, token: &str) -> DemoClient {
+    pub(crate) fn client(&self, token: &str) -> DemoClient {
         DemoClient::new(&format!("http://{}", self.base), token.to_owned())
     }
 }
 
+/// An admin token the instances sharing `data_dir` accept (its development key).
+pub(crate) fn admin_token(data_dir: &Path) -> String {
+    let settings = podium_api::config::Settings {
+        data_dir: data_dir.to_owned(),
+        ..Default::default()
+    };
+    Authenticator::new(&settings)
+        .unwrap()
+        .mint_dev(
+            dev_claims(Role::Admin, None, vec![], None),
+            chrono::Duration::hours(1),
+        )
+        .unwrap()
+}
+
 /// The next leaderboard update's seq on `ws`.
-async fn next_seq(ws: &mut Socket) -> i64 {
+pub(crate) async fn next_seq(ws: &mut Socket) -> i64 {
     let frame = receive(ws).await.expect("the subscription goes on");
     assert_eq!(frame["type"], "next", "{frame}");
     frame["payload"]["data"]["leaderboardUpdates"]["seq"]
@@ -156,18 +199,7 @@ async fn two_instances_share_live_updates_through_redis_and_lose_nothing_when_it
     let mut b = Instance::start(&database_url, &redis_url, &data_dir);
     assert_eq!(b.wait_for("ready").await["redis"], "ok");
 
-    let settings = podium_api::config::Settings {
-        data_dir: data_dir.clone(),
-        ..Default::default()
-    };
-    let admin = Authenticator::new(&settings)
-        .unwrap()
-        .mint_dev(
-            dev_claims(Role::Admin, None, vec![], None),
-            chrono::Duration::hours(1),
-        )
-        .unwrap();
-    let on_a = a.client(&admin);
+    let on_a = a.client(&admin_token(&data_dir));
     let created = on_a
         .graphql(
             "mutation($input: CreateEventInput!) { createEvent(input: $input) { id } }",

@@ -13,15 +13,58 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// A receiver answering with the queued statuses (then 204), recording every request.
+/// One scripted answer of a receiver.
+#[derive(Clone, Debug)]
+pub(crate) struct Answer {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    /// Waits this long before answering.
+    pub delay: Duration,
+    pub body: String,
+}
+
+impl Answer {
+    pub(crate) fn status(status: u16) -> Self {
+        Self {
+            status,
+            retry_after: None,
+            delay: Duration::ZERO,
+            body: String::new(),
+        }
+    }
+
+    pub(crate) fn retry_after(mut self, value: &str) -> Self {
+        self.retry_after = Some(value.to_owned());
+        self
+    }
+
+    pub(crate) fn slow(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    pub(crate) fn body(mut self, body: &str) -> Self {
+        self.body = body.to_owned();
+        self
+    }
+}
+
+/// A request as a receiver saw it, and when.
+pub(crate) type Seen = (HeaderMap, String, std::time::Instant);
+
+/// A receiver answering with the queued answers (then 204), recording every request.
 #[derive(Clone, Default)]
-struct Receiver {
-    seen: Arc<Mutex<Vec<(HeaderMap, String)>>>,
-    answers: Arc<Mutex<VecDeque<u16>>>,
+pub(crate) struct Receiver {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    answers: Arc<Mutex<VecDeque<Answer>>>,
 }
 
 impl Receiver {
-    async fn start(answers: &[u16]) -> (Self, String) {
+    pub(crate) async fn start(statuses: &[u16]) -> (Self, String) {
+        Self::scripted(statuses.iter().map(|&s| Answer::status(s)).collect()).await
+    }
+
+    pub(crate) async fn scripted(answers: Vec<Answer>) -> (Self, String) {
         let receiver = Receiver::default();
         receiver.answers.lock().unwrap().extend(answers);
         let r = receiver.clone();
@@ -30,9 +73,26 @@ impl Receiver {
             post(move |headers: HeaderMap, body: String| {
                 let r = r.clone();
                 async move {
-                    r.seen.lock().unwrap().push((headers, body));
-                    let status = r.answers.lock().unwrap().pop_front().unwrap_or(204);
-                    StatusCode::from_u16(status).unwrap()
+                    r.seen
+                        .lock()
+                        .unwrap()
+                        .push((headers, body, std::time::Instant::now()));
+                    let answer = r
+                        .answers
+                        .lock()
+                        .unwrap()
+                        .pop_front()
+                        .unwrap_or(Answer::status(204));
+                    tokio::time::sleep(answer.delay).await;
+                    let mut response =
+                        axum::response::Response::new(axum::body::Body::from(answer.body.clone()));
+                    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap();
+                    if let Some(value) = &answer.retry_after {
+                        response
+                            .headers_mut()
+                            .insert("retry-after", value.parse().unwrap());
+                    }
+                    response
                 }
             }),
         );
@@ -42,11 +102,18 @@ impl Receiver {
         (receiver, url)
     }
 
-    fn seen(&self) -> Vec<(HeaderMap, String)> {
+    pub(crate) fn seen(&self) -> Vec<(HeaderMap, String)> {
+        self.arrivals()
+            .into_iter()
+            .map(|(h, b, _)| (h, b))
+            .collect()
+    }
+
+    pub(crate) fn arrivals(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 
-    async fn wait_for(&self, n: usize) -> Vec<(HeaderMap, String)> {
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<(HeaderMap, String)> {
         for _ in 0..200 {
             if self.seen().len() >= n {
                 return self.seen();
@@ -83,10 +150,10 @@ fn verify(secret: &str, headers: &HeaderMap, body: &str) {
 }
 
 /// Quick retries, and secrets sealed at rest (deliveries must open them to sign).
-async fn fast_app() -> TestApp {
+pub(crate) async fn fast_app() -> TestApp {
     TestApp::spawn_with(|s| {
         s.webhook_poll_ms = 50;
-        s.webhook_retry_base_ms = 100;
+        s.webhook_retry_base_ms = 10;
         s.secrets_key = Some(
             base64::engine::general_purpose::STANDARD
                 .encode([7u8; 32])
@@ -100,9 +167,9 @@ async fn venue(app: &TestApp) -> String {
     app.create_venue("Hall").await
 }
 
-const CREATE: &str = "mutation($input: CreateWebhookInput!) { createWebhook(input: $input) { secret webhook { id url topics venueId } } }";
+pub(crate) const CREATE: &str = "mutation($input: CreateWebhookInput!) { createWebhook(input: $input) { secret webhook { id url topics venueId } } }";
 
-async fn set_status(app: &TestApp, event: &str, status: &str) {
+pub(crate) async fn set_status(app: &TestApp, event: &str, status: &str) {
     app.gql(
         "mutation($e: ID!, $s: EventStatus!) { setEventStatus(eventId: $e, status: $s) { status } }",
         json!({ "e": event, "s": status }),
@@ -164,6 +231,8 @@ async fn an_endpoint_receives_its_venues_messages_signed() {
         ["event.official", "event.provisional"],
         "event.live is not subscribed"
     );
+    // And as the Standard Webhooks reference library sees them.
+    crate::webhook_consumer::assert_verified(&secret, &requests).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.seen().len(), 2, "each message once");
     assert!(other.seen().is_empty());
@@ -173,7 +242,7 @@ async fn an_endpoint_receives_its_venues_messages_signed() {
 async fn failures_are_retried_with_the_same_id_then_given_up() {
     let app = TestApp::spawn_with(|s| {
         s.webhook_poll_ms = 50;
-        s.webhook_retry_base_ms = 100;
+        s.webhook_retry_base_ms = 10;
         s.webhook_max_attempts = 3;
     })
     .await;
@@ -208,7 +277,7 @@ async fn failures_are_retried_with_the_same_id_then_given_up() {
         let app = &app;
         async move {
             app.gql(
-                "query($w: ID!) { webhookDeliveries(webhookId: $w) { messageId topic attempts deliveredAt failedAt lastError nextAttemptAt } }",
+                "query($w: ID!) { webhookDeliveries(webhookId: $w) { messageId topic attemptCount deliveredAt failedAt lastError nextAttemptAt } }",
                 json!({ "w": id }),
             )
             .await["webhookDeliveries"][0]
@@ -216,11 +285,11 @@ async fn failures_are_retried_with_the_same_id_then_given_up() {
         }
     };
     let delivered = deliveries(ids[0].clone()).await;
-    assert_eq!(delivered["attempts"], 3);
+    assert_eq!(delivered["attemptCount"], 3);
     assert!(delivered["deliveredAt"].is_string(), "{delivered}");
     assert_eq!(delivered["messageId"], first_id.to_str().unwrap());
     let failed = deliveries(ids[1].clone()).await;
-    assert_eq!(failed["attempts"], 3);
+    assert_eq!(failed["attemptCount"], 3);
     assert!(failed["failedAt"].is_string(), "{failed}");
     assert_eq!(failed["lastError"], "HTTP 500");
     assert!(failed["nextAttemptAt"].is_null());

@@ -18,5 +18,7 @@ pub mod segment_times;
 pub mod signing_keys;
 pub mod venues;
 pub mod waves;
+pub mod webhook_attempts;
 pub mod webhook_deliveries;
 pub mod webhooks;
+pub mod wellness_samples;

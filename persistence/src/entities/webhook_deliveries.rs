@@ -17,6 +17,9 @@ pub struct Model {
     pub failed_at: Option<ChronoDateTimeUtc>,
     pub last_error: Option<String>,
     pub created_at: ChronoDateTimeUtc,
+    /// When the current run of attempts began (a redelivery or replay begins a new one);
+    /// `None`: at `created_at`.
+    pub run_started_at: Option<ChronoDateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

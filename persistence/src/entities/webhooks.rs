@@ -15,6 +15,13 @@ pub struct Model {
     pub topics: String,
     pub created_by: String,
     pub created_at: ChronoDateTimeUtc,
+    /// False: nothing is sent (deliveries wait, within their retry window).
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub disabled_at: Option<ChronoDateTimeUtc>,
+    /// The secret before the last rotation, still signing until `previous_secret_until`.
+    pub previous_secret: Option<String>,
+    pub previous_secret_until: Option<ChronoDateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

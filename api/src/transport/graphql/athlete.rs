@@ -420,12 +420,14 @@ impl AthleteMutation {
     }
 
     /// Erases your personal data (you, an athlete): your name becomes "Erased athlete", your
-    /// birth year goes, you turn private and every coach loses access. Your results stay in
-    /// the events' records, anonymised; live leaderboards follow at once. Irreversible.
+    /// birth year goes, you turn private, every coach loses access and your training and
+    /// wellness data is deleted. Your results stay in the events' records, anonymised; live
+    /// leaderboards follow at once. Irreversible.
     async fn erase_my_data(&self, ctx: &Context<'_>) -> GqlResult<AthleteObject> {
         let viewer = principal(ctx);
         let athlete = athletes::own_athlete(viewer).gql()?;
         let state = app(ctx);
+        state.wellness.erase_wellness(athlete).await.gql()?;
         let changes = state.athletes.erase_athlete(athlete).await.gql()?;
         announced(state, viewer, athlete, changes).await
     }

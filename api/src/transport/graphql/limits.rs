@@ -238,6 +238,7 @@ impl Extension for ShapeLimits {
             )));
         }
         let document = next.run(ctx, query, variables).await?;
+        name_span(&document);
         let in_variables = variables
             .iter()
             .find_map(|(name, value)| control_character(&format!("${name}"), value));
@@ -308,6 +309,7 @@ pub struct Meter {
     limits: RateLimits,
     tier: crate::auth::Tier,
     key: String,
+    transport: &'static str,
     decision: Arc<Mutex<Option<Decision>>>,
 }
 
@@ -317,7 +319,16 @@ impl Meter {
             limits: limits.clone(),
             tier: principal.tier(),
             key: principal.limit_key(peer),
+            transport: "http",
             decision: Arc::default(),
+        }
+    }
+
+    /// The meter of a subscription over a WebSocket.
+    pub fn over_websocket(self) -> Self {
+        Self {
+            transport: "websocket",
+            ..self
         }
     }
 
@@ -330,7 +341,10 @@ impl Meter {
 
     async fn charge(&self, cost: usize) -> Decision {
         let cost = u32::try_from(cost).unwrap_or(u32::MAX);
-        let decision = self.limits.charge(self.tier, &self.key, cost).await;
+        let decision = self
+            .limits
+            .charge_over(self.transport, self.tier, &self.key, cost)
+            .await;
         *self.decision.lock().unwrap_or_else(|e| e.into_inner()) = Some(decision.clone());
         decision
     }
@@ -438,5 +452,23 @@ impl Extension for CostChargeRun {
             )]);
         }
         validated
+    }
+}
+
+/// Names the request's span (`graphql`, when traced) after the document's operation, when it
+/// has only one: its type, and its name if it has one.
+fn name_span(document: &ExecutableDocument) {
+    let mut operations = document.operations.iter();
+    let (Some((name, operation)), None) = (operations.next(), operations.next()) else {
+        return;
+    };
+    let span = tracing::Span::current();
+    span.record(
+        "graphql.operation.type",
+        operation.node.ty.to_string().as_str(),
+    );
+    if let Some(name) = name {
+        crate::telemetry::rename(&span, format!("graphql {name}"));
+        span.record("graphql.operation.name", name.as_str());
     }
 }

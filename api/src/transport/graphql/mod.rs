@@ -13,6 +13,7 @@ pub mod query;
 pub mod report;
 pub mod scalars;
 pub mod subscription;
+pub mod training;
 pub mod types;
 pub mod webhooks;
 

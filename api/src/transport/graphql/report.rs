@@ -156,10 +156,53 @@ pub struct RaceReportObject {
     /// report; the earlier ones list none).
     #[graphql(skip)]
     pub earlier_of: Option<Arc<ReportView>>,
+    #[graphql(skip)]
+    pub athlete_id: uuid::Uuid,
+    #[graphql(skip)]
+    pub start: podium_domain::timing::Timestamp,
+}
+
+/// How the athlete came into the race, from their training data.
+#[derive(SimpleObject)]
+pub struct PreRaceObject {
+    /// Fitness (CTL) and fatigue (ATL) at the end of the day before.
+    pub ctl: f64,
+    pub atl: f64,
+    /// Form (TSB) going into race day.
+    pub tsb: f64,
+    /// Race day's readiness score (null when its baselines are too short).
+    pub readiness: Option<f64>,
+    /// The last perceived fatigue (BMQ, 1–10) rated on race day before the start.
+    pub bmq: Option<f64>,
 }
 
 #[ComplexObject]
 impl RaceReportObject {
+    /// How the athlete came into the race (fitness, fatigue, form, readiness, BMQ), for the
+    /// athlete, coaches they granted and admins (`training:read`); null for anyone else or
+    /// when the athlete recorded no training data in the 60 days before.
+    async fn pre_race(&self, ctx: &Context<'_>) -> GqlResult<Option<PreRaceObject>> {
+        let found =
+            crate::app::training::pre_race(app(ctx), principal(ctx), self.athlete_id, self.start)
+                .await;
+        match found {
+            Ok(pre) => Ok(pre.map(|p| PreRaceObject {
+                ctl: p.ctl,
+                atl: p.atl,
+                tsb: p.tsb,
+                readiness: p.readiness,
+                bmq: p.bmq,
+            })),
+            // The report may be public; the training data never is.
+            Err(
+                crate::error::ApiError::Forbidden(_)
+                | crate::error::ApiError::Unauthenticated(_)
+                | crate::error::ApiError::InsufficientScope(_),
+            ) => Ok(None),
+            Err(e) => Err(e).gql(),
+        }
+    }
+
     /// The same report for the athlete's earlier races on this course, most recent first
     /// (empty inside those).
     // Resolved only when selected: it reads the athlete's history and other events.
@@ -222,6 +265,8 @@ impl RaceReportObject {
                     }),
             },
             earlier_of,
+            athlete_id: e.athlete_id,
+            start: view.event.starts_at,
         }
     }
 }

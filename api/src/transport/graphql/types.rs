@@ -693,7 +693,7 @@ impl ResultObject {
 #[derive(SimpleObject)]
 #[graphql(name = "RejectedDetection")]
 pub struct RejectedObject {
-    /// Position of the detection in the request.
+    /// Position of the row in the request.
     pub index: u32,
     pub reason: String,
 }

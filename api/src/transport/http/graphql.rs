@@ -14,6 +14,7 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use tracing::Instrument;
 
 pub(super) async fn post(
     State(s): State<HttpState>,
@@ -22,10 +23,7 @@ pub(super) async fn post(
     body: Body,
 ) -> Result<Response, ApiError> {
     let principal = principal(&s.app, &headers).await?;
-    let limit = s.app.settings.max_body_bytes;
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge(limit))?;
+    let bytes = super::read_body(&s.app, body).await?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::BadRequest(format!("body is not JSON: {e}")))?;
     if value.is_array() {
@@ -73,9 +71,20 @@ async fn execute_metered(
 ) -> Response {
     let meter = Meter::new(&s.app.limits, &principal, peer);
     let limit = std::time::Duration::from_millis(s.app.settings.graphql_timeout_ms);
+    // Named by the operation, never by the query's text (it may hold personal data).
+    let operation = request.operation_name.clone();
+    // Without an operation name in the request, the parser names it after the document's
+    // sole named operation (`limits::ShapeLimits`).
+    let span = tracing::info_span!(
+        "graphql",
+        otel.name = %format_args!("graphql {}", operation.as_deref().unwrap_or("anonymous")),
+        graphql.operation.name = operation.as_deref(),
+        graphql.operation.type = tracing::field::Empty,
+    );
     let execution = s
         .schema
-        .execute(request.data(principal).data(meter.clone()));
+        .execute(request.data(principal).data(meter.clone()))
+        .instrument(span);
     // Dropping a timed-out execution cancels it; a mutation's transaction then rolls back.
     // The deadline is checked first at every wake-up: past it, nothing more runs.
     let outcome = tokio::select! {

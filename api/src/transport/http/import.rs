@@ -11,8 +11,7 @@ use crate::transport::{principal, PeerIp};
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use podium_domain::course::HYROX_STANDARD;
 use serde::Deserialize;
 
@@ -65,10 +64,7 @@ pub(super) async fn results(
             )))
         }
     };
-    let limit = s.app.settings.max_body_bytes;
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge(limit))?;
+    let bytes = super::read_body(&s.app, body).await?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| ApiError::BadRequest("body is not UTF-8".into()))?;
     let lines = source_lines(text, csv)?;
@@ -90,7 +86,5 @@ pub(super) async fn results(
         &mut |_| {},
     )
     .await?;
-    let mut response = Json(report).into_response();
-    decision.write_headers(response.headers_mut());
-    Ok(response)
+    Ok(super::charged_json(&decision, report))
 }

@@ -1,24 +1,33 @@
-//! REST ingest: `POST /v1/events/{eventId}/detections`, a JSON array or NDJSON, row by row.
+//! REST ingest, a JSON array or NDJSON read row by row: `POST /v1/events/{eventId}/detections`
+//! and `POST /v1/athletes/{athleteId}/wellness`.
 
 use super::HttpState;
 use crate::app::race::{self, RawDetection};
+use crate::app::training;
 use crate::error::ApiError;
 use crate::transport::{principal, PeerIp};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 
-/// Parses a body of detections of media type `media` (see `media_type`): a JSON array, or
-/// NDJSON (one object per non-blank line).
 fn parse_detections(
     media: &str,
     body: &[u8],
 ) -> Result<Vec<Result<RawDetection, String>>, ApiError> {
+    parse_rows(media, body, "detections")
+}
+
+/// Parses a body of `what` of media type `media` (see `media_type`): a JSON array, or NDJSON
+/// (one object per non-blank line); each row on its own, so one bad row is named, not fatal.
+fn parse_rows<T: serde::de::DeserializeOwned>(
+    media: &str,
+    body: &[u8],
+    what: &str,
+) -> Result<Vec<Result<T, String>>, ApiError> {
     // Each row is read from its own text, not from a parsed `Value`: a `Value` keeps only the
     // last of two equal keys, which would silently book `{"bib":"301", …, "bib":"311"}` on 311.
-    let row = |text: &str| -> Result<RawDetection, String> {
+    let row = |text: &str| -> Result<T, String> {
         if !text.trim_start().starts_with('{') {
             return Err(format!("expected an object, got {}", text.trim()));
         }
@@ -36,7 +45,7 @@ fn parse_detections(
         "application/json" | "" => {
             let values: Vec<Box<serde_json::value::RawValue>> = serde_json::from_slice(body)
                 .map_err(|e| {
-                    ApiError::BadRequest(format!("body is not a JSON array of detections: {e}"))
+                    ApiError::BadRequest(format!("body is not a JSON array of {what}: {e}"))
                 })?;
             Ok(values.iter().map(|v| row(v.get())).collect())
         }
@@ -68,20 +77,68 @@ pub(super) async fn detections(
 ) -> Result<Response, ApiError> {
     let principal = principal(&s.app, &headers).await?;
     let event_id = super::event_id(&event_id)?;
-    let limit = s.app.settings.max_body_bytes;
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge(limit))?;
+    let bytes = super::read_body(&s.app, body).await?;
     let rows = parse_detections(&super::media_type(&headers), &bytes)?;
     let cost = crate::limits::rows_cost(rows.len());
     let decision = s.app.limits.charge_caller(&principal, peer, cost).await;
     if !decision.allowed() {
         return Ok(super::error::rate_limited(&decision));
     }
-    let mut response =
-        Json(race::ingest(&s.app, &principal, event_id, rows).await?).into_response();
-    decision.write_headers(response.headers_mut());
-    Ok(response)
+    let report = race::ingest(&s.app, &principal, event_id, rows).await?;
+    Ok(super::charged_json(&decision, report))
+}
+
+/// `POST /v1/athletes/{athleteId}/wellness`: an athlete's samples (`training:write`).
+pub(super) async fn wellness(
+    State(s): State<HttpState>,
+    PeerIp(peer): PeerIp,
+    Path(athlete_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = principal(&s.app, &headers).await?;
+    let athlete_id = super::athlete_id(&athlete_id)?;
+    let bytes = super::read_body(&s.app, body).await?;
+    let rows: Vec<Result<training::RawSample, String>> =
+        parse_rows(&super::media_type(&headers), &bytes, "wellness samples")?;
+    let cost = crate::limits::rows_cost(rows.len());
+    let decision = s.app.limits.charge_caller(&principal, peer, cost).await;
+    if !decision.allowed() {
+        return Ok(super::error::rate_limited(&decision));
+    }
+    let rows = rows
+        .into_iter()
+        .map(|row| row.and_then(training::RawSample::into_sample))
+        .collect();
+    let report = training::record(&s.app, &principal, athlete_id, rows).await?;
+    Ok(super::charged_json(&decision, report))
+}
+
+/// `POST /v1/athletes/{athleteId}/activities[?sport=…]`: a GPX, TCX or FIT file, recorded as
+/// one `ACTIVITY` sample (`training:write`).
+pub(super) async fn activity_file(
+    State(s): State<HttpState>,
+    PeerIp(peer): PeerIp,
+    Path(athlete_id): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<SportQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = principal(&s.app, &headers).await?;
+    let athlete_id = super::athlete_id(&athlete_id)?;
+    let bytes = super::read_body(&s.app, body).await?;
+    let decision = s.app.limits.charge_caller(&principal, peer, 1).await;
+    if !decision.allowed() {
+        return Ok(super::error::rate_limited(&decision));
+    }
+    let report =
+        training::record_activity_file(&s.app, &principal, athlete_id, &bytes, query.sport).await?;
+    Ok(super::charged_json(&decision, report))
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct SportQuery {
+    sport: Option<String>,
 }
 
 #[cfg(test)]

@@ -27,8 +27,36 @@ use tower_http::trace::TraceLayer;
 
 /// The event id of a `/v1/events/{eventId}/…` path.
 fn event_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+    path_id("eventId", raw)
+}
+
+/// The athlete id of a `/v1/athletes/{athleteId}/…` path.
+fn athlete_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+    path_id("athleteId", raw)
+}
+
+fn path_id(field: &str, raw: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(raw)
-        .map_err(|_| ApiError::BadRequest(format!("eventId: `{raw}` is not a valid id")))
+        .map_err(|_| ApiError::BadRequest(format!("{field}: `{raw}` is not a valid id")))
+}
+
+/// A request's body, at most `max_body_bytes` (413 beyond).
+async fn read_body(app: &AppState, body: axum::body::Body) -> Result<axum::body::Bytes, ApiError> {
+    let limit = app.settings.max_body_bytes;
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(limit))
+}
+
+/// `value` as JSON, with the `RateLimit` headers of the charge that let it through.
+fn charged_json<T: serde::Serialize>(
+    decision: &crate::limits::Decision,
+    value: T,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut response = axum::Json(value).into_response();
+    decision.write_headers(response.headers_mut());
+    response
 }
 
 /// The HTTP routes: GraphQL over HTTP, REST ingest, exports, OAuth, health and metrics.
@@ -44,6 +72,11 @@ pub fn routes(
                 .post(graphql::post.layer(axum::middleware::from_fn(graphql::json_only))),
         )
         .route("/v1/events/{event_id}/detections", post(ingest::detections))
+        .route("/v1/athletes/{athlete_id}/wellness", post(ingest::wellness))
+        .route(
+            "/v1/athletes/{athlete_id}/activities",
+            post(ingest::activity_file),
+        )
         .route(
             "/v1/events/{event_id}/{file}",
             get(crate::transport::http::exports::results),
@@ -86,11 +119,46 @@ pub fn layers(router: Router, app: &AppState) -> Router {
             app.settings.clone(),
             server::read_body_in_time,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(record_status),
+        )
         .layer(axum::middleware::from_fn_with_state(
             app.metrics.clone(),
             timed,
         ))
+}
+
+/// The span of one request, named by its declared route (never by ids in the path), a child
+/// of the caller's span when the request carries a W3C `traceparent`.
+fn request_span(request: &axum::extract::Request) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str());
+    let span = tracing::info_span!(
+        "http.request",
+        otel.name = %format_args!("{} {route}", request.method()),
+        otel.kind = "server",
+        http.request.method = %request.method(),
+        http.route = route,
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    );
+    crate::telemetry::adopt_traceparent(&span, request.headers());
+    span
+}
+
+fn record_status(
+    response: &axum::response::Response,
+    _latency: std::time::Duration,
+    span: &tracing::Span,
+) {
+    span.record("http.response.status_code", response.status().as_u16());
+    if response.status().is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
 }
 
 /// Records each request's duration by its declared route (`unmatched` for none), method and

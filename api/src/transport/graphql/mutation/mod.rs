@@ -15,4 +15,5 @@ pub struct Mutation(
     crate::transport::graphql::athlete::AthleteMutation,
     crate::transport::graphql::webhooks::WebhookMutation,
     crate::transport::graphql::prediction::PredictionMutation,
+    crate::transport::graphql::training::TrainingMutation,
 );

@@ -19,4 +19,5 @@ pub struct Query(
     crate::transport::graphql::athlete::AthleteQuery,
     crate::transport::graphql::webhooks::WebhookQuery,
     crate::transport::graphql::prediction::PredictionQuery,
+    crate::transport::graphql::training::TrainingQuery,
 );
