@@ -7,6 +7,7 @@ pub mod course;
 pub mod division;
 pub mod engine;
 pub mod error;
+pub mod fatigue;
 pub mod field;
 pub mod flags;
 pub mod lineage;
@@ -23,6 +24,7 @@ pub mod standings;
 pub mod stats;
 pub mod timing;
 pub mod training;
+pub mod training_simulation;
 pub mod wellness;
 
 pub use error::{check_text, InvalidInput};
