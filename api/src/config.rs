@@ -132,6 +132,12 @@ pub struct Settings {
     pub webhook_poll_ms: u64,
     /// How long an endpoint has to answer a delivery, in ms.
     pub webhook_timeout_ms: u64,
+    /// `athlete.fatigue_alert` is sent when the uncoupled ACWR leaves
+    /// `fatigue_alert_acwr_low`–`fatigue_alert_acwr_high` or TSB falls below
+    /// `fatigue_alert_tsb_floor`.
+    pub fatigue_alert_acwr_low: f64,
+    pub fatigue_alert_acwr_high: f64,
+    pub fatigue_alert_tsb_floor: f64,
     /// Attempts per delivery (in one run) before it is given up, whatever the window says.
     pub webhook_max_attempts: u32,
     /// The unit of the retry schedule, in ms: retries wait 1, 60, 360, 1440, 3600, then 7200
@@ -235,6 +241,9 @@ impl Default for Settings {
             database_acquire_timeout_ms: 3_000,
             webhook_poll_ms: 1_000,
             webhook_timeout_ms: 15_000,
+            fatigue_alert_acwr_low: 0.8,
+            fatigue_alert_acwr_high: 1.5,
+            fatigue_alert_tsb_floor: -30.0,
             webhook_max_attempts: 20,
             webhook_retry_base_ms: 5_000,
             webhook_retry_window_secs: 3 * 24 * 3600,

@@ -55,6 +55,15 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         (Support::Absent, _) => {}
     }
     let auth = Arc::new(auth::Authenticator::new(&settings)?);
+    if !(settings.fatigue_alert_acwr_low.is_finite()
+        && settings.fatigue_alert_acwr_high.is_finite()
+        && settings.fatigue_alert_tsb_floor.is_finite()
+        && settings.fatigue_alert_acwr_low < settings.fatigue_alert_acwr_high)
+    {
+        anyhow::bail!(
+            "fatigue_alert_acwr_low must be below fatigue_alert_acwr_high, and both and fatigue_alert_tsb_floor numbers"
+        );
+    }
     if settings.webhook_poll_ms == 0 || settings.webhook_timeout_ms == 0 {
         anyhow::bail!("webhook_poll_ms and webhook_timeout_ms must be at least 1");
     }
@@ -132,6 +141,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         records: Default::default(),
         predictions_repo,
         wellness,
+        fatigue: Default::default(),
         predictor: Default::default(),
         metrics,
         live,

@@ -202,6 +202,11 @@ impl Metrics {
             "Building one event's live finish predictions at a step (once per event and step)."
                 .into(),
         );
+        recorder.describe_histogram(
+            "podium_fatigue_forecast_duration_seconds".into(),
+            Some(metrics::Unit::Seconds),
+            "Answering one fatigueForecast (model cached or fitted).".into(),
+        );
         recorder.describe_gauge(
             "podium_subscriptions".into(),
             None,
@@ -366,6 +371,16 @@ impl Metrics {
             self.recorder.register_histogram(&key, &METADATA),
             std::time::Instant::now(),
         )
+    }
+
+    /// Records how long one fatigue forecast took.
+    pub fn observe_fatigue_forecast(&self, seconds: f64) {
+        self.recorder
+            .register_histogram(
+                &Key::from_static_name("podium_fatigue_forecast_duration_seconds"),
+                &METADATA,
+            )
+            .record(seconds);
     }
 
     /// Times building one event's live predictions at a step, until the timer drops.

@@ -115,6 +115,9 @@ pub const TOPIC_EVENT_ANALYTICS_READY: &str = "event.analytics_ready";
 /// One of the owner's webhook endpoints was disabled by podium (it answered 410 Gone, or failed
 /// for the whole retry window).
 pub const TOPIC_WEBHOOK_ENDPOINT_DISABLED: &str = "webhook.endpoint_disabled";
+/// An athlete's training left the safe band (ACWR outside its band, or TSB below its floor).
+/// Private: only the athlete's own endpoints and their coaches' receive it.
+pub const TOPIC_ATHLETE_FATIGUE_ALERT: &str = "athlete.fatigue_alert";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Venue {

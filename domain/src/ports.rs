@@ -457,6 +457,9 @@ pub struct WebhookRecord {
     /// `previous_secret_until`.
     pub previous_secret: Option<String>,
     pub previous_secret_until: Option<Timestamp>,
+    /// The athlete its creator acted for (an integration token naming them): it receives that
+    /// athlete's private notices (`athlete.fatigue_alert`).
+    pub athlete_id: Option<Uuid>,
 }
 
 impl WebhookRecord {
@@ -606,6 +609,20 @@ pub trait WebhookRepository: Send + Sync + 'static {
         data: serde_json::Value,
     ) -> Result<bool, RepoError>;
 
+    /// Sends an athlete's private message: one delivery of `message_id` to each enabled
+    /// endpoint receiving `topic` that acts for `athlete_id` or was registered by one of
+    /// `coaches` (subjects). An endpoint that already has the message gets nothing more.
+    /// Returns the deliveries made.
+    async fn notify_athlete(
+        &self,
+        athlete_id: Uuid,
+        coaches: &[String],
+        message_id: Uuid,
+        topic: &str,
+        payload: String,
+        at: Timestamp,
+    ) -> Result<u64, RepoError>;
+
     /// When a delivery to the endpoint last succeeded.
     async fn last_delivered(&self, webhook_id: Uuid) -> Result<Option<Timestamp>, RepoError>;
 
@@ -663,6 +680,24 @@ pub trait WellnessRepository: Send + Sync + 'static {
 
     /// Deletes every sample of the athlete; how many there were.
     async fn erase_wellness(&self, athlete_id: Uuid) -> Result<u64, RepoError>;
+
+    /// The version of the athlete's data: how many samples, and when the last was recorded.
+    /// Any change (a sample recorded, the data erased) changes it.
+    async fn wellness_version(&self, athlete_id: Uuid) -> Result<WellnessVersion, RepoError>;
+
+    /// Up to `limit` athletes with samples of `kind`, most recently measured first.
+    async fn athletes_with_wellness(
+        &self,
+        kind: crate::wellness::SampleKind,
+        limit: u64,
+    ) -> Result<Vec<Uuid>, RepoError>;
+}
+
+/// See [`WellnessRepository::wellness_version`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct WellnessVersion {
+    pub samples: u64,
+    pub last_recorded: Option<Timestamp>,
 }
 
 /// Which measured segment times to read across events.

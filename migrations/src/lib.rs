@@ -21,6 +21,7 @@ mod m20261203_000003_prediction_models;
 mod m20261203_000004_result_splits_measured;
 mod m20261203_000005_webhook_control;
 mod m20261203_000006_wellness;
+mod m20261203_000007_athlete_webhooks;
 
 pub mod timescale;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000004_result_splits_measured::Migration),
             Box::new(m20261203_000005_webhook_control::Migration),
             Box::new(m20261203_000006_wellness::Migration),
+            Box::new(m20261203_000007_athlete_webhooks::Migration),
         ]
     }
 }

@@ -40,6 +40,7 @@ fn webhook_from(m: webhooks::Model) -> WebhookRecord {
         disabled_at: m.disabled_at.map(Timestamp::from_chrono),
         previous_secret: m.previous_secret,
         previous_secret_until: m.previous_secret_until.map(Timestamp::from_chrono),
+        athlete_id: m.athlete_id,
     }
 }
 
@@ -143,6 +144,7 @@ impl WebhookRepository for SeaRepository {
             disabled_at: Set(webhook.disabled_at.map(|t| t.to_chrono())),
             previous_secret: Set(webhook.previous_secret),
             previous_secret_until: Set(webhook.previous_secret_until.map(|t| t.to_chrono())),
+            athlete_id: Set(webhook.athlete_id),
         })
         .exec_without_returning(self.connection())
         .await
@@ -556,6 +558,53 @@ impl WebhookRepository for SeaRepository {
         }
         txn.commit().await.map_err(unexpected)?;
         Ok(true)
+    }
+
+    async fn notify_athlete(
+        &self,
+        athlete_id: Uuid,
+        coaches: &[String],
+        message_id: Uuid,
+        topic: &str,
+        payload: String,
+        at: Timestamp,
+    ) -> Result<u64, RepoError> {
+        let mut who = sea_orm::Condition::any().add(webhooks::Column::AthleteId.eq(athlete_id));
+        if !coaches.is_empty() {
+            who = who.add(webhooks::Column::CreatedBy.is_in(coaches.iter().cloned()));
+        }
+        let at = at.to_chrono();
+        let rows: Vec<_> = webhooks::Entity::find()
+            .filter(webhooks::Column::Enabled.eq(true))
+            .filter(who)
+            .all(self.connection())
+            .await
+            .map_err(unexpected)?
+            .into_iter()
+            .map(webhook_from)
+            .filter(|w| w.receives(topic))
+            .map(|w| new_delivery(w.id, message_id, topic, payload.clone(), at))
+            .collect();
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let inserted = deliveries::Entity::insert_many(rows)
+            .on_conflict(
+                sea_orm::sea_query::OnConflict::columns([
+                    deliveries::Column::MessageId,
+                    deliveries::Column::WebhookId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .do_nothing()
+            .exec_without_returning(self.connection())
+            .await
+            .map_err(unexpected)?;
+        Ok(match inserted {
+            sea_orm::TryInsertResult::Inserted(n) => n,
+            _ => 0,
+        })
     }
 
     async fn last_delivered(&self, webhook_id: Uuid) -> Result<Option<Timestamp>, RepoError> {

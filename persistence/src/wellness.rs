@@ -5,12 +5,14 @@ use crate::convert::unexpected;
 use crate::entities::wellness_samples as samples;
 use crate::SeaRepository;
 use async_trait::async_trait;
-use podium_domain::ports::{RepoError, WellnessOutcome, WellnessRepository};
+use podium_domain::ports::{RepoError, WellnessOutcome, WellnessRepository, WellnessVersion};
 use podium_domain::timing::Timestamp;
 use podium_domain::wellness::{Measurement, SampleKind, WellnessSample};
+use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -114,5 +116,57 @@ impl WellnessRepository for SeaRepository {
             .await
             .map_err(unexpected)?;
         Ok(deleted.rows_affected)
+    }
+
+    async fn wellness_version(&self, athlete_id: Uuid) -> Result<WellnessVersion, RepoError> {
+        #[derive(FromQueryResult)]
+        struct Version {
+            samples: i64,
+            last_recorded: Option<chrono::DateTime<chrono::Utc>>,
+        }
+        let version = samples::Entity::find()
+            .select_only()
+            .column_as(Expr::col(samples::Column::AthleteId).count(), "samples")
+            .column_as(
+                Expr::col(samples::Column::RecordedAt).max(),
+                "last_recorded",
+            )
+            .filter(samples::Column::AthleteId.eq(athlete_id))
+            .into_model::<Version>()
+            .one(self.connection())
+            .await
+            .map_err(unexpected)?;
+        Ok(
+            version.map_or_else(WellnessVersion::default, |v| WellnessVersion {
+                samples: v.samples.max(0) as u64,
+                last_recorded: v.last_recorded.map(Timestamp::from_chrono),
+            }),
+        )
+    }
+
+    async fn athletes_with_wellness(
+        &self,
+        kind: SampleKind,
+        limit: u64,
+    ) -> Result<Vec<Uuid>, RepoError> {
+        #[derive(FromQueryResult)]
+        struct Athlete {
+            athlete_id: Uuid,
+        }
+        Ok(samples::Entity::find()
+            .select_only()
+            .column(samples::Column::AthleteId)
+            .filter(samples::Column::Kind.eq(kind.as_str()))
+            .group_by(samples::Column::AthleteId)
+            .order_by_desc(Expr::col(samples::Column::At).max())
+            .order_by_asc(samples::Column::AthleteId)
+            .limit(limit)
+            .into_model::<Athlete>()
+            .all(self.connection())
+            .await
+            .map_err(unexpected)?
+            .into_iter()
+            .map(|a| a.athlete_id)
+            .collect())
     }
 }

@@ -58,6 +58,7 @@ fn endpoint(venue: Option<Uuid>, topics: &[&str]) -> WebhookRecord {
         disabled_at: None,
         previous_secret: None,
         previous_secret_until: None,
+        athlete_id: None,
     }
 }
 

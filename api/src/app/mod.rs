@@ -11,6 +11,7 @@ pub mod analytics;
 pub mod athletes;
 pub mod database;
 pub mod exports;
+pub mod fatigue;
 pub mod import;
 pub mod officiating;
 pub mod prediction;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub predictions_repo: Arc<dyn podium_domain::ports::PredictionRepository>,
     /// Athletes' training and wellness samples.
     pub wellness: Arc<dyn podium_domain::ports::WellnessRepository>,
+    /// Fitted fatigue models per athlete, and the population prior.
+    pub fatigue: Arc<fatigue::FatigueCache>,
     /// The active prediction model and each event's latest predictions.
     pub predictor: Arc<prediction::Predictor>,
     pub metrics: Arc<Metrics>,

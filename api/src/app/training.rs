@@ -97,13 +97,36 @@ pub async fn record(
             Err(reason) => report.rejected.push(Rejection { index, reason }),
         }
     }
+    let latest_activity = latest_activity_day(&valid);
     let WellnessOutcome {
         accepted,
         duplicates,
     } = state.wellness.record_wellness(athlete_id, valid).await?;
     report.accepted = accepted;
     report.duplicates = duplicates;
+    if accepted > 0 {
+        alert_after_activities(state, athlete_id, latest_activity).await;
+    }
     Ok(report)
+}
+
+fn latest_activity_day(samples: &[WellnessSample]) -> Option<NaiveDate> {
+    samples
+        .iter()
+        .filter(|s| s.kind() == SampleKind::Activity)
+        .map(|s| s.at.to_chrono().date_naive())
+        .max()
+}
+
+/// Sends `athlete.fatigue_alert` when the day of the latest new activity left the safe band;
+/// a failure to is logged, not the recording's (the samples are stored).
+async fn alert_after_activities(state: &AppState, athlete_id: Uuid, day: Option<NaiveDate>) {
+    let Some(day) = day else {
+        return;
+    };
+    if let Err(e) = crate::app::fatigue::alert_if_crossed(state, athlete_id, day).await {
+        tracing::warn!(error = %e, athlete = %athlete_id, %day, "fatigue alert");
+    }
 }
 
 /// A sample as a client sends it: `kind`, `at`, `sourceId` and the kind's fields, e.g.
@@ -193,10 +216,14 @@ pub async fn record_activity_file(
         Measurement::Activity(activity.clone()),
     )
     .map_err(|e| ApiError::BadRequest(format!("the {} file's summary: {e}", file.format)))?;
+    let day = latest_activity_day(std::slice::from_ref(&sample));
     let outcome = state
         .wellness
         .record_wellness(athlete_id, vec![sample])
         .await?;
+    if outcome.accepted > 0 {
+        alert_after_activities(state, athlete_id, day).await;
+    }
     Ok(ActivityFileReport {
         accepted: outcome.accepted,
         duplicates: outcome.duplicates,
@@ -213,18 +240,18 @@ pub struct TrainingDay {
     pub day: FormDay,
 }
 
-fn midnight(date: NaiveDate) -> Timestamp {
+pub(crate) fn midnight(date: NaiveDate) -> Timestamp {
     Timestamp::from_chrono(date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
 }
 
 /// How the athlete's heart rate turns into TRIMP: sex, resting and maximum.
-struct HeartProfile {
+pub(crate) struct HeartProfile {
     sex: TrimpSex,
     resting: f64,
     max: f64,
 }
 
-async fn heart_profile(
+pub(crate) async fn heart_profile(
     state: &AppState,
     athlete_id: Uuid,
     health: &[WellnessSample],
@@ -253,22 +280,25 @@ async fn heart_profile(
     Ok(HeartProfile { sex, resting, max })
 }
 
-/// The daily loads of `activities`, by UTC date: session RPE × minutes when the session was
-/// rated, else TRIMP from its average heart rate; sessions with neither count nothing.
+/// A session's load: session RPE × minutes when the session was rated, else TRIMP from its
+/// average heart rate; a session with neither counts nothing.
+pub(crate) fn load_of(a: &podium_domain::wellness::Activity, heart: &HeartProfile) -> f64 {
+    let minutes = a.duration_s / 60.0;
+    match (a.rpe, a.average_hr) {
+        (Some(rpe), _) => session_rpe_load(rpe, minutes),
+        (None, Some(hr)) => trimp(minutes, hr, heart.resting, heart.max, heart.sex).unwrap_or(0.0),
+        (None, None) => 0.0,
+    }
+}
+
+/// The daily loads of `activities`, by UTC date (see [`load_of`]).
 fn daily_loads(activities: &[WellnessSample], heart: &HeartProfile) -> BTreeMap<NaiveDate, f64> {
     let mut days = BTreeMap::new();
     for sample in activities {
         let Measurement::Activity(a) = &sample.measurement else {
             continue;
         };
-        let minutes = a.duration_s / 60.0;
-        let load = match (a.rpe, a.average_hr) {
-            (Some(rpe), _) => session_rpe_load(rpe, minutes),
-            (None, Some(hr)) => {
-                trimp(minutes, hr, heart.resting, heart.max, heart.sex).unwrap_or(0.0)
-            }
-            (None, None) => 0.0,
-        };
+        let load = load_of(a, heart);
         *days
             .entry(sample.at.to_chrono().date_naive())
             .or_insert(0.0) += load;
@@ -294,7 +324,7 @@ pub async fn training_load(
     chart(state, athlete_id, from, to).await
 }
 
-async fn chart(
+pub(crate) async fn chart(
     state: &AppState,
     athlete_id: Uuid,
     from: NaiveDate,

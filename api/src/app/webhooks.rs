@@ -20,9 +20,9 @@ use base64::Engine;
 use futures::StreamExt;
 use hmac::{Hmac, Mac};
 use podium_domain::model::{
-    TOPIC_ATHLETE_PERSONAL_BEST, TOPIC_EVENT_ANALYTICS_READY, TOPIC_EVENT_CANCELLED,
-    TOPIC_EVENT_LIVE, TOPIC_EVENT_OFFICIAL, TOPIC_EVENT_PROVISIONAL, TOPIC_RESULT_AMENDED,
-    TOPIC_WEBHOOK_ENDPOINT_DISABLED,
+    TOPIC_ATHLETE_FATIGUE_ALERT, TOPIC_ATHLETE_PERSONAL_BEST, TOPIC_EVENT_ANALYTICS_READY,
+    TOPIC_EVENT_CANCELLED, TOPIC_EVENT_LIVE, TOPIC_EVENT_OFFICIAL, TOPIC_EVENT_PROVISIONAL,
+    TOPIC_RESULT_AMENDED, TOPIC_WEBHOOK_ENDPOINT_DISABLED,
 };
 use podium_domain::ports::{
     AttemptOutcome, DeliveryQuery, DeliveryState, WebhookAttempt, WebhookDelivery, WebhookRecord,
@@ -35,7 +35,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 /// Every topic an endpoint can subscribe to.
-pub const TOPICS: [&str; 8] = [
+pub const TOPICS: [&str; 9] = [
     TOPIC_EVENT_LIVE,
     TOPIC_EVENT_PROVISIONAL,
     TOPIC_EVENT_OFFICIAL,
@@ -44,6 +44,7 @@ pub const TOPICS: [&str; 8] = [
     TOPIC_ATHLETE_PERSONAL_BEST,
     TOPIC_EVENT_ANALYTICS_READY,
     TOPIC_WEBHOOK_ENDPOINT_DISABLED,
+    TOPIC_ATHLETE_FATIGUE_ALERT,
 ];
 
 /// Deliveries sent at the same time by one instance.
@@ -541,6 +542,7 @@ pub async fn create_webhook(
         disabled_at: None,
         previous_secret: None,
         previous_secret_until: None,
+        athlete_id: viewer.athlete_id(),
     };
     state.webhooks.create_webhook(webhook.clone()).await?;
     Ok((webhook, secret))

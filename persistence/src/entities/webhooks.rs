@@ -22,6 +22,8 @@ pub struct Model {
     /// The secret before the last rotation, still signing until `previous_secret_until`.
     pub previous_secret: Option<String>,
     pub previous_secret_until: Option<ChronoDateTimeUtc>,
+    /// The athlete whose private notices it receives (its creator acted for them).
+    pub athlete_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

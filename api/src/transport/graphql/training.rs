@@ -1,5 +1,6 @@
 //! Training and wellness over GraphQL: `recordWellness`, `trainingLoad`, `readiness`,
-//! `loadFor` (`training:read` / `training:write`; see `app::training` for who may).
+//! `loadFor`, `fatigueForecast` (`training:read` / `training:write`; see `app::training` for
+//! who may).
 
 use crate::app::training::{self, RawSample};
 use crate::auth::Scope;
@@ -29,6 +30,18 @@ pub enum BmqMoment {
     PreWorkout,
     PostWorkout,
     Evening,
+}
+
+impl From<podium_domain::wellness::BmqMoment> for BmqMoment {
+    fn from(m: podium_domain::wellness::BmqMoment) -> Self {
+        use podium_domain::wellness::BmqMoment as M;
+        match m {
+            M::Morning => BmqMoment::Morning,
+            M::PreWorkout => BmqMoment::PreWorkout,
+            M::PostWorkout => BmqMoment::PostWorkout,
+            M::Evening => BmqMoment::Evening,
+        }
+    }
 }
 
 /// A training session.
@@ -202,6 +215,33 @@ pub struct LoadForObject {
     pub tsb_after_rest: f64,
 }
 
+/// Where a forecast's model comes from.
+#[derive(Enum, Copy, Clone, PartialEq, Eq)]
+pub enum FatigueModel {
+    /// The athlete's own history (28 days of ratings or more), shrunk towards the population.
+    Personal,
+    /// The population's, centred on the athlete's ratings so far.
+    Population,
+    /// Nobody else to learn from: the athlete's own mean per moment.
+    OwnMean,
+}
+
+/// A forecast perceived fatigue (BMQ, 1–10) at one moment of a coming day.
+#[derive(SimpleObject)]
+pub struct FatigueForecastPoint {
+    pub date: NaiveDate,
+    pub moment: BmqMoment,
+    pub bmq: f64,
+    /// The 80 % interval.
+    pub low: f64,
+    pub high: f64,
+    /// The load of the day it was forecast with.
+    pub planned_load: f64,
+    pub model: FatigueModel,
+    /// Days with ratings the model knows of the athlete.
+    pub rated_days: u32,
+}
+
 #[derive(Default)]
 pub struct TrainingQuery;
 
@@ -258,6 +298,49 @@ impl TrainingQuery {
             },
             too_short: r.too_short.into_iter().map(str::to_owned).collect(),
         })
+    }
+
+    /// The athlete's perceived fatigue (BMQ) at each moment of the `days` days from `from`
+    /// (today by default), if they do `plannedLoad` (one load per day; the days not given
+    /// take their mean daily load of the last four weeks). Sleep, HRV and nutrition of the
+    /// coming days are taken at the athlete's normal. Their own model once they rated on 28
+    /// days, the population's before; `podium backtest --fatigue` measures it.
+    #[graphql(guard = "RequireScope(Scope::TrainingRead)")]
+    async fn fatigue_forecast(
+        &self,
+        ctx: &Context<'_>,
+        athlete_id: ID,
+        #[graphql(default = 7)] days: i32,
+        planned_load: Option<Vec<f64>>,
+        from: Option<NaiveDate>,
+    ) -> GqlResult<Vec<FatigueForecastPoint>> {
+        use podium_domain::fatigue::FitKind;
+        let id = parse_id("athleteId", &athlete_id)?;
+        let from = from.unwrap_or_else(|| Utc::now().date_naive());
+        let days = usize::try_from(days).unwrap_or(0);
+        let forecast =
+            crate::app::fatigue::forecast(app(ctx), principal(ctx), id, from, days, planned_load)
+                .await
+                .gql()?;
+        let model = match forecast.model {
+            FitKind::Personal => FatigueModel::Personal,
+            FitKind::Population => FatigueModel::Population,
+            FitKind::OwnMean => FatigueModel::OwnMean,
+        };
+        Ok(forecast
+            .points
+            .iter()
+            .map(|p| FatigueForecastPoint {
+                date: p.date,
+                moment: BmqMoment::from(p.moment),
+                bmq: p.bmq,
+                low: p.low,
+                high: p.high,
+                planned_load: forecast.planned_load[(p.date - from).num_days().max(0) as usize],
+                model,
+                rated_days: forecast.rated_days as u32,
+            })
+            .collect())
     }
 
     /// The load to do on `date` so that the next day's form (TSB) is `targetTsb`.
