@@ -224,6 +224,43 @@ async fn prior(state: &AppState) -> Result<Option<Arc<Fit>>, ApiError> {
     Ok(prior)
 }
 
+/// Athletes the fatigue backtest reads at most.
+const BACKTEST_ATHLETES: u64 = 10_000;
+
+/// The rolling-origin backtest of the forecast on every athlete with ratings (their last
+/// year), origins every 7 days, 7 days ahead (`podium backtest --fatigue`).
+pub async fn backtest(state: &AppState) -> Result<fatigue::Backtest, ApiError> {
+    let until = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    let mut histories = Vec::new();
+    for athlete in state
+        .wellness
+        .athletes_with_wellness(SampleKind::Bmq, BACKTEST_ATHLETES)
+        .await?
+    {
+        let days = history(state, athlete, until, HISTORY_DAYS).await?;
+        let start = days
+            .iter()
+            .position(|d| *d != Day::default())
+            .unwrap_or(days.len());
+        let first =
+            until - chrono::Duration::days(HISTORY_DAYS) + chrono::Duration::days(start as i64);
+        histories.push(fatigue::History {
+            first_day: (first - epoch).num_days(),
+            days: days[start..].to_vec(),
+        });
+    }
+    if histories.is_empty() {
+        return Err(ApiError::BadRequest(
+            "no athlete has BMQ ratings to backtest (`podium demo --training` simulates some)"
+                .into(),
+        ));
+    }
+    tokio::task::spawn_blocking(move || fatigue::backtest(&histories, 7, 7))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))
+}
+
 /// Forgets the population prior (tests that change the population).
 pub fn forget_prior(state: &AppState) {
     *state.fatigue.prior.lock().expect("prior") = None;

@@ -361,6 +361,33 @@ pub(crate) async fn chart(
         .collect())
 }
 
+/// The mean BMQ of each day from `from` to `to` with ratings (the caller checked access).
+pub async fn daily_bmq(
+    state: &AppState,
+    athlete_id: Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(NaiveDate, f64)>, ApiError> {
+    let samples = state
+        .wellness
+        .wellness(
+            athlete_id,
+            &[SampleKind::Bmq],
+            midnight(from),
+            midnight(to + chrono::Duration::days(1)),
+        )
+        .await?;
+    let mut days: BTreeMap<NaiveDate, (f64, f64)> = BTreeMap::new();
+    for sample in &samples {
+        if let Measurement::Bmq(b) = &sample.measurement {
+            let day = days.entry(sample.at.to_chrono().date_naive()).or_default();
+            day.0 += b.value;
+            day.1 += 1.0;
+        }
+    }
+    Ok(days.into_iter().map(|(d, (sum, n))| (d, sum / n)).collect())
+}
+
 /// The athlete's readiness on `date`, against their own baselines.
 pub async fn readiness(
     state: &AppState,

@@ -13,12 +13,21 @@ pub struct BacktestArgs {
     /// are still references for the others).
     #[arg(long, num_args = 1.., value_delimiter = ',')]
     pub events: Vec<String>,
+    /// Backtest the perceived-fatigue (BMQ) forecast instead: rolling origins every 7 days,
+    /// 7 days ahead, on every athlete with ratings.
+    #[arg(long, conflicts_with = "events")]
+    pub fatigue: bool,
 }
 
 pub async fn run(mut settings: Settings, args: &BacktestArgs) -> anyhow::Result<()> {
     crate::telemetry::init(settings.log_format, "warn");
     settings.prediction_retrain = false;
     let state = crate::build_state(settings).await?;
+    if args.fatigue {
+        let result = crate::app::fatigue::backtest(&state).await?;
+        print!("{}", fatigue_table(&result));
+        return Ok(());
+    }
     let course = Course::hyrox_standard();
     let efforts = state
         .predictions_repo
@@ -64,6 +73,39 @@ pub async fn run(mut settings: Settings, args: &BacktestArgs) -> anyhow::Result<
     );
     print!("{}", table(&course, &metrics));
     Ok(())
+}
+
+/// The fatigue backtest as a Markdown table, and whether the model beats both baselines.
+pub fn fatigue_table(result: &podium_domain::fatigue::Backtest) -> String {
+    use std::fmt::Write;
+    let mut out = format!(
+        "BMQ forecast, rolling origin: {} athletes, {} origins, 7 days ahead\n\n\
+         | model used at the origin | ratings forecast | model MAE | last value MAE | athlete mean MAE | in 80 % interval |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+        result.athletes, result.origins
+    );
+    for (name, score) in [
+        ("all", &result.overall),
+        ("personal (≥ 28 rated days)", &result.personal),
+        ("population prior", &result.population),
+    ] {
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.1} % |",
+            score.forecasts,
+            score.model_mae,
+            score.last_value_mae,
+            score.mean_mae,
+            100.0 * score.coverage
+        );
+    }
+    let verdict = if result.overall.beats_baselines() {
+        "the forecast beats both baselines"
+    } else {
+        "the forecast does NOT beat both baselines"
+    };
+    let _ = writeln!(out, "\n{verdict} (mean absolute error, BMQ points).");
+    out
 }
 
 /// The backtest as a Markdown table.

@@ -26,6 +26,14 @@ pub struct DemoArgs {
     /// Stop after this many wall-clock seconds (default: run the race to the end).
     #[arg(long)]
     pub max_seconds: Option<u64>,
+    /// Also simulate 16 weeks of training and wellness data (a build-up to this race: load
+    /// waves, a taper, sleep and HRV that answer to the load, BMQ ratings) for the first
+    /// `--training-athletes` athletes, so training load, readiness and the fatigue forecast
+    /// have something to show.
+    #[arg(long)]
+    pub training: bool,
+    #[arg(long, default_value_t = 20)]
+    pub training_athletes: usize,
 }
 
 pub struct DemoClient {
@@ -83,7 +91,19 @@ pub async fn create_simulated_event(
     name: &str,
     config: &SimConfig,
 ) -> anyhow::Result<(String, podium_domain::simulation::SimRace)> {
+    let (event_id, race, _) = create_simulated_event_with_athletes(client, name, config).await?;
+    Ok((event_id, race))
+}
+
+/// Creates an event with the simulated entries; returns its id, the race, and the entries'
+/// athlete ids in entry order.
+pub async fn create_simulated_event_with_athletes(
+    client: &DemoClient,
+    name: &str,
+    config: &SimConfig,
+) -> anyhow::Result<(String, podium_domain::simulation::SimRace, Vec<String>)> {
     let race = simulate(config);
+    let mut athletes = Vec::with_capacity(race.entries.len());
     let data = client
         .graphql(
             "mutation($input: CreateEventInput!) { createEvent(input: $input) { id } }",
@@ -105,14 +125,82 @@ pub async fn create_simulated_event(
                 })
             })
             .collect();
-        client
+        let added = client
             .graphql(
-                "mutation($id: ID!, $entries: [EntryInput!]!) { addEntries(eventId: $id, entries: $entries) { id } }",
+                "mutation($id: ID!, $entries: [EntryInput!]!) { addEntries(eventId: $id, entries: $entries) { id athlete { id } } }",
                 json!({ "id": event_id, "entries": entries }),
             )
             .await?;
+        athletes.extend(
+            added["addEntries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e["athlete"]["id"].as_str().map(str::to_owned)),
+        );
     }
-    Ok((event_id, race))
+    Ok((event_id, race, athletes))
+}
+
+/// A sample as `POST /v1/athletes/{id}/wellness` takes it: kind, time, source id and the
+/// kind's fields.
+pub fn wellness_json(sample: &podium_domain::wellness::WellnessSample) -> Value {
+    let mut fields = match serde_json::to_value(&sample.measurement) {
+        Ok(Value::Object(tagged)) => tagged
+            .into_iter()
+            .next()
+            .and_then(|(_, v)| v.as_object().cloned())
+            .unwrap_or_default(),
+        _ => Default::default(),
+    };
+    fields.retain(|_, v| !v.is_null());
+    fields.insert("kind".into(), json!(sample.kind().as_str()));
+    fields.insert("at".into(), json!(sample.at.to_string()));
+    fields.insert("sourceId".into(), json!(sample.source_id));
+    Value::Object(fields)
+}
+
+impl DemoClient {
+    /// Records an athlete's samples, in batches.
+    pub async fn record_wellness(&self, athlete_id: &str, rows: &[Value]) -> anyhow::Result<()> {
+        for chunk in rows.chunks(500) {
+            let response = self
+                .http
+                .post(format!("{}/v1/athletes/{athlete_id}/wellness", self.base))
+                .bearer_auth(&self.token)
+                .json(chunk)
+                .send()
+                .await?;
+            let status = response.status();
+            let body: Value = response.json().await?;
+            if !status.is_success() || body["rejected"].as_array().is_some_and(|r| !r.is_empty()) {
+                bail!("recording wellness answered {status}: {body}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// 16 weeks of simulated training before `race_day` for each athlete.
+async fn simulate_training(
+    client: &DemoClient,
+    athletes: &[String],
+    race_day: chrono::NaiveDate,
+    seed: u64,
+) -> anyhow::Result<()> {
+    use podium_domain::training_simulation::{training_block, TrainingBlock};
+    for (i, athlete) in athletes.iter().enumerate() {
+        let samples = training_block(&TrainingBlock {
+            seed: seed.wrapping_mul(1000).wrapping_add(i as u64),
+            race_day,
+            weeks: 16,
+            volume: 0.7 + 0.1 * (i % 7) as f64,
+            bmq: true,
+        });
+        let rows: Vec<Value> = samples.iter().map(wellness_json).collect();
+        client.record_wellness(athlete, &rows).await?;
+    }
+    Ok(())
 }
 
 pub fn detection_json(read: &podium_domain::simulation::SimRead) -> Value {
@@ -140,7 +228,23 @@ pub async fn run(settings: &Settings, args: &DemoArgs) -> anyhow::Result<()> {
         starts_at: Timestamp(now - now % 1000),
         ..SimConfig::default()
     };
-    let (event_id, race) = create_simulated_event(&client, "podium demo race", &config).await?;
+    let (event_id, race, athletes) =
+        create_simulated_event_with_athletes(&client, "podium demo race", &config).await?;
+    if args.training {
+        let chosen = &athletes[..args.training_athletes.min(athletes.len())];
+        let race_day = config.starts_at.to_chrono().date_naive();
+        simulate_training(&client, chosen, race_day, args.seed).await?;
+        println!(
+            "training: 16 simulated weeks (not real data) for {} athletes; e.g.",
+            chosen.len()
+        );
+        if let Some(athlete) = chosen.first() {
+            println!("  {{ trainingLoad(athleteId: \"{athlete}\", from: \"{}\", to: \"{race_day}\") {{ date load ctl atl tsb acwr }} }}", race_day - chrono::Duration::days(111));
+            println!("  {{ fatigueForecast(athleteId: \"{athlete}\", days: 7) {{ date moment bmq low high model }} }}");
+            println!("  {base}/v1/athletes/{athlete}/charts/load.svg (with the admin token)");
+            println!("  podium backtest --fatigue");
+        }
+    }
     println!(
         "event {event_id}: {} entries, {} detections to send",
         race.entries.len(),

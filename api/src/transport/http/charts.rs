@@ -4,6 +4,9 @@
 //! `GET /v1/events/{eventId}/results/{bib}/report.svg` (a one-page race report: percentile per
 //! segment against the overall one, cohort, run degradation). The data and its privacy rules
 //! are the GraphQL fields' (`segmentStats`, `raceReport`); `ETag` per event `seq` and viewer.
+//! `GET /v1/athletes/{athleteId}/charts/load.svg?from=&to=` is an athlete's performance
+//! management chart (CTL, ATL, TSB, daily BMQ), under `trainingLoad`'s access rules; `ETag`
+//! per version of their data and viewer.
 
 use crate::app::analytics::{race_report_of, segment_stats, ReportView};
 use crate::app::athletes::shown_athlete;
@@ -20,7 +23,7 @@ use axum::response::Response;
 use podium_domain::division::{AgeGroup, Category, Gender};
 use podium_domain::standings::LeaderboardFilter;
 use serde::Deserialize;
-use svg::node::element::{Line, Rectangle, Text};
+use svg::node::element::{Circle, Line, Path as SvgPath, Rectangle, Text};
 use svg::Document;
 
 const WIDTH: f64 = 640.0;
@@ -408,4 +411,154 @@ fn report(viewer: &Principal, view: &ReportView) -> Document {
         text(16.0, height - 14.0, 11, "bars: percentile on each segment in the division (higher is faster); red line: overall")
             .set("fill", "#555"),
     )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LoadChartQuery {
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+}
+
+/// `GET /v1/athletes/{athleteId}/charts/load.svg?from=&to=`: the last 16 weeks by default.
+pub async fn load_chart(
+    State(s): State<HttpState>,
+    PeerIp(peer): PeerIp,
+    Path((athlete, file)): Path<(String, String)>,
+    query: Result<Query<LoadChartQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let principal = crate::transport::principal(&s.app, &headers).await?;
+    principal.require(Scope::TrainingRead)?;
+    if file != "load.svg" {
+        return Err(ApiError::NotFound(format!(
+            "/v1/athletes/{athlete}/charts/{file} (the athlete's chart is load.svg)"
+        )));
+    }
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let athlete_id = super::athlete_id(&athlete)?;
+    crate::app::training::may_read(&s.app, &principal, athlete_id).await?;
+    let to = query.to.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let from = query.from.unwrap_or(to - chrono::Duration::days(111));
+    let version = s.app.wellness.wellness_version(athlete_id).await?;
+    let etag = format!(
+        "\"{}-{}-{}-{from}-{to}-{}\"",
+        athlete_id.simple(),
+        version.samples,
+        version.last_recorded.map_or(0, |t| t.0),
+        principal.subject(),
+    )
+    .replace(['{', '}', ' ', ':', ','], "");
+    let draw = async {
+        let days =
+            crate::app::training::training_load(&s.app, &principal, athlete_id, from, to).await?;
+        let bmq = crate::app::training::daily_bmq(&s.app, athlete_id, from, to).await?;
+        Ok(load_svg(from, to, &days, &bmq))
+    };
+    answer(&s, &principal, peer, &headers, etag, draw).await
+}
+
+const CTL_COLOUR: &str = "#4c78a8";
+const ATL_COLOUR: &str = "#e45756";
+const TSB_COLOUR: &str = "#f2a93b";
+const BMQ_COLOUR: &str = "#54a24b";
+
+/// The performance management chart: CTL, ATL and TSB as lines on the left axis, the day's
+/// mean BMQ as dots on the right axis (1–10).
+fn load_svg(
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    days: &[crate::app::training::TrainingDay],
+    bmq: &[(chrono::NaiveDate, f64)],
+) -> Document {
+    let (height, left, right, top, bottom) = (380.0, 52.0, WIDTH - 44.0, 64.0, 330.0);
+    let mut doc = canvas(height).add(
+        text(left, 28.0, 18, format!("Training load {from} – {to}")).set("font-weight", "600"),
+    );
+    let legend = [
+        ("CTL (fitness)", CTL_COLOUR),
+        ("ATL (fatigue)", ATL_COLOUR),
+        ("TSB (form)", TSB_COLOUR),
+        ("BMQ (right axis)", BMQ_COLOUR),
+    ];
+    for (i, (name, colour)) in legend.iter().enumerate() {
+        let x = left + 140.0 * i as f64;
+        doc = doc
+            .add(
+                Rectangle::new()
+                    .set("x", x)
+                    .set("y", 40.0)
+                    .set("width", 12)
+                    .set("height", 12)
+                    .set("fill", *colour),
+            )
+            .add(text(x + 16.0, 50.0, 12, *name));
+    }
+    if days.is_empty() {
+        return doc.add(text(left, 180.0, 14, "No training recorded in this range."));
+    }
+    let span = ((to - from).num_days().max(1)) as f64;
+    let x_of = |d: chrono::NaiveDate| left + (right - left) * (d - from).num_days() as f64 / span;
+    let values = days.iter().flat_map(|d| [d.day.ctl, d.day.atl, d.day.tsb]);
+    let (low, high) = values.fold((0.0_f64, 10.0_f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let y_of = |v: f64| bottom - (bottom - top) * (v - low) / (high - low);
+    let bmq_y = |v: f64| bottom - (bottom - top) * (v - 1.0) / 9.0;
+    // Axes: zero line, left ticks, right ticks.
+    doc = doc.add(
+        Line::new()
+            .set("x1", left)
+            .set("x2", right)
+            .set("y1", y_of(0.0))
+            .set("y2", y_of(0.0))
+            .set("stroke", "#999"),
+    );
+    for i in 0..=4 {
+        let v = low + (high - low) * f64::from(i) / 4.0;
+        doc = doc
+            .add(text(4.0, y_of(v) + 4.0, 11, format!("{v:.0}")))
+            .add(text(
+                right + 8.0,
+                bmq_y(1.0 + 9.0 * f64::from(i) / 4.0) + 4.0,
+                11,
+                format!("{:.1}", 1.0 + 9.0 * f64::from(i) / 4.0),
+            ));
+    }
+    doc = doc
+        .add(text(left, bottom + 20.0, 11, from.to_string()))
+        .add(text(right - 62.0, bottom + 20.0, 11, to.to_string()));
+    let line = |pick: fn(&crate::app::training::TrainingDay) -> f64, colour: &str| {
+        let d = days
+            .iter()
+            .enumerate()
+            .map(|(i, day)| {
+                format!(
+                    "{}{:.1},{:.1}",
+                    if i == 0 { "M" } else { "L" },
+                    x_of(day.date),
+                    y_of(pick(day))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        SvgPath::new()
+            .set("d", d)
+            .set("fill", "none")
+            .set("stroke", colour)
+            .set("stroke-width", 2)
+    };
+    doc = doc
+        .add(line(|d| d.day.ctl, CTL_COLOUR))
+        .add(line(|d| d.day.atl, ATL_COLOUR))
+        .add(line(|d| d.day.tsb, TSB_COLOUR));
+    for (date, value) in bmq {
+        doc = doc.add(
+            Circle::new()
+                .set("cx", format!("{:.1}", x_of(*date)))
+                .set("cy", format!("{:.1}", bmq_y(*value)))
+                .set("r", 3)
+                .set("fill", BMQ_COLOUR)
+                .set("class", "bmq"),
+        );
+    }
+    doc
 }

@@ -78,6 +78,10 @@ pub fn routes(
             post(ingest::activity_file),
         )
         .route(
+            "/v1/athletes/{athlete_id}/charts/{file}",
+            get(charts::load_chart),
+        )
+        .route(
             "/v1/events/{event_id}/{file}",
             get(crate::transport::http::exports::results),
         )
