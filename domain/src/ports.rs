@@ -685,12 +685,13 @@ pub trait WellnessRepository: Send + Sync + 'static {
     /// Any change (a sample recorded, the data erased) changes it.
     async fn wellness_version(&self, athlete_id: Uuid) -> Result<WellnessVersion, RepoError>;
 
-    /// Up to `limit` athletes with samples of `kind`, most recently measured first.
+    /// Up to `limit` athletes with samples of `kind`, most recently measured first, with when
+    /// their last such sample was measured.
     async fn athletes_with_wellness(
         &self,
         kind: crate::wellness::SampleKind,
         limit: u64,
-    ) -> Result<Vec<Uuid>, RepoError>;
+    ) -> Result<Vec<(Uuid, Timestamp)>, RepoError>;
 }
 
 /// See [`WellnessRepository::wellness_version`].

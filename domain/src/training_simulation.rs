@@ -70,7 +70,7 @@ pub fn training_block(block: &TrainingBlock) -> Vec<WellnessSample> {
     let mut rng = StdRng::seed_from_u64(block.seed);
     let gauss = |sd: f64| Normal::new(0.0, sd).expect("a positive standard deviation");
     let sensitivity = rng.gen_range(0.7..1.3);
-    let base_bmq = rng.gen_range(3.0..5.0);
+    let base_bmq = rng.gen_range(2.5..4.5);
     let sleep_need = 450.0 + gauss(25.0).sample(&mut rng);
     let rmssd = rng.gen_range(40.0..95.0_f64);
     let resting = rng.gen_range(44.0..60.0);
@@ -92,7 +92,7 @@ pub fn training_block(block: &TrainingBlock) -> Vec<WellnessSample> {
         let planned = session(week, block.weeks, date.weekday());
         // Sleep answers to yesterday's fatigue; debt builds over short nights.
         let slept =
-            (sleep_need - 25.0 * fatigue + gauss(35.0).sample(&mut rng)).clamp(240.0, 660.0);
+            (sleep_need - 40.0 * fatigue + gauss(35.0).sample(&mut rng)).clamp(240.0, 660.0);
         debt = 0.7 * debt + (sleep_need - slept).max(-60.0) / 60.0;
         swing = 0.7 * swing + gauss(0.35).sample(&mut rng);
         let id = |kind: &str| format!("sim-{kind}-{date}");
@@ -118,10 +118,10 @@ pub fn training_block(block: &TrainingBlock) -> Vec<WellnessSample> {
                 calories_burned: None,
                 average_hr: None,
                 resting_hr: Some(
-                    (resting + 1.2 * morning_state + gauss(1.2).sample(&mut rng)).round(),
+                    (resting + 1.5 * morning_state + gauss(1.2).sample(&mut rng)).round(),
                 ),
                 hrv_rmssd_ms: Some(
-                    (rmssd * (-0.07 * morning_state + gauss(0.07).sample(&mut rng)).exp())
+                    (rmssd * (-0.1 * morning_state + gauss(0.07).sample(&mut rng)).exp())
                         .clamp(5.0, 250.0)
                         .round(),
                 ),
@@ -132,7 +132,7 @@ pub fn training_block(block: &TrainingBlock) -> Vec<WellnessSample> {
         );
         let load = planned.map_or(0.0, |(minutes, rpe)| {
             let minutes = (minutes * block.volume * (1.0 + gauss(0.1).sample(&mut rng))).max(15.0);
-            let rpe = (rpe + 0.3 * fatigue + gauss(0.5).sample(&mut rng)).clamp(1.0, 10.0);
+            let rpe = (rpe + 0.4 * fatigue + gauss(0.5).sample(&mut rng)).clamp(1.0, 10.0);
             let hr = (resting + (185.0 - resting) * (0.45 + 0.045 * rpe)).min(200.0);
             push(
                 at(date, 17, 30),
@@ -170,12 +170,12 @@ pub fn training_block(block: &TrainingBlock) -> Vec<WellnessSample> {
                 (
                     BmqMoment::PostWorkout,
                     19,
-                    morning_state + sensitivity * load / 220.0,
+                    morning_state + sensitivity * load / 300.0,
                 ),
                 (
                     BmqMoment::Evening,
                     22,
-                    morning_state + 0.3 + sensitivity * load / 400.0,
+                    morning_state + 0.3 + sensitivity * load / 500.0,
                 ),
             ];
             for (moment, hour, state) in moments {
@@ -196,7 +196,7 @@ pub fn training_block(block: &TrainingBlock) -> Vec<WellnessSample> {
             }
         }
         // The day's load turns into fatigue that decays with a 5-day time constant.
-        fatigue = fatigue * (-1.0_f64 / 5.0).exp() + sensitivity * load / 450.0;
+        fatigue = fatigue * (-1.0_f64 / 5.0).exp() + sensitivity * load / 900.0;
     }
     samples
 }

@@ -187,6 +187,52 @@ where
     Ok((Support::Ready, true))
 }
 
+/// The daily rollup of wellness samples, a continuous aggregate: per athlete, kind and UTC
+/// day, how many samples, the activity minutes, and the mean BMQ — what a dashboard or a
+/// report over many athletes reads instead of the raw samples. TimescaleDB refuses to create
+/// a continuous aggregate inside a transaction block, so these run one by one on a plain
+/// connection ([`ensure_wellness_rollup`]); the policy refreshes the last 400 days hourly,
+/// leaving the current hour to real-time reads.
+pub const WELLNESS_DAILY: [&str; 2] = [
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS wellness_daily \
+     WITH (timescaledb.continuous) AS \
+     SELECT athlete_id, kind, time_bucket(INTERVAL '1 day', at) AS day, \
+            count(*) AS samples, \
+            sum(((data::jsonb) -> 'activity' ->> 'durationS')::double precision) / 60 AS activity_minutes, \
+            avg(((data::jsonb) -> 'bmq' ->> 'value')::double precision) AS bmq_mean, \
+            max(recorded_at) AS last_recorded_at \
+     FROM wellness_samples \
+     GROUP BY athlete_id, kind, time_bucket(INTERVAL '1 day', at) \
+     WITH NO DATA",
+    "SELECT add_continuous_aggregate_policy('wellness_daily', \
+     start_offset => INTERVAL '400 days', end_offset => INTERVAL '1 hour', \
+     schedule_interval => INTERVAL '1 hour', if_not_exists => true)",
+];
+
+/// Whether `wellness_samples` is a hypertable.
+pub async fn wellness_is_hypertable<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
+    Ok(detections_is_hypertable(db).await?
+        && count(
+            db,
+            "SELECT count(*) AS n FROM timescaledb_information.hypertables \
+             WHERE hypertable_name = 'wellness_samples' AND hypertable_schema = current_schema()",
+        )
+        .await?
+            > 0)
+}
+
+/// Creates the daily wellness rollup where `wellness_samples` is a hypertable, each statement
+/// on its own outside any transaction (`db` must not be one). Returns whether it is there.
+pub async fn ensure_wellness_rollup<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
+    if !wellness_is_hypertable(db).await? {
+        return Ok(false);
+    }
+    for statement in WELLNESS_DAILY {
+        db.execute_unprepared(statement).await?;
+    }
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,5 +252,22 @@ mod tests {
         let other = Unusable::classify("could not open extension control file");
         assert!(matches!(other, Unusable::Other(_)));
         assert!(other.advice().contains("plain table"));
+    }
+
+    #[test]
+    fn the_wellness_rollup_is_a_continuous_aggregate_bucketed_on_the_time_column() {
+        let [view, policy] = WELLNESS_DAILY;
+        assert!(view.contains("WITH (timescaledb.continuous)"));
+        assert!(view.contains("time_bucket(INTERVAL '1 day', at)"));
+        assert!(
+            view.contains("WITH NO DATA"),
+            "no refresh inside the creation"
+        );
+        assert!(!view.to_ascii_uppercase().contains("BEGIN"));
+        assert!(policy.contains("add_continuous_aggregate_policy('wellness_daily'"));
+        assert!(
+            policy.contains("if_not_exists => true"),
+            "runs at every start"
+        );
     }
 }

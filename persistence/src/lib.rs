@@ -90,7 +90,10 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
 pub async fn upgrade_to_timescaledb(
     db: &DatabaseConnection,
 ) -> anyhow::Result<(podium_migrations::timescale::Support, bool)> {
-    Ok(podium_migrations::timescale::upgrade_if_possible(db).await?)
+    let upgraded = podium_migrations::timescale::upgrade_if_possible(db).await?;
+    // Continuous aggregates cannot be created in a transaction: on the plain connection.
+    podium_migrations::timescale::ensure_wellness_rollup(db).await?;
+    Ok(upgraded)
 }
 
 #[cfg(test)]

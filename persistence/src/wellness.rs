@@ -148,14 +148,16 @@ impl WellnessRepository for SeaRepository {
         &self,
         kind: SampleKind,
         limit: u64,
-    ) -> Result<Vec<Uuid>, RepoError> {
+    ) -> Result<Vec<(Uuid, Timestamp)>, RepoError> {
         #[derive(FromQueryResult)]
         struct Athlete {
             athlete_id: Uuid,
+            last_at: chrono::DateTime<chrono::Utc>,
         }
         Ok(samples::Entity::find()
             .select_only()
             .column(samples::Column::AthleteId)
+            .column_as(Expr::col(samples::Column::At).max(), "last_at")
             .filter(samples::Column::Kind.eq(kind.as_str()))
             .group_by(samples::Column::AthleteId)
             .order_by_desc(Expr::col(samples::Column::At).max())
@@ -166,7 +168,7 @@ impl WellnessRepository for SeaRepository {
             .await
             .map_err(unexpected)?
             .into_iter()
-            .map(|a| a.athlete_id)
+            .map(|a| (a.athlete_id, Timestamp::from_chrono(a.last_at)))
             .collect())
     }
 }

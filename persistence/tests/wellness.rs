@@ -125,3 +125,57 @@ async fn samples_are_stored_once_and_read_back_by_kind_and_range() {
         1
     );
 }
+
+#[tokio::test]
+async fn the_data_version_changes_with_every_recorded_or_erased_sample() {
+    let repo = repo().await;
+    let athlete = Uuid::now_v7();
+    let empty = repo.wellness_version(athlete).await.unwrap();
+    assert_eq!((empty.samples, empty.last_recorded), (0, None));
+    repo.record_wellness(athlete, vec![bmq(1, 5.0), run(1)])
+        .await
+        .unwrap();
+    let two = repo.wellness_version(athlete).await.unwrap();
+    assert_eq!(two.samples, 2);
+    assert!(two.last_recorded.is_some());
+    // A duplicate changes nothing; a new sample does.
+    repo.record_wellness(athlete, vec![bmq(1, 5.0)])
+        .await
+        .unwrap();
+    assert_eq!(repo.wellness_version(athlete).await.unwrap(), two);
+    repo.record_wellness(athlete, vec![bmq(2, 6.0)])
+        .await
+        .unwrap();
+    let three = repo.wellness_version(athlete).await.unwrap();
+    assert_eq!(three.samples, 3);
+    assert_ne!(three, two);
+    repo.erase_wellness(athlete).await.unwrap();
+    assert_eq!(repo.wellness_version(athlete).await.unwrap().samples, 0);
+}
+
+#[tokio::test]
+async fn athletes_with_ratings_come_most_recently_measured_first() {
+    let repo = repo().await;
+    let (early, late, runner) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    repo.record_wellness(early, vec![bmq(1, 5.0), bmq(3, 5.0)])
+        .await
+        .unwrap();
+    repo.record_wellness(late, vec![bmq(2, 5.0), bmq(9, 4.0)])
+        .await
+        .unwrap();
+    repo.record_wellness(runner, vec![run(20)]).await.unwrap();
+    let rated = repo
+        .athletes_with_wellness(SampleKind::Bmq, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        rated,
+        vec![(late, bmq(9, 4.0).at), (early, bmq(3, 5.0).at),],
+        "the runner never rated"
+    );
+    let first = repo
+        .athletes_with_wellness(SampleKind::Bmq, 1)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+}

@@ -204,14 +204,15 @@ async fn prior(state: &AppState) -> Result<Option<Arc<Fit>>, ApiError> {
             return Ok(prior.clone());
         }
     }
-    let today = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
     let mut rows = Vec::new();
     let athletes = state
         .wellness
         .athletes_with_wellness(SampleKind::Bmq, PRIOR_ATHLETES)
         .await?;
-    for (i, athlete) in athletes.into_iter().enumerate() {
-        let days = history(state, athlete, today, PRIOR_DAYS).await?;
+    for (i, (athlete, last)) in athletes.into_iter().enumerate() {
+        // Their last half year of ratings, wherever in time it lies.
+        let until = last.to_chrono().date_naive() + chrono::Duration::days(1);
+        let days = history(state, athlete, until, PRIOR_DAYS).await?;
         // Only the athlete's recorded stretch: the empty days before it say nothing.
         let start = days
             .iter()
@@ -227,17 +228,17 @@ async fn prior(state: &AppState) -> Result<Option<Arc<Fit>>, ApiError> {
 /// Athletes the fatigue backtest reads at most.
 const BACKTEST_ATHLETES: u64 = 10_000;
 
-/// The rolling-origin backtest of the forecast on every athlete with ratings (their last
-/// year), origins every 7 days, 7 days ahead (`podium backtest --fatigue`).
+/// The rolling-origin backtest of the forecast on every athlete with ratings (the year up to
+/// their last rating), origins every 7 days, 7 days ahead (`podium backtest --fatigue`).
 pub async fn backtest(state: &AppState) -> Result<fatigue::Backtest, ApiError> {
-    let until = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
     let mut histories = Vec::new();
-    for athlete in state
+    for (athlete, last) in state
         .wellness
         .athletes_with_wellness(SampleKind::Bmq, BACKTEST_ATHLETES)
         .await?
     {
+        let until = last.to_chrono().date_naive() + chrono::Duration::days(1);
         let days = history(state, athlete, until, HISTORY_DAYS).await?;
         let start = days
             .iter()
@@ -259,6 +260,39 @@ pub async fn backtest(state: &AppState) -> Result<fatigue::Backtest, ApiError> {
     tokio::task::spawn_blocking(move || fatigue::backtest(&histories, 7, 7))
         .await
         .map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// The fatigue backtest as a Markdown table, and whether the model beats both baselines.
+pub fn backtest_table(result: &podium_domain::fatigue::Backtest) -> String {
+    use std::fmt::Write;
+    let mut out = format!(
+        "BMQ forecast, rolling origin: {} athletes, {} origins, 7 days ahead\n\n\
+         | model used at the origin | ratings forecast | model MAE | last value MAE | athlete mean MAE | in 80 % interval |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+        result.athletes, result.origins
+    );
+    for (name, score) in [
+        ("all", &result.overall),
+        ("personal (≥ 28 rated days)", &result.personal),
+        ("population prior", &result.population),
+    ] {
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.1} % |",
+            score.forecasts,
+            score.model_mae,
+            score.last_value_mae,
+            score.mean_mae,
+            100.0 * score.coverage
+        );
+    }
+    let verdict = if result.overall.beats_baselines() {
+        "the forecast beats both baselines"
+    } else {
+        "the forecast does NOT beat both baselines"
+    };
+    let _ = writeln!(out, "\n{verdict} (mean absolute error, BMQ points).");
+    out
 }
 
 /// Forgets the population prior (tests that change the population).

@@ -25,7 +25,7 @@ pub async fn run(mut settings: Settings, args: &BacktestArgs) -> anyhow::Result<
     let state = crate::build_state(settings).await?;
     if args.fatigue {
         let result = crate::app::fatigue::backtest(&state).await?;
-        print!("{}", fatigue_table(&result));
+        print!("{}", crate::app::fatigue::backtest_table(&result));
         return Ok(());
     }
     let course = Course::hyrox_standard();
@@ -73,39 +73,6 @@ pub async fn run(mut settings: Settings, args: &BacktestArgs) -> anyhow::Result<
     );
     print!("{}", table(&course, &metrics));
     Ok(())
-}
-
-/// The fatigue backtest as a Markdown table, and whether the model beats both baselines.
-pub fn fatigue_table(result: &podium_domain::fatigue::Backtest) -> String {
-    use std::fmt::Write;
-    let mut out = format!(
-        "BMQ forecast, rolling origin: {} athletes, {} origins, 7 days ahead\n\n\
-         | model used at the origin | ratings forecast | model MAE | last value MAE | athlete mean MAE | in 80 % interval |\n\
-         |---|---:|---:|---:|---:|---:|\n",
-        result.athletes, result.origins
-    );
-    for (name, score) in [
-        ("all", &result.overall),
-        ("personal (≥ 28 rated days)", &result.personal),
-        ("population prior", &result.population),
-    ] {
-        let _ = writeln!(
-            out,
-            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.1} % |",
-            score.forecasts,
-            score.model_mae,
-            score.last_value_mae,
-            score.mean_mae,
-            100.0 * score.coverage
-        );
-    }
-    let verdict = if result.overall.beats_baselines() {
-        "the forecast beats both baselines"
-    } else {
-        "the forecast does NOT beat both baselines"
-    };
-    let _ = writeln!(out, "\n{verdict} (mean absolute error, BMQ points).");
-    out
 }
 
 /// The backtest as a Markdown table.

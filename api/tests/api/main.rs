@@ -11,6 +11,7 @@ mod caching;
 mod db_outage;
 mod events;
 mod exports;
+mod fatigue;
 mod hardening;
 mod history;
 mod hostile;
