@@ -237,6 +237,8 @@ fn rows(f: &Fixture) -> Vec<Row> {
         Row { name: "`trainingLoad` (an athlete who granted no one)", call: gql("query($a: ID!) { trainingLoad(athleteId: $a, from: \"2026-01-01\", to: \"2026-01-02\") { date } }", json!({ "a": f.private_athlete })), allowed: ADMIN },
         Row { name: "`readiness`", call: gql("query($a: ID!) { readiness(athleteId: $a, date: \"2026-01-02\") { score } }", json!({ "a": a })), allowed: TRAINING_READERS },
         Row { name: "`loadFor`", call: gql("query($a: ID!) { loadFor(athleteId: $a, date: \"2026-01-02\", targetTsb: 0) { load } }", json!({ "a": a })), allowed: TRAINING_READERS },
+        Row { name: "`fatigueForecast`", call: gql("query($a: ID!) { fatigueForecast(athleteId: $a, days: 1) { bmq } }", json!({ "a": a })), allowed: TRAINING_READERS },
+        Row { name: "`GET /v1/athletes/{id}/charts/load.svg`", call: Call::Rest("GET", format!("/v1/athletes/{a}/charts/load.svg?from=2026-01-01&to=2026-01-02"), None), allowed: TRAINING_READERS },
         Row { name: "`recordWellness`", call: gql("mutation($a: ID!) { recordWellness(athleteId: $a, samples: []) { accepted } }", json!({ "a": a })), allowed: TRAINING_WRITERS },
         Row { name: "`POST /v1/athletes/{id}/wellness`", call: Call::Rest("POST", format!("/v1/athletes/{a}/wellness"), Some(json!([]))), allowed: TRAINING_WRITERS },
         Row { name: "`POST /v1/athletes/{id}/activities`", call: Call::Rest("POST", format!("/v1/athletes/{a}/activities"), Some(json!(TCX))), allowed: TRAINING_WRITERS },
