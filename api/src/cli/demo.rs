@@ -250,7 +250,8 @@ pub async fn run(settings: &Settings, args: &DemoArgs) -> anyhow::Result<()> {
         race.entries.len(),
         race.reads.len()
     );
-    println!("watch it: open {base}/graphql and run");
+    println!("watch it live: open {base}/events/{event_id}/live (the big-screen leaderboard)");
+    println!("or open {base}/graphql and run");
     println!("  {{ leaderboard(eventId: \"{event_id}\", first: 10) {{ edges {{ node {{ rank bib status netTimeMs lastTimingPoint athlete {{ name }} }} }} }} }}");
 
     let mut reads = race.reads.clone();

@@ -290,6 +290,7 @@ pub async fn run_js(script: &str, args: &[String]) -> String {
         "ws",
         "@apollo/client",
         "standardwebhooks",
+        "playwright-core",
     ]
     .iter()
     .all(|p| js.join("node_modules").join(p).exists());

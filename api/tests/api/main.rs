@@ -25,6 +25,7 @@ mod matching;
 mod metrics;
 mod oauth;
 mod officiating;
+mod pages;
 mod prediction;
 mod race_day;
 mod real_results;

@@ -7,11 +7,10 @@ use crate::error::ApiError;
 use crate::transport::graphql::error::ToGraphql;
 use crate::transport::graphql::limits::Meter;
 use crate::transport::{principal, PeerIp};
-use async_graphql::http::GraphiQLSource;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use tracing::Instrument;
@@ -286,11 +285,7 @@ pub(super) async fn get(
         ));
     }
     if wants_html || query.is_empty() {
-        let page = GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("podium")
-            .finish();
-        return Ok(Html(page).into_response());
+        return Ok(super::pages::graphiql());
     }
     let mut request = async_graphql::http::parse_query_string(query)
         .map_err(|e| ApiError::BadRequest(format!("query string: {e}")))?;

@@ -10,6 +10,7 @@ pub mod health;
 mod import;
 mod ingest;
 mod oauth;
+mod pages;
 pub mod server;
 mod stats;
 
@@ -99,6 +100,11 @@ pub fn routes(
             get(oauth::jwks).with_state(app.clone()),
         )
         .route("/v1/import/results", post(import::results))
+        .route("/", get(pages::index))
+        .route("/events/{event_id}/live", get(pages::live))
+        .route("/events/{event_id}/athletes/{bib}", get(pages::athlete))
+        .route("/events/{event_id}/report", get(pages::report))
+        .route("/assets/{file}", get(pages::assets))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
