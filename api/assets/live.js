@@ -44,7 +44,10 @@
       var tr = document.createElement('tr');
       tr.dataset.bib = n.bib;
       tr.dataset.rank = n.rank === null ? '' : String(n.rank);
-      if (before[n.bib] !== undefined && before[n.bib] !== tr.dataset.rank) tr.className = 'moved';
+      if (before[n.bib] !== undefined && before[n.bib] !== tr.dataset.rank) {
+        tr.className = 'moved';
+        setTimeout(function () { tr.className = ''; }, 2000);
+      }
       var p = n.prediction;
       tr.appendChild(cell(n.rank === null ? n.status : String(n.rank), 'num'));
       tr.appendChild(cell(n.bib, 'num'));

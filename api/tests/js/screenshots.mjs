@@ -1,5 +1,6 @@
 // The pages' screenshots in docs/pages/, from a running podium (e.g. `podium demo`):
 //   node screenshots.mjs http://127.0.0.1:8080 EVENT_ID BIB ../../../docs/pages
+// (BIB: an athlete still racing, so the tracker shows a predicted finish.)
 import { chromium } from 'playwright-core';
 
 const [base, eventId, bib, dir] = process.argv.slice(2);

@@ -13,6 +13,7 @@ use super::HttpState;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::transport::graphql::limits::Meter;
+use crate::transport::PeerIp;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -181,10 +182,15 @@ fn html_response(html: String, csp: &'static str) -> Response {
     response
 }
 
-/// Runs a query as an anonymous caller sees it (charged like one).
-async fn query(s: &HttpState, text: &str, variables: Value) -> Result<Value, ApiError> {
+/// Runs a query as an anonymous caller sees it, charged to the visitor's address like one.
+async fn query(
+    s: &HttpState,
+    peer: Option<std::net::IpAddr>,
+    text: &str,
+    variables: Value,
+) -> Result<Value, ApiError> {
     let principal = Principal::anonymous();
-    let meter = Meter::new(&s.app.limits, &principal, None);
+    let meter = Meter::new(&s.app.limits, &principal, peer);
     let request = async_graphql::Request::new(text)
         .variables(async_graphql::Variables::from_json(variables))
         .data(principal)
@@ -216,9 +222,10 @@ fn status_badge(status: &str, live: bool) -> String {
 }
 
 /// `GET /`: the events, live ones first.
-pub async fn index(State(s): State<HttpState>) -> Result<Response, ApiError> {
+pub async fn index(State(s): State<HttpState>, PeerIp(peer): PeerIp) -> Result<Response, ApiError> {
     let data = query(
         &s,
+        peer,
         "{ events(first: 200) { id name startsAt status } }",
         json!({}),
     )
@@ -277,6 +284,7 @@ const BOARD: &str = "query($e: ID!, $c: Category, $g: Gender, $n: Int) { event(i
 /// `GET /events/{eventId}/live[?category=&gender=&first=]`: the big-screen leaderboard.
 pub async fn live(
     State(s): State<HttpState>,
+    PeerIp(peer): PeerIp,
     Path(event): Path<String>,
     params: Result<Query<BoardQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -287,6 +295,7 @@ pub async fn live(
     let some = |v: &str| (!v.is_empty()).then(|| v.to_owned());
     let data = query(
         &s,
+        peer,
         BOARD,
         json!({ "e": event, "c": some(&category), "g": some(&gender), "n": first }),
     )
@@ -374,11 +383,12 @@ const RESULT: &str = "query($e: ID!, $b: String!) { event(id: $e) { name seq sta
 /// answers the part that changes (what the page's script fetches).
 pub async fn athlete(
     State(s): State<HttpState>,
+    PeerIp(peer): PeerIp,
     Path((event, bib)): Path<(String, String)>,
     params: Result<Query<FragmentQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let data = query(&s, RESULT, json!({ "e": event, "b": bib })).await?;
+    let data = query(&s, peer, RESULT, json!({ "e": event, "b": bib })).await?;
     let r = &data["result"];
     if r.is_null() {
         return Err(ApiError::NotFound(format!("bib {bib} in event {event}")));
@@ -394,7 +404,10 @@ pub async fn athlete(
         clock(r["netTimeMs"].as_i64().or(r["elapsedMs"].as_i64())),
         r["ranks"]["gender"]
             .as_i64()
-            .map(|rank| format!("· rank {rank} in gender"))
+            .map(|rank| format!(
+                "· rank {rank} of {}",
+                esc(r["gender"].as_str().unwrap_or("")).to_lowercase()
+            ))
             .unwrap_or_default(),
     );
     if let Some(p) = r["prediction"].as_object().filter(|_| !finished) {
@@ -464,10 +477,10 @@ pub async fn athlete(
 /// with their charts.
 pub async fn report(
     State(s): State<HttpState>,
+    PeerIp(peer): PeerIp,
     Path(event): Path<String>,
 ) -> Result<Response, ApiError> {
-    let data = query(
-        &s,
+    let data = query(&s, peer,
         "query($e: ID!) { event(id: $e) { name status } segmentStats(eventId: $e) { segment count medianMs p10Ms p90Ms } }",
         json!({ "e": event }),
     )
