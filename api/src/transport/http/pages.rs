@@ -377,7 +377,7 @@ pub struct FragmentQuery {
     fragment: Option<u8>,
 }
 
-const RESULT: &str = "query($e: ID!, $b: String!) { event(id: $e) { name seq status } result(eventId: $e, bib: $b) { bib status netTimeMs elapsedMs lastTimingPoint category gender athlete { name } ranks { overall gender ageGroup } prediction { finishMs lowMs highMs projectedRank } splits { segment durationMs estimated } } }";
+const RESULT: &str = "query($e: ID!, $b: String!) { event(id: $e) { name seq status course { timingPoints } } result(eventId: $e, bib: $b) { bib status netTimeMs elapsedMs lastTimingPoint category gender athlete { name } ranks { overall gender ageGroup } prediction { finishMs lowMs highMs projectedRank } splits { segment durationMs estimated } } }";
 
 /// `GET /events/{eventId}/athletes/{bib}`: one athlete's race as it happens; `?fragment=1`
 /// answers the part that changes (what the page's script fetches).
@@ -396,6 +396,27 @@ pub async fn athlete(
     let id = esc(&event);
     let mut fragment = String::new();
     let finished = r["status"] == "FINISHED";
+    // Where on the course: the last mat passed, as a bar of the course's timing points.
+    let points: Vec<&str> = data["event"]["course"]["timingPoints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let passed = r["lastTimingPoint"]
+        .as_str()
+        .and_then(|p| points.iter().position(|q| *q == p))
+        .map_or(0, |i| i + 1);
+    if !points.is_empty() {
+        let _ = write!(
+            fragment,
+            "<p><label for=\"course\">On the course: {passed} of {} timing points</label> \
+             <progress id=\"course\" max=\"{}\" value=\"{passed}\">{passed} of {}</progress></p>",
+            points.len(),
+            points.len(),
+            points.len()
+        );
+    }
     let _ = write!(
         fragment,
         "<p><strong>{}</strong> · {} · {} {}</p>",
