@@ -41,7 +41,7 @@ pub struct ChartQuery {
 }
 
 /// `m:ss` of a duration (`h:mm:ss` from an hour).
-fn short(ms: f64) -> String {
+pub(super) fn short(ms: f64) -> String {
     let s = (ms / 1000.0).round() as i64;
     if s >= 3600 {
         format!("{}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)

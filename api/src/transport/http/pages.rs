@@ -131,16 +131,10 @@ fn esc(text: &str) -> String {
     out
 }
 
+/// `m:ss` or `h:mm:ss` (the charts' format); empty for no time.
 fn clock(ms: Option<i64>) -> String {
-    let Some(ms) = ms else {
-        return String::new();
-    };
-    let s = (ms as f64 / 1000.0).round() as i64;
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
-    }
+    ms.map(|ms| super::charts::short(ms as f64))
+        .unwrap_or_default()
 }
 
 fn page(title: &str, body: &str, scripts: &[&str]) -> Response {
