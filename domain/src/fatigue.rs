@@ -127,9 +127,7 @@ fn mean(values: &[f64]) -> Option<f64> {
 }
 
 fn mean_sd(values: &[f64]) -> Option<(f64, f64)> {
-    let m = mean(values)?;
-    let var = values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (values.len() as f64 - 1.0);
-    Some((m, var.sqrt()))
+    (!values.is_empty()).then(|| crate::training::mean_sd(values))
 }
 
 /// The day-level covariates of each day of `days` followed by `planned` future loads:

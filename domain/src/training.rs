@@ -254,7 +254,8 @@ pub struct Readiness {
     pub too_short: Vec<&'static str>,
 }
 
-fn mean_sd(values: &[f64]) -> (f64, f64) {
+/// The mean and sample standard deviation of `values` (not empty).
+pub(crate) fn mean_sd(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
     let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);

@@ -11,12 +11,12 @@
 use crate::app::training::{chart, heart_profile, load_of, may_read, midnight};
 use crate::app::AppState;
 use crate::auth::Principal;
+use crate::cache::Recent;
 use crate::error::ApiError;
 use chrono::NaiveDate;
 use podium_domain::fatigue::{self, Day, Fit, FitKind, Predicted};
 use podium_domain::ports::WellnessVersion;
 use podium_domain::wellness::{BmqMoment, SampleKind};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -30,24 +30,30 @@ const PRIOR_ATHLETES: u64 = 40;
 const PRIOR_DAYS: i64 = 180;
 /// How long a population prior is used before it is fitted again.
 const PRIOR_TTL: Duration = Duration::from_secs(3600);
-/// Models kept in memory before the cache starts over.
+/// Models kept in memory (the least recently used go first).
 const MAX_CACHED: usize = 10_000;
 /// Days whose mean load is the plan when none is given.
 const USUAL_DAYS: usize = 28;
 
 /// An athlete's fitted model with the history it forecasts from.
 struct Fitted {
-    version: WellnessVersion,
-    from: NaiveDate,
     fit: Fit,
     history: Vec<Day>,
 }
 
-/// Fitted models per athlete, and the population prior.
-#[derive(Default)]
+/// Fitted models by athlete, origin day and data version, and the population prior.
 pub struct FatigueCache {
-    models: Mutex<HashMap<Uuid, Arc<Fitted>>>,
+    models: Recent<(Uuid, NaiveDate, WellnessVersion), Arc<Fitted>>,
     prior: Mutex<Option<(Instant, Option<Arc<Fit>>)>>,
+}
+
+impl Default for FatigueCache {
+    fn default() -> Self {
+        Self {
+            models: Recent::new(MAX_CACHED),
+            prior: Mutex::default(),
+        }
+    }
 }
 
 /// One forecast rating.
@@ -139,15 +145,8 @@ async fn fitted(
     from: NaiveDate,
 ) -> Result<Arc<Fitted>, ApiError> {
     let version = state.wellness.wellness_version(athlete_id).await?;
-    let cached = state
-        .fatigue
-        .models
-        .lock()
-        .expect("fatigue cache")
-        .get(&athlete_id)
-        .filter(|f| f.version == version && f.from == from)
-        .cloned();
-    if let Some(fitted) = cached {
+    let key = (athlete_id, from, version);
+    if let Some(fitted) = state.fatigue.models.get(&key) {
         return Ok(fitted);
     }
     let history = history(state, athlete_id, from, HISTORY_DAYS).await?;
@@ -158,17 +157,8 @@ async fn fitted(
             "athleteId: athlete {athlete_id} has no BMQ ratings before {from}: a forecast starts from at least one"
         ))
     })?;
-    let fitted = Arc::new(Fitted {
-        version,
-        from,
-        fit,
-        history,
-    });
-    let mut models = state.fatigue.models.lock().expect("fatigue cache");
-    if models.len() >= MAX_CACHED {
-        models.clear();
-    }
-    models.insert(athlete_id, fitted.clone());
+    let fitted = Arc::new(Fitted { fit, history });
+    state.fatigue.models.put(key, fitted.clone());
     Ok(fitted)
 }
 
@@ -196,6 +186,13 @@ async fn history(
     }))
 }
 
+/// Where the athlete's recorded stretch begins: the empty days before it say nothing.
+fn recorded_from(days: &[Day]) -> usize {
+    days.iter()
+        .position(|d| *d != Day::default())
+        .unwrap_or(days.len())
+}
+
 /// The population prior, fitted at most once an hour on the ratings of the athletes who rated
 /// most recently; `None` while nobody has rated.
 async fn prior(state: &AppState) -> Result<Option<Arc<Fit>>, ApiError> {
@@ -213,11 +210,7 @@ async fn prior(state: &AppState) -> Result<Option<Arc<Fit>>, ApiError> {
         // Their last half year of ratings, wherever in time it lies.
         let until = last.to_chrono().date_naive() + chrono::Duration::days(1);
         let days = history(state, athlete, until, PRIOR_DAYS).await?;
-        // Only the athlete's recorded stretch: the empty days before it say nothing.
-        let start = days
-            .iter()
-            .position(|d| *d != Day::default())
-            .unwrap_or(days.len());
+        let start = recorded_from(&days);
         rows.extend(fatigue::rows(i as u32, start as i64, &days[start..]));
     }
     let prior = fatigue::fit_prior(&rows).map(Arc::new);
@@ -240,10 +233,7 @@ pub async fn backtest(state: &AppState) -> Result<fatigue::Backtest, ApiError> {
     {
         let until = last.to_chrono().date_naive() + chrono::Duration::days(1);
         let days = history(state, athlete, until, HISTORY_DAYS).await?;
-        let start = days
-            .iter()
-            .position(|d| *d != Day::default())
-            .unwrap_or(days.len());
+        let start = recorded_from(&days);
         let first =
             until - chrono::Duration::days(HISTORY_DAYS) + chrono::Duration::days(start as i64);
         histories.push(fatigue::History {
@@ -293,11 +283,6 @@ pub fn backtest_table(result: &podium_domain::fatigue::Backtest) -> String {
     };
     let _ = writeln!(out, "\n{verdict} (mean absolute error, BMQ points).");
     out
-}
-
-/// Forgets the population prior (tests that change the population).
-pub fn forget_prior(state: &AppState) {
-    *state.fatigue.prior.lock().expect("prior") = None;
 }
 
 /// Thresholds of the fatigue alert.
