@@ -175,12 +175,8 @@ async fn history(
         .wellness
         .wellness(athlete_id, &[], midnight(first), midnight(until))
         .await?;
-    let health: Vec<_> = samples
-        .iter()
-        .filter(|s| s.kind() == SampleKind::Health)
-        .cloned()
-        .collect();
-    let heart = heart_profile(state, athlete_id, &health, last).await?;
+    // The profile reads only the health samples among them.
+    let heart = heart_profile(state, athlete_id, &samples, last).await?;
     Ok(fatigue::days_from(&samples, first, last, |a| {
         load_of(a, &heart)
     }))
