@@ -29,6 +29,25 @@ pub enum OtelProtocol {
     Grpc,
 }
 
+/// The `timescaledb` setting: `auto` uses TimescaleDB where the PostgreSQL server can (the
+/// extension installed and preloaded), `off` keeps plain tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Timescaledb {
+    #[default]
+    Auto,
+    Off,
+}
+
+impl From<Timescaledb> for podium_persistence::timescale::Mode {
+    fn from(t: Timescaledb) -> Self {
+        match t {
+            Timescaledb::Auto => Self::Auto,
+            Timescaledb::Off => Self::Off,
+        }
+    }
+}
+
 /// `development` (the default) serves GraphiQL, introspection and field suggestions;
 /// `production` turns all three off unless `graphql_introspection` says otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
@@ -66,6 +85,18 @@ pub struct Settings {
     /// (AES-256-GCM). Unset: they are stored in clear.
     #[serde(serialize_with = "serialize_secret_opt")]
     pub secrets_key: Option<SecretString>,
+    /// `auto`: TimescaleDB where the PostgreSQL server can (installed and preloaded); `off`:
+    /// plain tables even there.
+    pub timescaledb: Timescaledb,
+    /// On TimescaleDB (community edition), wellness samples older than this many days are
+    /// compressed.
+    pub wellness_compress_after_days: u32,
+    /// On TimescaleDB, raw detections older than this many days are dropped (0: kept forever;
+    /// results and corrections are kept either way).
+    pub detections_retention_days: u32,
+    /// On TimescaleDB, wellness samples older than this many days are dropped (0: kept
+    /// forever).
+    pub wellness_retention_days: u32,
     pub mode: Mode,
     pub log_format: LogFormat,
     /// A `tracing` filter, e.g. `info` or `podium_api=debug,info`.
@@ -214,6 +245,10 @@ impl Default for Settings {
             database_url: None,
             redis_url: None,
             secrets_key: None,
+            timescaledb: Timescaledb::Auto,
+            wellness_compress_after_days: 30,
+            detections_retention_days: 0,
+            wellness_retention_days: 0,
             mode: Mode::Development,
             log_format: LogFormat::Pretty,
             log_level: "info".to_owned(),
@@ -275,6 +310,15 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// What TimescaleDB keeps and compresses, from the settings.
+    pub fn timescale_policies(&self) -> podium_persistence::timescale::Policies {
+        podium_persistence::timescale::Policies {
+            wellness_compress_after_days: self.wellness_compress_after_days,
+            detections_retention_days: self.detections_retention_days,
+            wellness_retention_days: self.wellness_retention_days,
+        }
+    }
+
     /// Loads settings: defaults, then `file` (if any), then `PODIUM_*` variables from `env`,
     /// then `overrides` (command-line flags). Unknown keys are an error.
     pub fn load(
@@ -477,6 +521,22 @@ pub struct SettingsOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secrets_key: Option<String>,
+    /// TimescaleDB where the server can, or plain tables [env: PODIUM_TIMESCALEDB] [default: auto]
+    #[arg(long, global = true, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timescaledb: Option<Timescaledb>,
+    /// Compress wellness samples older than this many days (TimescaleDB) [env: PODIUM_WELLNESS_COMPRESS_AFTER_DAYS] [default: 30]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wellness_compress_after_days: Option<u32>,
+    /// Drop raw detections older than this many days, 0 keeps them (TimescaleDB) [env: PODIUM_DETECTIONS_RETENTION_DAYS] [default: 0]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detections_retention_days: Option<u32>,
+    /// Drop wellness samples older than this many days, 0 keeps them (TimescaleDB) [env: PODIUM_WELLNESS_RETENTION_DAYS] [default: 0]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wellness_retention_days: Option<u32>,
     /// development or production [env: PODIUM_MODE] [default: development]
     #[arg(long, global = true, value_enum)]
     #[serde(skip_serializing_if = "Option::is_none")]

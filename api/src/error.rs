@@ -47,6 +47,10 @@ pub enum ApiError {
     /// The database cannot be reached; the request may be repeated (nothing was written).
     #[error("the database is unavailable; retry in a few seconds")]
     Unavailable,
+    /// Concurrent writes conflicted past the server's retries; the request may be repeated
+    /// (nothing was written).
+    #[error("the database is busy with concurrent writes to the same data; retry in a moment")]
+    Busy,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -66,6 +70,7 @@ impl ApiError {
             ApiError::Timeout(_) => "TIMEOUT",
             ApiError::RequestTimeout(_) => "REQUEST_TIMEOUT",
             ApiError::Unavailable => DATABASE_UNAVAILABLE,
+            ApiError::Busy => DATABASE_BUSY,
             ApiError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -85,6 +90,7 @@ impl ApiError {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
             ApiError::Unavailable => Some(DATABASE_RETRY_AFTER_SECS),
+            ApiError::Busy => Some(1),
             _ => None,
         }
     }
@@ -101,6 +107,10 @@ impl From<RepoError> for ApiError {
                 tracing::warn!(%cause, "database unavailable");
                 ApiError::Unavailable
             }
+            RepoError::Busy(cause) => {
+                tracing::warn!(%cause, "concurrent writes conflicted past the retries");
+                ApiError::Busy
+            }
             RepoError::Unexpected(cause) => ApiError::Internal(cause),
         }
     }
@@ -114,5 +124,7 @@ impl From<InvalidInput> for ApiError {
 
 /// The code of answers given while the database cannot be reached.
 pub const DATABASE_UNAVAILABLE: &str = "DATABASE_UNAVAILABLE";
+/// The code of answers given when concurrent writes conflicted past the retries.
+pub const DATABASE_BUSY: &str = "DATABASE_BUSY";
 /// What `Retry-After` says while the database cannot be reached.
 pub const DATABASE_RETRY_AFTER_SECS: u64 = 2;

@@ -39,20 +39,29 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let db = podium_persistence::connect_with(&url, acquire)
         .await
         .context("connecting to the database")?;
-    podium_persistence::migrate(&db)
-        .await
-        .context("migrating the database")?;
-    use podium_persistence::timescale::Support;
-    match podium_persistence::upgrade_to_timescaledb(&db)
-        .await
-        .context("enabling TimescaleDB")?
+    if settings.wellness_compress_after_days == 0 {
+        anyhow::bail!("wellness_compress_after_days must be at least 1");
+    }
+    let timescale = podium_persistence::prepare_and_migrate(
+        &db,
+        settings.timescaledb.into(),
+        settings.timescale_policies(),
+    )
+    .await
+    .context("migrating the database")?;
+    if (settings.detections_retention_days > 0 || settings.wellness_retention_days > 0)
+        && !timescale.features.retention
     {
-        (Support::Ready, true) => tracing::info!(
-            "TimescaleDB can be used now: raw detections were converted into a hypertable"
-        ),
-        (Support::Ready, false) => tracing::info!("TimescaleDB: raw detections are a hypertable"),
-        (Support::Unusable(why), _) => tracing::warn!("{}", why.advice()),
-        (Support::Absent, _) => {}
+        anyhow::bail!(
+            "detections_retention_days and wellness_retention_days need TimescaleDB's community edition ({}); set them to 0 to keep everything",
+            timescale.support.code()
+        );
+    }
+    if let Some(line) = timescale.summary() {
+        match timescale.support {
+            podium_persistence::timescale::Support::Unusable(_) => tracing::warn!("{line}"),
+            _ => tracing::info!("{line}"),
+        }
     }
     let auth = Arc::new(auth::Authenticator::new(&settings)?);
     if !(settings.fatigue_alert_acwr_low.is_finite()
@@ -147,6 +156,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         live,
         database: Default::default(),
         pool,
+        timescale: Arc::new(timescale),
     };
     app::access::load_keys(&state)
         .await

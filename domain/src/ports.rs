@@ -32,6 +32,11 @@ pub enum RepoError {
     /// same request may succeed later. Nothing was written.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// Concurrent writes met in a lock conflict the database broke (a deadlock or a
+    /// serialization failure) and retrying did not get through; the same request may succeed
+    /// later. Nothing was written.
+    #[error("the database is busy: {0}")]
+    Busy(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

@@ -79,6 +79,11 @@ pub fn bench_settings(database_url: &str, data_dir: PathBuf) -> anyhow::Result<S
     settings.ws_messages_per_sec_anonymous = 1_000_000;
     // A retraining after an import would compete with what is being measured.
     settings.prediction_retrain = false;
+    // `PODIUM_TIMESCALEDB=off` measures plain PostgreSQL on a server that has TimescaleDB.
+    if let Ok(mode) = std::env::var("PODIUM_TIMESCALEDB") {
+        settings.timescaledb = clap::ValueEnum::from_str(&mode, true)
+            .map_err(|e| anyhow::anyhow!("PODIUM_TIMESCALEDB: {e}"))?;
+    }
     Ok(settings)
 }
 
@@ -117,6 +122,22 @@ pub async fn serve_race_day(
     let (event_id, race) =
         podium_api::cli::demo::create_simulated_event(&client, name, &config).await?;
     Ok((addr, client, event_id, race))
+}
+
+/// What stores raw detections in the database of `url`, for reports: SQLite, plain
+/// PostgreSQL, or a TimescaleDB hypertable.
+pub async fn storage(url: &str) -> anyhow::Result<&'static str> {
+    if !url.starts_with("postgres") {
+        return Ok("sqlite");
+    }
+    let db = podium_persistence::connect(url).await?;
+    let hypertable = podium_persistence::timescale::detections_is_hypertable(&db).await?;
+    db.close().await?;
+    Ok(if hypertable {
+        "postgresql + timescaledb (hypertable)"
+    } else {
+        "postgresql (plain tables)"
+    })
 }
 
 /// The backend a database URL names, for reports.

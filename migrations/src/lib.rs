@@ -22,6 +22,7 @@ mod m20261203_000004_result_splits_measured;
 mod m20261203_000005_webhook_control;
 mod m20261203_000006_wellness;
 mod m20261203_000007_athlete_webhooks;
+mod m20261207_000001_hypertable_without_foreign_key;
 
 pub mod timescale;
 
@@ -50,15 +51,14 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000005_webhook_control::Migration),
             Box::new(m20261203_000006_wellness::Migration),
             Box::new(m20261203_000007_athlete_webhooks::Migration),
+            Box::new(m20261207_000001_hypertable_without_foreign_key::Migration),
         ]
     }
 }
 
 /// Whether `detections` has the hypertable shape — no unique read-id index (a hypertable's
-/// cannot exclude `ts`) — so ingest keys read ids in `detection_read_ids`. True on TimescaleDB,
-/// and on plain PostgreSQL migrated with `TEST_HYPERTABLE_SHAPE` set (see
-/// `timescale::hypertable_shape_requested`); SQLite and plain PostgreSQL keep the partial
-/// unique index `(event_id, read_id)`.
+/// cannot exclude `ts`) — so ingest keys read ids in `detection_read_ids`. True on TimescaleDB;
+/// SQLite and plain PostgreSQL keep the partial unique index `(event_id, read_id)`.
 pub async fn read_ids_keyed_apart<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
     if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
         return Ok(false);

@@ -318,14 +318,8 @@ impl MigrationTrait for Migration {
 
         let db = manager.get_connection();
         let backend = db.get_database_backend();
-        let timescale = match crate::timescale::enable(db).await? {
-            crate::timescale::Support::Ready => true,
-            crate::timescale::Support::Unusable(why) => {
-                tracing::warn!("{}", why.advice());
-                false
-            }
-            crate::timescale::Support::Absent => false,
-        };
+        // `timescale::prepare` created the extension before the migrations where it should.
+        let timescale = crate::timescale::installed(db).await?;
         let sql = |s: &str| Statement::from_string(backend, s.to_owned());
         // Plain SQL so the primary key can include the time column, as a hypertable requires;
         // SQLite accepts it as is (its column types only set affinity).
@@ -333,16 +327,15 @@ impl MigrationTrait for Migration {
         // Idempotent ingest is a database guarantee: one row per (bib, point, instant).
         db.execute(sql("CREATE UNIQUE INDEX detections_content ON detections (event_id, bib, timing_point, ts)"))
             .await?;
-        let shaped = timescale
-            || (backend == sea_orm::DatabaseBackend::Postgres
-                && crate::timescale::hypertable_shape_requested());
-        if shaped {
+        if timescale {
             // A hypertable's unique indexes must include its time column, so no read-id
             // index can be unique here: ingest keys read ids in `detection_read_ids` (a later
-            // migration).
-            if timescale {
-                db.execute(sql(crate::timescale::CREATE_HYPERTABLE)).await?;
-            }
+            // migration). Nor a foreign key (see `timescale::HYPERTABLE_SHAPE`).
+            db.execute(sql(
+                "ALTER TABLE detections DROP CONSTRAINT IF EXISTS detections_event_id_fkey",
+            ))
+            .await?;
+            db.execute(sql(crate::timescale::CREATE_HYPERTABLE)).await?;
         } else {
             db.execute(sql(
                 "CREATE UNIQUE INDEX detections_read_id ON detections (event_id, read_id) WHERE read_id IS NOT NULL",

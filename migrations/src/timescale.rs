@@ -1,15 +1,45 @@
-//! TimescaleDB: decided by what the server can do, not by what is installed.
+//! TimescaleDB: decided from what the server reports, before anything is tried.
 //!
-//! A server may list `timescaledb` in `pg_available_extensions` (the package is installed) and
-//! still refuse `CREATE EXTENSION` — most often because the library is not in
-//! `shared_preload_libraries` (right after installing the package, and on managed hosts),
-//! sometimes for lack of privilege. podium then keeps plain tables and says how to enable
-//! hypertables; once the extension can be created, `podium serve` (and `podium migrate`)
-//! convert the existing `detections` table at start, keeping its rows
-//! (`create_hypertable(…, migrate_data => true)`).
+//! The `timescaledb` setting chooses: `auto` (the default) uses the extension where the server
+//! can, `off` keeps plain PostgreSQL tables even where it could. With `auto`, [`prepare`]
+//! looks before it leaps: is the extension installed (`pg_available_extensions`), already
+//! created in this database (`pg_extension`), and is its library in
+//! `shared_preload_libraries`? Only then does it run `CREATE EXTENSION`, on its own connection
+//! and outside any transaction: TimescaleDB answers an unpreloaded `CREATE EXTENSION` with a
+//! FATAL that closes the connection, so no savepoint could catch it.
+//!
+//! The migrations then read one fact, [`installed`]: where the extension exists in the
+//! database, `detections` and `wellness_samples` are hypertables. A database migrated before
+//! the extension could be used is converted at the next start ([`upgrade_if_possible`],
+//! rows kept). What the edition allows comes last ([`ensure_features`]): the community
+//! edition adds compression and the `wellness_daily` continuous aggregate with their policies;
+//! the Apache-2 edition (`timescaledb.license = 'apache'`, TimescaleDB's `-oss` packages) has
+//! hypertables only, and podium says so once.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
+
+/// The `timescaledb` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Use TimescaleDB where the server can.
+    #[default]
+    Auto,
+    /// Plain PostgreSQL tables, even where TimescaleDB could be used.
+    Off,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Mode::Auto),
+            "off" => Ok(Mode::Off),
+            other => Err(format!("`{other}` is not one of auto, off")),
+        }
+    }
+}
 
 /// Why TimescaleDB cannot be used on a server that has it installed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,54 +65,132 @@ impl Unusable {
         }
     }
 
-    /// What an operator should do about it.
+    /// What an operator should do about it, in one line.
     pub fn advice(&self) -> String {
         match self {
-            Unusable::NotPreloaded => "TimescaleDB is installed but not preloaded: add \
-                `shared_preload_libraries = 'timescaledb'` to postgresql.conf and restart \
-                PostgreSQL; podium converts `detections` into a hypertable at its next start"
+            Unusable::NotPreloaded => "TimescaleDB is installed but not preloaded, so podium \
+                uses plain tables: add `shared_preload_libraries = 'timescaledb'` to \
+                postgresql.conf and restart PostgreSQL; podium converts its tables into \
+                hypertables at its next start"
                 .to_owned(),
             Unusable::NotPermitted => "TimescaleDB is installed but this role may not create \
-                the extension: run `CREATE EXTENSION timescaledb` as a superuser; podium \
-                converts `detections` into a hypertable at its next start"
+                the extension, so podium uses plain tables: run `CREATE EXTENSION timescaledb` \
+                as a superuser; podium converts its tables into hypertables at its next start"
                 .to_owned(),
             Unusable::Other(message) => format!(
                 "TimescaleDB is installed but `CREATE EXTENSION timescaledb` failed ({message}); \
-                 raw detections stay in a plain table"
+                 podium uses plain tables"
             ),
+        }
+    }
+
+    /// A short code for `/readyz`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Unusable::NotPreloaded => "not_preloaded",
+            Unusable::NotPermitted => "not_permitted",
+            Unusable::Other(_) => "unusable",
         }
     }
 }
 
-/// What the connected server can do with TimescaleDB.
+/// Which TimescaleDB a database runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edition {
+    /// The community (Timescale License) edition: compression and continuous aggregates.
+    Community,
+    /// The Apache-2 edition: hypertables only.
+    Apache,
+}
+
+/// What podium uses of TimescaleDB on the connected database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Support {
-    /// Not PostgreSQL, or the extension is not installed.
+    /// Not PostgreSQL, or the extension is not installed on the server.
     Absent,
+    /// The `timescaledb` setting is `off`.
+    Off,
     /// Installed but cannot be used (see [`Unusable::advice`]).
     Unusable(Unusable),
     /// The extension exists in this database.
-    Ready,
+    Ready(Edition),
 }
 
-fn sql(backend: DatabaseBackend, s: &str) -> Statement {
-    Statement::from_string(backend, s.to_owned())
+impl Support {
+    /// What `/readyz` reports.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Support::Absent => "absent",
+            Support::Off => "off",
+            Support::Unusable(why) => why.code(),
+            Support::Ready(Edition::Community) => "community",
+            Support::Ready(Edition::Apache) => "apache",
+        }
+    }
+}
+
+fn sql(s: &str) -> Statement {
+    Statement::from_string(DatabaseBackend::Postgres, s.to_owned())
 }
 
 async fn count<C: ConnectionTrait>(db: &C, query: &str) -> Result<i64, DbErr> {
-    let row = db.query_one(sql(DatabaseBackend::Postgres, query)).await?;
+    let row = db.query_one(sql(query)).await?;
     match row {
         Some(row) => row.try_get("", "n"),
         None => Ok(0),
     }
 }
 
-/// Creates the extension when the server can, inside the caller's transaction (a savepoint
-/// keeps a refusal from aborting it), and says what the server can do.
-pub async fn enable<C: ConnectionTrait>(db: &C) -> Result<Support, DbErr> {
-    let backend = db.get_database_backend();
-    if backend != DatabaseBackend::Postgres {
+async fn text<C: ConnectionTrait>(db: &C, query: &str) -> Result<Option<String>, DbErr> {
+    match db.query_one(sql(query)).await? {
+        Some(row) => row.try_get("", "t"),
+        None => Ok(None),
+    }
+}
+
+/// Whether `shared_preload_libraries` (as the server reports it) names TimescaleDB.
+pub fn preloads_timescaledb(shared_preload_libraries: &str) -> bool {
+    shared_preload_libraries
+        .split(',')
+        .map(|lib| lib.trim().trim_matches('"').trim_matches('\''))
+        .any(|lib| lib == "timescaledb" || lib.starts_with("timescaledb-"))
+}
+
+/// Whether the extension exists in this database (what the migrations follow).
+pub async fn installed<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
+    Ok(db.get_database_backend() == DatabaseBackend::Postgres
+        && count(
+            db,
+            "SELECT count(*) AS n FROM pg_extension WHERE extname = 'timescaledb'",
+        )
+        .await?
+            > 0)
+}
+
+/// The edition the server runs now (`timescaledb.license` can change at run time).
+pub async fn edition<C: ConnectionTrait>(db: &C) -> Result<Edition, DbErr> {
+    let license = text(
+        db,
+        "SELECT current_setting('timescaledb.license', true) AS t",
+    )
+    .await?;
+    Ok(match license.as_deref() {
+        Some(l) if l.eq_ignore_ascii_case("apache") => Edition::Apache,
+        _ => Edition::Community,
+    })
+}
+
+/// Decides what podium uses of TimescaleDB and creates the extension where it should, before
+/// the migrations run. `db` must not be inside a transaction.
+pub async fn prepare<C: ConnectionTrait>(db: &C, mode: Mode) -> Result<Support, DbErr> {
+    if db.get_database_backend() != DatabaseBackend::Postgres {
         return Ok(Support::Absent);
+    }
+    if mode == Mode::Off {
+        return Ok(Support::Off);
+    }
+    if installed(db).await? {
+        return Ok(Support::Ready(edition(db).await?));
     }
     if count(
         db,
@@ -93,44 +201,47 @@ pub async fn enable<C: ConnectionTrait>(db: &C) -> Result<Support, DbErr> {
     {
         return Ok(Support::Absent);
     }
-    db.execute(sql(backend, "SAVEPOINT podium_timescaledb"))
-        .await?;
+    let preload = text(
+        db,
+        "SELECT current_setting('shared_preload_libraries') AS t",
+    )
+    .await?
+    .unwrap_or_default();
+    if !preloads_timescaledb(&preload) {
+        return Ok(Support::Unusable(Unusable::NotPreloaded));
+    }
     match db
-        .execute(sql(backend, "CREATE EXTENSION IF NOT EXISTS timescaledb"))
+        .execute_unprepared("CREATE EXTENSION IF NOT EXISTS timescaledb")
         .await
     {
-        Ok(_) => {
-            db.execute(sql(backend, "RELEASE SAVEPOINT podium_timescaledb"))
-                .await?;
-            Ok(Support::Ready)
-        }
-        Err(e) => {
-            db.execute(sql(backend, "ROLLBACK TO SAVEPOINT podium_timescaledb"))
-                .await?;
-            Ok(Support::Unusable(Unusable::classify(&e.to_string())))
-        }
+        Ok(_) => Ok(Support::Ready(edition(db).await?)),
+        Err(e) => Ok(Support::Unusable(Unusable::classify(&e.to_string()))),
     }
 }
 
-/// Whether raw detections are stored in a hypertable.
-pub async fn detections_is_hypertable<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
-    if db.get_database_backend() != DatabaseBackend::Postgres
-        || count(
-            db,
-            "SELECT count(*) AS n FROM pg_extension WHERE extname = 'timescaledb'",
-        )
-        .await?
-            == 0
-    {
+async fn is_hypertable<C: ConnectionTrait>(db: &C, table: &str) -> Result<bool, DbErr> {
+    if !installed(db).await? {
         return Ok(false);
     }
     Ok(count(
         db,
-        "SELECT count(*) AS n FROM timescaledb_information.hypertables \
-         WHERE hypertable_name = 'detections' AND hypertable_schema = current_schema()",
+        &format!(
+            "SELECT count(*) AS n FROM timescaledb_information.hypertables \
+             WHERE hypertable_name = '{table}' AND hypertable_schema = current_schema()"
+        ),
     )
     .await?
         > 0)
+}
+
+/// Whether raw detections are stored in a hypertable.
+pub async fn detections_is_hypertable<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
+    is_hypertable(db, "detections").await
+}
+
+/// Whether `wellness_samples` is a hypertable.
+pub async fn wellness_is_hypertable<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
+    is_hypertable(db, "wellness_samples").await
 }
 
 /// The hypertable shape of `detections`' keys. A hypertable's unique indexes must include the
@@ -138,8 +249,17 @@ pub async fn detections_is_hypertable<C: ConnectionTrait>(db: &C) -> Result<bool
 /// path's partial read-id index goes, and ingest keys read ids in `detection_read_ids`
 /// instead (filled here from the rows already stored). Only the content key
 /// `(event_id, bib, timing_point, ts)` stays unique on the hypertable.
-pub const HYPERTABLE_SHAPE: [&str; 2] = [
+///
+/// And no foreign key from the hypertable: TimescaleDB copies it onto every new chunk, which
+/// takes a `SHARE ROW EXCLUSIVE` lock on `events` inside the inserting transaction. Two
+/// timing systems uploading into one event then deadlock (the second holds `events`' row-level
+/// table lock from locking the event row and waits for that row; the first, creating the
+/// chunk, waits for the second's table lock: timescale/timescaledb#4800, #7429). Ingest
+/// writes detections only under the event's row lock, for an event it has just found, and
+/// events are never deleted, so the key held nothing the write path does not.
+pub const HYPERTABLE_SHAPE: [&str; 3] = [
     "DROP INDEX IF EXISTS detections_read_id",
+    "ALTER TABLE detections DROP CONSTRAINT IF EXISTS detections_event_id_fkey",
     "INSERT INTO detection_read_ids (event_id, read_id) SELECT DISTINCT event_id, read_id FROM detections WHERE read_id IS NOT NULL ON CONFLICT DO NOTHING",
 ];
 
@@ -149,53 +269,104 @@ pub const HYPERTABLE_SHAPE: [&str; 2] = [
 /// chunks are not mostly empty.
 pub const CREATE_HYPERTABLE: &str = "SELECT create_hypertable('detections', 'ts', chunk_time_interval => INTERVAL '1 day', migrate_data => true)";
 
-/// Test-only: `TEST_HYPERTABLE_SHAPE` set while migrating plain PostgreSQL gives `detections`
-/// the hypertable's keys without TimescaleDB, so the hypertable ingest path runs and is
-/// measured where TimescaleDB cannot be installed (CI runs the race day and `ingest_bench`
-/// on it).
-pub fn hypertable_shape_requested() -> bool {
-    std::env::var_os("TEST_HYPERTABLE_SHAPE").is_some_and(|v| !v.is_empty() && v != "0")
-}
-
-/// At start: when `detections` is a plain table but the server can now create the extension,
-/// converts it (one transaction). Returns what the server can do, for the caller to log.
-pub async fn upgrade_if_possible<C>(db: &C) -> Result<(Support, bool), DbErr>
+/// At start: when the extension exists but `detections` is still a plain table (migrated
+/// before the extension could be used), converts it and `wellness_samples` in one
+/// transaction, keeping their rows. Returns whether it converted.
+pub async fn upgrade_if_possible<C>(db: &C) -> Result<bool, DbErr>
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    if db.get_database_backend() != DatabaseBackend::Postgres {
-        return Ok((Support::Absent, false));
-    }
-    if detections_is_hypertable(db).await? {
-        return Ok((Support::Ready, false));
+    if !installed(db).await? || detections_is_hypertable(db).await? {
+        return Ok(false);
     }
     let txn = db.begin().await?;
-    let support = enable(&txn).await?;
-    if support != Support::Ready {
-        txn.rollback().await?;
-        return Ok((support, false));
-    }
     let wellness = crate::m20261203_000006_wellness::CREATE_HYPERTABLE;
     for statement in HYPERTABLE_SHAPE
         .iter()
         .chain([&CREATE_HYPERTABLE, &wellness])
     {
-        txn.execute(sql(DatabaseBackend::Postgres, statement))
-            .await?;
+        txn.execute(sql(statement)).await?;
     }
     txn.commit().await?;
-    Ok((Support::Ready, true))
+    Ok(true)
 }
 
+/// The operator's choices for what TimescaleDB keeps and compresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policies {
+    /// Wellness chunks older than this many days are compressed.
+    pub wellness_compress_after_days: u32,
+    /// Raw detections older than this many days are dropped (0: kept forever).
+    pub detections_retention_days: u32,
+    /// Wellness samples older than this many days are dropped (0: kept forever).
+    pub wellness_retention_days: u32,
+}
+
+impl Default for Policies {
+    fn default() -> Self {
+        Policies {
+            wellness_compress_after_days: 30,
+            detections_retention_days: 0,
+            wellness_retention_days: 0,
+        }
+    }
+}
+
+/// What [`ensure_features`] set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Features {
+    pub hypertables: bool,
+    pub compression: bool,
+    pub continuous_aggregates: bool,
+    /// Retention policies can be set (`detections_retention_days`, `wellness_retention_days`).
+    pub retention: bool,
+}
+
+/// Compression of `wellness_samples`: one athlete's samples together, in time order (every
+/// read is one athlete's stretch of days).
+pub const WELLNESS_COMPRESSION: &str = "ALTER TABLE wellness_samples SET (timescaledb.compress, \
+     timescaledb.compress_segmentby = 'athlete_id', timescaledb.compress_orderby = 'at')";
+
+/// Compression of `detections`: one event's reads together, by bib and mat (what recomputing
+/// an entry reads).
+pub const DETECTIONS_COMPRESSION: &str = "ALTER TABLE detections SET (timescaledb.compress, \
+     timescaledb.compress_segmentby = 'event_id', \
+     timescaledb.compress_orderby = 'bib, timing_point, ts')";
+
+/// Compresses the detection chunks whose day is over and whose every event is OFFICIAL (the
+/// reads a result rests on, kept for lineage and amendments, no longer written by ingest).
+/// A job of TimescaleDB's scheduler, hourly; `CALL podium_compress_official_detections(0,
+/// NULL)` runs it at once. An amendment that writes into a compressed chunk still works
+/// (TimescaleDB decompresses the rows it touches).
+pub const COMPRESS_OFFICIAL_DETECTIONS: &str = "CREATE OR REPLACE PROCEDURE \
+     podium_compress_official_detections(job_id int, config jsonb) LANGUAGE plpgsql AS $$ \
+     DECLARE chunk regclass; chunks regclass[]; \
+     BEGIN \
+       SELECT coalesce(array_agg(format('%I.%I', c.chunk_schema, c.chunk_name)::regclass \
+                                 ORDER BY c.range_start), '{}') INTO chunks \
+       FROM timescaledb_information.chunks c \
+       WHERE c.hypertable_name = 'detections' AND c.hypertable_schema = current_schema() \
+         AND NOT c.is_compressed AND c.range_end < now() \
+         AND EXISTS (SELECT 1 FROM detections d \
+                     WHERE d.ts >= c.range_start AND d.ts < c.range_end) \
+         AND NOT EXISTS (SELECT 1 FROM detections d JOIN events e ON e.id = d.event_id \
+                         WHERE d.ts >= c.range_start AND d.ts < c.range_end \
+                           AND e.status <> 'OFFICIAL'); \
+       FOREACH chunk IN ARRAY chunks LOOP \
+         PERFORM compress_chunk(chunk, if_not_compressed => true); \
+         COMMIT; \
+       END LOOP; \
+     END $$";
+
 /// The daily rollup of wellness samples, a continuous aggregate: per athlete, kind and UTC
-/// day, how many samples, the activity minutes, and the mean BMQ — what a dashboard or a
-/// report over many athletes reads instead of the raw samples. TimescaleDB refuses to create
-/// a continuous aggregate inside a transaction block, so these run one by one on a plain
-/// connection ([`ensure_wellness_rollup`]); the policy refreshes the last 400 days hourly,
-/// leaving the current hour to real-time reads.
-pub const WELLNESS_DAILY: [&str; 2] = [
+/// day, how many samples, the activity minutes, and the mean BMQ — what long-range training
+/// questions read instead of the raw samples. TimescaleDB refuses to create a continuous
+/// aggregate inside a transaction block, so these run one by one on a plain connection; the
+/// policy refreshes the last 400 days hourly, and reads add the not yet materialised days
+/// from the raw samples (real-time aggregation).
+pub const WELLNESS_DAILY: [&str; 3] = [
     "CREATE MATERIALIZED VIEW IF NOT EXISTS wellness_daily \
-     WITH (timescaledb.continuous) AS \
+     WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS \
      SELECT athlete_id, kind, time_bucket(INTERVAL '1 day', at) AS day, \
             count(*) AS samples, \
             sum(((data::jsonb) -> 'activity' ->> 'durationS')::double precision) / 60 AS activity_minutes, \
@@ -204,33 +375,112 @@ pub const WELLNESS_DAILY: [&str; 2] = [
      FROM wellness_samples \
      GROUP BY athlete_id, kind, time_bucket(INTERVAL '1 day', at) \
      WITH NO DATA",
+    "ALTER MATERIALIZED VIEW wellness_daily SET (timescaledb.materialized_only = false)",
     "SELECT add_continuous_aggregate_policy('wellness_daily', \
      start_offset => INTERVAL '400 days', end_offset => INTERVAL '1 hour', \
      schedule_interval => INTERVAL '1 hour', if_not_exists => true)",
 ];
 
-/// Whether `wellness_samples` is a hypertable.
-pub async fn wellness_is_hypertable<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
-    Ok(detections_is_hypertable(db).await?
-        && count(
-            db,
+async fn compression_enabled<C: ConnectionTrait>(db: &C, table: &str) -> Result<bool, DbErr> {
+    Ok(count(
+        db,
+        &format!(
             "SELECT count(*) AS n FROM timescaledb_information.hypertables \
-             WHERE hypertable_name = 'wellness_samples' AND hypertable_schema = current_schema()",
-        )
-        .await?
-            > 0)
+             WHERE hypertable_name = '{table}' AND hypertable_schema = current_schema() \
+             AND compression_enabled"
+        ),
+    )
+    .await?
+        > 0)
 }
 
-/// Creates the daily wellness rollup where `wellness_samples` is a hypertable, each statement
-/// on its own outside any transaction (`db` must not be one). Returns whether it is there.
-pub async fn ensure_wellness_rollup<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
-    if !wellness_is_hypertable(db).await? {
-        return Ok(false);
+async fn has_job<C: ConnectionTrait>(db: &C, proc_name: &str) -> Result<bool, DbErr> {
+    Ok(count(
+        db,
+        &format!(
+            "SELECT count(*) AS n FROM timescaledb_information.jobs WHERE proc_name = '{proc_name}'"
+        ),
+    )
+    .await?
+        > 0)
+}
+
+/// Sets up what the edition allows, idempotently, at every start (the policies follow the
+/// settings): on the community edition, compression of both hypertables and its jobs, the
+/// `wellness_daily` continuous aggregate and its refresh policy, and retention where the
+/// operator asked for it; on the Apache-2 edition, none of these. `db` must not be inside a
+/// transaction.
+pub async fn ensure_features<C: ConnectionTrait>(
+    db: &C,
+    policies: Policies,
+) -> Result<Features, DbErr> {
+    if !detections_is_hypertable(db).await? {
+        return Ok(Features::default());
     }
+    let mut features = Features {
+        hypertables: true,
+        ..Features::default()
+    };
+    // Policies (compression, retention, refresh) are the community edition's.
+    if edition(db).await? == Edition::Apache {
+        return Ok(features);
+    }
+    for (table, days) in [
+        ("detections", policies.detections_retention_days),
+        ("wellness_samples", policies.wellness_retention_days),
+    ] {
+        db.execute_unprepared(&format!(
+            "SELECT remove_retention_policy('{table}', if_exists => true)"
+        ))
+        .await?;
+        if days > 0 {
+            db.execute_unprepared(&format!(
+                "SELECT add_retention_policy('{table}', drop_after => INTERVAL '{days} days')"
+            ))
+            .await?;
+        }
+    }
+    features.retention = true;
+    if !compression_enabled(db, "wellness_samples").await? {
+        db.execute_unprepared(WELLNESS_COMPRESSION).await?;
+    }
+    db.execute_unprepared(
+        "SELECT remove_compression_policy('wellness_samples', if_exists => true)",
+    )
+    .await?;
+    db.execute_unprepared(&format!(
+        "SELECT add_compression_policy('wellness_samples', compress_after => INTERVAL '{} days')",
+        policies.wellness_compress_after_days.max(1)
+    ))
+    .await?;
+    if !compression_enabled(db, "detections").await? {
+        db.execute_unprepared(DETECTIONS_COMPRESSION).await?;
+    }
+    db.execute_unprepared(COMPRESS_OFFICIAL_DETECTIONS).await?;
+    if !has_job(db, "podium_compress_official_detections").await? {
+        db.execute_unprepared(
+            "SELECT add_job('podium_compress_official_detections', INTERVAL '1 hour')",
+        )
+        .await?;
+    }
+    features.compression = true;
     for statement in WELLNESS_DAILY {
         db.execute_unprepared(statement).await?;
     }
-    Ok(true)
+    features.continuous_aggregates = true;
+    Ok(features)
+}
+
+/// Whether the `wellness_daily` rollup exists in this database.
+pub async fn has_wellness_rollup<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
+    Ok(installed(db).await?
+        && count(
+            db,
+            "SELECT count(*) AS n FROM timescaledb_information.continuous_aggregates \
+             WHERE view_name = 'wellness_daily' AND view_schema = current_schema()",
+        )
+        .await?
+            > 0)
 }
 
 #[cfg(test)]
@@ -251,23 +501,24 @@ mod tests {
         assert_eq!(Unusable::classify(denied), Unusable::NotPermitted);
         let other = Unusable::classify("could not open extension control file");
         assert!(matches!(other, Unusable::Other(_)));
-        assert!(other.advice().contains("plain table"));
+        assert!(other.advice().contains("plain tables"));
     }
 
     #[test]
-    fn the_wellness_rollup_is_a_continuous_aggregate_bucketed_on_the_time_column() {
-        let [view, policy] = WELLNESS_DAILY;
-        assert!(view.contains("WITH (timescaledb.continuous)"));
-        assert!(view.contains("time_bucket(INTERVAL '1 day', at)"));
-        assert!(
-            view.contains("WITH NO DATA"),
-            "no refresh inside the creation"
-        );
-        assert!(!view.to_ascii_uppercase().contains("BEGIN"));
-        assert!(policy.contains("add_continuous_aggregate_policy('wellness_daily'"));
-        assert!(
-            policy.contains("if_not_exists => true"),
-            "runs at every start"
-        );
+    fn the_preload_list_is_read_as_the_server_writes_it() {
+        assert!(preloads_timescaledb("timescaledb"));
+        assert!(preloads_timescaledb("pg_stat_statements, timescaledb"));
+        assert!(preloads_timescaledb("'timescaledb'"));
+        assert!(preloads_timescaledb("timescaledb-2.28.3"));
+        assert!(!preloads_timescaledb(""));
+        assert!(!preloads_timescaledb("pg_stat_statements"));
+        assert!(!preloads_timescaledb("timescaledb_toolkit"));
+    }
+
+    #[test]
+    fn the_setting_reads_auto_and_off_and_names_a_wrong_value() {
+        assert_eq!("auto".parse::<Mode>(), Ok(Mode::Auto));
+        assert_eq!(" OFF ".parse::<Mode>(), Ok(Mode::Off));
+        assert!("on".parse::<Mode>().unwrap_err().contains("auto, off"));
     }
 }

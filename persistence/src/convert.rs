@@ -14,6 +14,9 @@ pub(crate) fn unexpected(e: DbErr) -> RepoError {
     if is_unavailable(&e) {
         return RepoError::Unavailable(e.to_string());
     }
+    if is_lock_conflict(&e) {
+        return RepoError::Busy(e.to_string());
+    }
     RepoError::Unexpected(anyhow!(e).context("database error"))
 }
 
@@ -36,6 +39,46 @@ pub(crate) fn is_unavailable(e: &DbErr) -> bool {
             c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
         }),
         _ => false,
+    }
+}
+
+/// Whether PostgreSQL broke a lock conflict by aborting this transaction: a deadlock
+/// (40P01) or a serialization failure (40001). The transaction wrote nothing; running it again
+/// may succeed.
+pub(crate) fn is_lock_conflict(e: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::RuntimeErr;
+    match e {
+        DbErr::Exec(RuntimeErr::SqlxError(Sqlx::Database(db)))
+        | DbErr::Query(RuntimeErr::SqlxError(Sqlx::Database(db))) => db
+            .code()
+            .is_some_and(|c| matches!(c.as_ref(), "40P01" | "40001")),
+        _ => false,
+    }
+}
+
+/// Runs a write transaction again (it must be idempotent and commit or roll back whole) when
+/// the database broke a lock conflict, up to `ATTEMPTS` times with a short, growing, jittered
+/// pause; then the conflict stands as `RepoError::Busy`. Idempotent ingest by read id and
+/// content key makes a repeated batch store nothing twice.
+pub(crate) async fn retry_on_conflict<T, F, Fut>(what: &str, mut attempt: F) -> Result<T, RepoError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, RepoError>>,
+{
+    const ATTEMPTS: u32 = 5;
+    let mut tried = 1;
+    loop {
+        match attempt().await {
+            Err(RepoError::Busy(cause)) if tried < ATTEMPTS => {
+                let pause =
+                    10u64 * (1 << tried) + rand::Rng::gen_range(&mut rand::thread_rng(), 0..=20);
+                tracing::info!(%cause, tried, pause_ms = pause, "{what}: lock conflict, trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                tried += 1;
+            }
+            other => return other,
+        }
     }
 }
 

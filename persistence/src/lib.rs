@@ -23,6 +23,7 @@ mod wellness;
 pub use podium_migrations::timescale;
 pub use repository::{Pool, SeaRepository};
 
+use anyhow::Context;
 use podium_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
@@ -85,15 +86,74 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Makes raw detections a TimescaleDB hypertable when the server can (converting an existing
-/// plain table, rows kept), and says what the server can do and whether it converted now.
-pub async fn upgrade_to_timescaledb(
+/// What podium uses of TimescaleDB on its database, decided at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timescale {
+    /// What the server can do, and what the `timescaledb` setting allows.
+    pub support: timescale::Support,
+    /// Plain tables migrated before were converted into hypertables at this start.
+    pub converted: bool,
+    /// What the edition allowed to set up.
+    pub features: timescale::Features,
+}
+
+impl Timescale {
+    /// The one line an operator reads in the log about TimescaleDB, if any.
+    pub fn summary(&self) -> Option<String> {
+        use timescale::{Edition, Support};
+        Some(match &self.support {
+            Support::Absent => return None,
+            Support::Off => {
+                "TimescaleDB is off (setting `timescaledb = off`): plain PostgreSQL tables"
+                    .to_owned()
+            }
+            Support::Unusable(why) => why.advice(),
+            Support::Ready(Edition::Apache) => "TimescaleDB (Apache-2 edition): detections and \
+                wellness samples are hypertables; no compression and no continuous aggregates \
+                (they need the community edition)"
+                .to_owned(),
+            Support::Ready(Edition::Community) => format!(
+                "TimescaleDB (community edition): detections and wellness samples are \
+                 hypertables{}, compressed by policy, wellness_daily rolled up",
+                if self.converted {
+                    " (converted from plain tables now)"
+                } else {
+                    ""
+                }
+            ),
+        })
+    }
+}
+
+/// Decides what podium uses of TimescaleDB (creating the extension where `mode` and the
+/// server allow), applies every pending migration, converts plain tables migrated before the
+/// extension could be used, and sets up what the edition allows with `policies`.
+pub async fn prepare_and_migrate(
     db: &DatabaseConnection,
-) -> anyhow::Result<(podium_migrations::timescale::Support, bool)> {
-    let upgraded = podium_migrations::timescale::upgrade_if_possible(db).await?;
-    // Continuous aggregates cannot be created in a transaction: on the plain connection.
-    podium_migrations::timescale::ensure_wellness_rollup(db).await?;
-    Ok(upgraded)
+    mode: timescale::Mode,
+    policies: timescale::Policies,
+) -> anyhow::Result<Timescale> {
+    let support = timescale::prepare(db, mode)
+        .await
+        .context("asking the server about TimescaleDB")?;
+    migrate(db).await?;
+    let ready = matches!(support, timescale::Support::Ready(_));
+    let converted = ready
+        && timescale::upgrade_if_possible(db)
+            .await
+            .context("converting detections and wellness samples into hypertables")?;
+    let features = if ready {
+        timescale::ensure_features(db, policies)
+            .await
+            .context("setting up TimescaleDB's compression, rollup and retention")?
+    } else {
+        timescale::Features::default()
+    };
+    Ok(Timescale {
+        support,
+        converted,
+        features,
+    })
 }
 
 #[cfg(test)]

@@ -193,7 +193,10 @@ impl RaceRepository for SeaRepository {
         event: &Event,
         batch: Vec<IndexedDetection>,
     ) -> Result<IngestOutcome, RepoError> {
-        crate::ingest::ingest(self, event, batch).await
+        crate::convert::retry_on_conflict("ingest", || {
+            crate::ingest::ingest(self, event, batch.clone())
+        })
+        .await
     }
 
     async fn standings(&self, event_id: Uuid) -> Result<Vec<StandingRow>, RepoError> {

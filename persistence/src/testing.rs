@@ -58,11 +58,46 @@ pub async fn drop_database(admin_url: &str, url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A fresh, migrated database connection.
+/// The `timescaledb` setting the suite runs with: `PODIUM_TIMESCALEDB` (`auto` when unset),
+/// so one run of the suite covers TimescaleDB and another plain PostgreSQL on one server.
+pub fn timescale_mode() -> crate::timescale::Mode {
+    std::env::var("PODIUM_TIMESCALEDB")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(|v| v.parse().expect("PODIUM_TIMESCALEDB is auto or off"))
+        .unwrap_or_default()
+}
+
+/// Whether this run must find TimescaleDB in use on its PostgreSQL databases
+/// (`TEST_TIMESCALEDB=required`, which scripts/test sets where the server has it preloaded and
+/// `PODIUM_TIMESCALEDB` is not `off`): tests that would otherwise print that they skipped
+/// their TimescaleDB part fail instead.
+pub fn timescale_required() -> bool {
+    std::env::var("TEST_TIMESCALEDB").is_ok_and(|v| v == "required")
+}
+
+/// For a test's TimescaleDB-only part: whether `db` is on TimescaleDB. When it is not, says so
+/// on standard error (the test's output names what it skipped), or fails where this run
+/// requires TimescaleDB.
+pub async fn on_timescale(db: &DatabaseConnection, what: &str) -> bool {
+    let on = crate::timescale::detections_is_hypertable(db)
+        .await
+        .expect("asking the database about TimescaleDB");
+    if !on {
+        assert!(
+            !timescale_required(),
+            "{what}: this run requires TimescaleDB (TEST_TIMESCALEDB=required) but the database does not use it"
+        );
+        eprintln!("SKIPPED on this database (no TimescaleDB): {what}");
+    }
+    on
+}
+
+/// A fresh, migrated database connection (TimescaleDB as [`timescale_mode`] says).
 pub async fn fresh_database() -> anyhow::Result<DatabaseConnection> {
     let url = fresh_database_url().await?;
     let db = crate::connect(&url).await?;
-    crate::migrate(&db).await?;
+    crate::prepare_and_migrate(&db, timescale_mode(), Default::default()).await?;
     Ok(db)
 }
 

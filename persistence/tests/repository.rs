@@ -254,15 +254,58 @@ async fn concurrent_ingests_into_one_event_lose_nothing() {
     assert_eq!(repo.event_seq(event.id).await.unwrap(), Some(event.seq + 5));
 }
 
-/// The CI pass with `TEST_HYPERTABLE_SHAPE` must really run the hypertable ingest path: the
-/// read-id index includes `ts` and read ids are keyed apart; without it, the plain shape.
+/// TimescaleDB is used as the `timescaledb` setting says (`PODIUM_TIMESCALEDB` in the suite):
+/// `off` leaves plain tables with the plain read-id index even where the server could; `auto`
+/// on a server with TimescaleDB makes both tables hypertables, keys read ids apart, keeps no
+/// foreign key on the hypertable, and (community edition) sets up compression, its jobs and
+/// the `wellness_daily` rollup.
 #[tokio::test]
-async fn the_hypertable_shape_is_in_effect_when_asked_for() {
+async fn timescaledb_is_used_as_the_setting_says() {
+    use podium_migrations::timescale;
     let db = testing::fresh_database().await.expect("test database");
-    let postgres = db.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
-    let asked = podium_migrations::timescale::hypertable_shape_requested();
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        assert!(!podium_migrations::read_ids_keyed_apart(&db).await.unwrap());
+        return;
+    }
+    if testing::timescale_mode() == timescale::Mode::Off {
+        assert!(!timescale::installed(&db).await.unwrap());
+        assert!(!podium_migrations::read_ids_keyed_apart(&db).await.unwrap());
+        return;
+    }
+    if !testing::on_timescale(&db, "hypertables, compression and the rollup").await {
+        assert!(!podium_migrations::read_ids_keyed_apart(&db).await.unwrap());
+        return;
+    }
+    assert!(podium_migrations::read_ids_keyed_apart(&db).await.unwrap());
+    assert!(timescale::wellness_is_hypertable(&db).await.unwrap());
+    let n = |q: &'static str| {
+        let db = db.clone();
+        async move {
+            db.query_one(sea_orm::Statement::from_string(
+                sea_orm::DatabaseBackend::Postgres,
+                q,
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap()
+        }
+    };
     assert_eq!(
-        podium_migrations::read_ids_keyed_apart(&db).await.unwrap(),
-        postgres && asked
+        n("SELECT count(*) AS n FROM pg_constraint WHERE conrelid = 'detections'::regclass AND contype = 'f'").await,
+        0,
+        "no foreign key on the hypertable"
     );
+    if timescale::edition(&db).await.unwrap() == timescale::Edition::Community {
+        assert_eq!(
+            n("SELECT count(*) AS n FROM timescaledb_information.hypertables WHERE compression_enabled").await,
+            2
+        );
+        assert_eq!(
+            n("SELECT count(*) AS n FROM timescaledb_information.jobs WHERE proc_name IN ('policy_compression', 'podium_compress_official_detections', 'policy_refresh_continuous_aggregate')").await,
+            3
+        );
+        assert!(timescale::has_wellness_rollup(&db).await.unwrap());
+    }
 }

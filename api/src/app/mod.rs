@@ -70,4 +70,6 @@ pub struct AppState {
     pub database: Arc<database::DatabaseGate>,
     /// The database connection pool, for `/metrics`.
     pub pool: podium_persistence::Pool,
+    /// What podium uses of TimescaleDB, decided at start (for `/readyz`).
+    pub timescale: Arc<podium_persistence::Timescale>,
 }

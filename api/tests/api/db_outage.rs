@@ -2,128 +2,12 @@
 //! (`initdb` / `pg_ctl` on a free port): timing software gets a fast 503 with `Retry-After`,
 //! never a hang or a 500, and once the database is back everything is accepted — nothing lost.
 
+use crate::cluster::Cluster;
 use crate::helpers::{read, TestApp};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use serde_json::{json, Value};
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// A PostgreSQL cluster in a temporary directory, stopped and removed on drop.
-struct Cluster {
-    dir: PathBuf,
-    bin: PathBuf,
-    port: u16,
-}
-
-impl Cluster {
-    /// Runs a PostgreSQL program as the `postgres` user when we are root (initdb refuses root).
-    fn run(&self, program: &str, args: &[&str]) -> std::process::Output {
-        let binary = self.bin.join(program);
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-            .unwrap_or(false);
-        let mut command = if root {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&binary);
-            c
-        } else {
-            Command::new(&binary)
-        };
-        command
-            .args(args)
-            .output()
-            .expect("PostgreSQL programs run")
-    }
-
-    fn create() -> Self {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .expect("PostgreSQL server programs under /usr/lib/postgresql")
-            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-            .find(|b| b.join("initdb").exists())
-            .expect("initdb");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = std::env::temp_dir().join(format!("podium-pg-{}", uuid::Uuid::new_v4().simple()));
-        let cluster = Self { dir, bin, port };
-        let out = cluster.run(
-            "initdb",
-            &[
-                "-D",
-                cluster.path(),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        cluster.start();
-        cluster
-    }
-
-    fn path(&self) -> &str {
-        self.dir.to_str().unwrap()
-    }
-
-    fn start(&self) {
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
-            self.path()
-        );
-        let log = self.dir.join("log");
-        let out = self.run(
-            "pg_ctl",
-            &[
-                "-D",
-                self.path(),
-                "-o",
-                &options,
-                "-l",
-                log.to_str().unwrap(),
-                "-w",
-                "start",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn stop(&self) {
-        let out = self.run("pg_ctl", &["-D", self.path(), "-m", "fast", "-w", "stop"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = self.run("pg_ctl", &["-D", self.path(), "-m", "immediate", "stop"]);
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 async fn ingest(app: &TestApp, event: &str, rows: &Value) -> (StatusCode, Option<String>, Value) {
     let request = Request::post(format!("/v1/events/{event}/detections"))

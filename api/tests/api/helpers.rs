@@ -48,6 +48,11 @@ impl TestApp {
         // Retraining the prediction model after an import or an official event runs in the
         // background; the tests that want it ask for it.
         settings.prediction_retrain = false;
+        // One run of the suite on TimescaleDB, another on plain PostgreSQL (scripts/test).
+        settings.timescaledb = match podium_persistence::testing::timescale_mode() {
+            podium_persistence::timescale::Mode::Auto => podium_api::config::Timescaledb::Auto,
+            podium_persistence::timescale::Mode::Off => podium_api::config::Timescaledb::Off,
+        };
         configure(&mut settings);
         let state = podium_api::build_state(settings)
             .await

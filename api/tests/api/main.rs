@@ -1,6 +1,7 @@
 //! The API test binary: in-process requests against the full router, on SQLite, or on a fresh
 //! PostgreSQL database per test when `TEST_DATABASE_URL` is set. `TEST_LOG=1` prints tracing.
 
+mod cluster;
 mod helpers;
 mod idp;
 
@@ -32,6 +33,7 @@ mod real_results;
 mod records;
 mod scale_out;
 mod schema;
+mod timescaledb;
 mod tokens;
 mod traces;
 mod training;

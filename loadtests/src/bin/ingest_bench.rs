@@ -7,7 +7,7 @@
 use anyhow::bail;
 use clap::Parser;
 use podium_api::cli::demo::detection_json;
-use podium_loadtests::{backend, on_fresh_database, quantile, serve_race_day};
+use podium_loadtests::{on_fresh_database, quantile, serve_race_day, storage};
 use serde_json::Value;
 use std::time::Instant;
 
@@ -67,7 +67,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     }
     let replay = replay_started.elapsed().as_secs_f64();
 
-    println!("backend            {}", backend(url));
+    println!("backend            {}", storage(url).await?);
     println!("entries            {}", args.entries);
     println!(
         "detections sent    {} in {} requests of {}",

@@ -19,7 +19,9 @@ pub fn status(error: &ApiError) -> StatusCode {
         ApiError::Conflict(_) => StatusCode::CONFLICT,
         ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ApiError::Timeout(_) | ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ApiError::Timeout(_) | ApiError::Unavailable | ApiError::Busy => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
         ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

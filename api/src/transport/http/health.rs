@@ -32,6 +32,14 @@ pub(super) async fn readyz(State(s): State<HttpState>) -> Response {
             true,
         ),
     };
+    let timescale = &s.app.timescale;
+    let timescaledb = json!({
+        "status": timescale.support.code(),
+        "hypertables": timescale.features.hypertables,
+        "compression": timescale.features.compression,
+        "continuous_aggregates": timescale.features.continuous_aggregates,
+        "note": timescale.summary(),
+    });
     match s.app.repo.ping().await {
         Ok(()) => {
             let status = if degraded || limits_degraded {
@@ -39,14 +47,14 @@ pub(super) async fn readyz(State(s): State<HttpState>) -> Response {
             } else {
                 "ready"
             };
-            Json(json!({ "status": status, "database": "ok", "redis": redis, "rate_limits": limits }))
+            Json(json!({ "status": status, "database": "ok", "timescaledb": timescaledb, "redis": redis, "rate_limits": limits }))
                 .into_response()
         }
         Err(e) => {
             tracing::warn!(error = %e, "database not ready");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "database": "unreachable", "redis": redis, "rate_limits": limits })),
+                Json(json!({ "status": "unavailable", "database": "unreachable", "timescaledb": timescaledb, "redis": redis, "rate_limits": limits })),
             )
                 .into_response()
         }
