@@ -683,6 +683,18 @@ pub trait WellnessRepository: Send + Sync + 'static {
         to: Timestamp,
     ) -> Result<Vec<crate::wellness::WellnessSample>, RepoError>;
 
+    /// The athlete's activity days measured in `[from, to)`, oldest first, from a daily rollup
+    /// where the database keeps one (TimescaleDB's `wellness_daily`); `None` where it does not
+    /// (the caller reads the raw samples).
+    async fn activity_days(
+        &self,
+        _athlete_id: Uuid,
+        _from: Timestamp,
+        _to: Timestamp,
+    ) -> Result<Option<Vec<crate::wellness::ActivityDay>>, RepoError> {
+        Ok(None)
+    }
+
     /// Deletes every sample of the athlete; how many there were.
     async fn erase_wellness(&self, athlete_id: Uuid) -> Result<u64, RepoError>;
 

@@ -75,6 +75,16 @@ pub struct Activity {
     pub rpe: Option<f64>,
 }
 
+/// One UTC day's training sessions, as a daily rollup keeps them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ActivityDay {
+    pub date: chrono::NaiveDate,
+    /// Session RPE × minutes of the day's rated sessions.
+    pub rpe_load: f64,
+    /// Sessions without an RPE (their load is TRIMP, from the athlete's heart profile).
+    pub unrated: u64,
+}
+
 /// A day's intake.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -359,17 +359,23 @@ pub const COMPRESS_OFFICIAL_DETECTIONS: &str = "CREATE OR REPLACE PROCEDURE \
      END $$";
 
 /// The daily rollup of wellness samples, a continuous aggregate: per athlete, kind and UTC
-/// day, how many samples, the activity minutes, and the mean BMQ — what long-range training
-/// questions read instead of the raw samples. TimescaleDB refuses to create a continuous
-/// aggregate inside a transaction block, so these run one by one on a plain connection; the
-/// policy refreshes the last 400 days hourly, and reads add the not yet materialised days
-/// from the raw samples (real-time aggregation).
+/// day, how many samples, the activity minutes, the session-RPE load of the rated sessions
+/// (RPE clamped to 0–10 × minutes, as `training::session_rpe_load`), how many sessions had no
+/// RPE (their load needs the athlete's heart profile: read from the raw samples), and the
+/// mean BMQ — what the training-load chart reads instead of every raw sample. TimescaleDB
+/// refuses to create a continuous aggregate inside a transaction block, so these run one by
+/// one on a plain connection; the policy refreshes the last 400 days hourly, and reads add the
+/// days not yet materialised from the raw samples (real-time aggregation), so an answer never
+/// lags a sample.
 pub const WELLNESS_DAILY: [&str; 3] = [
     "CREATE MATERIALIZED VIEW IF NOT EXISTS wellness_daily \
      WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS \
      SELECT athlete_id, kind, time_bucket(INTERVAL '1 day', at) AS day, \
             count(*) AS samples, \
             sum(((data::jsonb) -> 'activity' ->> 'durationS')::double precision) / 60 AS activity_minutes, \
+            sum(least(greatest(((data::jsonb) -> 'activity' ->> 'rpe')::double precision, 0), 10) \
+                * greatest(((data::jsonb) -> 'activity' ->> 'durationS')::double precision / 60, 0)) AS rpe_load, \
+            count(*) FILTER (WHERE kind = 'ACTIVITY' AND ((data::jsonb) -> 'activity' ->> 'rpe') IS NULL) AS unrated_activities, \
             avg(((data::jsonb) -> 'bmq' ->> 'value')::double precision) AS bmq_mean, \
             max(recorded_at) AS last_recorded_at \
      FROM wellness_samples \
@@ -377,9 +383,44 @@ pub const WELLNESS_DAILY: [&str; 3] = [
      WITH NO DATA",
     "ALTER MATERIALIZED VIEW wellness_daily SET (timescaledb.materialized_only = false)",
     "SELECT add_continuous_aggregate_policy('wellness_daily', \
-     start_offset => INTERVAL '400 days', end_offset => INTERVAL '1 hour', \
+     start_offset => NULL, end_offset => INTERVAL '1 hour', \
      schedule_interval => INTERVAL '1 hour', if_not_exists => true)",
 ];
+
+/// Brings `wellness_daily` up to date for samples written or deleted between `from_s` and
+/// `to_s` (seconds since the epoch): refreshes their days that lie below the watermark (the
+/// days after it are read from the raw samples anyway). `db` must not be inside a transaction.
+pub async fn refresh_wellness_rollup<C: ConnectionTrait>(
+    db: &C,
+    from_s: i64,
+    to_s: i64,
+) -> Result<(), DbErr> {
+    let window = db
+        .query_one(sql(&format!(
+            "SELECT extract(epoch FROM time_bucket(INTERVAL '1 day', to_timestamp({from_s})))::bigint AS lo, \
+                    extract(epoch FROM least( \
+                      time_bucket(INTERVAL '1 day', to_timestamp({to_s})) + INTERVAL '1 day', \
+                      _timescaledb_functions.to_timestamp( \
+                        _timescaledb_functions.cagg_watermark(ca.mat_hypertable_id))))::bigint AS hi \
+             FROM _timescaledb_catalog.continuous_agg ca \
+             WHERE ca.user_view_name = 'wellness_daily' AND ca.user_view_schema = current_schema()"
+        )))
+        .await?;
+    let Some(window) = window else {
+        return Ok(());
+    };
+    let (lo, hi): (i64, i64) = (window.try_get("", "lo")?, window.try_get("", "hi")?);
+    if lo < hi {
+        db.execute_unprepared(&format!(
+            "CALL refresh_continuous_aggregate('wellness_daily', to_timestamp({lo}), to_timestamp({hi}))"
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// The rollup's columns podium reads; a `wellness_daily` of an older shape is made again.
+const WELLNESS_DAILY_COLUMNS: [&str; 2] = ["rpe_load", "unrated_activities"];
 
 async fn compression_enabled<C: ConnectionTrait>(db: &C, table: &str) -> Result<bool, DbErr> {
     Ok(count(
@@ -464,6 +505,25 @@ pub async fn ensure_features<C: ConnectionTrait>(
         .await?;
     }
     features.compression = true;
+    let current = count(
+        db,
+        &format!(
+            "SELECT count(*) AS n FROM information_schema.columns              WHERE table_name = 'wellness_daily' AND table_schema = current_schema()              AND column_name IN ('{}')",
+            WELLNESS_DAILY_COLUMNS.join("', '")
+        ),
+    )
+    .await?;
+    if has_wellness_rollup(db).await? && current < WELLNESS_DAILY_COLUMNS.len() as i64 {
+        db.execute_unprepared("DROP MATERIALIZED VIEW wellness_daily")
+            .await?;
+    }
+    // The refresh window follows the definition above (an older policy refreshed 400 days).
+    if has_wellness_rollup(db).await? {
+        db.execute_unprepared(
+            "SELECT remove_continuous_aggregate_policy('wellness_daily', if_exists => true)",
+        )
+        .await?;
+    }
     for statement in WELLNESS_DAILY {
         db.execute_unprepared(statement).await?;
     }
@@ -502,6 +562,24 @@ mod tests {
         let other = Unusable::classify("could not open extension control file");
         assert!(matches!(other, Unusable::Other(_)));
         assert!(other.advice().contains("plain tables"));
+    }
+
+    #[test]
+    fn the_wellness_rollup_is_a_continuous_aggregate_bucketed_by_utc_day() {
+        let [view, _, policy] = WELLNESS_DAILY;
+        assert!(view.contains("WITH (timescaledb.continuous"));
+        assert!(view.contains("time_bucket(INTERVAL '1 day', at)"));
+        assert!(
+            view.contains("WITH NO DATA"),
+            "no refresh inside the creation"
+        );
+        for column in WELLNESS_DAILY_COLUMNS {
+            assert!(view.contains(&format!("AS {column}")), "{column}");
+        }
+        assert!(
+            policy.contains("if_not_exists => true"),
+            "runs at every start"
+        );
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct SeaRepository {
     pub(crate) db: DatabaseConnection,
     /// `detections` has the hypertable shape: read ids are keyed in `detection_read_ids`.
     pub(crate) read_ids_keyed_apart: bool,
+    /// TimescaleDB's `wellness_daily` rollup exists: daily questions read it.
+    pub(crate) wellness_rollup: bool,
     /// The fields of measured splits of recently written events.
     pub(crate) fields: Fields,
 }
@@ -70,9 +72,13 @@ impl SeaRepository {
         let read_ids_keyed_apart = podium_migrations::read_ids_keyed_apart(&db)
             .await
             .map_err(unexpected)?;
+        let wellness_rollup = podium_migrations::timescale::has_wellness_rollup(&db)
+            .await
+            .map_err(unexpected)?;
         Ok(Self {
             db,
             read_ids_keyed_apart,
+            wellness_rollup,
             fields: Fields::default(),
         })
     }

@@ -7,7 +7,7 @@ use crate::SeaRepository;
 use async_trait::async_trait;
 use podium_domain::ports::{RepoError, WellnessOutcome, WellnessRepository, WellnessVersion};
 use podium_domain::timing::Timestamp;
-use podium_domain::wellness::{Measurement, SampleKind, WellnessSample};
+use podium_domain::wellness::{ActivityDay, Measurement, SampleKind, WellnessSample};
 use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -34,8 +34,64 @@ fn sample_from(row: samples::Model) -> Result<WellnessSample, RepoError> {
     })
 }
 
+impl SeaRepository {
+    /// Keeps TimescaleDB's `wellness_daily` exact after samples between `from_s` and `to_s`
+    /// (seconds) were written or deleted (see `timescale::refresh_wellness_rollup`).
+    async fn refresh_rollup(&self, from_s: i64, to_s: i64) -> Result<(), RepoError> {
+        if !self.wellness_rollup {
+            return Ok(());
+        }
+        podium_migrations::timescale::refresh_wellness_rollup(self.connection(), from_s, to_s)
+            .await
+            .map_err(unexpected)
+    }
+}
+
+#[derive(FromQueryResult)]
+struct ActivityDayRow {
+    date: chrono::NaiveDate,
+    rpe_load: Option<f64>,
+    unrated: i64,
+}
+
 #[async_trait]
 impl WellnessRepository for SeaRepository {
+    async fn activity_days(
+        &self,
+        athlete_id: Uuid,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Option<Vec<ActivityDay>>, RepoError> {
+        if !self.wellness_rollup {
+            return Ok(None);
+        }
+        let rows = ActivityDayRow::find_by_statement(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT (day AT TIME ZONE 'UTC')::date AS date, rpe_load, \
+                    unrated_activities AS unrated \
+             FROM wellness_daily \
+             WHERE athlete_id = $1 AND kind = 'ACTIVITY' AND day >= $2 AND day < $3 \
+             ORDER BY day",
+            [
+                athlete_id.into(),
+                from.to_chrono().into(),
+                to.to_chrono().into(),
+            ],
+        ))
+        .all(self.connection())
+        .await
+        .map_err(unexpected)?;
+        Ok(Some(
+            rows.into_iter()
+                .map(|r| ActivityDay {
+                    date: r.date,
+                    rpe_load: r.rpe_load.unwrap_or(0.0),
+                    unrated: r.unrated.max(0) as u64,
+                })
+                .collect(),
+        ))
+    }
+
     async fn record_wellness(
         &self,
         athlete_id: Uuid,
@@ -77,6 +133,13 @@ impl WellnessRepository for SeaRepository {
             }
         }
         txn.commit().await.map_err(unexpected)?;
+        if accepted > 0 {
+            let ats = batch.iter().map(|s| s.at.to_chrono().timestamp());
+            let (from, to) = (ats.clone().min(), ats.max());
+            if let (Some(from), Some(to)) = (from, to) {
+                self.refresh_rollup(from, to).await?;
+            }
+        }
         Ok(WellnessOutcome {
             accepted,
             duplicates: batch.len() as u64 - accepted,
@@ -110,11 +173,34 @@ impl WellnessRepository for SeaRepository {
     }
 
     async fn erase_wellness(&self, athlete_id: Uuid) -> Result<u64, RepoError> {
+        #[derive(FromQueryResult)]
+        struct Span {
+            first: Option<chrono::DateTime<chrono::Utc>>,
+            last: Option<chrono::DateTime<chrono::Utc>>,
+        }
+        let span = samples::Entity::find()
+            .select_only()
+            .column_as(Expr::col(samples::Column::At).min(), "first")
+            .column_as(Expr::col(samples::Column::At).max(), "last")
+            .filter(samples::Column::AthleteId.eq(athlete_id))
+            .into_model::<Span>()
+            .one(self.connection())
+            .await
+            .map_err(unexpected)?;
         let deleted = samples::Entity::delete_many()
             .filter(samples::Column::AthleteId.eq(athlete_id))
             .exec(self.connection())
             .await
             .map_err(unexpected)?;
+        // The rollup forgets them too (an erasure leaves no daily sums behind).
+        if let Some(Span {
+            first: Some(first),
+            last: Some(last),
+        }) = span
+        {
+            self.refresh_rollup(first.timestamp(), last.timestamp())
+                .await?;
+        }
         Ok(deleted.rows_affected)
     }
 

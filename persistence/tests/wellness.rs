@@ -179,3 +179,114 @@ async fn athletes_with_ratings_come_most_recently_measured_first() {
         .unwrap();
     assert_eq!(first.len(), 1);
 }
+
+fn session(day: i64, hour: i64, minutes: f64, rpe: Option<f64>) -> WellnessSample {
+    WellnessSample::new(
+        Timestamp(day * DAY + hour * 3_600_000),
+        &format!("s-{day}-{hour}"),
+        Measurement::Activity(Activity {
+            sport: "bike".into(),
+            duration_s: minutes * 60.0,
+            rpe,
+            ..Default::default()
+        }),
+    )
+    .unwrap()
+}
+
+/// TimescaleDB's `wellness_daily` rollup gives each UTC day's session-RPE load and its unrated
+/// sessions, as summing the raw samples here says — before the rollup is materialised (real
+/// time), after a refresh, with a sample added to a materialised day, and after an erasure;
+/// elsewhere there is no rollup and the caller reads the raw samples.
+#[tokio::test]
+async fn the_daily_rollup_sums_each_days_sessions_as_the_raw_samples_do() {
+    let repo = repo().await;
+    let athlete = Uuid::new_v4();
+    let (from, to) = (Timestamp(20_000 * DAY), Timestamp(20_010 * DAY));
+    if !testing::on_timescale(repo.connection(), "the wellness_daily rollup").await {
+        assert_eq!(repo.activity_days(athlete, from, to).await.unwrap(), None);
+        return;
+    }
+    let mut samples = vec![
+        session(20_001, 6, 45.0, Some(7.0)),
+        session(20_001, 18, 30.0, Some(4.5)),
+        // RPE over the scale counts as 10, as `session_rpe_load` clamps it.
+        session(20_003, 23, 50.0, Some(10.0)),
+        session(20_004, 0, 60.0, None),
+        session(20_004, 12, 20.0, Some(3.0)),
+        session(20_012, 12, 20.0, Some(3.0)),
+        bmq(20_002, 6.0),
+    ];
+    samples.push(run(20_006));
+    repo.record_wellness(athlete, samples.clone())
+        .await
+        .unwrap();
+    // What the raw samples say, summed here by UTC day.
+    let expected = |samples: &[WellnessSample]| {
+        let mut days: std::collections::BTreeMap<chrono::NaiveDate, (f64, u64)> =
+            Default::default();
+        for s in samples {
+            if s.at < from || s.at >= to {
+                continue;
+            }
+            if let Measurement::Activity(a) = &s.measurement {
+                let day = days.entry(s.at.to_chrono().date_naive()).or_default();
+                match a.rpe {
+                    Some(rpe) => day.0 += rpe.clamp(0.0, 10.0) * a.duration_s / 60.0,
+                    None => day.1 += 1,
+                }
+            }
+        }
+        days
+    };
+    let check = |got: Vec<podium_domain::wellness::ActivityDay>, samples: &[WellnessSample]| {
+        let want = expected(samples);
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for (day, (date, (load, unrated))) in got.iter().zip(want) {
+            assert_eq!(day.date, date);
+            assert!(
+                (day.rpe_load - load).abs() < 1e-9,
+                "{date}: {day:?} against {load}"
+            );
+            assert_eq!(day.unrated, unrated, "{date}");
+        }
+    };
+    check(
+        repo.activity_days(athlete, from, to)
+            .await
+            .unwrap()
+            .unwrap(),
+        &samples,
+    );
+    sea_orm::ConnectionTrait::execute_unprepared(
+        repo.connection(),
+        "CALL refresh_continuous_aggregate('wellness_daily', NULL, NULL)",
+    )
+    .await
+    .unwrap();
+    check(
+        repo.activity_days(athlete, from, to)
+            .await
+            .unwrap()
+            .unwrap(),
+        &samples,
+    );
+    let late = session(20_001, 20, 15.0, Some(5.0));
+    repo.record_wellness(athlete, vec![late.clone()])
+        .await
+        .unwrap();
+    samples.push(late);
+    check(
+        repo.activity_days(athlete, from, to)
+            .await
+            .unwrap()
+            .unwrap(),
+        &samples,
+    );
+    // Erased, the athlete leaves no daily sums behind, materialised or not.
+    repo.erase_wellness(athlete).await.unwrap();
+    assert_eq!(
+        repo.activity_days(athlete, from, to).await.unwrap(),
+        Some(vec![])
+    );
+}

@@ -306,6 +306,31 @@ fn daily_loads(activities: &[WellnessSample], heart: &HeartProfile) -> BTreeMap<
     days
 }
 
+/// The daily loads of `[start, end)` from the database's daily rollup, where it keeps one and
+/// every session of the stretch was rated (session RPE × minutes, summed per UTC day as
+/// [`daily_loads`] does); `None` otherwise — a session without RPE needs the heart profile and
+/// the raw samples.
+async fn rolled_up_loads(
+    state: &AppState,
+    athlete_id: Uuid,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Option<BTreeMap<NaiveDate, f64>>, ApiError> {
+    let Some(days) = state
+        .wellness
+        .activity_days(athlete_id, midnight(start), midnight(end))
+        .await?
+    else {
+        return Ok(None);
+    };
+    if days.iter().any(|d| d.unrated > 0) {
+        return Ok(None);
+    }
+    Ok(Some(
+        days.into_iter().map(|d| (d.date, d.rpe_load)).collect(),
+    ))
+}
+
 /// The training-load chart of `athlete_id` from `from` to `to` (inclusive), computed from the
 /// athlete's history since up to 180 days before `from`.
 pub async fn training_load(
@@ -332,20 +357,25 @@ pub(crate) async fn chart(
 ) -> Result<Vec<TrainingDay>, ApiError> {
     let start = from - chrono::Duration::days(WARM_UP_DAYS);
     let end = to + chrono::Duration::days(1);
-    let samples = state
-        .wellness
-        .wellness(
-            athlete_id,
-            &[SampleKind::Activity, SampleKind::Health],
-            midnight(start),
-            midnight(end),
-        )
-        .await?;
-    let (activities, health): (Vec<_>, Vec<_>) = samples
-        .into_iter()
-        .partition(|s| s.kind() == SampleKind::Activity);
-    let heart = heart_profile(state, athlete_id, &health, to).await?;
-    let loads = daily_loads(&activities, &heart);
+    let loads = match rolled_up_loads(state, athlete_id, start, end).await? {
+        Some(loads) => loads,
+        None => {
+            let samples = state
+                .wellness
+                .wellness(
+                    athlete_id,
+                    &[SampleKind::Activity, SampleKind::Health],
+                    midnight(start),
+                    midnight(end),
+                )
+                .await?;
+            let (activities, health): (Vec<_>, Vec<_>) = samples
+                .into_iter()
+                .partition(|s| s.kind() == SampleKind::Activity);
+            let heart = heart_profile(state, athlete_id, &health, to).await?;
+            daily_loads(&activities, &heart)
+        }
+    };
     // The chart starts at the first day with a load (fitness and fatigue at zero before it).
     let first = loads.keys().next().copied().unwrap_or(from).min(from);
     let dates: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= to).collect();
