@@ -309,3 +309,96 @@ async fn timescaledb_is_used_as_the_setting_says() {
         assert!(timescale::has_wellness_rollup(&db).await.unwrap());
     }
 }
+
+/// A TimescaleDB database as the last release left it — a foreign key from the detections
+/// hypertable to `events`, the `wellness_daily` rollup of its first shape refreshed over 400
+/// days, and without this release's migration — with a race in it: the next start drops the
+/// key, makes the rollup again in its current shape with a refresh from the beginning of
+/// time, records the migration, keeps every row, and then takes concurrent ingests.
+#[tokio::test]
+async fn a_timescaledb_database_of_the_last_release_is_brought_up_to_date() {
+    use podium_migrations::timescale;
+    use sea_orm::ConnectionTrait;
+    let db = testing::fresh_database().await.expect("test database");
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres
+        || testing::timescale_mode() == timescale::Mode::Off
+        || !testing::on_timescale(&db, "an upgrade from the last release's schema").await
+    {
+        return;
+    }
+    let repo = SeaRepository::new(db.clone()).await.unwrap();
+    let event = event_with_entries(&repo, &["1", "2", "3"]).await;
+    let course = Course::hyrox_standard();
+    let batch: Vec<_> = ["1", "2", "3"]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| read(i, b, course.points()[0].as_str(), 30, None))
+        .collect();
+    repo.ingest(&event, batch).await.unwrap();
+    // The last release's differences.
+    for statement in [
+        "ALTER TABLE detections ADD CONSTRAINT detections_event_id_fkey FOREIGN KEY (event_id) REFERENCES events (id)",
+        "DROP MATERIALIZED VIEW wellness_daily",
+        "CREATE MATERIALIZED VIEW wellness_daily WITH (timescaledb.continuous) AS \
+         SELECT athlete_id, kind, time_bucket(INTERVAL '1 day', at) AS day, count(*) AS samples, \
+         avg(((data::jsonb) -> 'bmq' ->> 'value')::double precision) AS bmq_mean \
+         FROM wellness_samples GROUP BY athlete_id, kind, time_bucket(INTERVAL '1 day', at) WITH NO DATA",
+        "SELECT add_continuous_aggregate_policy('wellness_daily', start_offset => INTERVAL '400 days', \
+         end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '1 hour')",
+        "DELETE FROM seaql_migrations WHERE version = 'm20261207_000001_hypertable_without_foreign_key'",
+    ] {
+        db.execute_unprepared(statement).await.unwrap();
+    }
+    let n = |q: &'static str| {
+        let db = db.clone();
+        async move {
+            db.query_one(sea_orm::Statement::from_string(
+                sea_orm::DatabaseBackend::Postgres,
+                q,
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap()
+        }
+    };
+    const FOREIGN_KEYS: &str = "SELECT count(*) AS n FROM pg_constraint WHERE conrelid = 'detections'::regclass AND contype = 'f'";
+    assert_eq!(n(FOREIGN_KEYS).await, 1);
+
+    podium_persistence::prepare_and_migrate(&db, timescale::Mode::Auto, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(n(FOREIGN_KEYS).await, 0);
+    assert_eq!(
+        n("SELECT count(*) AS n FROM seaql_migrations WHERE version = 'm20261207_000001_hypertable_without_foreign_key'").await,
+        1
+    );
+    assert_eq!(
+        n("SELECT count(*) AS n FROM information_schema.columns WHERE table_name = 'wellness_daily' AND column_name IN ('rpe_load', 'unrated_activities')").await,
+        2
+    );
+    assert_eq!(
+        n("SELECT count(*) AS n FROM timescaledb_information.jobs WHERE proc_name = 'policy_refresh_continuous_aggregate' AND config ->> 'start_offset' IS NULL").await,
+        1,
+        "one refresh policy, from the beginning of time"
+    );
+    assert_eq!(n("SELECT count(*) AS n FROM detections").await, 3);
+    let repo = SeaRepository::new(db.clone()).await.unwrap();
+    let mut tasks = Vec::new();
+    for (k, point) in course.points().iter().enumerate().skip(1).take(4) {
+        let (repo, event) = (repo.clone(), event.clone());
+        let batch: Vec<_> = ["1", "2", "3"]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| read(i + 3 * k, b, point.as_str(), 30 + 300 * k as i64, None))
+            .collect();
+        tasks.push(tokio::spawn(
+            async move { repo.ingest(&event, batch).await },
+        ));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap().accepted, 3);
+    }
+    assert_eq!(n("SELECT count(*) AS n FROM detections").await, 15);
+}

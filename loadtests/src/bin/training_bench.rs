@@ -12,12 +12,15 @@
 use anyhow::bail;
 use clap::Parser;
 use podium_api::cli::demo::{create_simulated_event_with_athletes, wellness_json};
+use podium_domain::ports::WellnessRepository;
+use podium_domain::timing::Timestamp;
 use podium_domain::training_simulation::{training_block, TrainingBlock};
 use podium_domain::wellness::{BmqMoment, Measurement, SampleKind};
 use podium_loadtests::{
-    admin_client, backend, on_fresh_database, quantile, race_day, start_server,
+    admin_client, on_fresh_database, quantile, race_day, start_server, storage,
 };
 use rand::{Rng, SeedableRng};
+use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 use std::time::Instant;
 
@@ -174,6 +177,11 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
         let a = &athletes[rng.gen_range(0..athletes.len())];
         load.push(ask(LOAD, json!({ "a": a, "from": from, "to": to })).await?);
     }
+    let rollup = if storage(url).await?.contains("timescaledb") {
+        Some(rollup_figures(args, url, &athletes, from, to, &load, &ask).await?)
+    } else {
+        None
+    };
     let first = ask(FORECAST, json!({ "a": athletes[0], "from": race })).await?;
     let mut cold = Vec::new();
     for a in athletes.iter().skip(1).take(args.queries) {
@@ -186,7 +194,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     }
     println!(
         "training_bench on {} — {} athletes × a year, {total} samples",
-        backend(url),
+        storage(url).await?,
         athletes.len()
     );
     println!(
@@ -194,6 +202,11 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
         total as f64 / ingest_s,
         args.concurrency
     );
+    if let Some(lines) = &rollup {
+        for line in lines {
+            println!("{line}");
+        }
+    }
     for (name, samples) in [
         ("trainingLoad 365 days", &mut load),
         ("fatigueForecast cold (model fitted)", &mut cold),
@@ -210,4 +223,132 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     }
     println!("first fatigueForecast (population prior fitted too): {first:.1} ms");
     Ok(())
+}
+
+fn summary(name: &str, samples: &mut [f64]) -> String {
+    samples.sort_by(f64::total_cmp);
+    format!(
+        "{name}: {} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        samples.len(),
+        quantile(samples, 0.5),
+        quantile(samples, 0.99),
+        samples.last().copied().unwrap_or(f64::NAN)
+    )
+}
+
+async fn bytes(db: &sea_orm::DatabaseConnection, table: &str) -> anyhow::Result<i64> {
+    let row = db
+        .query_one(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            format!("SELECT total_bytes::bigint AS n FROM hypertable_detailed_size('{table}')"),
+        ))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no size of {table}"))?;
+    Ok(row.try_get("", "n")?)
+}
+
+/// On TimescaleDB: what the `wellness_daily` rollup and compression change, measured back to
+/// back on the same data. `load` holds the `trainingLoad` figures of the run so far (the
+/// rollup not yet materialised: every read aggregates the raw samples in real time); then the
+/// hourly policy's refresh is run, `trainingLoad` measured again, the reads of one chart
+/// (545 days: the year and its warm-up) compared at the repository — the raw samples against
+/// the rollup —, and the samples' chunks compressed as the policy would (bytes before and
+/// after), with `trainingLoad` once more on compressed chunks.
+async fn rollup_figures<F, Fut>(
+    args: &Args,
+    url: &str,
+    athletes: &[String],
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    load: &[f64],
+    ask: &F,
+) -> anyhow::Result<Vec<String>>
+where
+    F: Fn(&'static str, Value) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<f64>>,
+{
+    const LOAD: &str = "query($a: ID!, $from: NaiveDate!, $to: NaiveDate!) { trainingLoad(athleteId: $a, from: $from, to: $to) { date load ctl atl tsb acwr } }";
+    let mut lines = vec![summary(
+        "trainingLoad 365 days, rollup not yet materialised (real-time aggregation)",
+        &mut load.to_vec(),
+    )];
+    let db = podium_persistence::connect(url).await?;
+    let started = Instant::now();
+    db.execute_unprepared("CALL refresh_continuous_aggregate('wellness_daily', NULL, NULL)")
+        .await?;
+    lines.push(format!(
+        "wellness_daily materialised (the hourly policy's first run) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed + 1);
+    let mut measured = Vec::new();
+    for _ in 0..args.queries {
+        let a = &athletes[rng.gen_range(0..athletes.len())];
+        measured.push(ask(LOAD, json!({ "a": a, "from": from, "to": to })).await?);
+    }
+    lines.push(summary(
+        "trainingLoad 365 days, rollup materialised",
+        &mut measured,
+    ));
+    // The reads of one chart, raw against rollup, alternating on the same athletes.
+    let repo = podium_persistence::SeaRepository::new(db.clone()).await?;
+    let start = Timestamp::from_chrono(
+        (from - chrono::Duration::days(180))
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc(),
+    );
+    let end = Timestamp::from_chrono(
+        (to + chrono::Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc(),
+    );
+    let (mut raw, mut rolled) = (Vec::new(), Vec::new());
+    for _ in 0..args.queries {
+        let a: uuid::Uuid = athletes[rng.gen_range(0..athletes.len())].parse()?;
+        let t = Instant::now();
+        let samples = repo
+            .wellness(a, &[SampleKind::Activity, SampleKind::Health], start, end)
+            .await?;
+        raw.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        let days = repo.activity_days(a, start, end).await?.unwrap_or_default();
+        rolled.push(t.elapsed().as_secs_f64() * 1000.0);
+        if samples.is_empty() || days.is_empty() {
+            bail!("athlete {a} has no samples to read");
+        }
+    }
+    lines.push(summary(
+        "one chart's reads (545 days), raw samples",
+        &mut raw,
+    ));
+    lines.push(summary(
+        "one chart's reads (545 days), wellness_daily",
+        &mut rolled,
+    ));
+    let before = bytes(&db, "wellness_samples").await?;
+    let started = Instant::now();
+    db.execute_unprepared(
+        "SELECT count(compress_chunk(c, if_not_compressed => true)) FROM show_chunks('wellness_samples', older_than => INTERVAL '30 days') c",
+    )
+    .await?;
+    let compress_s = started.elapsed().as_secs_f64();
+    let after = bytes(&db, "wellness_samples").await?;
+    lines.push(format!(
+        "wellness_samples compressed (chunks older than 30 days) in {compress_s:.1} s: {:.1} MB before, {:.1} MB after ({:.1}×)",
+        before as f64 / 1e6,
+        after as f64 / 1e6,
+        before as f64 / after.max(1) as f64
+    ));
+    let mut measured = Vec::new();
+    for _ in 0..args.queries {
+        let a = &athletes[rng.gen_range(0..athletes.len())];
+        measured.push(ask(LOAD, json!({ "a": a, "from": from, "to": to })).await?);
+    }
+    lines.push(summary(
+        "trainingLoad 365 days, rollup materialised, samples compressed",
+        &mut measured,
+    ));
+    Ok(lines)
 }
