@@ -367,7 +367,7 @@ pub const COMPRESS_OFFICIAL_DETECTIONS: &str = "CREATE OR REPLACE PROCEDURE \
 /// one on a plain connection; the policy refreshes the last 400 days hourly, and reads add the
 /// days not yet materialised from the raw samples (real-time aggregation), so an answer never
 /// lags a sample.
-pub const WELLNESS_DAILY: [&str; 3] = [
+pub const WELLNESS_DAILY: [&str; 4] = [
     "CREATE MATERIALIZED VIEW IF NOT EXISTS wellness_daily \
      WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS \
      SELECT athlete_id, kind, time_bucket(INTERVAL '1 day', at) AS day, \
@@ -381,6 +381,10 @@ pub const WELLNESS_DAILY: [&str; 3] = [
      FROM wellness_samples \
      GROUP BY athlete_id, kind, time_bucket(INTERVAL '1 day', at) \
      WITH NO DATA",
+    // One athlete's days of one kind: the index every read uses. Without it the planner, with
+    // no statistics yet, took the per-kind index TimescaleDB creates and filtered a whole
+    // season's athletes (78 ms a chart against 3 ms for the raw samples; 0.9 ms with it).
+    "CREATE INDEX IF NOT EXISTS wellness_daily_athlete_kind_day ON wellness_daily (athlete_id, kind, day)",
     "ALTER MATERIALIZED VIEW wellness_daily SET (timescaledb.materialized_only = false)",
     "SELECT add_continuous_aggregate_policy('wellness_daily', \
      start_offset => NULL, end_offset => INTERVAL '1 hour', \
@@ -566,7 +570,8 @@ mod tests {
 
     #[test]
     fn the_wellness_rollup_is_a_continuous_aggregate_bucketed_by_utc_day() {
-        let [view, _, policy] = WELLNESS_DAILY;
+        let [view, index, _, policy] = WELLNESS_DAILY;
+        assert!(index.contains("(athlete_id, kind, day)"));
         assert!(view.contains("WITH (timescaledb.continuous"));
         assert!(view.contains("time_bucket(INTERVAL '1 day', at)"));
         assert!(
