@@ -807,10 +807,20 @@ pub struct StoredModel {
     /// for pre-race intervals.
     pub repeat_changes: Vec<f64>,
     pub active: bool,
-    /// Its references (`Reference::event` indexes `events`): kept for the active version
-    /// only, so it predicts the same tomorrow whatever is amended; `None` when not loaded or
-    /// dropped.
+    /// Its references (`Reference::event` indexes `events`), kept with every version so it
+    /// predicts the same whenever it is (re)activated, whatever is amended; `None` when not
+    /// loaded (or dropped by a release before versions kept them).
     pub references: Option<Vec<crate::prediction::Reference>>,
+}
+
+/// Who made a version the active one, when and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelActivation {
+    pub version: i64,
+    pub at: crate::timing::Timestamp,
+    /// The admin's subject, or `podium` for a training that beat the active version.
+    pub actor: String,
+    pub reason: String,
 }
 
 /// Prediction models and what they learn from.
@@ -826,13 +836,29 @@ pub trait PredictionRepository: Send + Sync + 'static {
     async fn active_prediction_model(&self, course: &str)
         -> Result<Option<StoredModel>, RepoError>;
 
-    /// Stores a new version (its `version` is assigned) and, with `activate`, makes it the
-    /// active one (the others lose their references). Returns the version.
+    /// Stores a new version with its references (its `version` is assigned) and, with an
+    /// activation (its `version` ignored), makes it the active one and records who and why.
+    /// Returns the version.
     async fn save_prediction_model(
         &self,
         model: &StoredModel,
-        activate: bool,
+        activation: Option<&ModelActivation>,
     ) -> Result<i64, RepoError>;
+
+    /// Makes `activation.version` of `course` the active one and records the activation;
+    /// returns that version with its references. `NotFound` for an unknown version,
+    /// `Conflict` for one stored without its references.
+    async fn activate_prediction_model(
+        &self,
+        course: &str,
+        activation: &ModelActivation,
+    ) -> Result<StoredModel, RepoError>;
+
+    /// Every activation on `course`, newest first.
+    async fn prediction_model_activations(
+        &self,
+        course: &str,
+    ) -> Result<Vec<ModelActivation>, RepoError>;
 
     /// The finished net times on `course` of these athletes in official events, oldest first:
     /// `(athlete, event start, net ms)`.

@@ -23,6 +23,7 @@ mod m20261203_000005_webhook_control;
 mod m20261203_000006_wellness;
 mod m20261203_000007_athlete_webhooks;
 mod m20261207_000001_hypertable_without_foreign_key;
+mod m20261207_000002_prediction_model_activations;
 
 pub mod timescale;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_wellness::Migration),
             Box::new(m20261203_000007_athlete_webhooks::Migration),
             Box::new(m20261207_000001_hypertable_without_foreign_key::Migration),
+            Box::new(m20261207_000002_prediction_model_activations::Migration),
         ]
     }
 }

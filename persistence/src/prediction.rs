@@ -2,17 +2,21 @@
 //! efforts read from `result_splits`, model versions in `prediction_models`.
 
 use crate::convert::unexpected;
-use crate::entities::{entries, entry_states, events, prediction_models, result_splits};
+use crate::entities::{
+    entries, entry_states, events, prediction_model_activations, prediction_models, result_splits,
+};
 use crate::repository::SeaRepository;
 use crate::segments::SplitCell;
 use async_trait::async_trait;
 use podium_domain::division::{Category, Division, Gender};
-use podium_domain::ports::{PredictionRepository, RepoError, StoredModel, TrainingEffort};
+use podium_domain::ports::{
+    ModelActivation, PredictionRepository, RepoError, StoredModel, TrainingEffort,
+};
 use podium_domain::prediction::Reference;
 use podium_domain::timing::Timestamp;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -95,6 +99,40 @@ fn model_of(
     })
 }
 
+/// No version of `course` is active any more (inside the caller's transaction).
+async fn deactivate_all(txn: &DatabaseTransaction, course: &str) -> Result<(), RepoError> {
+    prediction_models::Entity::update_many()
+        .col_expr(
+            prediction_models::Column::Active,
+            sea_orm::sea_query::Expr::value(false),
+        )
+        .filter(prediction_models::Column::Course.eq(course))
+        .exec(txn)
+        .await
+        .map_err(unexpected)?;
+    Ok(())
+}
+
+async fn record_activation(
+    txn: &DatabaseTransaction,
+    course: &str,
+    version: i64,
+    activation: &ModelActivation,
+) -> Result<(), RepoError> {
+    prediction_model_activations::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        course: Set(course.to_owned()),
+        version: Set(version),
+        activated_at: Set(activation.at.to_chrono()),
+        actor: Set(activation.actor.clone()),
+        reason: Set(activation.reason.clone()),
+    }
+    .insert(txn)
+    .await
+    .map_err(unexpected)?;
+    Ok(())
+}
+
 #[async_trait]
 impl PredictionRepository for SeaRepository {
     async fn training_efforts(&self, course: &str) -> Result<Vec<TrainingEffort>, RepoError> {
@@ -173,30 +211,18 @@ impl PredictionRepository for SeaRepository {
     async fn save_prediction_model(
         &self,
         model: &StoredModel,
-        activate: bool,
+        activation: Option<&ModelActivation>,
     ) -> Result<i64, RepoError> {
         let txn = self.connection().begin().await.map_err(unexpected)?;
-        let references = match (&model.references, activate) {
-            (Some(references), true) => Some(
+        let references = match &model.references {
+            Some(references) => Some(
                 serde_json::to_string(&references.iter().map(stored).collect::<Vec<_>>())
                     .map_err(json_err)?,
             ),
-            _ => None,
+            None => None,
         };
-        if activate {
-            prediction_models::Entity::update_many()
-                .col_expr(
-                    prediction_models::Column::Active,
-                    sea_orm::sea_query::Expr::value(false),
-                )
-                .col_expr(
-                    prediction_models::Column::References,
-                    sea_orm::sea_query::Expr::value(Option::<String>::None),
-                )
-                .filter(prediction_models::Column::Course.eq(&model.course))
-                .exec(&txn)
-                .await
-                .map_err(unexpected)?;
+        if activation.is_some() {
+            deactivate_all(&txn, &model.course).await?;
         }
         let row = prediction_models::ActiveModel {
             version: sea_orm::ActiveValue::NotSet,
@@ -207,14 +233,67 @@ impl PredictionRepository for SeaRepository {
             metrics: Set(serde_json::to_string(&model.metrics).map_err(json_err)?),
             calibration: Set(serde_json::to_string(&model.calibration).map_err(json_err)?),
             repeat_changes: Set(serde_json::to_string(&model.repeat_changes).map_err(json_err)?),
-            active: Set(activate),
+            active: Set(activation.is_some()),
             references: Set(references),
         }
         .insert(&txn)
         .await
         .map_err(unexpected)?;
+        if let Some(activation) = activation {
+            record_activation(&txn, &model.course, row.version, activation).await?;
+        }
         txn.commit().await.map_err(unexpected)?;
         Ok(row.version)
+    }
+
+    async fn activate_prediction_model(
+        &self,
+        course: &str,
+        activation: &ModelActivation,
+    ) -> Result<StoredModel, RepoError> {
+        let txn = self.connection().begin().await.map_err(unexpected)?;
+        let row = prediction_models::Entity::find_by_id(activation.version)
+            .filter(prediction_models::Column::Course.eq(course))
+            .one(&txn)
+            .await
+            .map_err(unexpected)?
+            .ok_or_else(|| {
+                RepoError::NotFound(format!("prediction model version {}", activation.version))
+            })?;
+        if row.references.is_none() {
+            return Err(RepoError::Conflict(format!(
+                "prediction model version {} was stored without its references (by a release \
+                 before every version kept them) and cannot predict again; train a new version",
+                activation.version
+            )));
+        }
+        deactivate_all(&txn, course).await?;
+        let mut active: prediction_models::ActiveModel = row.into();
+        active.active = Set(true);
+        let row = active.update(&txn).await.map_err(unexpected)?;
+        record_activation(&txn, course, row.version, activation).await?;
+        txn.commit().await.map_err(unexpected)?;
+        model_of(row, true)
+    }
+
+    async fn prediction_model_activations(
+        &self,
+        course: &str,
+    ) -> Result<Vec<ModelActivation>, RepoError> {
+        Ok(prediction_model_activations::Entity::find()
+            .filter(prediction_model_activations::Column::Course.eq(course))
+            .order_by_desc(prediction_model_activations::Column::ActivatedAt)
+            .all(self.connection())
+            .await
+            .map_err(unexpected)?
+            .into_iter()
+            .map(|row| ModelActivation {
+                version: row.version,
+                at: Timestamp::from_chrono(row.activated_at),
+                actor: row.actor,
+                reason: row.reason,
+            })
+            .collect())
     }
 
     async fn athlete_finishes(

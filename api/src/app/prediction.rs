@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use podium_domain::course::Course;
 use podium_domain::division::Division;
 use podium_domain::engine::EntryStatus;
-use podium_domain::ports::{StoredModel, TrainingEffort};
+use podium_domain::ports::{ModelActivation, StoredModel, TrainingEffort};
 use podium_domain::prediction::{self, Basis, Finishers, Model, Observed, Prediction, Reference};
 use podium_domain::standings::{EventStandings, StandingRow};
 use podium_domain::timing::Timestamp;
@@ -325,7 +325,7 @@ pub struct Trained {
 /// Trains a new version on every finished result of an official event of the standard
 /// course, backtests it (leave one event out), stores it, and activates it when it predicts
 /// the results the active version never saw (all of them for the prior) better than it does.
-pub async fn train(state: &AppState) -> Result<Trained, ApiError> {
+pub async fn train(state: &AppState, actor: &str) -> Result<Trained, ApiError> {
     let _one = state.predictor.training.lock().await;
     let course = Course::hyrox_standard();
     let efforts = state
@@ -338,6 +338,7 @@ pub async fn train(state: &AppState) -> Result<Trained, ApiError> {
         ));
     }
     let active = state.predictor.active();
+    let active_version = active.version;
     let seen: HashSet<Uuid> = if active.version == 0 {
         HashSet::new()
     } else {
@@ -390,9 +391,23 @@ pub async fn train(state: &AppState) -> Result<Trained, ApiError> {
         active: activated,
         references: Some(model.references().to_vec()),
     };
+    let activation = activated.then(|| ModelActivation {
+        version: 0,
+        at: stored.trained_at,
+        actor: actor.to_owned(),
+        reason: match (new_error, active_error, active_version) {
+            (Some(new), _, 0) => format!(
+                "trained: the first version ({new:.2} % mean error on its held-out results, against the built-in prior)"
+            ),
+            (Some(new), Some(old), v) => format!(
+                "trained: {new:.2} % mean error on the results version {v} never saw, against its {old:.2} %"
+            ),
+            _ => "trained".to_owned(),
+        },
+    });
     stored.version = state
         .predictions_repo
-        .save_prediction_model(&stored, activated)
+        .save_prediction_model(&stored, activation.as_ref())
         .await?;
     if activated {
         state.predictor.set_active(ActiveModel {
@@ -417,13 +432,74 @@ pub async fn train_as(state: &AppState, principal: &Principal) -> Result<Trained
             "only an admin can train a prediction model".into(),
         ));
     }
-    train(state).await
+    train(state, principal.subject()).await
+}
+
+/// `activatePredictionModel`: admins promote a version or roll back to an earlier one, saying
+/// why; recorded with who and when. Predictions come from it at once on this instance, and
+/// within the refresh interval on the others.
+pub async fn activate_as(
+    state: &AppState,
+    principal: &Principal,
+    version: i64,
+    reason: &str,
+) -> Result<StoredModel, ApiError> {
+    if !principal.is_admin() {
+        return Err(ApiError::Forbidden(
+            "only an admin can activate a prediction model".into(),
+        ));
+    }
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(ApiError::BadRequest(
+            "reason: say why this version should predict (it is recorded)".into(),
+        ));
+    }
+    if reason.chars().count() > 500 {
+        return Err(ApiError::BadRequest(
+            "reason: at most 500 characters".into(),
+        ));
+    }
+    let course = Course::hyrox_standard();
+    let _one = state.predictor.training.lock().await;
+    let mut stored = state
+        .predictions_repo
+        .activate_prediction_model(
+            course.code(),
+            &ModelActivation {
+                version,
+                at: Timestamp::from_chrono(chrono::Utc::now()),
+                actor: principal.subject().to_owned(),
+                reason: reason.to_owned(),
+            },
+        )
+        .await?;
+    let references = stored.references.take().unwrap_or_default();
+    let model = Model::new(&course, references).with_calibration(stored.calibration.clone());
+    state.predictor.set_active(ActiveModel {
+        version: stored.version,
+        model,
+        repeat_changes: stored.repeat_changes.clone(),
+    });
+    Ok(stored)
+}
+
+/// Every activation of the standard course's model, newest first (who, when, why).
+pub async fn activations(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<Vec<ModelActivation>, ApiError> {
+    crate::app::records::may_read_competition(principal)?;
+    Ok(state
+        .predictions_repo
+        .prediction_model_activations(Course::hyrox_standard().code())
+        .await?)
 }
 
 /// Retrains in the background (an event became official: new history to learn from).
 pub fn retrain_later(state: AppState) {
     tokio::spawn(async move {
-        match train(&state).await {
+        match train(&state, "podium").await {
             Ok(t) => tracing::info!(
                 version = t.model.version,
                 activated = t.activated,

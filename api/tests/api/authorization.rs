@@ -191,6 +191,7 @@ fn rows(f: &Fixture) -> Vec<Row> {
         Row { name: "`competitionStats` (admins, integrations with `analytics:read`)", call: gql("{ competitionStats { entries } }", json!({})), allowed: ADMIN },
         Row { name: "`predictionModels` (admins, integrations with `analytics:read`)", call: gql("{ predictionModels { version } }", json!({})), allowed: ADMIN },
         Row { name: "`trainPredictionModel`", call: gql("mutation { trainPredictionModel { activated } }", json!({})), allowed: ADMIN },
+        Row { name: "`activatePredictionModel`", call: gql(r#"mutation { activatePredictionModel(version: 999, reason: "roll back") { version } }"#, json!({})), allowed: ADMIN },
         Row { name: "`GET /v1/events/{id}/results.csv` (and `.json`, `.ndjson`)", call: Call::Rest("GET", format!("/v1/events/{ea}/results.csv"), None), allowed: READERS },
         Row { name: "`GET /v1/events/{id}/stats.csv` (and `.json`)", call: Call::Rest("GET", format!("/v1/events/{ea}/stats.csv"), None), allowed: READERS },
         Row { name: "`GET /v1/events/{id}/charts/{segment}.svg`", call: Call::Rest("GET", format!("/v1/events/{ea}/charts/SKIERG.svg"), None), allowed: READERS },

@@ -389,3 +389,145 @@ fn loaded_machine(s: &mut podium_api::config::Settings) {
     s.graphql_timeout_ms = 60_000;
     s.database_acquire_timeout_ms = 30_000;
 }
+
+/// Sends bib 1's next mat read and returns the model version its prediction then comes from.
+async fn version_after_a_read(app: &TestApp, event: &str, reads: &mut usize) -> i64 {
+    const COURSE: [&str; 6] = [
+        "START",
+        "RUN1",
+        "SKIERG_IN",
+        "SKIERG_OUT",
+        "RUN2",
+        "SLED_PUSH_IN",
+    ];
+    let at = *reads;
+    *reads += 1;
+    app.ingest_json(event, json!([read("1", COURSE[at], 10 + at as i64 * 240)]))
+        .await;
+    let data = app
+        .gql(
+            &format!("query($id: ID!) {{ result(eventId: $id, bib: \"1\") {{ {PREDICTION} }} }}"),
+            json!({ "id": event }),
+        )
+        .await;
+    data["result"]["prediction"]["modelVersion"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{data}"))
+}
+
+/// `activatePredictionModel`: an admin promotes a version that a training left inactive and
+/// rolls back to the earlier one, saying why. Predictions come from the chosen version at
+/// once (a new read shows its number), every activation is listed with who, when and why (the
+/// training's own first), and bad requests are refused by name.
+#[tokio::test]
+async fn an_admin_promotes_and_rolls_back_a_version_and_says_why() {
+    let app = training_app().await;
+    import_real_events(&app).await;
+    let first = app
+        .gql(
+            "mutation { trainPredictionModel { activated model { version } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(first["trainPredictionModel"]["activated"], true);
+    let v1 = first["trainPredictionModel"]["model"]["version"]
+        .as_i64()
+        .unwrap();
+    // The same events again: nothing unseen to beat the active version on, so it stays.
+    let second = app
+        .gql(
+            "mutation { trainPredictionModel { activated model { version } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(second["trainPredictionModel"]["activated"], false);
+    let v2 = second["trainPredictionModel"]["model"]["version"]
+        .as_i64()
+        .unwrap();
+    assert!(v2 > v1);
+
+    let event = app.create_event(None).await;
+    app.add_entries(&event, &[("1", "OPEN", "MEN", 1990)]).await;
+    let mut reads = 0;
+    assert_eq!(version_after_a_read(&app, &event, &mut reads).await, v1);
+
+    const ACTIVATE: &str = "mutation($v: Int!, $r: String!) { activatePredictionModel(version: $v, reason: $r) { version active activations { by reason at } } }";
+    let promoted = app
+        .gql(
+            ACTIVATE,
+            json!({ "v": v2, "r": "promote: the retraining after Wien" }),
+        )
+        .await;
+    let model = &promoted["activatePredictionModel"];
+    assert_eq!(
+        (model["version"].as_i64(), model["active"].clone()),
+        (Some(v2), json!(true))
+    );
+    assert_eq!(
+        model["activations"][0]["reason"],
+        "promote: the retraining after Wien"
+    );
+    assert_eq!(model["activations"][0]["by"], "dev-admin");
+    assert_eq!(version_after_a_read(&app, &event, &mut reads).await, v2);
+
+    let rolled_back = app
+        .gql(
+            ACTIVATE,
+            json!({ "v": v1, "r": "roll back: v2 drifts at ROW_IN" }),
+        )
+        .await;
+    assert_eq!(rolled_back["activatePredictionModel"]["version"], v1);
+    assert_eq!(version_after_a_read(&app, &event, &mut reads).await, v1);
+    let models = app
+        .gql(
+            "{ predictionModels { version active activations { by reason } } }",
+            json!({}),
+        )
+        .await;
+    let models = models["predictionModels"].as_array().unwrap();
+    let of = |v: i64| models.iter().find(|m| m["version"] == v).unwrap();
+    assert_eq!(of(v1)["active"], true);
+    assert_eq!(of(v2)["active"], false);
+    // Newest first: the rollback, then the training that made it active first.
+    let reasons: Vec<&str> = of(v1)["activations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert_eq!(reasons[0], "roll back: v2 drifts at ROW_IN");
+    assert!(
+        reasons[1].starts_with("trained: the first version"),
+        "{reasons:?}"
+    );
+    assert_eq!(of(v1)["activations"][1]["by"], "dev-admin");
+
+    // Refused by name: unknown version, no reason, not an admin.
+    let (_, body) = app
+        .graphql_as(Some(&app.admin), ACTIVATE, json!({ "v": 999, "r": "x" }))
+        .await;
+    assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
+    let (_, body) = app
+        .graphql_as(Some(&app.admin), ACTIVATE, json!({ "v": v2, "r": "  " }))
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("reason"));
+    let organizer = app.token(Role::VenueOperator, vec![]);
+    let (_, body) = app
+        .graphql_as(
+            Some(&organizer),
+            ACTIVATE,
+            json!({ "v": v2, "r": "why not" }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    assert_eq!(
+        version_after_a_read(&app, &event, &mut reads).await,
+        v1,
+        "nothing changed"
+    );
+}

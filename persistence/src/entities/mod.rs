@@ -12,6 +12,7 @@ pub mod event_changes;
 pub mod events;
 pub mod flags;
 pub mod outbox;
+pub mod prediction_model_activations;
 pub mod prediction_models;
 pub mod result_splits;
 pub mod segment_times;

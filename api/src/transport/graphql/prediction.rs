@@ -1,5 +1,5 @@
 //! Finish prediction models: `predictionModels` (admins and integrations with
-//! `analytics:read`) and `trainPredictionModel` (admins).
+//! `analytics:read`), `trainPredictionModel` and `activatePredictionModel` (admins).
 
 use crate::app::prediction;
 use crate::transport::graphql::error::{GqlResult, IntoGql};
@@ -8,7 +8,7 @@ use crate::transport::graphql::{app, principal};
 use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use podium_domain::course::Course;
-use podium_domain::ports::StoredModel;
+use podium_domain::ports::{ModelActivation, StoredModel};
 use podium_domain::prediction::PointMetrics;
 
 /// The leave-one-event-out backtest of a model at one timing point.
@@ -43,9 +43,38 @@ pub struct ModelObject {
     /// Whether predictions come from it.
     pub active: bool,
     pub event_ids: Vec<ID>,
+    /// Every time it was made the active version, newest first: by a training that beat the
+    /// active one (`by` is the admin who trained, or `podium` for a background retraining),
+    /// or by `activatePredictionModel`.
+    pub activations: Vec<ActivationObject>,
+}
+
+/// One activation of a model version.
+#[derive(SimpleObject)]
+#[graphql(name = "PredictionModelActivation")]
+pub struct ActivationObject {
+    pub at: DateTime<Utc>,
+    /// The admin's subject, or `podium`.
+    pub by: String,
+    pub reason: String,
 }
 
 impl ModelObject {
+    fn with_activations(m: StoredModel, activations: &[ModelActivation]) -> Self {
+        let version = m.version;
+        let mut object = Self::new(m);
+        object.activations = activations
+            .iter()
+            .filter(|a| a.version == version)
+            .map(|a| ActivationObject {
+                at: time(a.at),
+                by: a.actor.clone(),
+                reason: a.reason.clone(),
+            })
+            .collect();
+        object
+    }
+
     fn new(m: StoredModel) -> Self {
         let course = Course::hyrox_standard();
         let metric = |p: PointMetrics| MetricsObject {
@@ -67,6 +96,7 @@ impl ModelObject {
             metrics: m.metrics.into_iter().map(metric).collect(),
             active: m.active,
             event_ids: m.events.iter().map(|e| ID(e.to_string())).collect(),
+            activations: Vec::new(),
         }
     }
 }
@@ -93,7 +123,13 @@ impl PredictionQuery {
     /// Every version of the finish prediction model, newest first.
     async fn prediction_models(&self, ctx: &Context<'_>) -> GqlResult<Vec<ModelObject>> {
         let models = prediction::models(app(ctx), principal(ctx)).await.gql()?;
-        Ok(models.into_iter().map(ModelObject::new).collect())
+        let activations = prediction::activations(app(ctx), principal(ctx))
+            .await
+            .gql()?;
+        Ok(models
+            .into_iter()
+            .map(|m| ModelObject::with_activations(m, &activations))
+            .collect())
     }
 }
 
@@ -106,11 +142,31 @@ impl PredictionMutation {
     /// event out) and activates it only if it beats the active one. Admins.
     async fn train_prediction_model(&self, ctx: &Context<'_>) -> GqlResult<TrainedModel> {
         let trained = prediction::train_as(app(ctx), principal(ctx)).await.gql()?;
+        let activations = prediction::activations(app(ctx), principal(ctx))
+            .await
+            .gql()?;
         Ok(TrainedModel {
-            model: ModelObject::new(trained.model),
+            model: ModelObject::with_activations(trained.model, &activations),
             activated: trained.activated,
             new_mae_pct: trained.new_error,
             active_mae_pct: trained.active_error,
         })
+    }
+
+    /// Makes `version` the one predictions come from: promote a newer version or roll back
+    /// to an earlier one. `reason` is recorded with who and when (see `activations`). Admins.
+    async fn activate_prediction_model(
+        &self,
+        ctx: &Context<'_>,
+        version: i64,
+        reason: String,
+    ) -> GqlResult<ModelObject> {
+        let model = prediction::activate_as(app(ctx), principal(ctx), version, &reason)
+            .await
+            .gql()?;
+        let activations = prediction::activations(app(ctx), principal(ctx))
+            .await
+            .gql()?;
+        Ok(ModelObject::with_activations(model, &activations))
     }
 }
