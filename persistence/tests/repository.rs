@@ -254,6 +254,19 @@ async fn concurrent_ingests_into_one_event_lose_nothing() {
     assert_eq!(repo.event_seq(event.id).await.unwrap(), Some(event.seq + 5));
 }
 
+/// The number a PostgreSQL query returns as `n`.
+async fn count(db: &sea_orm::DatabaseConnection, query: &str) -> i64 {
+    db.query_one(sea_orm::Statement::from_string(
+        sea_orm::DatabaseBackend::Postgres,
+        query,
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get::<i64>("", "n")
+    .unwrap()
+}
+
 /// TimescaleDB is used as the `timescaledb` setting says (`PODIUM_TIMESCALEDB` in the suite):
 /// `off` leaves plain tables with the plain read-id index even where the server could; `auto`
 /// on a server with TimescaleDB makes both tables hypertables, keys read ids apart, keeps no
@@ -278,20 +291,7 @@ async fn timescaledb_is_used_as_the_setting_says() {
     }
     assert!(podium_migrations::read_ids_keyed_apart(&db).await.unwrap());
     assert!(timescale::wellness_is_hypertable(&db).await.unwrap());
-    let n = |q: &'static str| {
-        let db = db.clone();
-        async move {
-            db.query_one(sea_orm::Statement::from_string(
-                sea_orm::DatabaseBackend::Postgres,
-                q,
-            ))
-            .await
-            .unwrap()
-            .unwrap()
-            .try_get::<i64>("", "n")
-            .unwrap()
-        }
-    };
+    let n = |q: &'static str| count(&db, q);
     assert_eq!(
         n("SELECT count(*) AS n FROM pg_constraint WHERE conrelid = 'detections'::regclass AND contype = 'f'").await,
         0,
@@ -349,20 +349,7 @@ async fn a_timescaledb_database_of_the_last_release_is_brought_up_to_date() {
     ] {
         db.execute_unprepared(statement).await.unwrap();
     }
-    let n = |q: &'static str| {
-        let db = db.clone();
-        async move {
-            db.query_one(sea_orm::Statement::from_string(
-                sea_orm::DatabaseBackend::Postgres,
-                q,
-            ))
-            .await
-            .unwrap()
-            .unwrap()
-            .try_get::<i64>("", "n")
-            .unwrap()
-        }
-    };
+    let n = |q: &'static str| count(&db, q);
     const FOREIGN_KEYS: &str = "SELECT count(*) AS n FROM pg_constraint WHERE conrelid = 'detections'::regclass AND contype = 'f'";
     assert_eq!(n(FOREIGN_KEYS).await, 1);
 

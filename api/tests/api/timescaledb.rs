@@ -191,6 +191,23 @@ async fn training_load(app: &TestApp, athlete: &str) -> Value {
     .await
 }
 
+/// A podium on a fresh database of the suite's server where that runs TimescaleDB's community
+/// edition: the application, a connection of the test's own, and the URL; `None` elsewhere
+/// (saying what was skipped, or failing where the run requires TimescaleDB).
+async fn on_community_edition(what: &str) -> Option<(TestApp, DatabaseConnection, String)> {
+    let url = fresh_postgres_database().await?;
+    let app = TestApp::spawn_with(|s| s.database_url = Some(url.clone().into())).await;
+    let db = podium_persistence::connect(&url).await.unwrap();
+    if !on_timescale(&db, what).await {
+        return None;
+    }
+    if readyz(&app).await["timescaledb"]["status"] != "community" {
+        eprintln!("SKIPPED (not the community edition): {what}");
+        return None;
+    }
+    Some((app, db, url))
+}
+
 /// Two training-load charts agree: the same days, every number within 1e-9 (a sum's order may
 /// differ between the raw samples and the rollup).
 fn same_chart(a: &Value, b: &Value) {
@@ -217,18 +234,11 @@ fn same_chart(a: &Value, b: &Value) {
 /// rate (load 0) sends the same question down the raw path, and the chart does not move.
 #[tokio::test]
 async fn the_training_chart_from_the_rollup_equals_the_one_from_the_raw_samples() {
-    let Some(url) = fresh_postgres_database().await else {
+    let Some((app, db, _)) =
+        on_community_edition("trainingLoad from the wellness_daily rollup").await
+    else {
         return;
     };
-    let app = TestApp::spawn_with(|s| s.database_url = Some(url.clone().into())).await;
-    let db = podium_persistence::connect(&url).await.unwrap();
-    if !on_timescale(&db, "trainingLoad from the wellness_daily rollup").await {
-        return;
-    }
-    if readyz(&app).await["timescaledb"]["status"] != "community" {
-        eprintln!("SKIPPED (not the community edition): the rollup");
-        return;
-    }
     let (event, _) = ingest(&app, EVENTS[0].0, EVENTS[0].1, 5).await;
     let athlete = app.athlete_ids(&event).await.into_values().next().unwrap();
     let samples: Vec<Value> = (0..80)
@@ -292,18 +302,11 @@ async fn result_view(app: &TestApp, event: &str, bib: &str) -> Value {
 /// is a duplicate.
 #[tokio::test]
 async fn official_detections_and_old_wellness_compress_and_answer_the_same() {
-    let Some(url) = fresh_postgres_database().await else {
+    let Some((app, db, url)) =
+        on_community_edition("compression of official detections and old wellness").await
+    else {
         return;
     };
-    let app = TestApp::spawn_with(|s| s.database_url = Some(url.clone().into())).await;
-    let db = podium_persistence::connect(&url).await.unwrap();
-    if !on_timescale(&db, "compression of official detections and old wellness").await {
-        return;
-    }
-    if readyz(&app).await["timescaledb"]["status"] != "community" {
-        eprintln!("SKIPPED (not the community edition): compression");
-        return;
-    }
     let (event, results) = ingest(&app, EVENTS[3].0, EVENTS[3].1, 11).await;
     let (live, _) = ingest(&app, EVENTS[1].0, EVENTS[1].1, 12).await;
     for status in ["PROVISIONAL", "OFFICIAL"] {

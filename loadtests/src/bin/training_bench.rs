@@ -236,6 +236,29 @@ fn summary(name: &str, samples: &mut [f64]) -> String {
     )
 }
 
+/// `queries` `trainingLoad` charts of random athletes from `from` to `to`, one at a time: their
+/// times in ms.
+async fn charts<F, Fut>(
+    queries: usize,
+    athletes: &[String],
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    mut rng: rand::rngs::StdRng,
+    ask: &F,
+) -> anyhow::Result<Vec<f64>>
+where
+    F: Fn(&'static str, Value) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<f64>>,
+{
+    const LOAD: &str = "query($a: ID!, $from: NaiveDate!, $to: NaiveDate!) { trainingLoad(athleteId: $a, from: $from, to: $to) { date load ctl atl tsb acwr } }";
+    let mut times = Vec::with_capacity(queries);
+    for _ in 0..queries {
+        let a = &athletes[rng.gen_range(0..athletes.len())];
+        times.push(ask(LOAD, json!({ "a": a, "from": from, "to": to })).await?);
+    }
+    Ok(times)
+}
+
 async fn bytes(db: &sea_orm::DatabaseConnection, table: &str) -> anyhow::Result<i64> {
     let row = db
         .query_one(sea_orm::Statement::from_string(
@@ -267,7 +290,6 @@ where
     F: Fn(&'static str, Value) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<f64>>,
 {
-    const LOAD: &str = "query($a: ID!, $from: NaiveDate!, $to: NaiveDate!) { trainingLoad(athleteId: $a, from: $from, to: $to) { date load ctl atl tsb acwr } }";
     let mut lines = vec![summary(
         "trainingLoad 365 days, rollup not yet materialised (real-time aggregation)",
         &mut load.to_vec(),
@@ -281,11 +303,8 @@ where
         started.elapsed().as_secs_f64()
     ));
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed + 1);
-    let mut measured = Vec::new();
-    for _ in 0..args.queries {
-        let a = &athletes[rng.gen_range(0..athletes.len())];
-        measured.push(ask(LOAD, json!({ "a": a, "from": from, "to": to })).await?);
-    }
+    let charts = |rng: rand::rngs::StdRng| charts(args.queries, athletes, from, to, rng, ask);
+    let mut measured = charts(rng.clone()).await?;
     lines.push(summary(
         "trainingLoad 365 days, rollup materialised",
         &mut measured,
@@ -341,11 +360,7 @@ where
         after as f64 / 1e6,
         before as f64 / after.max(1) as f64
     ));
-    let mut measured = Vec::new();
-    for _ in 0..args.queries {
-        let a = &athletes[rng.gen_range(0..athletes.len())];
-        measured.push(ask(LOAD, json!({ "a": a, "from": from, "to": to })).await?);
-    }
+    let mut measured = charts(rng.clone()).await?;
     lines.push(summary(
         "trainingLoad 365 days, rollup materialised, samples compressed",
         &mut measured,
