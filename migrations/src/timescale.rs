@@ -459,6 +459,7 @@ async fn has_job<C: ConnectionTrait>(db: &C, proc_name: &str) -> Result<bool, Db
 /// transaction.
 pub async fn ensure_features<C: ConnectionTrait>(
     db: &C,
+    edition: Edition,
     policies: Policies,
 ) -> Result<Features, DbErr> {
     if !detections_is_hypertable(db).await? {
@@ -469,7 +470,7 @@ pub async fn ensure_features<C: ConnectionTrait>(
         ..Features::default()
     };
     // Policies (compression, retention, refresh) are the community edition's.
-    if edition(db).await? == Edition::Apache {
+    if edition == Edition::Apache {
         return Ok(features);
     }
     for (table, days) in [

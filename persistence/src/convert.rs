@@ -20,41 +20,44 @@ pub(crate) fn unexpected(e: DbErr) -> RepoError {
     RepoError::Unexpected(anyhow!(e).context("database error"))
 }
 
+/// The driver's error behind a failed connection, statement or query.
+fn sqlx_error(e: &DbErr) -> Option<&sea_orm::sqlx::Error> {
+    use sea_orm::RuntimeErr;
+    match e {
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => Some(e),
+        _ => None,
+    }
+}
+
+/// Whether the database answered with a SQLSTATE that `matches`.
+fn sqlstate_is(e: &DbErr, matches: impl Fn(&str) -> bool) -> bool {
+    matches!(sqlx_error(e), Some(sea_orm::sqlx::Error::Database(db))
+        if db.code().is_some_and(|c| matches(&c)))
+}
+
 /// Whether an error means the database cannot be reached, rather than that a statement
 /// failed: no connection in time, a broken connection, or a server shutting down or starting
 /// up (SQLSTATE class 08, 57P01–57P03).
 pub(crate) fn is_unavailable(e: &DbErr) -> bool {
     use sea_orm::sqlx::Error as Sqlx;
-    use sea_orm::RuntimeErr;
-    let sqlx = match e {
-        DbErr::ConnectionAcquire(_) => return true,
-        DbErr::Conn(RuntimeErr::SqlxError(e))
-        | DbErr::Exec(RuntimeErr::SqlxError(e))
-        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
-        _ => return false,
-    };
-    match sqlx {
-        Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::Io(_) | Sqlx::Tls(_) => true,
-        Sqlx::Database(db) => db.code().is_some_and(|c| {
-            c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
-        }),
-        _ => false,
+    if matches!(e, DbErr::ConnectionAcquire(_)) {
+        return true;
     }
+    matches!(
+        sqlx_error(e),
+        Some(Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::Io(_) | Sqlx::Tls(_))
+    ) || sqlstate_is(e, |c| {
+        c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03")
+    })
 }
 
 /// Whether PostgreSQL broke a lock conflict by aborting this transaction: a deadlock
 /// (40P01) or a serialization failure (40001). The transaction wrote nothing; running it again
 /// may succeed.
 pub(crate) fn is_lock_conflict(e: &DbErr) -> bool {
-    use sea_orm::sqlx::Error as Sqlx;
-    use sea_orm::RuntimeErr;
-    match e {
-        DbErr::Exec(RuntimeErr::SqlxError(Sqlx::Database(db)))
-        | DbErr::Query(RuntimeErr::SqlxError(Sqlx::Database(db))) => db
-            .code()
-            .is_some_and(|c| matches!(c.as_ref(), "40P01" | "40001")),
-        _ => false,
-    }
+    sqlstate_is(e, |c| matches!(c, "40P01" | "40001"))
 }
 
 /// Runs a write transaction again (it must be idempotent and commit or roll back whole) when

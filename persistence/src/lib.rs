@@ -137,17 +137,16 @@ pub async fn prepare_and_migrate(
         .await
         .context("asking the server about TimescaleDB")?;
     migrate(db).await?;
-    let ready = matches!(support, timescale::Support::Ready(_));
-    let converted = ready
-        && timescale::upgrade_if_possible(db)
-            .await
-            .context("converting detections and wellness samples into hypertables")?;
-    let features = if ready {
-        timescale::ensure_features(db, policies)
-            .await
-            .context("setting up TimescaleDB's compression, rollup and retention")?
-    } else {
-        timescale::Features::default()
+    let (converted, features) = match support {
+        timescale::Support::Ready(edition) => (
+            timescale::upgrade_if_possible(db)
+                .await
+                .context("converting detections and wellness samples into hypertables")?,
+            timescale::ensure_features(db, edition, policies)
+                .await
+                .context("setting up TimescaleDB's compression, rollup and retention")?,
+        ),
+        _ => (false, timescale::Features::default()),
     };
     Ok(Timescale {
         support,

@@ -45,6 +45,31 @@ impl SeaRepository {
             .await
             .map_err(unexpected)
     }
+
+    /// The first and last instant (seconds) of the athlete's samples, if any.
+    async fn wellness_span(&self, athlete_id: Uuid) -> Result<Option<(i64, i64)>, RepoError> {
+        #[derive(FromQueryResult)]
+        struct Span {
+            first: Option<chrono::DateTime<chrono::Utc>>,
+            last: Option<chrono::DateTime<chrono::Utc>>,
+        }
+        let span = samples::Entity::find()
+            .select_only()
+            .column_as(Expr::col(samples::Column::At).min(), "first")
+            .column_as(Expr::col(samples::Column::At).max(), "last")
+            .filter(samples::Column::AthleteId.eq(athlete_id))
+            .into_model::<Span>()
+            .one(self.connection())
+            .await
+            .map_err(unexpected)?;
+        Ok(match span {
+            Some(Span {
+                first: Some(first),
+                last: Some(last),
+            }) => Some((first.timestamp(), last.timestamp())),
+            _ => None,
+        })
+    }
 }
 
 #[derive(FromQueryResult)]
@@ -173,33 +198,20 @@ impl WellnessRepository for SeaRepository {
     }
 
     async fn erase_wellness(&self, athlete_id: Uuid) -> Result<u64, RepoError> {
-        #[derive(FromQueryResult)]
-        struct Span {
-            first: Option<chrono::DateTime<chrono::Utc>>,
-            last: Option<chrono::DateTime<chrono::Utc>>,
-        }
-        let span = samples::Entity::find()
-            .select_only()
-            .column_as(Expr::col(samples::Column::At).min(), "first")
-            .column_as(Expr::col(samples::Column::At).max(), "last")
-            .filter(samples::Column::AthleteId.eq(athlete_id))
-            .into_model::<Span>()
-            .one(self.connection())
-            .await
-            .map_err(unexpected)?;
+        // Where a rollup keeps daily sums, the erased stretch is refreshed after: it leaves no
+        // sums behind.
+        let span = if self.wellness_rollup {
+            self.wellness_span(athlete_id).await?
+        } else {
+            None
+        };
         let deleted = samples::Entity::delete_many()
             .filter(samples::Column::AthleteId.eq(athlete_id))
             .exec(self.connection())
             .await
             .map_err(unexpected)?;
-        // The rollup forgets them too (an erasure leaves no daily sums behind).
-        if let Some(Span {
-            first: Some(first),
-            last: Some(last),
-        }) = span
-        {
-            self.refresh_rollup(first.timestamp(), last.timestamp())
-                .await?;
+        if let Some((first, last)) = span {
+            self.refresh_rollup(first, last).await?;
         }
         Ok(deleted.rows_affected)
     }

@@ -254,26 +254,29 @@ fn repeat_changes(efforts: &[TrainingEffort]) -> Vec<f64> {
 /// instance trained one).
 pub async fn load_active(state: &AppState) -> Result<(), ApiError> {
     let course = Course::hyrox_standard();
-    let Some(stored) = state
+    let Some(mut stored) = state
         .predictions_repo
         .active_prediction_model(course.code())
         .await?
     else {
         return Ok(());
     };
-    if stored.version == state.predictor.active_version() {
+    if stored.version == state.predictor.active_version() || stored.references.is_none() {
         return Ok(());
     }
-    let Some(references) = stored.references else {
-        return Ok(());
-    };
-    let model = Model::new(&course, references).with_calibration(stored.calibration);
+    predict_from(state, &course, &mut stored);
+    Ok(())
+}
+
+/// Makes a stored version the one this instance predicts from, taking its references.
+fn predict_from(state: &AppState, course: &Course, stored: &mut StoredModel) {
+    let model = Model::new(course, stored.references.take().unwrap_or_default())
+        .with_calibration(stored.calibration.clone());
     state.predictor.set_active(ActiveModel {
         version: stored.version,
         model,
-        repeat_changes: stored.repeat_changes,
+        repeat_changes: stored.repeat_changes.clone(),
     });
-    Ok(())
 }
 
 /// Trains a first version in the background when there is none yet (results imported by
@@ -449,17 +452,7 @@ pub async fn activate_as(
             "only an admin can activate a prediction model".into(),
         ));
     }
-    let reason = reason.trim();
-    if reason.is_empty() {
-        return Err(ApiError::BadRequest(
-            "reason: say why this version should predict (it is recorded)".into(),
-        ));
-    }
-    if reason.chars().count() > 500 {
-        return Err(ApiError::BadRequest(
-            "reason: at most 500 characters".into(),
-        ));
-    }
+    let reason = podium_domain::corrections::parse_reason(reason)?;
     let course = Course::hyrox_standard();
     let _one = state.predictor.training.lock().await;
     let mut stored = state
@@ -470,17 +463,11 @@ pub async fn activate_as(
                 version,
                 at: Timestamp::from_chrono(chrono::Utc::now()),
                 actor: principal.subject().to_owned(),
-                reason: reason.to_owned(),
+                reason,
             },
         )
         .await?;
-    let references = stored.references.take().unwrap_or_default();
-    let model = Model::new(&course, references).with_calibration(stored.calibration.clone());
-    state.predictor.set_active(ActiveModel {
-        version: stored.version,
-        model,
-        repeat_changes: stored.repeat_changes.clone(),
-    });
+    predict_from(state, &course, &mut stored);
     Ok(stored)
 }
 
